@@ -1,0 +1,86 @@
+"""The intake nameko service: consumes its stations' queues and the registry's station events.
+
+Which stations a process serves comes from ``services.intake.stations`` in the deployment
+config: ``all`` (every active station intake knows of, growing as the registry announces new
+ones) or a list of codes, so a busy station can get an intake process of its own.
+"""
+
+from __future__ import annotations
+
+from nameko.extensions import DependencyProvider
+from nameko.web.handlers import http
+from sqlalchemy.orm import Session
+
+from services.intake import intake
+from services.kernel import topology
+from services.kernel.config import station_selection
+from services.kernel.db import make_engine
+from services.kernel.events import parse_event
+from services.kernel.http import json_response, not_found
+from services.kernel.messaging import consume_reliably
+from services.kernel.service import ServiceBase
+
+
+def selected_stations(container) -> list:
+    """The station queues this process consumes at start."""
+    wanted = station_selection(container.config["SERVICE"].get("stations"))
+    if wanted is not None:
+        return [topology.station_queue(code) for code in wanted]
+    engine = make_engine(container.config["DB_URL"])
+    try:
+        with Session(engine) as session:
+            return [topology.station_queue(c) for c in intake.known_station_codes(session)]
+    finally:
+        engine.dispose()
+
+
+class StationQueues(DependencyProvider):
+    """Lets a worker start consuming a station's queue when the registry announces it."""
+
+    def get_dependency(self, worker_ctx):
+        return self
+
+    def _consumer(self):
+        return next(
+            ep for ep in self.container.entrypoints if ep.method_name == "receive_submission"
+        )
+
+    def serves(self, code: str) -> bool:
+        wanted = station_selection(self.container.config["SERVICE"].get("stations"))
+        return wanted is None or code in wanted
+
+    def consume(self, code: str) -> bool:
+        return self._consumer().add_queue(topology.station_queue(code))
+
+    def consumed(self) -> list[str]:
+        return sorted(intake.station_of_queue(q.name) for q in self._consumer().queues())
+
+
+class IntakeService(ServiceBase):
+    name = "intake"
+
+    stations = StationQueues()
+
+    def health_details(self, session):
+        return {"stations": self.stations.consumed(), "submissions": intake.counts(session)}
+
+    @consume_reliably(queues=selected_stations)
+    def receive_submission(self, delivery):
+        return self.inbox.process(delivery, intake.receive)
+
+    @consume_reliably(queues=[topology.event_queue("intake.events")])
+    def on_event(self, delivery):
+        return self.inbox.process(delivery, self._apply_event)
+
+    def _apply_event(self, session, delivery):
+        code = intake.apply_registry_event(session, parse_event(delivery.body))
+        if code is not None and self.stations.serves(code):
+            self.stations.consume(code)
+
+    @http("GET", "/issues/<string:number>")
+    def http_issue(self, request, number):
+        with self.db.transaction() as session:
+            status = intake.issue_status(session, number)
+        if status is None:
+            return not_found(number).response()
+        return json_response(status)

@@ -1,0 +1,62 @@
+"""Deployment configuration: one YAML file per deployment, environment variables override.
+
+A value written ``${NAME:default}`` in the YAML takes the environment variable ``NAME`` when it
+is set, else ``default`` (nameko's own syntax, so ``nameko show-config`` reads the same files).
+Every key a service reads is in ``deploy/config/local.yaml``, documented there.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_CONFIG_PATH = ROOT / "deploy" / "config" / "local.yaml"
+SERVICES = ("registry", "intake", "routing", "reporting")
+
+_parser_ready = False
+
+
+def _setup_yaml() -> None:
+    global _parser_ready
+    if not _parser_ready:
+        from nameko.cli.main import setup_yaml_parser
+
+        setup_yaml_parser()
+        _parser_ready = True
+
+
+def load(path: str | Path | None = None) -> dict:
+    """Read a deployment file, resolving ``${ENV:default}`` against the environment now."""
+    _setup_yaml()
+    with open(path or DEFAULT_CONFIG_PATH, encoding="utf-8") as f:
+        return yaml.safe_load(f)
+
+
+def service_config(config: dict, service: str) -> dict:
+    """The nameko config of one service: the shared keys plus its own section, flattened.
+
+    nameko's extensions read ``AMQP_URI``, ``WEB_SERVER_ADDRESS`` and ``max_workers``; ours read
+    ``SERVICE_NAME``, ``DB_URL`` and the service section under ``SERVICE``.
+    """
+    if service not in config.get("services", {}):
+        raise KeyError(f"no section services.{service} in the deployment config")
+    own = config["services"][service]
+    flat = {k: copy.deepcopy(v) for k, v in config.items() if k != "services"}
+    flat["SERVICE_NAME"] = service
+    flat["SERVICE"] = copy.deepcopy(own)
+    flat["DB_URL"] = own["db_url"]
+    flat["WEB_SERVER_ADDRESS"] = f"{config.get('http_host', '127.0.0.1')}:{own['port']}"
+    flat["max_workers"] = own.get("max_workers", config.get("max_workers", 10))
+    return flat
+
+
+def station_selection(value) -> list[str] | None:
+    """Parse an intake station selection: ``all`` → None (every station), else a list of codes."""
+    if value is None or (isinstance(value, str) and value.strip().lower() in ("", "all")):
+        return None
+    if isinstance(value, str):
+        value = value.split(",")
+    return sorted({str(v).strip() for v in value if str(v).strip()})

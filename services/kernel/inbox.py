@@ -1,0 +1,186 @@
+"""The inbox: idempotent handling, bounded retries with back-off, and the parked-message store.
+
+``self.inbox.process(delivery, handler)`` runs ``handler(session, delivery)`` in one transaction
+with the record that this message was handled, so a redelivered message does nothing twice.
+If the handler raises, the transaction rolls back and the message is republished to the delay
+queue for its attempt (``retry.delays_ms``); after the last delay it is parked in
+``kernel_parked`` with the error and the whole original message. ``replay`` puts a parked
+message back on its queue once the fault is fixed.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import traceback
+
+from nameko.extensions import DependencyProvider
+from sqlalchemy import func, select
+
+from services.kernel import topology
+from services.kernel.db import SharedEngine
+from services.kernel.messaging import Delivery, TopologyDeclarer, retry_delays_ms
+from services.kernel.models import ParkedMessage, ProcessedMessage, utcnow
+from services.kernel.publisher import ConfirmedPublisher
+
+log = logging.getLogger(__name__)
+
+DUPLICATE = "duplicate"
+RETRYING = "retrying"
+PARKED = "parked"
+
+# Headers the broker adds when dead-lettering; dropped before a message is sent round again.
+_BROKER_HEADERS = (
+    "x-death",
+    "x-first-death-exchange",
+    "x-first-death-queue",
+    "x-first-death-reason",
+    "x-last-death-exchange",
+    "x-last-death-queue",
+    "x-last-death-reason",
+    "x-delivery-count",
+)
+
+
+def _clean_headers(headers: dict) -> dict:
+    return {k: v for k, v in headers.items() if k not in _BROKER_HEADERS}
+
+
+def _jsonable(value):
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    return str(value)
+
+
+class Inbox(DependencyProvider):
+    db = SharedEngine()
+    publisher = ConfirmedPublisher()
+    topology = TopologyDeclarer()
+
+    def setup(self):
+        self.delays_ms = retry_delays_ms(self.container.config)
+
+    def get_dependency(self, worker_ctx):
+        return self
+
+    def process(self, delivery: Delivery, handler):
+        """Handle ``delivery`` once; returns the handler's result, DUPLICATE, RETRYING or PARKED."""
+        try:
+            with self.db.transaction() as session:
+                if session.get(ProcessedMessage, (delivery.queue, delivery.key)) is not None:
+                    return DUPLICATE
+                result = handler(session, delivery)
+                session.add(ProcessedMessage(consumer=delivery.queue, message_id=delivery.key))
+            return result
+        except Exception as exc:
+            return self.fail(delivery, exc)
+
+    def fail(self, delivery: Delivery, exc: Exception) -> str:
+        """Retry after the next back-off step, or park after the last one."""
+        attempt = delivery.attempts + 1
+        error = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+        if attempt <= len(self.delays_ms):
+            delay = self.delays_ms[attempt - 1]
+            log.warning(
+                "handler for %s failed (attempt %d, retry in %d ms): %s",
+                delivery.queue,
+                attempt,
+                delay,
+                error,
+            )
+            headers = _clean_headers(delivery.headers)
+            headers.update(
+                {
+                    topology.RETRY_HEADER: delivery.queue,
+                    topology.ATTEMPTS_HEADER: attempt,
+                    "x-lx-error": error[:500],
+                }
+            )
+            self.publisher.publish(
+                delivery.body,
+                exchange="",
+                routing_key=topology.delay_queue_name(delay),
+                headers=headers,
+                message_id=delivery.message_id,
+                content_type=delivery.content_type or "application/octet-stream",
+            )
+            return RETRYING
+        log.error("handler for %s failed %d times; parked: %s", delivery.queue, attempt, error)
+        with self.db.transaction() as session:
+            session.add(
+                ParkedMessage(
+                    consumer=delivery.queue,
+                    queue=delivery.queue,
+                    exchange=delivery.exchange,
+                    routing_key=delivery.routing_key,
+                    message_id=delivery.message_id,
+                    content_type=delivery.content_type,
+                    headers=json.dumps(
+                        _jsonable(_clean_headers(delivery.headers)), ensure_ascii=False
+                    ),
+                    body=delivery.body,
+                    attempts=attempt,
+                    error="".join(traceback.format_exception(type(exc), exc, exc.__traceback__)),
+                )
+            )
+        return PARKED
+
+    # -- the parked-message store --------------------------------------------------------------
+
+    def list_parked(self, include_replayed: bool = False, limit: int = 100) -> list[dict]:
+        with self.db.transaction() as session:
+            query = select(ParkedMessage).order_by(ParkedMessage.id).limit(limit)
+            if not include_replayed:
+                query = query.where(ParkedMessage.replayed_at.is_(None))
+            return [parked_as_dict(p) for p in session.scalars(query)]
+
+    def count_parked(self) -> int:
+        with self.db.transaction() as session:
+            return session.scalar(
+                select(func.count())
+                .select_from(ParkedMessage)
+                .where(ParkedMessage.replayed_at.is_(None))
+            )
+
+    def replay(self, parked_id: int) -> dict | None:
+        """Put a parked message back on its queue with a fresh set of attempts."""
+        with self.db.transaction() as session:
+            parked = session.get(ParkedMessage, parked_id, with_for_update=True)
+            if parked is None:
+                return None
+            if parked.replayed_at is None:
+                headers = json.loads(parked.headers or "{}")
+                for key in (topology.ATTEMPTS_HEADER, topology.RETRY_HEADER, "x-lx-error"):
+                    headers.pop(key, None)
+                # The default exchange routes by queue name: straight back where it came from.
+                self.publisher.publish(
+                    parked.body,
+                    exchange="",
+                    routing_key=parked.queue,
+                    headers=headers,
+                    message_id=parked.message_id,
+                    content_type=parked.content_type or "application/json",
+                )
+                parked.replayed_at = utcnow()
+            return parked_as_dict(parked)
+
+
+def parked_as_dict(p: ParkedMessage) -> dict:
+    return {
+        "id": p.id,
+        "queue": p.queue,
+        "routing_key": p.routing_key,
+        "message_id": p.message_id,
+        "attempts": p.attempts,
+        "error": p.error,
+        "body": p.body.decode("utf-8", "replace"),
+        "headers": json.loads(p.headers or "{}"),
+        "parked_at": p.parked_at.isoformat(),
+        "replayed_at": p.replayed_at.isoformat() if p.replayed_at else None,
+    }

@@ -1,0 +1,218 @@
+"""The one way a service consumes: ``@consume_reliably(queues)``, never dropping a message.
+
+nameko's own ``@consume``/``@event_handler`` ack and drop a message whose handler raised, or
+with ``requeue_on_error`` redeliver it in a tight loop. Here the worker gets the raw
+:class:`Delivery` (bytes, so a body that is not JSON still reaches the handler, which stores it
+as rejected) and hands it to :class:`~services.kernel.inbox.Inbox`, which retries with back-off
+and parks. The message is acked only after the worker returned; if even retrying or parking
+failed (database or broker down), it is requeued after a pause, never in a tight loop.
+The set of queues can grow at run time (:meth:`ReliableConsumer.add_queue`): intake starts
+consuming a new station's queue as soon as the registry announces the station.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import dataclass, field
+from functools import partial
+
+import eventlet
+from nameko.exceptions import ContainerBeingKilled
+from nameko.extensions import Entrypoint, SharedExtension
+from nameko.messaging import QueueConsumer
+
+from services.kernel import topology
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """A message as it came off a queue."""
+
+    queue: str
+    body: bytes
+    routing_key: str = ""
+    exchange: str = ""
+    message_id: str | None = None
+    content_type: str | None = None
+    headers: dict = field(default_factory=dict)
+    redelivered: bool = False
+
+    @property
+    def attempts(self) -> int:
+        """How many times a handler already failed on this message."""
+        try:
+            return int(self.headers.get(topology.ATTEMPTS_HEADER, 0))
+        except (TypeError, ValueError):
+            return 0
+
+    @property
+    def key(self) -> str:
+        """The id that makes handling idempotent: the message id, else a hash of the body."""
+        return self.message_id or "sha256:" + hashlib.sha256(self.body).hexdigest()
+
+    def json(self):
+        """The body as JSON; raises ``ValueError`` (with the reason) if it is not."""
+        return json.loads(self.body.decode("utf-8"))
+
+    @classmethod
+    def from_kombu(cls, queue: str, message) -> Delivery:
+        props = message.properties or {}
+        info = message.delivery_info or {}
+        body = message.body
+        if isinstance(body, str):
+            body = body.encode("utf-8")
+        return cls(
+            queue=queue,
+            body=body or b"",
+            routing_key=info.get("routing_key", ""),
+            exchange=info.get("exchange", ""),
+            message_id=props.get("message_id"),
+            content_type=message.content_type,
+            headers=dict(message.headers or {}),
+            redelivered=bool(info.get("redelivered")),
+        )
+
+
+class TopologyDeclarer(SharedExtension):
+    """Declares the whole topology once per container, before anything consumes or publishes."""
+
+    def setup(self):
+        if not getattr(self, "declared", False):
+            config = self.container.config
+            topology.declare_with_retry(config["AMQP_URI"], retry_delays_ms(config))
+            self.declared = True
+
+
+def retry_delays_ms(config: dict) -> list[int]:
+    return [int(ms) for ms in config.get("retry", {}).get("delays_ms", [1000, 5000, 30000])]
+
+
+class ReliableQueueConsumer(QueueConsumer):
+    """nameko's queue consumer, with one kombu consumer per queue and queues added at run time."""
+
+    topology = TopologyDeclarer()
+
+    def __init__(self):
+        super().__init__()
+        self._pending_queues = []
+        self._channel = None
+
+    def add_queue(self, provider, queue) -> None:
+        # kombu consumers may only be touched from the consumer thread: hand it over.
+        self._pending_queues.append((provider, queue))
+
+    def _make_consumer(self, consumer_cls, provider, queue):
+        consumer = consumer_cls(
+            queues=[queue], on_message=partial(self.handle_message, provider, queue.name)
+        )
+        consumer.qos(prefetch_count=provider.prefetch_count or self.prefetch_count)
+        return consumer
+
+    def get_consumers(self, consumer_cls, channel):
+        self._consumer_cls = consumer_cls
+        for provider in self._providers:
+            self._consumers[provider] = [
+                self._make_consumer(consumer_cls, provider, queue)
+                for queue in provider.queues()
+            ]
+        return [c for consumers in self._consumers.values() for c in consumers]
+
+    def on_consume_ready(self, connection, channel, consumers, **kwargs):
+        self._channel = channel
+        super().on_consume_ready(connection, channel, consumers, **kwargs)
+
+    def _add_pending_queues(self):
+        pending, self._pending_queues = self._pending_queues, []
+        for provider, queue in pending:
+            if self._channel is None or provider not in self._consumers:
+                continue  # not connected yet: get_consumers will pick it up from provider
+            consumer = self._make_consumer(self._consumer_cls, provider, queue)
+            consumer.consume()
+            self._consumers[provider].append(consumer)
+            log.info("now consuming %s", queue.name)
+
+    def _cancel_consumers_if_requested(self):
+        removals, self._pending_remove_providers = self._pending_remove_providers.items(), {}
+        for provider, removed_event in removals:
+            for consumer in self._consumers.pop(provider, []):
+                consumer.cancel()
+            removed_event.send()
+
+    def on_iteration(self):
+        self._add_pending_queues()
+        super().on_iteration()
+
+    def handle_message(self, provider, queue_name, message):
+        self.container.spawn_managed_thread(
+            partial(provider.handle_message, queue_name, message),
+            identifier=f"{type(provider).__name__}.handle_message[{queue_name}]",
+        )
+
+
+class ReliableConsumer(Entrypoint):
+    """Entrypoint: call the decorated method with a :class:`Delivery` from any of ``queues``.
+
+    ``queues`` is a list of kombu queues, or a callable ``(container) -> list`` evaluated at
+    setup (intake uses it to pick its stations from config and its local station copy).
+    """
+
+    queue_consumer = ReliableQueueConsumer()
+
+    def __init__(self, queues, prefetch_count: int | None = None, **kwargs):
+        self.queue_spec = queues
+        self.prefetch_count = prefetch_count
+        super().__init__(**kwargs)
+
+    def setup(self):
+        spec = self.queue_spec
+        self._queues = list(spec(self.container) if callable(spec) else spec)
+        self.requeue_delay = float(self.container.config.get("retry", {}).get("requeue_delay_s", 2))
+        self.queue_consumer.register_provider(self)
+
+    def stop(self):
+        self.queue_consumer.unregister_provider(self)
+
+    def queues(self):
+        return list(self._queues)
+
+    def consumes(self, queue_name: str) -> bool:
+        return any(q.name == queue_name for q in self._queues)
+
+    def add_queue(self, queue) -> bool:
+        """Start consuming one more queue (declared on the way); False if already consumed."""
+        if self.consumes(queue.name):
+            return False
+        self._queues.append(queue)
+        self.queue_consumer.add_queue(self, queue)
+        return True
+
+    def handle_message(self, queue_name, message):
+        delivery = Delivery.from_kombu(queue_name, message)
+        try:
+            self.container.spawn_worker(
+                self, (delivery,), {}, handle_result=partial(self.handle_result, message)
+            )
+        except ContainerBeingKilled:
+            self.queue_consumer.requeue_message(message)
+
+    def handle_result(self, message, worker_ctx, result=None, exc_info=None):
+        if exc_info is None:
+            self.queue_consumer.ack_message(message)
+        else:
+            # Retrying or parking failed too: the message stays ours, back on the queue later.
+            log.error(
+                "could not retry or park a message from %s; requeue in %ss",
+                message.delivery_info.get("routing_key"),
+                self.requeue_delay,
+                exc_info=exc_info,
+            )
+            eventlet.sleep(self.requeue_delay)
+            self.queue_consumer.requeue_message(message)
+        return result, exc_info
+
+
+consume_reliably = ReliableConsumer.decorator

@@ -1,0 +1,64 @@
+"""Run one service: ``python -m services.kernel.runner <service> [--config FILE]``.
+
+This is how `make run`, the tests and the containers start a service: eventlet first, then
+the deployment config, then nameko's own runner (SIGTERM and Ctrl-C stop it gracefully).
+``python -m services.kernel.runner migrate <service>`` brings its database to head instead.
+"""
+
+import eventlet  # noqa: I001  (first, before anything imports socket or threading)
+
+eventlet.monkey_patch()
+
+import argparse  # noqa: E402
+import importlib  # noqa: E402
+import logging  # noqa: E402
+import sys  # noqa: E402
+
+from services.kernel import config as lx_config  # noqa: E402
+
+SERVICE_CLASSES = {
+    "registry": "services.registry.service:RegistryService",
+    "intake": "services.intake.service:IntakeService",
+    "routing": "services.routing.service:RoutingService",
+    "reporting": "services.reporting.service:ReportingService",
+}
+
+
+def service_class(name: str):
+    module, _, cls = SERVICE_CLASSES[name].partition(":")
+    return getattr(importlib.import_module(module), cls)
+
+
+def setup_logging(service: str) -> None:
+    logging.basicConfig(
+        level=logging.INFO,
+        stream=sys.stderr,
+        format=f"%(asctime)s {service} %(levelname)s %(name)s: %(message)s",
+    )
+    for noisy in ("amqp", "kombu", "nameko", "alembic.runtime.migration"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("words", nargs="+", help="<service> | migrate <service>")
+    parser.add_argument("--config", default=None, help="deployment YAML (default: local.yaml)")
+    args = parser.parse_args(argv)
+    config = lx_config.load(args.config)
+    if args.words[0] == "migrate":
+        from services.kernel.migrations import upgrade
+
+        for name in args.words[1:] or lx_config.SERVICES:
+            upgrade(name, config["services"][name]["db_url"])
+        return
+    name = args.words[0]
+    if name not in SERVICE_CLASSES:
+        parser.error(f"unknown service {name!r}; one of {', '.join(SERVICE_CLASSES)}")
+    setup_logging(name)
+    from nameko.cli.run import run
+
+    run([service_class(name)], lx_config.service_config(config, name))
+
+
+if __name__ == "__main__":
+    main()

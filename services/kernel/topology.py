@@ -1,0 +1,146 @@
+"""The AMQP topology, declared in full by every service before it publishes or consumes.
+
+Exchanges
+  ``lianxin.intake``  topic; channels publish submissions with routing key ``station.<code>``.
+                      Its alternate exchange keeps what no station queue takes.
+  ``lianxin.intake.unrouted``  fanout → queue ``intake.unrouted``: messages for unknown stations.
+  ``lianxin.events``  topic; every domain event, routing key = event type (``routing.issue_assigned``).
+  ``lianxin.retry``   headers; a delay queue dead-letters a retried message here, and the header
+                      ``x-lx-queue`` routes it back to the queue it came from.
+Queues (all durable quorum queues)
+  ``station.<code>``  one per station, consumed by the intake process that serves the station.
+  ``<service>.events`` one per consuming service, bound to the event types it needs (EVENT_QUEUES).
+  ``lianxin.delay.<ms>`` one per back-off step; messages expire into ``lianxin.retry``.
+
+Declaring everything from every service means no start order can lose an event: the outbox
+relay also publishes with ``mandatory`` and keeps an event that no queue took.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from kombu import Connection, Exchange, Queue, binding
+
+log = logging.getLogger(__name__)
+
+INTAKE_EXCHANGE = Exchange(
+    "lianxin.intake",
+    "topic",
+    durable=True,
+    arguments={"alternate-exchange": "lianxin.intake.unrouted"},
+)
+UNROUTED_EXCHANGE = Exchange("lianxin.intake.unrouted", "fanout", durable=True)
+EVENTS_EXCHANGE = Exchange("lianxin.events", "topic", durable=True)
+RETRY_EXCHANGE = Exchange("lianxin.retry", "headers", durable=True)
+
+QUORUM = {"x-queue-type": "quorum"}
+UNROUTED_QUEUE = "intake.unrouted"
+RETRY_HEADER = "x-lx-queue"
+ATTEMPTS_HEADER = "x-lx-attempts"
+
+# Who consumes which domain events: queue name → routing-key patterns on lianxin.events.
+EVENT_QUEUES: dict[str, list[str]] = {
+    "intake.events": ["registry.#"],
+    "routing.events": ["registry.#", "intake.#"],
+    "reporting.events": ["#"],
+}
+
+
+def _retry_binding(queue_name: str) -> binding:
+    return binding(
+        RETRY_EXCHANGE, routing_key="", arguments={"x-match": "all", RETRY_HEADER: queue_name}
+    )
+
+
+def reliable_queue(name: str, bindings: list[binding] = ()) -> Queue:
+    """A durable quorum queue with its bindings, plus the one that brings its retries home."""
+    return Queue(
+        name,
+        bindings=[*bindings, _retry_binding(name)],
+        durable=True,
+        auto_delete=False,
+        queue_arguments=dict(QUORUM),
+    )
+
+
+def station_queue(code: str) -> Queue:
+    key = station_routing_key(code)
+    return reliable_queue(key, [binding(INTAKE_EXCHANGE, routing_key=key)])
+
+
+def station_routing_key(code: str) -> str:
+    return f"station.{code}"
+
+
+def event_queue(name: str) -> Queue:
+    return reliable_queue(
+        name, [binding(EVENTS_EXCHANGE, routing_key=k) for k in EVENT_QUEUES[name]]
+    )
+
+
+def unrouted_queue() -> Queue:
+    return Queue(
+        UNROUTED_QUEUE,
+        exchange=UNROUTED_EXCHANGE,
+        routing_key="",
+        durable=True,
+        auto_delete=False,
+        queue_arguments=dict(QUORUM),
+    )
+
+
+def delay_queue_name(delay_ms: int) -> str:
+    return f"lianxin.delay.{int(delay_ms)}"
+
+
+def delay_queue(delay_ms: int) -> Queue:
+    # at-least-once dead-lettering: an expired message leaves only once lianxin.retry took it.
+    return Queue(
+        delay_queue_name(delay_ms),
+        durable=True,
+        auto_delete=False,
+        queue_arguments={
+            **QUORUM,
+            "x-message-ttl": int(delay_ms),
+            "x-dead-letter-exchange": RETRY_EXCHANGE.name,
+            "x-dead-letter-strategy": "at-least-once",
+            "x-overflow": "reject-publish",
+        },
+    )
+
+
+def all_queues(delays_ms, stations=()) -> list[Queue]:
+    return [
+        unrouted_queue(),
+        *(event_queue(name) for name in EVENT_QUEUES),
+        *(delay_queue(ms) for ms in sorted(set(delays_ms))),
+        *(station_queue(code) for code in stations),
+    ]
+
+
+def declare(connection: Connection, delays_ms, stations=()) -> None:
+    """Declare every exchange and queue (idempotent); raises if the broker refuses."""
+    channel = connection.default_channel
+    for exchange in (UNROUTED_EXCHANGE, INTAKE_EXCHANGE, EVENTS_EXCHANGE, RETRY_EXCHANGE):
+        exchange(channel).declare()
+    for queue in all_queues(delays_ms, stations):
+        queue(channel).declare()
+
+
+def declare_with_retry(amqp_uri: str, delays_ms, stations=(), attempts: int | None = None) -> None:
+    """Declare the topology, waiting for the broker with back-off (forever if attempts is None)."""
+    n = 0
+    while True:
+        n += 1
+        try:
+            with Connection(amqp_uri, connect_timeout=5) as conn:
+                declare(conn, delays_ms, stations)
+            return
+        except Exception as exc:  # broker down or starting: keep trying, say so
+            if attempts is not None and n >= attempts:
+                raise
+            wait = min(2**n, 30)
+            log.warning("RabbitMQ topology not declared (%s); retrying in %ss", exc, wait)
+            time.sleep(wait)

@@ -1,0 +1,1 @@
+"""Registry (委员信息库): sectors, stations, members and memberships; the source of truth."""

@@ -1,0 +1,94 @@
+"""A small demo registry shaped like Lanzhou (see ../shared/reference/lanzhou.md).
+
+Stations and sectors are real names from the newspaper account; the members are invented
+(名字为虚构的演示数据 / the names are fictitious). Loading twice changes nothing.
+``python -m services.registry.demo [DB_URL]`` loads it into the registry database.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from services.kernel.db import make_engine
+from services.registry import registry
+
+SECTORS = [
+    ("minjian", "民建"),
+    ("shehuikexue", "社会科学"),
+    ("kexie", "科协"),
+    ("jingji", "经济"),
+    ("gongshanglian", "工商联"),
+    ("qingnian", "共青团和青联"),
+    ("jiaoyu", "教育"),
+    ("yiyao", "医药卫生"),
+    ("shaoshu", "少数民族"),
+    ("shebao", "社会福利和社会保障"),
+]
+
+STATIONS = [
+    ("gwm", "广武门街道委员工作站", "城关区", "street"),
+    ("jnl", "培黎街道建宁路社区委员工作站", "安宁区", "community"),
+    ("jql", "酒泉路街道委员工作站", "城关区", "street"),
+    ("ytl", "银滩路街道委员工作站", "安宁区", "street"),
+    ("sp", "树屏产业园委员工作站", "永登县", "park"),
+]
+
+# code, name, level, sector, district, [(station, role)]
+MEMBERS = [
+    ("m001", "王建国", "municipal", "jingji", "城关区", [("gwm", "lead")]),
+    ("m002", "李红梅", "provincial", "jiaoyu", "城关区", [("gwm", "member")]),
+    ("m003", "张志强", "county", "yiyao", "城关区", [("gwm", "member"), ("jql", "member")]),
+    ("m004", "刘芳", "municipal", "shebao", "城关区", [("gwm", "member")]),
+    ("m005", "陈立新", "municipal", "minjian", "安宁区", [("jnl", "lead")]),
+    ("m006", "杨静", "county", "shehuikexue", "安宁区", [("jnl", "member")]),
+    ("m007", "赵海涛", "municipal", "kexie", "安宁区", [("jnl", "member"), ("ytl", "member")]),
+    ("m008", "马玉兰", "municipal", "shaoshu", "城关区", [("jql", "lead")]),
+    ("m009", "孙伟", "county", "jiaoyu", "城关区", [("jql", "member")]),
+    ("m010", "周晓燕", "provincial", "shebao", "安宁区", [("ytl", "lead")]),
+    ("m011", "吴刚", "county", "yiyao", "安宁区", [("ytl", "member")]),
+    ("m012", "郑凯", "municipal", "gongshanglian", "永登县", [("sp", "lead")]),
+    ("m013", "冯丽", "county", "jingji", "永登县", [("sp", "member")]),
+    ("m014", "韩磊", "national", "qingnian", "城关区", [("gwm", "member")]),
+]
+
+
+def load(session) -> int:
+    """Save the demo registry through the registry's own rules; returns how many rows changed."""
+    changed = 0
+    for code, name in SECTORS:
+        changed += registry.save_sector(session, {"code": code, "name": name})[1]
+    for code, name, district, kind in STATIONS:
+        changed += registry.save_station(
+            session, {"code": code, "name": name, "district": district, "kind": kind}
+        )[1]
+    for code, name, level, sector, district, stations in MEMBERS:
+        changed += registry.save_member(
+            session,
+            {
+                "code": code,
+                "name": name,
+                "level": level,
+                "sector": sector,
+                "district": district,
+                "stations": [{"station": s, "role": r} for s, r in stations],
+            },
+        )[1]
+    return changed
+
+
+def load_into(db_url: str) -> int:
+    from sqlalchemy.orm import Session
+
+    engine = make_engine(db_url)
+    try:
+        with Session(engine) as session, session.begin():
+            return load(session)
+    finally:
+        engine.dispose()
+
+
+if __name__ == "__main__":
+    from services.kernel import config
+
+    url = sys.argv[1] if len(sys.argv) > 1 else config.load()["services"]["registry"]["db_url"]
+    print(f"demo registry: {load_into(url)} records written")

@@ -1,0 +1,49 @@
+"""A small service made only of kernel pieces, with a fault the test can switch on and off."""
+
+from collections import Counter
+
+from sqlalchemy import String, func, select
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from services.kernel import outbox, topology
+from services.kernel.messaging import consume_reliably
+from services.kernel.service import ServiceBase
+
+PROBE_QUEUE = "probe.in"
+FAULTY: set[str] = set()  # texts whose handling raises, until the test removes them
+CALLS: Counter = Counter()  # how often the handler ran, per text
+
+
+class ProbeBase(DeclarativeBase):
+    pass
+
+
+class Note(ProbeBase):
+    __tablename__ = "probe_notes"
+
+    text: Mapped[str] = mapped_column(String(100), primary_key=True)
+
+
+def handle(session, delivery):
+    text = delivery.json()["text"]
+    CALLS[text] += 1
+    if text in FAULTY:
+        raise RuntimeError(f"boom on {text}")
+    session.add(Note(text=text))
+    outbox.record(session, "probe.noted", {"text": text}, "probe")
+
+
+def notes(session) -> list[str]:
+    return list(session.scalars(select(Note.text).order_by(Note.text)))
+
+
+def note_count(session) -> int:
+    return session.scalar(select(func.count()).select_from(Note))
+
+
+class ProbeService(ServiceBase):
+    name = "probe"
+
+    @consume_reliably(queues=[topology.reliable_queue(PROBE_QUEUE)])
+    def on_message(self, delivery):
+        return self.inbox.process(delivery, handle)
