@@ -28,8 +28,12 @@ def create_vhost() -> tuple[str, str]:
     name = f"lx-test-{uuid.uuid4().hex[:10]}"
     r = requests.put(f"{RABBIT_MGMT}/api/vhosts/{quote(name, safe='')}", auth=AUTH, timeout=10)
     r.raise_for_status()
-    r = requests.put(f"{RABBIT_MGMT}/api/permissions/{quote(name, safe='')}/guest", auth=AUTH,
-                     json={"configure": ".*", "write": ".*", "read": ".*"}, timeout=10)
+    r = requests.put(
+        f"{RABBIT_MGMT}/api/permissions/{quote(name, safe='')}/guest",
+        auth=AUTH,
+        json={"configure": ".*", "write": ".*", "read": ".*"},
+        timeout=10,
+    )
     r.raise_for_status()
     return name, f"amqp://guest:guest@{RABBIT_HOST}:5672/{quote(name, safe='')}"
 
@@ -38,19 +42,22 @@ def delete_vhost(name: str) -> None:
     requests.delete(f"{RABBIT_MGMT}/api/vhosts/{quote(name, safe='')}", auth=AUTH, timeout=30)
 
 
-def queue_info(vhost: str, queue: str) -> dict:
-    r = requests.get(f"{RABBIT_MGMT}/api/queues/{quote(vhost, safe='')}/{quote(queue, safe='')}",
-                     auth=AUTH, timeout=10)
-    r.raise_for_status()
-    return r.json()
+def message_count(amqp_uri: str, queue: str) -> int:
+    """Ready messages in a queue, asked of the broker now (the management stats lag)."""
+    from kombu import Connection
+
+    with Connection(amqp_uri) as conn:
+        return conn.default_channel.queue_declare(queue, passive=True).message_count
 
 
 def get_messages(vhost: str, queue: str, count: int = 10) -> list[dict]:
     """Peek at messages (requeued after reading) through the management API."""
     r = requests.post(
         f"{RABBIT_MGMT}/api/queues/{quote(vhost, safe='')}/{quote(queue, safe='')}/get",
-        auth=AUTH, timeout=10,
-        json={"count": count, "ackmode": "ack_requeue_true", "encoding": "auto"})
+        auth=AUTH,
+        timeout=10,
+        json={"count": count, "ackmode": "ack_requeue_true", "encoding": "auto"},
+    )
     r.raise_for_status()
     return r.json()
 

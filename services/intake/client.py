@@ -37,22 +37,48 @@ class SubmissionClient:
         if self.connection.is_open:
             self.connection.close()
 
-    def submit(self, station: str, *, category: str, description: str, channel: str = "amqp",
-               submission_id: str | None = None, **fields) -> str:
+    def submit(
+        self,
+        station: str,
+        *,
+        category: str,
+        description: str,
+        channel: str = "amqp",
+        submission_id: str | None = None,
+        **fields,
+    ) -> str:
         """Queue one submission; returns its submission id (a new UUID unless given)."""
-        body = {"submission_id": submission_id or str(uuid.uuid4()), "station": station,
-                "channel": channel, "category": category, "description": description, **fields}
-        self.publish_raw(station, json.dumps(body, ensure_ascii=False).encode("utf-8"),
-                         message_id=body["submission_id"])
+        body = {
+            "submission_id": submission_id or str(uuid.uuid4()),
+            "station": station,
+            "channel": channel,
+            "category": category,
+            "description": description,
+            **fields,
+        }
+        self.publish_raw(
+            station,
+            json.dumps(body, ensure_ascii=False).encode("utf-8"),
+            message_id=body["submission_id"],
+        )
         return body["submission_id"]
 
-    def publish_raw(self, station: str, body: bytes, message_id: str | None = None,
-                    content_type: str = "application/json") -> None:
+    def publish_raw(
+        self,
+        station: str,
+        body: bytes,
+        message_id: str | None = None,
+        content_type: str = "application/json",
+    ) -> None:
         """Publish bytes as they are (tests use it for malformed bodies); waits for the confirm."""
         self.channel.basic_publish(
-            exchange=EXCHANGE, routing_key=f"station.{station}", body=body, mandatory=True,
-            properties=pika.BasicProperties(content_type=content_type, delivery_mode=2,
-                                            message_id=message_id),
+            exchange=EXCHANGE,
+            routing_key=f"station.{station}",
+            body=body,
+            mandatory=True,
+            properties=pika.BasicProperties(
+                content_type=content_type, delivery_mode=2, message_id=message_id
+            ),
         )
 
 

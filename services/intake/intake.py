@@ -179,6 +179,30 @@ def issue_status(session: Session, number: str) -> dict | None:
     }
 
 
+def submission_view(s: Submission) -> dict:
+    return {
+        "id": s.id,
+        "submission_id": s.submission_id,
+        "station": station_of_queue(s.queue),
+        "status": s.status,
+        "tracking_number": s.tracking_number,
+        "errors": json.loads(s.errors) if s.errors else None,
+        "received_at": s.received_at.isoformat(),
+    }
+
+
+def submissions(
+    session: Session, submission_id: str | None = None, status: str | None = None, limit: int = 100
+) -> list[dict]:
+    """Submissions as received, newest first: how a channel learns what became of its message."""
+    query = select(Submission).order_by(Submission.id.desc()).limit(limit)
+    if submission_id:
+        query = query.where(Submission.submission_id == submission_id)
+    if status:
+        query = query.where(Submission.status == status)
+    return [submission_view(s) for s in session.scalars(query)]
+
+
 def counts(session: Session) -> dict:
     rows = session.execute(select(Submission.status, func.count()).group_by(Submission.status))
     return {status: n for status, n in rows}

@@ -77,6 +77,15 @@ class IntakeService(ServiceBase):
         if code is not None and self.stations.serves(code):
             self.stations.consume(code)
 
+    @http("GET", "/submissions")
+    def http_submissions(self, request):
+        limit = min(int(request.args.get("limit", 100)), 1000)
+        with self.db.transaction() as session:
+            found = intake.submissions(
+                session, request.args.get("submission_id"), request.args.get("status"), limit
+            )
+        return json_response({"submissions": found})
+
     @http("GET", "/issues/<string:number>")
     def http_issue(self, request, number):
         with self.db.transaction() as session:

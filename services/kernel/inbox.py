@@ -99,7 +99,7 @@ class Inbox(DependencyProvider):
                 {
                     topology.RETRY_HEADER: delivery.queue,
                     topology.ATTEMPTS_HEADER: attempt,
-                    "x-lx-error": error[:500],
+                    topology.ERROR_HEADER: error[:500],
                 }
             )
             self.publisher.publish(
@@ -156,7 +156,7 @@ class Inbox(DependencyProvider):
                 return None
             if parked.replayed_at is None:
                 headers = json.loads(parked.headers or "{}")
-                for key in (topology.ATTEMPTS_HEADER, topology.RETRY_HEADER, "x-lx-error"):
+                for key in (topology.ATTEMPTS_HEADER, topology.RETRY_HEADER, topology.ERROR_HEADER):
                     headers.pop(key, None)
                 # The default exchange routes by queue name: straight back where it came from.
                 self.publisher.publish(

@@ -116,8 +116,7 @@ class ReliableQueueConsumer(QueueConsumer):
         self._consumer_cls = consumer_cls
         for provider in self._providers:
             self._consumers[provider] = [
-                self._make_consumer(consumer_cls, provider, queue)
-                for queue in provider.queues()
+                self._make_consumer(consumer_cls, provider, queue) for queue in provider.queues()
             ]
         return [c for consumers in self._consumers.values() for c in consumers]
 

@@ -57,8 +57,12 @@ def _safe(uri: str) -> str:
 class Stack:
     """The four services as child processes, configured by ``env`` over the current one."""
 
-    def __init__(self, config_path: str | Path | None = None, env: dict | None = None,
-                 log_dir: str | Path | None = None):
+    def __init__(
+        self,
+        config_path: str | Path | None = None,
+        env: dict | None = None,
+        log_dir: str | Path | None = None,
+    ):
         self.config_path = str(config_path or lx_config.DEFAULT_CONFIG_PATH)
         self.env = {**os.environ, **(env or {})}
         self.log_dir = Path(log_dir or ROOT / "var" / "log")
@@ -76,19 +80,31 @@ class Stack:
 
     def url(self, service: str, path: str = "") -> str:
         cfg = self.config()
-        return f"http://{cfg.get('http_host', '127.0.0.1')}:{cfg['services'][service]['port']}{path}"
+        return (
+            f"http://{cfg.get('http_host', '127.0.0.1')}:{cfg['services'][service]['port']}{path}"
+        )
 
     def _python(self, *args) -> list[str]:
         return [sys.executable, *args]
 
     def prepare(self, demo: bool = True) -> None:
         """Migrate every database, then load the demo registry (idempotent)."""
-        subprocess.run(self._python("-m", "services.kernel.runner", "migrate", "--config",
-                                    self.config_path), env=self.env, cwd=ROOT, check=True)
+        subprocess.run(
+            self._python("-m", "services.kernel.runner", "migrate", "--config", self.config_path),
+            env=self.env,
+            cwd=ROOT,
+            check=True,
+        )
         if demo:
-            subprocess.run(self._python("-m", "services.registry.demo",
-                                        self.config()["services"]["registry"]["db_url"]),
-                           env=self.env, cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+            subprocess.run(
+                self._python(
+                    "-m", "services.registry.demo", self.config()["services"]["registry"]["db_url"]
+                ),
+                env=self.env,
+                cwd=ROOT,
+                check=True,
+                stdout=subprocess.DEVNULL,
+            )
 
     def start_service(self, service: str, name: str | None = None, env: dict | None = None):
         """Start one service process; ``name`` tells apart several processes of one service."""
@@ -98,7 +114,10 @@ class Stack:
         self._logs[name] = log
         self.procs[name] = subprocess.Popen(
             self._python("-m", "services.kernel.runner", service, "--config", self.config_path),
-            env={**self.env, **(env or {})}, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+            env={**self.env, **(env or {})},
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
         return self.procs[name]
 
@@ -114,8 +133,9 @@ class Stack:
         while time.monotonic() < deadline:
             proc = self.procs.get(name)
             if proc is not None and proc.poll() is not None:
-                raise RuntimeError(f"{name} exited with {proc.returncode}; see "
-                                   f"{self.log_dir / (name + '.log')}")
+                raise RuntimeError(
+                    f"{name} exited with {proc.returncode}; see {self.log_dir / (name + '.log')}"
+                )
             try:
                 r = requests.get(self.url(service, "/health"), timeout=2)
                 if r.status_code == 200:
@@ -147,7 +167,7 @@ class Stack:
         for proc in self.procs.values():
             if proc.poll() is None:
                 proc.send_signal(signal.SIGTERM)
-        for name, proc in self.procs.items():
+        for proc in self.procs.values():
             try:
                 proc.wait(timeout)
             except subprocess.TimeoutExpired:
@@ -176,15 +196,20 @@ def main(argv=None) -> int:
     try:
         stack.start()
         if not args.no_demo:
-            stack.wait_for(lambda: len(stack.health("intake").get("stations", [])) > 0,
-                           timeout=30, what="intake to consume the demo stations")
+            stack.wait_for(
+                lambda: len(stack.health("intake").get("stations", [])) > 0,
+                timeout=30,
+                what="intake to consume the demo stations",
+            )
         print("\n连心 Lianxin is running / 已启动:")
         for service in SERVICES:
             for path in PAGES[service]:
                 print(f"  {service:<10} {stack.url(service, path)}")
-        print(f"\n  AMQP       {_safe(cfg['AMQP_URI'])} (exchange lianxin.intake, "
-              "routing key station.<code>)")
-        print("  try: .venv/bin/python -m services.intake.client gwm health \"老人需要上门问诊\"")
+        print(
+            f"\n  AMQP       {_safe(cfg['AMQP_URI'])} (exchange lianxin.intake, "
+            "routing key station.<code>)"
+        )
+        print('  try: .venv/bin/python -m services.intake.client gwm health "老人需要上门问诊"')
         print(f"  logs: {stack.log_dir}/   Ctrl-C 停止 / stops everything\n", flush=True)
         while all(p.poll() is None for p in stack.procs.values()):
             time.sleep(0.5)

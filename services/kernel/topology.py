@@ -6,7 +6,7 @@ Exchanges
   ``lianxin.intake.unrouted``  fanout → queue ``intake.unrouted``: messages for unknown stations.
   ``lianxin.events``  topic; every domain event, routing key = event type (``routing.issue_assigned``).
   ``lianxin.retry``   headers; a delay queue dead-letters a retried message here, and the header
-                      ``x-lx-queue`` routes it back to the queue it came from.
+                      ``lx-retry-queue`` routes it back to the queue it came from.
 Queues (all durable quorum queues)
   ``station.<code>``  one per station, consumed by the intake process that serves the station.
   ``<service>.events`` one per consuming service, bound to the event types it needs (EVENT_QUEUES).
@@ -37,8 +37,10 @@ RETRY_EXCHANGE = Exchange("lianxin.retry", "headers", durable=True)
 
 QUORUM = {"x-queue-type": "quorum"}
 UNROUTED_QUEUE = "intake.unrouted"
-RETRY_HEADER = "x-lx-queue"
-ATTEMPTS_HEADER = "x-lx-attempts"
+# Not "x-" names: a headers exchange ignores x- headers when matching.
+RETRY_HEADER = "lx-retry-queue"
+ATTEMPTS_HEADER = "lx-attempts"
+ERROR_HEADER = "lx-error"
 
 # Who consumes which domain events: queue name → routing-key patterns on lianxin.events.
 EVENT_QUEUES: dict[str, list[str]] = {

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from services.kernel import outbox, topology
 from services.kernel.db import make_engine
 from services.kernel.models import KernelBase, OutboxMessage
-from tests.conftest import RABBIT_MGMT
+from tests.conftest import RABBIT_MGMT, message_count
 from tests.kernel import probe
 
 
@@ -53,8 +53,12 @@ def probe_service(engine, db_url, vhost):
     _, amqp_uri = vhost
     port = free_port()
     config = {
-        "AMQP_URI": amqp_uri, "DB_URL": db_url, "SERVICE_NAME": "probe", "SERVICE": {},
-        "WEB_SERVER_ADDRESS": f"127.0.0.1:{port}", "max_workers": 4,
+        "AMQP_URI": amqp_uri,
+        "DB_URL": db_url,
+        "SERVICE_NAME": "probe",
+        "SERVICE": {},
+        "WEB_SERVER_ADDRESS": f"127.0.0.1:{port}",
+        "max_workers": 4,
         "retry": {"delays_ms": [300, 600], "requeue_delay_s": 0.5},
         "outbox": {"poll_interval_s": 0.2, "batch_size": 50},
     }
@@ -68,14 +72,23 @@ def probe_service(engine, db_url, vhost):
 
 def publish(amqp_uri, text, message_id):
     with Connection(amqp_uri, transport_options={"confirm_publish": True}) as conn:
-        conn.Producer().publish(json.dumps({"text": text}), exchange="",
-                                routing_key=probe.PROBE_QUEUE, message_id=message_id,
-                                content_type="application/json", delivery_mode=2)
+        conn.Producer().publish(
+            json.dumps({"text": text}),
+            exchange="",
+            routing_key=probe.PROBE_QUEUE,
+            message_id=message_id,
+            content_type="application/json",
+            delivery_mode=2,
+        )
 
 
 def bind_probe_events(amqp_uri, name="test.probe-events"):
-    queue = Queue(name, bindings=[binding(topology.EVENTS_EXCHANGE, routing_key="probe.#")],
-                  durable=True, auto_delete=False)
+    queue = Queue(
+        name,
+        bindings=[binding(topology.EVENTS_EXCHANGE, routing_key="probe.#")],
+        durable=True,
+        auto_delete=False,
+    )
     with Connection(amqp_uri) as conn:
         queue(conn.default_channel).declare()
     return queue
@@ -120,8 +133,11 @@ def test_relay_publishes_with_confirms_and_keeps_what_no_queue_took(probe_servic
     # Take away the one queue that takes every event (reporting's): nothing is bound to
     # probe.* now, so the broker returns the event and the relay keeps it.
     vhost_name = amqp_uri.rsplit("/", 1)[1]
-    requests.delete(f"{RABBIT_MGMT}/api/queues/{vhost_name}/reporting.events",
-                    auth=("guest", "guest"), timeout=10).raise_for_status()
+    requests.delete(
+        f"{RABBIT_MGMT}/api/queues/{vhost_name}/reporting.events",
+        auth=("guest", "guest"),
+        timeout=10,
+    ).raise_for_status()
     with Session(engine) as session, session.begin():
         first = outbox.record(session, "probe.noted", {"text": "early"}, "probe")
     time.sleep(1.0)
@@ -172,6 +188,9 @@ def test_failing_handler_is_retried_parked_and_replayed(probe_service, engine):
     time.sleep(1.0)
     assert probe.CALLS["poison"] == 3  # 1 try + 2 retries, then nothing: no tight loop
     assert requests.get(f"{base}/health", timeout=5).json()["parked"] == 1
+    # Each retry went back to its own queue only, not to every queue bound for retries.
+    for other in ("routing.events", "intake.events"):  # reporting.events takes probe.noted
+        assert message_count(amqp_uri, other) == 0
 
     probe.FAULTY.clear()  # the fault is fixed
     r = requests.post(f"{base}/admin/parked/{parked[0]['id']}/replay", timeout=5)
@@ -189,8 +208,13 @@ def test_failing_handler_is_retried_parked_and_replayed(probe_service, engine):
 def test_body_that_is_not_json_reaches_the_handler_and_is_parked_not_lost(probe_service):
     _, amqp_uri, base = probe_service
     with Connection(amqp_uri, transport_options={"confirm_publish": True}) as conn:
-        conn.Producer().publish(b"\xff\xfe not json", exchange="", routing_key=probe.PROBE_QUEUE,
-                                content_type="application/octet-stream", delivery_mode=2)
+        conn.Producer().publish(
+            b"\xff\xfe not json",
+            exchange="",
+            routing_key=probe.PROBE_QUEUE,
+            content_type="application/octet-stream",
+            delivery_mode=2,
+        )
     parked = wait_for(lambda: requests.get(f"{base}/admin/parked", timeout=5).json()["parked"])
     assert "not json" in parked[0]["body"]
     assert "UnicodeDecodeError" in parked[0]["error"] or "JSONDecodeError" in parked[0]["error"]

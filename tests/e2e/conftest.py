@@ -1,0 +1,96 @@
+"""The whole system, started the way `make run` starts it, on a private vhost and databases."""
+
+import socket
+import time
+
+import pytest
+import requests
+
+from services.kernel.stack import Stack
+from tests.conftest import create_vhost, delete_vhost
+
+
+def free_ports(n: int) -> list[int]:
+    socks = [socket.socket() for _ in range(n)]
+    for s in socks:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in socks]
+    for s in socks:
+        s.close()
+    return ports
+
+
+def stack_env(amqp_uri: str, db_urls: dict, ports: list[int]) -> dict:
+    env = {
+        "AMQP_URI": amqp_uri,
+        "LIANXIN_RETRY_DELAYS_MS": "[200, 500]",
+        "LIANXIN_REQUEUE_DELAY_S": "0.5",
+        "LIANXIN_OUTBOX_POLL_S": "0.2",
+    }
+    for (service, url), port in zip(db_urls.items(), ports, strict=True):
+        env[f"{service.upper()}_DB_URL"] = url
+        env[f"{service.upper()}_PORT"] = str(port)
+    return env
+
+
+def make_stack(tmp_path, backend: str, pg_databases) -> tuple[Stack, str, str]:
+    vhost, amqp_uri = create_vhost()
+    services = ("registry", "intake", "routing", "reporting")
+    if backend == "sqlite":
+        urls = {s: f"sqlite:///{tmp_path}/{s}.db" for s in services}
+    else:
+        urls = {s: pg_databases.create() for s in services}
+    stack = Stack(env=stack_env(amqp_uri, urls, free_ports(4)), log_dir=tmp_path / "log")
+    stack.db_urls = urls
+    stack.prepare(demo=True)
+    stack.start()
+    stack.wait_for(
+        lambda: len(stack.health("intake")["stations"]) == 5,
+        timeout=30,
+        what="intake consuming the five demo stations",
+    )
+    return stack, vhost, amqp_uri
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def stack(request, tmp_path_factory, pg_databases):
+    tmp = tmp_path_factory.mktemp(f"stack-{request.param}")
+    stack, vhost, amqp_uri = make_stack(tmp, request.param, pg_databases)
+    stack.amqp_uri, stack.vhost = amqp_uri, vhost
+    yield stack
+    stack.stop()
+    delete_vhost(vhost)
+
+
+def get(stack, service, path, **params):
+    r = requests.get(stack.url(service, path), params=params, timeout=10)
+    return r.status_code, r.json()
+
+
+def wait_submission(stack, submission_id, timeout=30):
+    def found():
+        _, body = get(stack, "intake", "/submissions", submission_id=submission_id)
+        return body["submissions"]
+
+    return stack.wait_for(found, timeout=timeout, what=f"submission {submission_id}")
+
+
+def wait_case(stack, number, status="assigned", timeout=30):
+    def found():
+        code, body = get(stack, "routing", f"/cases/{number}")
+        return body if code == 200 and body["status"] == status else None
+
+    return stack.wait_for(found, timeout=timeout, what=f"case {number} {status}")
+
+
+def wait_figure(stack, month, metric, at_least, timeout=30, dimension=None, key=None):
+    def reached():
+        _, body = get(stack, "reporting", "/stats/monthly", month=month)
+        figures = body["city"] if dimension is None else body.get(dimension, {}).get(key, {})
+        return figures if figures.get(metric, 0) >= at_least else None
+
+    return stack.wait_for(reached, timeout=timeout, what=f"{metric} >= {at_least}")
+
+
+def pause(seconds: float) -> None:
+    time.sleep(seconds)
