@@ -7,18 +7,26 @@ ones) or a list of codes, so a busy station can get an intake process of its own
 
 from __future__ import annotations
 
+import logging
+import time
+from functools import partial
+
+import eventlet
 from nameko.extensions import DependencyProvider
 from nameko.web.handlers import http
 from sqlalchemy.orm import Session
 
-from services.intake import intake
+from services.intake import intake, unrouted
 from services.kernel import topology
 from services.kernel.config import station_selection
 from services.kernel.db import make_engine
 from services.kernel.events import parse_event
 from services.kernel.http import json_response, not_found
 from services.kernel.messaging import consume_reliably
+from services.kernel.publisher import ConfirmedPublisher
 from services.kernel.service import ServiceBase
+
+log = logging.getLogger(__name__)
 
 
 def selected_stations(container) -> list:
@@ -35,10 +43,19 @@ def selected_stations(container) -> list:
 
 
 class StationQueues(DependencyProvider):
-    """Lets a worker start consuming a station's queue when the registry announces it."""
+    """Lets a worker start consuming a station's queue when the registry announces it.
+
+    Once a new station's queue is consumed, whatever waited for it in ``intake.unrouted`` is
+    sent on (the same happens once at start, for stations that got queues while intake was down).
+    """
+
+    publisher = ConfirmedPublisher()
 
     def get_dependency(self, worker_ctx):
         return self
+
+    def start(self):
+        self.container.spawn_managed_thread(self._send_on_waiting, identifier="unrouted-replay")
 
     def _consumer(self):
         return next(
@@ -50,10 +67,31 @@ class StationQueues(DependencyProvider):
         return wanted is None or code in wanted
 
     def consume(self, code: str) -> bool:
-        return self._consumer().add_queue(topology.station_queue(code))
+        queue = topology.station_queue(code)
+        if not self._consumer().add_queue(queue):
+            return False
+        self.container.spawn_managed_thread(
+            partial(self._send_on_waiting, queue.name), identifier="unrouted-replay"
+        )
+        return True
+
+    def _send_on_waiting(self, queue_name: str | None = None, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        consumer = self._consumer()
+        while time.monotonic() < deadline and (
+            not consumer.consuming if queue_name is None else queue_name not in consumer.consuming
+        ):
+            eventlet.sleep(0.1)
+        try:
+            self.replay_unrouted()
+        except Exception:  # the messages stay in intake.unrouted; an operator can replay
+            log.exception("could not send on the messages waiting in intake.unrouted")
+
+    def replay_unrouted(self) -> dict:
+        return unrouted.replay(self.container.config["AMQP_URI"], self.publisher)
 
     def consumed(self) -> list[str]:
-        return sorted(intake.station_of_queue(q.name) for q in self._consumer().queues())
+        return sorted(intake.station_of_queue(q) for q in self._consumer().consuming)
 
 
 class IntakeService(ServiceBase):
@@ -76,6 +114,10 @@ class IntakeService(ServiceBase):
         code = intake.apply_registry_event(session, parse_event(delivery.body))
         if code is not None and self.stations.serves(code):
             self.stations.consume(code)
+
+    @http("POST", "/admin/unrouted/replay")
+    def http_replay_unrouted(self, request):
+        return json_response(self.stations.replay_unrouted())
 
     @http("GET", "/submissions")
     def http_submissions(self, request):

@@ -151,23 +151,26 @@ class Inbox(DependencyProvider):
     def replay(self, parked_id: int) -> dict | None:
         """Put a parked message back on its queue with a fresh set of attempts."""
         with self.db.transaction() as session:
-            parked = session.get(ParkedMessage, parked_id, with_for_update=True)
-            if parked is None:
-                return None
-            if parked.replayed_at is None:
-                headers = json.loads(parked.headers or "{}")
-                for key in (topology.ATTEMPTS_HEADER, topology.RETRY_HEADER, topology.ERROR_HEADER):
-                    headers.pop(key, None)
-                # The default exchange routes by queue name: straight back where it came from.
-                self.publisher.publish(
-                    parked.body,
-                    exchange="",
-                    routing_key=parked.queue,
-                    headers=headers,
-                    message_id=parked.message_id,
-                    content_type=parked.content_type or "application/json",
-                )
-                parked.replayed_at = utcnow()
+            parked = session.get(ParkedMessage, parked_id)
+            if parked is None or parked.replayed_at is not None:
+                return parked_as_dict(parked) if parked else None
+        headers = json.loads(parked.headers or "{}")
+        for key in (topology.ATTEMPTS_HEADER, topology.RETRY_HEADER, topology.ERROR_HEADER):
+            headers.pop(key, None)
+        # The default exchange routes by queue name: straight back where it came from. Publish
+        # first, mark after: a crash between the two replays it twice, and handlers are
+        # idempotent.
+        self.publisher.publish(
+            parked.body,
+            exchange="",
+            routing_key=parked.queue,
+            headers=headers,
+            message_id=parked.message_id,
+            content_type=parked.content_type or "application/json",
+        )
+        with self.db.transaction() as session:
+            parked = session.get(ParkedMessage, parked_id)
+            parked.replayed_at = utcnow()
             return parked_as_dict(parked)
 
 

@@ -122,6 +122,8 @@ class ReliableQueueConsumer(QueueConsumer):
 
     def on_consume_ready(self, connection, channel, consumers, **kwargs):
         self._channel = channel
+        for provider, provider_consumers in self._consumers.items():
+            provider.consuming = {q.name for c in provider_consumers for q in c.queues}
         super().on_consume_ready(connection, channel, consumers, **kwargs)
 
     def _add_pending_queues(self):
@@ -132,6 +134,7 @@ class ReliableQueueConsumer(QueueConsumer):
             consumer = self._make_consumer(self._consumer_cls, provider, queue)
             consumer.consume()
             self._consumers[provider].append(consumer)
+            provider.consuming.add(queue.name)
             log.info("now consuming %s", queue.name)
 
     def _cancel_consumers_if_requested(self):
@@ -169,6 +172,7 @@ class ReliableConsumer(Entrypoint):
     def setup(self):
         spec = self.queue_spec
         self._queues = list(spec(self.container) if callable(spec) else spec)
+        self.consuming: set[str] = set()  # queues declared, bound and consumed right now
         self.requeue_delay = float(self.container.config.get("retry", {}).get("requeue_delay_s", 2))
         self.queue_consumer.register_provider(self)
 
@@ -176,6 +180,7 @@ class ReliableConsumer(Entrypoint):
         self.queue_consumer.unregister_provider(self)
 
     def queues(self):
+        """Every queue this entrypoint consumes or is about to (see ``consuming``)."""
         return list(self._queues)
 
     def consumes(self, queue_name: str) -> bool:

@@ -99,8 +99,14 @@ class OutboxRelay(SharedExtension):
                 self._wake = Event()
 
     def relay_once(self) -> int:
-        """Publish one batch of unsent events; returns how many were confirmed."""
-        with self.db.transaction() as session:
+        """Publish one batch of unsent events; returns how many were confirmed.
+
+        On PostgreSQL the batch stays locked (``FOR UPDATE SKIP LOCKED``) while it is published,
+        so relays of several processes share the work. SQLite has no row locks: there the read
+        ends before publishing, because a write after a yield could find the snapshot stale.
+        """
+        session = self.db.sessionmaker()
+        try:
             rows = session.execute(
                 select(
                     OutboxMessage.id,
@@ -114,6 +120,8 @@ class OutboxRelay(SharedExtension):
                 .limit(self.batch_size)
                 .with_for_update(skip_locked=True)
             ).all()
+            if session.bind.dialect.name == "sqlite":
+                session.commit()
             done, error = [], None
             for row in rows:
                 try:
@@ -132,6 +140,12 @@ class OutboxRelay(SharedExtension):
                 session.execute(
                     update(OutboxMessage).where(OutboxMessage.id.in_(done)).values(sent_at=utcnow())
                 )
+            session.commit()
+        except Exception:
+            session.rollback()
+            raise
+        finally:
+            session.close()
         if error is not None:
             raise error
         return len(done)

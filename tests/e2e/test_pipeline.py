@@ -194,3 +194,37 @@ def test_a_member_added_in_the_registry_is_assigned_by_routing(stack):
 
     # The registry's event reaches routing's copy within moments; the next case is the proof.
     stack.wait_for(assigned_to_new_member, timeout=30, interval=0.5, what="the new member")
+
+
+def test_a_message_sent_before_its_station_existed_is_delivered_once_it_does(stack):
+    code = f"new-{uuid.uuid4().hex[:6]}"
+    with SubmissionClient(stack.amqp_uri) as client:
+        sid = client.submit(code, category="greening", description="新小区路灯不亮")
+    stack.wait_for(
+        lambda: [
+            m for m in get_messages(stack.vhost, "intake.unrouted", 50) if sid in m["payload"]
+        ],
+        timeout=10,
+        what="the message to wait",
+    )
+
+    station = {"code": code, "name": "新建委员工作站", "district": "兰州新区", "kind": "community"}
+    r = requests.post(stack.url("registry", "/stations"), json=station, timeout=10)
+    assert r.status_code == 201, r.text
+    [submission] = wait_submission(stack, sid)
+    assert submission["status"] == "accepted" and submission["station"] == code
+    # Nobody serves the new station yet: the case waits, and says why.
+    case = wait_case(stack, submission["tracking_number"], status="waiting")
+    assert "暂无在岗委员" in case["reason"]
+
+    member = {
+        "code": f"m8{uuid.uuid4().hex[:4]}",
+        "name": "新站长",
+        "level": "county",
+        "sector": "kexie",
+        "district": "兰州新区",
+        "stations": [{"station": code, "role": "lead"}],
+    }
+    assert requests.post(stack.url("registry", "/members"), json=member, timeout=10).ok
+    case = wait_case(stack, submission["tracking_number"])
+    assert case["member"] == member["code"] and len(case["assignments"]) == 1
