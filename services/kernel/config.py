@@ -8,6 +8,7 @@ Every key a service reads is in ``deploy/config/local.yaml``, documented there.
 from __future__ import annotations
 
 import copy
+import os
 from pathlib import Path
 
 import yaml
@@ -28,10 +29,15 @@ def _setup_yaml() -> None:
         _parser_ready = True
 
 
+def config_path(path: str | Path | None = None) -> Path:
+    """The deployment file: ``path``, else ``$LIANXIN_CONFIG``, else local.yaml."""
+    return Path(path or os.environ.get("LIANXIN_CONFIG") or DEFAULT_CONFIG_PATH)
+
+
 def load(path: str | Path | None = None) -> dict:
     """Read a deployment file, resolving ``${ENV:default}`` against the environment now."""
     _setup_yaml()
-    with open(path or DEFAULT_CONFIG_PATH, encoding="utf-8") as f:
+    with open(config_path(path), encoding="utf-8") as f:
         return yaml.safe_load(f)
 
 

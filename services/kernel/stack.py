@@ -63,7 +63,7 @@ class Stack:
         env: dict | None = None,
         log_dir: str | Path | None = None,
     ):
-        self.config_path = str(config_path or lx_config.DEFAULT_CONFIG_PATH)
+        self.config_path = str(lx_config.config_path(config_path))
         self.env = {**os.environ, **(env or {})}
         self.log_dir = Path(log_dir or ROOT / "var" / "log")
         self.procs: dict[str, subprocess.Popen] = {}
