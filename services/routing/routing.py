@@ -65,25 +65,27 @@ def on_issue_received(session: Session, event: dict) -> None:
 
 
 def candidates(session: Session, station: str) -> list[Candidate]:
-    open_counts = dict(
-        session.execute(
-            select(Case.member_code, func.count())
-            .where(Case.status == "assigned")
-            .group_by(Case.member_code)
-        ).all()
-    )
-    last = dict(
-        session.execute(
-            select(Assignment.member_code, func.max(Assignment.assigned_at)).group_by(
-                Assignment.member_code
-            )
-        ).all()
-    )
+    """The station's members with their open-case counts and last assignment times."""
     rows = session.execute(
         select(MemberCopy, MembershipCopy.role)
         .join(MembershipCopy, MembershipCopy.member_code == MemberCopy.code)
         .where(MembershipCopy.station_code == station)
     ).all()
+    codes = [m.code for m, _ in rows]
+    open_counts = dict(
+        session.execute(
+            select(Case.member_code, func.count())
+            .where(Case.status == "assigned", Case.member_code.in_(codes))
+            .group_by(Case.member_code)
+        ).all()
+    )
+    last = dict(
+        session.execute(
+            select(Assignment.member_code, func.max(Assignment.assigned_at))
+            .where(Assignment.member_code.in_(codes))
+            .group_by(Assignment.member_code)
+        ).all()
+    )
     return [_candidate(m, role, open_counts, last) for m, role in rows]
 
 
