@@ -16,7 +16,7 @@ from marshmallow import ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from services.intake.models import Issue, KnownStation, Submission
+from services.intake.models import Issue, KnownCategory, KnownStation, Submission
 from services.intake.schemas import IssueReceivedSchema, SubmissionSchema
 from services.kernel import outbox
 from services.kernel.messaging import Delivery
@@ -144,8 +144,33 @@ def _reject(session, delivery, submission_id, errors: dict) -> dict:
     return {"status": "rejected", "errors": errors}
 
 
-def apply_registry_event(session: Session, event: dict) -> str | None:
-    """Keep the station copy; returns the code of a station that is new or changed."""
+def apply_catalogue(session: Session, event: dict) -> None:
+    """Keep the category copy: the announced catalogue replaces the last one whole."""
+    categories = event["payload"]["categories"]
+    announced = {c["code"] for c in categories}
+    for row in session.scalars(select(KnownCategory)):
+        row.active = row.code in announced
+    for position, c in enumerate(categories):
+        row = session.get(KnownCategory, c["code"]) or KnownCategory(code=c["code"])
+        row.name, row.name_en, row.position, row.active = c["name"], c["name_en"], position, True
+        session.add(row)
+
+
+def categories(session: Session) -> list[dict]:
+    """The categories a citizen may choose, in the catalogue's order."""
+    return [
+        {"code": c.code, "name": c.name, "name_en": c.name_en}
+        for c in session.scalars(
+            select(KnownCategory).where(KnownCategory.active).order_by(KnownCategory.position)
+        )
+    ]
+
+
+def apply_event(session: Session, event: dict) -> str | None:
+    """Keep intake's copies; returns the code of a station that is new or changed."""
+    if event["type"] == "routing.catalogue_published":
+        apply_catalogue(session, event)
+        return None
     if event["type"] != "registry.station_saved":
         return None
     p = event["payload"]

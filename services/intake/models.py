@@ -25,6 +25,18 @@ class KnownStation(Base):
     revision: Mapped[int] = mapped_column(Integer)
 
 
+class KnownCategory(Base):
+    """Intake's copy of routing's dispatch catalogue, kept by ``routing.catalogue_published``."""
+
+    __tablename__ = "known_categories"
+
+    code: Mapped[str] = mapped_column(String(40), primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    name_en: Mapped[str] = mapped_column(String(100))
+    position: Mapped[int] = mapped_column(Integer)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
 class Submission(Base):
     """Every message that reached a station queue, good or bad; nothing is thrown away."""
 

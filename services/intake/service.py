@@ -111,9 +111,14 @@ class IntakeService(ServiceBase):
         return self.inbox.process(delivery, self._apply_event)
 
     def _apply_event(self, session, delivery):
-        code = intake.apply_registry_event(session, parse_event(delivery.body))
+        code = intake.apply_event(session, parse_event(delivery.body))
         if code is not None and self.stations.serves(code):
             self.stations.consume(code)
+
+    @http("GET", "/categories")
+    def http_categories(self, request):
+        with self.db.transaction() as session:
+            return json_response({"categories": intake.categories(session)})
 
     @http("POST", "/admin/unrouted/replay")
     def http_replay_unrouted(self, request):

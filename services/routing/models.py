@@ -62,3 +62,13 @@ class Assignment(Base):
     rule: Mapped[str] = mapped_column(String(40))
     reason: Mapped[str] = mapped_column(Text)
     assigned_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class PublishedCatalogue(Base):
+    """Each catalogue content routing has announced, by digest: announce a change once."""
+
+    __tablename__ = "published_catalogues"
+
+    digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer)
+    published_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)

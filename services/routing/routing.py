@@ -15,7 +15,13 @@ from sqlalchemy.orm import Session
 from services.kernel import outbox
 from services.routing import catalogue
 from services.routing.assignment import Candidate, choose
-from services.routing.models import Assignment, Case, MemberCopy, MembershipCopy
+from services.routing.models import (
+    Assignment,
+    Case,
+    MemberCopy,
+    MembershipCopy,
+    PublishedCatalogue,
+)
 
 SOURCE = "routing"
 
@@ -185,6 +191,16 @@ def case_view(session: Session, number: str) -> dict | None:
 
 def counts(session: Session) -> dict:
     return dict(session.execute(select(Case.status, func.count()).group_by(Case.status)).all())
+
+
+def publish_catalogue(session: Session) -> bool:
+    """Announce the catalogue if this content was never announced; True if it was now."""
+    form = catalogue.published_form()
+    if session.get(PublishedCatalogue, form["digest"]) is not None:
+        return False
+    session.add(PublishedCatalogue(digest=form["digest"], version=form["version"]))
+    outbox.record(session, "routing.catalogue_published", form, SOURCE)
+    return True
 
 
 HANDLERS = {

@@ -26,6 +26,18 @@ def test_every_service_answers_health(stack):
         assert body["parked"] == 0
 
 
+def test_intake_offers_the_routing_catalogue_in_its_order(stack):
+    _, published = get(stack, "routing", "/catalogue")
+    expected = [(c["code"], c["name"]) for c in published["categories"]]
+    assert ("health", "医疗健康") in expected
+
+    def offered():
+        _, body = get(stack, "intake", "/categories")
+        return [(c["code"], c["name"]) for c in body["categories"]]
+
+    assert stack.wait_for(lambda: offered() == expected, timeout=10, what="the catalogue copy")
+
+
 def test_a_message_becomes_an_issue_assigned_by_sector_and_counted(stack):
     _, before = get(stack, "reporting", "/stats/monthly", month=MONTH)
     with SubmissionClient(stack.amqp_uri) as client:

@@ -9,8 +9,14 @@ from services.kernel.migrations import upgrade
 
 OWN_TABLES = {
     "registry": {"sectors", "stations", "members", "memberships"},
-    "intake": {"known_stations", "submissions", "issues"},
-    "routing": {"member_copies", "membership_copies", "cases", "assignments"},
+    "intake": {"known_stations", "known_categories", "submissions", "issues"},
+    "routing": {
+        "member_copies",
+        "membership_copies",
+        "cases",
+        "assignments",
+        "published_catalogues",
+    },
     "reporting": {"event_store", "monthly_figures"},
 }
 KERNEL_TABLES = {"kernel_outbox", "kernel_processed", "kernel_parked", "alembic_version"}
