@@ -23,7 +23,12 @@ format: $(STAMP)
 	$(BIN)/ruff format services tests
 
 test: lint
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest --ignore=tests/bench $(PYTEST_ARGS)
+
+# Benchmarks: figures beside a baseline measured in the same run; never part of `make test`.
+bench: $(STAMP)
+	mkdir -p var/bench
+	$(BIN)/python -m pytest tests/bench -s -q $(PYTEST_ARGS)
 
 clean:
 	rm -rf var .pytest_cache
