@@ -28,17 +28,41 @@ def increments(event_type: str, payload: dict, occurred_at) -> list[tuple[str, s
         for dimension, key in (CITY, *breakdowns):
             rows.append((month, metric, dimension, str(key), 1))
 
+    station = ("station", payload.get("station"))
+    member = ("member", payload.get("member"))
     if event_type == "intake.issue_received":
         add(
             "issues_received",
-            ("station", payload["station"]),
+            station,
             ("channel", payload["channel"]),
             ("category", payload["category"]),
         )
     elif event_type == "intake.submission_rejected":
-        add("submissions_rejected", ("station", payload["station"]))
+        add("submissions_rejected", station)
     elif event_type == "routing.issue_assigned":
-        add("issues_assigned", ("station", payload["station"]), ("member", payload["member"]))
+        add("issues_assigned", station, member)
     elif event_type == "routing.issue_waiting":
-        add("issues_waiting", ("station", payload["station"]))
+        add("issues_waiting", station)
+    elif event_type == "routing.issue_responded":
+        add("issues_responded", station, member)
+        if payload.get("on_time"):
+            add("responded_on_time", station, member)
+    elif event_type == "routing.issue_resolved":
+        add("issues_resolved", station, member, ("category", payload["category"]))
+        if payload.get("on_time"):
+            add("resolved_on_time", station, member)
+    elif event_type == "routing.issue_closed_unresolved":
+        add("issues_closed_unresolved", station, member)
+    elif event_type == "routing.issue_transferred":
+        add("cases_transferred", ("station", payload.get("from_station")))
+    elif event_type == "routing.issue_reopened":
+        add("issues_reopened", station)
+    elif event_type == "routing.issue_rated":
+        add(f"rated_{payload['rating']}", station, member)
+        if payload.get("reopened"):
+            add("issues_reopened", station)
+    elif event_type == "routing.issue_overdue":
+        add("issues_overdue", station, member)
+    elif event_type == "routing.issue_escalated":
+        add("issues_escalated", station)
     return rows

@@ -36,19 +36,56 @@ class MembershipCopy(Base):
 
 
 class Case(Base):
-    """An issue as routing follows it (案件): who has it and where it stands."""
+    """An issue as routing follows it (案件): who has it, where it stands, when it is due.
+
+    ``version`` rises with every change; an action that names an older version is refused
+    (two people acting on one case at once), and concurrent writers fail instead of overwriting.
+    """
 
     __tablename__ = "cases"
 
     tracking_number: Mapped[str] = mapped_column(String(32), primary_key=True)
     station_code: Mapped[str] = mapped_column(String(40), index=True)
     category: Mapped[str] = mapped_column(String(40))
+    channel: Mapped[str | None] = mapped_column(String(20))
     member_hint: Mapped[str | None] = mapped_column(String(40))
-    status: Mapped[str] = mapped_column(String(20), index=True)  # waiting | assigned
+    status: Mapped[str] = mapped_column(String(20), index=True)
     member_code: Mapped[str | None] = mapped_column(String(40), index=True)
     reason: Mapped[str | None] = mapped_column(Text)
     received_at: Mapped[datetime] = mapped_column(UtcDateTime)
     assigned_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    response_due: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    resolution_due: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    accepted_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    responded_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    resolved_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    close_reason: Mapped[str | None] = mapped_column(Text)
+    colour: Mapped[str] = mapped_column(String(10), default="green")  # green | yellow | red
+    escalated_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    handoffs: Mapped[int] = mapped_column(Integer, default=0)
+    reopens: Mapped[int] = mapped_column(Integer, default=0)
+    rating: Mapped[str | None] = mapped_column(String(20))
+    rating_comment: Mapped[str | None] = mapped_column(Text)
+    rated_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    __mapper_args__ = {"version_id_col": version}
+
+
+class CaseEvent(Base):
+    """The audit trail of a case: every transition, who, when, with their note."""
+
+    __tablename__ = "case_events"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    tracking_number: Mapped[str] = mapped_column(ForeignKey("cases.tracking_number"), index=True)
+    action: Mapped[str] = mapped_column(String(30))
+    actor: Mapped[str] = mapped_column(String(60))
+    from_status: Mapped[str | None] = mapped_column(String(20))
+    to_status: Mapped[str] = mapped_column(String(20))
+    note: Mapped[str | None] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
 
 class Assignment(Base):

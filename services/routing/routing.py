@@ -1,29 +1,66 @@
-"""Routing rules (plain Python): keep the registry copy, open a case per issue, assign it.
+"""Routing rules (plain Python): the registry copy, cases, assignment, the lifecycle, deadlines.
 
-An ``intake.issue_received`` opens one case (a repeated event opens nothing) and assigns it at
-once, recording ``routing.issue_assigned`` (or ``routing.issue_waiting`` when the station has
-nobody yet; such cases are assigned as soon as the registry announces a member there).
+An ``intake.issue_received`` opens one case (a repeated event opens nothing), sets its
+deadlines from the catalogue and assigns it at once. Every later action goes through
+:func:`act`, which checks the lifecycle (``lifecycle.py``), the case's version, and writes an
+audit row and a ``routing.issue_<action>`` event in the same transaction.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from services.kernel import outbox
-from services.routing import catalogue
+from services.routing import catalogue, lifecycle
 from services.routing.assignment import Candidate, choose
+from services.routing.lifecycle import CaseError
 from services.routing.models import (
     Assignment,
     Case,
+    CaseEvent,
     MemberCopy,
     MembershipCopy,
     PublishedCatalogue,
 )
 
 SOURCE = "routing"
+SYSTEM = "system"
+RATINGS = {"satisfied": "满意", "basically_satisfied": "基本满意", "unsatisfied": "不满意"}
+PAST = {
+    "accept": "accepted",
+    "respond": "responded",
+    "resolve": "resolved",
+    "close_unresolved": "closed_unresolved",
+    "transfer": "transferred",
+    "reopen": "reopened",
+    "rate": "rated",
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    reopen_window_days: int = 15
+    reopen_on_unsatisfied: bool = True
+    due_soon_hours: float = 24
+
+    @classmethod
+    def from_config(cls, section: dict) -> Settings:
+        return cls(
+            int(section.get("reopen_window_days", 15)),
+            bool(section.get("reopen_on_unsatisfied", True)),
+            float(section.get("due_soon_hours", 24)),
+        )
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+# -- the registry copy --------------------------------------------------------------------------
 
 
 def handle_event(session: Session, event: dict) -> None:
@@ -53,17 +90,26 @@ def on_member_saved(session: Session, event: dict) -> None:
         assign_waiting(session, m["station"])
 
 
+# -- opening and assigning ----------------------------------------------------------------------
+
+
 def on_issue_received(session: Session, event: dict) -> None:
     p = event["payload"]
     if session.get(Case, p["tracking_number"]) is not None:
         return
+    received = datetime.fromisoformat(p["received_at"])
+    first, resolution = catalogue.limits_for(p["category"])
+    cal = catalogue.calendar()
     case = Case(
         tracking_number=p["tracking_number"],
         station_code=p["station"],
         category=p["category"],
+        channel=p.get("channel"),
         member_hint=p.get("member"),
         status="waiting",
-        received_at=datetime.fromisoformat(p["received_at"]),
+        received_at=received,
+        response_due=cal.due(received, first),
+        resolution_due=cal.due(received, resolution),
     )
     session.add(case)
     session.flush()
@@ -81,7 +127,7 @@ def candidates(session: Session, station: str) -> list[Candidate]:
     open_counts = dict(
         session.execute(
             select(Case.member_code, func.count())
-            .where(Case.status == "assigned", Case.member_code.in_(codes))
+            .where(Case.status.in_(lifecycle.ACTIVE), Case.member_code.in_(codes))
             .group_by(Case.member_code)
         ).all()
     )
@@ -108,10 +154,12 @@ def assign(session: Session, case: Case) -> None:
         m = session.get(MemberCopy, case.member_hint)
         if m is not None:
             own = Candidate(m.code, m.sector, "member", m.active)
-    decision = choose(
-        candidates(session, case.station_code), catalogue.sectors_for(case.category), own
-    )
-    case.reason = decision.reason
+    sectors = catalogue.sectors_for(case.category)
+    decision = choose(candidates(session, case.station_code), sectors, own)
+    reason = decision.reason
+    if not sectors:
+        reason = f"派单目录中没有类别 {case.category} / category not in the catalogue; " + reason
+    case.reason = reason
     if decision.member is None:
         outbox.record(
             session,
@@ -119,39 +167,65 @@ def assign(session: Session, case: Case) -> None:
             {
                 "tracking_number": case.tracking_number,
                 "station": case.station_code,
-                "reason": decision.reason,
+                "reason": reason,
             },
             SOURCE,
         )
         return
-    now = datetime.now(UTC)
-    case.status, case.member_code, case.assigned_at = "assigned", decision.member, now
+    _give(session, case, decision.member, decision.rule, reason, SYSTEM, "assign")
+
+
+def _give(session, case, member, rule, reason, actor, action, extra=None):
+    at = now()
+    before = case.status
+    case.status, case.member_code, case.assigned_at = "assigned", member, at
     session.add(
         Assignment(
             tracking_number=case.tracking_number,
-            member_code=decision.member,
-            rule=decision.rule,
-            reason=decision.reason,
-            assigned_at=now,
+            member_code=member,
+            rule=rule,
+            reason=reason,
+            assigned_at=at,
+        )
+    )
+    session.add(
+        CaseEvent(
+            tracking_number=case.tracking_number,
+            action=action,
+            actor=actor,
+            from_status=before,
+            to_status="assigned",
+            note=reason,
+            at=at,
         )
     )
     session.flush()
+    event = "routing.issue_assigned" if action == "assign" else f"routing.issue_{PAST[action]}"
     outbox.record(
         session,
-        "routing.issue_assigned",
+        event,
         {
-            "tracking_number": case.tracking_number,
-            "station": case.station_code,
-            "category": case.category,
-            "member": decision.member,
-            "rule": decision.rule,
-            "reason": decision.reason,
+            **_common(case),
+            "member": member,
+            "rule": rule,
+            "reason": reason,
+            "actor": actor,
             "received_at": case.received_at.isoformat(),
-            "assigned_at": now.isoformat(),
+            "assigned_at": at.isoformat(),
+            **(extra or {}),
         },
         SOURCE,
-        occurred_at=now,
+        occurred_at=at,
     )
+
+
+def _common(case: Case) -> dict:
+    return {
+        "tracking_number": case.tracking_number,
+        "station": case.station_code,
+        "category": case.category,
+        "member": case.member_code,
+    }
 
 
 def assign_waiting(session: Session, station: str) -> None:
@@ -163,6 +237,242 @@ def assign_waiting(session: Session, station: str) -> None:
         assign(session, case)
 
 
+# -- the lifecycle ------------------------------------------------------------------------------
+
+
+def _required(value, field: str, zh: str, en: str) -> str:
+    if not value or not str(value).strip():
+        raise CaseError("missing", f"请填写{zh}", f"{en} is required", 400, field)
+    return str(value).strip()
+
+
+def act(
+    session: Session,
+    number: str,
+    action: str,
+    actor: str,
+    *,
+    note: str | None = None,
+    version: int | None = None,
+    settings: Settings = Settings(),
+    **params,
+) -> Case:
+    """Apply one member, office or citizen action to a case; CaseError if it is not allowed."""
+    case = session.get(Case, number, with_for_update=True)
+    if case is None:
+        raise CaseError("not_found", f"未找到案件 {number}", f"no case {number}", 404)
+    if version is not None and int(version) != case.version:
+        raise CaseError(
+            "stale",
+            "案件已被他人更新，请刷新后再试",
+            f"the case changed meanwhile (version {case.version}, you had {version})",
+        )
+    before = case.status
+    after = lifecycle.next_status(action, before)
+    at = now()
+    extra: dict = {}
+    if action == "transfer":
+        return _transfer(session, case, actor, params, note)
+    if action == "accept":
+        case.accepted_at = at
+    elif action == "respond":
+        note = _required(note, "note", "答复内容", "the reply")
+        case.accepted_at = case.accepted_at or at
+        case.responded_at = at
+        extra["on_time"] = at <= case.response_due
+    elif action == "resolve":
+        note = _required(note, "note", "办理结果", "what was done")
+        case.resolved_at = at
+        extra["on_time"] = at <= case.resolution_due
+    elif action == "close_unresolved":
+        note = _required(note, "note", "未解决的原因", "the reason")
+        case.closed_at, case.close_reason = at, note
+    elif action == "reopen":
+        _reopen_allowed(case, at, settings)
+        _reopen(case, at)
+    elif action == "rate":
+        rating = params.get("rating")
+        if rating not in RATINGS:
+            raise CaseError(
+                "invalid",
+                "评价须为 满意/基本满意/不满意",
+                f"rating must be one of {', '.join(RATINGS)}",
+                400,
+                "rating",
+            )
+        if case.rating is not None:
+            raise CaseError("already_rated", "该案件已评价过", "this case was already rated")
+        case.rating, case.rating_comment, case.rated_at = rating, note, at
+        extra["rating"] = rating
+        if rating == "unsatisfied" and settings.reopen_on_unsatisfied:
+            after = "assigned"
+            _reopen(case, at)
+            extra["reopened"] = True
+    case.status = after
+    session.add(
+        CaseEvent(
+            tracking_number=number,
+            action=action,
+            actor=actor,
+            from_status=before,
+            to_status=after,
+            note=note,
+            at=at,
+        )
+    )
+    session.flush()
+    outbox.record(
+        session,
+        f"routing.issue_{PAST[action]}",
+        {
+            **_common(case),
+            "actor": actor,
+            "from_status": before,
+            "to_status": after,
+            "at": at.isoformat(),
+            "received_at": case.received_at.isoformat(),
+            **extra,
+        },
+        SOURCE,
+        occurred_at=at,
+    )
+    return case
+
+
+def _reopen_allowed(case: Case, at: datetime, settings: Settings) -> None:
+    ended = case.resolved_at or case.closed_at
+    if ended and at - ended > timedelta(days=settings.reopen_window_days):
+        raise CaseError(
+            "window_closed",
+            f"已超过 {settings.reopen_window_days} 天的重新办理期限",
+            f"cases can be reopened within {settings.reopen_window_days} days",
+        )
+
+
+def _reopen(case: Case, at: datetime) -> None:
+    first, resolution = catalogue.limits_for(case.category)
+    cal = catalogue.calendar()
+    case.reopens += 1
+    case.resolved_at = case.closed_at = case.close_reason = None
+    case.responded_at = case.accepted_at = None
+    case.response_due, case.resolution_due = cal.due(at, first), cal.due(at, resolution)
+    case.colour, case.escalated_at = "green", None
+
+
+def _transfer(session: Session, case: Case, actor: str, params: dict, note) -> Case:
+    reason = _required(note, "note", "转办原因", "the reason for the transfer")
+    to_member, to_station = params.get("to_member"), params.get("to_station")
+    if bool(to_member) == bool(to_station):
+        raise CaseError(
+            "invalid",
+            "请指定转给的委员或工作站（二选一）",
+            "give either to_member or to_station",
+            400,
+            "to_member",
+        )
+    extra = {"from_member": case.member_code, "from_station": case.station_code}
+    if to_member:
+        member = session.get(MemberCopy, to_member)
+        if member is None or not member.active:
+            raise CaseError(
+                "invalid",
+                f"委员 {to_member} 不存在或已停用",
+                f"member {to_member} is unknown or inactive",
+                400,
+                "to_member",
+            )
+        if to_member == case.member_code:
+            raise CaseError(
+                "invalid", "不能转给本人", "cannot transfer to the same member", 400, "to_member"
+            )
+        member_code, rule = to_member, "transfer"
+    else:
+        station_members = [c for c in candidates(session, to_station) if c.code != case.member_code]
+        decision = choose(station_members, catalogue.sectors_for(case.category))
+        if decision.member is None:
+            raise CaseError(
+                "invalid",
+                f"工作站 {to_station} 暂无可接收的委员",
+                f"station {to_station} has nobody to take it",
+                400,
+                "to_station",
+            )
+        case.station_code = to_station
+        member_code, rule = decision.member, "transfer"
+        reason = f"{reason}; {decision.reason}"
+    case.handoffs += 1
+    case.accepted_at = case.responded_at = None
+    _give(session, case, member_code, rule, reason, actor, "transfer", extra)
+    return case
+
+
+# -- deadlines ----------------------------------------------------------------------------------
+
+
+def colour_of(case: Case, at: datetime, due_soon: timedelta) -> str:
+    due = case.resolution_due if case.responded_at else case.response_due
+    if due is None:
+        return "green"
+    if at > due:
+        return "red"
+    return "yellow" if due - at <= due_soon else "green"
+
+
+def station_lead(session: Session, station: str) -> str | None:
+    return session.scalar(
+        select(MembershipCopy.member_code)
+        .where(MembershipCopy.station_code == station, MembershipCopy.role == "lead")
+        .order_by(MembershipCopy.member_code)
+    )
+
+
+def check_deadlines(
+    session: Session, at: datetime | None = None, settings: Settings = Settings()
+) -> dict:
+    """Colour every open case; announce each change, and escalate a case once it is red."""
+    at = at or now()
+    due_soon = timedelta(hours=settings.due_soon_hours)
+    changed = {"yellow": 0, "red": 0, "escalated": 0}
+    for case in session.scalars(select(Case).where(Case.status.in_(lifecycle.ACTIVE))):
+        colour = colour_of(case, at, due_soon)
+        if colour == case.colour:
+            continue
+        case.colour = colour
+        if colour in ("yellow", "red"):
+            changed[colour] += 1
+            kind = "routing.issue_due_soon" if colour == "yellow" else "routing.issue_overdue"
+            due = case.resolution_due if case.responded_at else case.response_due
+            outbox.record(
+                session,
+                kind,
+                {
+                    **_common(case),
+                    "due": due.isoformat(),
+                    "stage": "resolution" if case.responded_at else "first_response",
+                },
+                SOURCE,
+                occurred_at=at,
+            )
+        if colour == "red" and case.escalated_at is None:
+            case.escalated_at = at
+            changed["escalated"] += 1
+            outbox.record(
+                session,
+                "routing.issue_escalated",
+                {
+                    **_common(case),
+                    "to": [t for t in (station_lead(session, case.station_code), "office") if t],
+                },
+                SOURCE,
+                occurred_at=at,
+            )
+    session.flush()
+    return changed
+
+
+# -- views --------------------------------------------------------------------------------------
+
+
 def case_view(session: Session, number: str) -> dict | None:
     case = session.get(Case, number)
     if case is None:
@@ -170,12 +480,11 @@ def case_view(session: Session, number: str) -> dict | None:
     history = session.scalars(
         select(Assignment).where(Assignment.tracking_number == number).order_by(Assignment.id)
     )
+    events = session.scalars(
+        select(CaseEvent).where(CaseEvent.tracking_number == number).order_by(CaseEvent.id)
+    )
     return {
-        "tracking_number": case.tracking_number,
-        "station": case.station_code,
-        "category": case.category,
-        "status": case.status,
-        "member": case.member_code,
+        **_summary(case),
         "reason": case.reason,
         "assignments": [
             {
@@ -186,7 +495,67 @@ def case_view(session: Session, number: str) -> dict | None:
             }
             for a in history
         ],
+        "history": [
+            {
+                "action": e.action,
+                "actor": e.actor,
+                "from": e.from_status,
+                "to": e.to_status,
+                "note": e.note,
+                "at": e.at.isoformat(),
+            }
+            for e in events
+        ],
     }
+
+
+def _iso(value):
+    return value.isoformat() if value else None
+
+
+def _summary(case: Case) -> dict:
+    return {
+        "tracking_number": case.tracking_number,
+        "station": case.station_code,
+        "category": case.category,
+        "status": case.status,
+        "status_name": lifecycle.STATUS_NAMES[case.status],
+        "member": case.member_code,
+        "colour": case.colour,
+        "version": case.version,
+        "response_due": _iso(case.response_due),
+        "resolution_due": _iso(case.resolution_due),
+        "responded_at": _iso(case.responded_at),
+        "resolved_at": _iso(case.resolved_at),
+        "handoffs": case.handoffs,
+        "reopens": case.reopens,
+        "rating": case.rating,
+    }
+
+
+def duty_list(session: Session, member: str) -> list[dict]:
+    """The member's 履职清单: open cases, red first, then by the next deadline."""
+    order = {"red": 0, "yellow": 1, "green": 2}
+    cases = session.scalars(
+        select(Case).where(Case.member_code == member, Case.status.in_(lifecycle.ACTIVE))
+    ).all()
+    cases.sort(
+        key=lambda c: (
+            order.get(c.colour, 3),
+            (c.resolution_due if c.responded_at else c.response_due) or c.received_at,
+        )
+    )
+    return [_summary(c) for c in cases]
+
+
+def station_cases(session: Session, station: str) -> list[dict]:
+    cases = session.scalars(
+        select(Case)
+        .where(Case.station_code == station)
+        .order_by(Case.received_at.desc())
+        .limit(500)
+    )
+    return [_summary(c) for c in cases]
 
 
 def counts(session: Session) -> dict:

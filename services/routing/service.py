@@ -1,17 +1,27 @@
-"""The routing nameko service: consumes intake and registry events, serves cases over HTTP."""
+"""The routing nameko service: consumes intake and registry events; members act over HTTP.
+
+Citizens' actions (rate, reopen) arrive over RPC from intake, which has checked the tracking
+number and lookup code; routing never sees lookup codes.
+"""
 
 from __future__ import annotations
 
 from nameko.extensions import DependencyProvider
+from nameko.rpc import rpc
+from nameko.timer import Timer
 from nameko.web.handlers import http
 
 from services.kernel import topology
 from services.kernel.db import SharedEngine
 from services.kernel.events import parse_event
-from services.kernel.http import json_response, not_found
+from services.kernel.http import ApiError, json_response, not_found, read_json
 from services.kernel.messaging import consume_reliably
 from services.kernel.service import ServiceBase
 from services.routing import catalogue, routing
+from services.routing.lifecycle import CaseError
+
+MEMBER_ACTIONS = ("accept", "respond", "resolve", "close_unresolved", "transfer")
+CITIZEN_ACTIONS = ("rate", "reopen")
 
 
 class CatalogueAnnouncer(DependencyProvider):
@@ -27,10 +37,30 @@ class CatalogueAnnouncer(DependencyProvider):
         return None
 
 
+class ConfiguredTimer(Timer):
+    """A nameko timer whose interval comes from the service's config section."""
+
+    def __init__(self, key: str, default: float, **kwargs):
+        self.key, self.default = key, default
+        super().__init__(interval=default, **kwargs)
+
+    def setup(self):
+        self.interval = float(self.container.config["SERVICE"].get(self.key, self.default))
+
+
+def _error(err: CaseError):
+    fields = {err.field: [f"{err.message_zh} / {err.message}"]} if err.field else {}
+    return ApiError(err.code, err.message_zh, err.message, fields, err.status).response()
+
+
 class RoutingService(ServiceBase):
     name = "routing"
 
     catalogue_announcer = CatalogueAnnouncer()
+
+    @property
+    def settings(self) -> routing.Settings:
+        return routing.Settings.from_config(self.container.config["SERVICE"])
 
     def health_details(self, session):
         return {"cases": routing.counts(session)}
@@ -40,6 +70,11 @@ class RoutingService(ServiceBase):
         return self.inbox.process(
             delivery, lambda session, d: routing.handle_event(session, parse_event(d.body))
         )
+
+    @ConfiguredTimer.decorator("deadline_check_s", 60)
+    def check_deadlines(self):
+        with self.db.transaction() as session:
+            return routing.check_deadlines(session, settings=self.settings)
 
     @http("GET", "/catalogue")
     def http_catalogue(self, request):
@@ -52,3 +87,95 @@ class RoutingService(ServiceBase):
         if view is None:
             return not_found(number).response()
         return json_response(view)
+
+    @http("POST", "/cases/<string:number>/actions/<string:action>")
+    def http_act(self, request, number, action):
+        try:
+            body = read_json(request)
+            if action not in MEMBER_ACTIONS:
+                raise CaseError(
+                    "unknown_action", f"不支持的操作: {action}", f"unknown action: {action}", 404
+                )
+            actor = body.get("actor")
+            if not actor:
+                raise CaseError("missing", "请填写操作人", "actor is required", 400, "actor")
+            with self.db.transaction() as session:
+                routing.act(
+                    session,
+                    number,
+                    action,
+                    actor,
+                    note=body.get("note"),
+                    version=body.get("version"),
+                    settings=self.settings,
+                    to_member=body.get("to_member"),
+                    to_station=body.get("to_station"),
+                )
+            with self.db.transaction() as session:
+                return json_response(routing.case_view(session, number))
+        except ApiError as err:
+            return err.response()
+        except CaseError as err:
+            return _error(err)
+
+    @http("GET", "/members/<string:code>/cases")
+    def http_duty_list(self, request, code):
+        with self.db.transaction() as session:
+            return json_response({"member": code, "cases": routing.duty_list(session, code)})
+
+    @http("GET", "/stations/<string:code>/cases")
+    def http_station_cases(self, request, code):
+        with self.db.transaction() as session:
+            return json_response({"station": code, "cases": routing.station_cases(session, code)})
+
+    @rpc
+    def citizen_action(self, number, action, rating=None, comment=None):
+        """Rate or reopen, for intake's status page (which checked the lookup code)."""
+        if action not in CITIZEN_ACTIONS:
+            return {
+                "error": {
+                    "code": "unknown_action",
+                    "message_zh": f"不支持的操作: {action}",
+                    "message": f"unknown action: {action}",
+                }
+            }
+        try:
+            with self.db.transaction() as session:
+                routing.act(
+                    session,
+                    number,
+                    action,
+                    "citizen",
+                    note=comment,
+                    rating=rating,
+                    settings=self.settings,
+                )
+        except CaseError as err:
+            return {
+                "error": {
+                    "code": err.code,
+                    "message_zh": err.message_zh,
+                    "message": err.message,
+                    "field": err.field,
+                }
+            }
+        return self.case_status(number)
+
+    @rpc
+    def case_status(self, number):
+        """What a citizen may see of a case: its state and dates, nobody's personal data."""
+        with self.db.transaction() as session:
+            view = routing.case_view(session, number)
+        if view is None:
+            return None
+        keep = (
+            "tracking_number",
+            "status",
+            "status_name",
+            "response_due",
+            "resolution_due",
+            "responded_at",
+            "resolved_at",
+            "rating",
+        )
+        return {k: view[k] for k in keep}

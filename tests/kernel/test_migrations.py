@@ -16,6 +16,7 @@ OWN_TABLES = {
         "cases",
         "assignments",
         "published_catalogues",
+        "case_events",
     },
     "reporting": {"event_store", "monthly_figures"},
 }
