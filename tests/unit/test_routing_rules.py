@@ -201,8 +201,8 @@ def test_deadline_colours_and_a_single_escalation(s):
 
 
 def test_a_duty_list_puts_red_first_then_the_nearest_deadline(s):
-    far = issue(s, "LX1", category="utilities", member_hint="doc")  # help: 1 working day
-    near = issue(s, "LX2", category="hazard", member_hint="doc")  # urgent: the same day
+    issue(s, "LX1", category="utilities", member_hint="doc")  # help: 1 working day
+    issue(s, "LX2", category="hazard", member_hint="doc")  # urgent: the same day
     late = issue(s, "LX3", category="property", member_hint="doc")  # complaint: 3 days
     late.colour = "red"  # as the deadline check leaves an overdue case
     assert [c["tracking_number"] for c in routing.duty_list(s, "doc")] == ["LX3", "LX2", "LX1"]
