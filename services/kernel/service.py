@@ -7,6 +7,7 @@ handlers kept failing and ``POST /admin/parked/<id>/replay`` sends one back to i
 
 from __future__ import annotations
 
+from nameko.dependency_providers import Config
 from nameko.web.handlers import http
 from sqlalchemy import text
 
@@ -28,6 +29,7 @@ class ServiceBase:
 
     db = RelayDependency()
     inbox = Inbox()
+    config = Config()  # the flattened deployment config; the service's own section is SERVICE
 
     def health_details(self, session) -> dict:
         """Service-specific figures for /health; override to add some."""

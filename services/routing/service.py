@@ -60,7 +60,7 @@ class RoutingService(ServiceBase):
 
     @property
     def settings(self) -> routing.Settings:
-        return routing.Settings.from_config(self.container.config["SERVICE"])
+        return routing.Settings.from_config(self.config["SERVICE"])
 
     def health_details(self, session):
         return {"cases": routing.counts(session)}

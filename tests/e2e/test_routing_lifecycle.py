@@ -1,0 +1,126 @@
+"""A case's whole life through the real services: member actions over HTTP, the citizen's
+rating over RPC (as intake's status page sends it), figures in reporting, and routing that
+keeps assigning while the registry is down."""
+
+import signal
+import uuid
+from datetime import UTC, datetime
+
+import requests
+from nameko.standalone.rpc import ClusterRpcProxy
+from sqlalchemy.orm import Session
+
+from services.intake.client import SubmissionClient
+from services.kernel.db import make_engine
+from services.registry import registry
+from services.reporting.projections import month_of
+from tests.e2e.conftest import get, wait_case, wait_figure, wait_submission
+
+MONTH = month_of(datetime.now(UTC))
+
+
+def submit(stack, station, category, text):
+    with SubmissionClient(stack.amqp_uri) as client:
+        sid = client.submit(station, category=category, description=text)
+    [s] = wait_submission(stack, sid)
+    return s["tracking_number"]
+
+
+def act(stack, number, action, **body):
+    return requests.post(
+        stack.url("routing", f"/cases/{number}/actions/{action}"), json=body, timeout=10
+    )
+
+
+def test_a_case_is_answered_resolved_and_rated(stack):
+    number = submit(stack, "gwm", "childcare", "暑假孩子无人看护")
+    case = wait_case(stack, number)
+    member = case["member"]
+    assert case["response_due"] and case["resolution_due"]
+
+    duty = requests.get(stack.url("routing", f"/members/{member}/cases"), timeout=10).json()
+    assert number in [c["tracking_number"] for c in duty["cases"]]
+
+    refused = act(stack, number, "resolve", actor=member, note="太早了")
+    assert refused.status_code == 409
+    assert refused.json()["error"]["code"] == "illegal_transition"
+    assert "不能办结" in refused.json()["error"]["message_zh"]
+
+    assert act(stack, number, "accept", actor=member, version=case["version"]).ok
+    stale = act(stack, number, "respond", actor=member, note="答复", version=case["version"])
+    assert stale.status_code == 409 and stale.json()["error"]["code"] == "stale"
+    missing = act(stack, number, "respond", actor=member)
+    assert missing.status_code == 400 and "note" in missing.json()["error"]["fields"]
+
+    assert act(stack, number, "respond", actor=member, note="已联系社区假期课堂").ok
+    resolved = act(stack, number, "resolve", actor=member, note="孩子已入托假期课堂")
+    assert resolved.ok and resolved.json()["status"] == "resolved"
+    assert [h["action"] for h in resolved.json()["history"]] == [
+        "assign",
+        "accept",
+        "respond",
+        "resolve",
+    ]
+
+    with ClusterRpcProxy({"AMQP_URI": stack.amqp_uri}) as rpc:
+        status = rpc.routing.citizen_action(number, "rate", rating="satisfied", comment="很满意")
+        assert status["status"] == "resolved" and status["rating"] == "satisfied"
+        assert "member" not in status  # the citizen sees the case, not the people
+        again = rpc.routing.citizen_action(number, "rate", rating="satisfied")
+        assert again["error"]["code"] == "already_rated"
+
+    figures = wait_figure(stack, MONTH, "rated_satisfied", 1, dimension="member", key=member)
+    assert figures["issues_resolved"] >= 1 and figures["issues_responded"] >= 1
+    assert figures["resolved_on_time"] >= 1
+
+
+def test_a_transfer_to_another_station_is_a_handoff(stack):
+    number = submit(stack, "gwm", "health", "需要中医义诊")
+    case = wait_case(stack, number)
+    inactive = act(stack, number, "transfer", actor=case["member"], note="转", to_member="m999")
+    assert inactive.status_code == 400 and "to_member" in inactive.json()["error"]["fields"]
+    moved = act(
+        stack, number, "transfer", actor=case["member"], note="居民住在银滩路", to_station="ytl"
+    )
+    assert moved.ok, moved.text
+    body = moved.json()
+    assert (body["station"], body["member"], body["handoffs"]) == ("ytl", "m011", 1)
+    wait_figure(stack, MONTH, "cases_transferred", 1, dimension="station", key="gwm")
+
+
+def test_routing_keeps_assigning_while_the_registry_is_down(stack):
+    proc = stack.procs["registry"]
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(20)
+    try:
+        number = submit(stack, "jql", "ethnic", "民族特色小吃街摊位管理")
+        assert wait_case(stack, number)["member"] == "m008"  # from routing's own copy
+
+        # A change made meanwhile (an import straight into the registry's database) ...
+        newcomer = f"m7{uuid.uuid4().hex[:4]}"
+        engine = make_engine(stack.db_urls["registry"])
+        with Session(engine) as session, session.begin():
+            registry.save_member(
+                session,
+                {
+                    "code": newcomer,
+                    "name": "新委员",
+                    "level": "municipal",
+                    "sector": "yiyao",
+                    "district": "城关区",
+                    "stations": [{"station": "jql", "role": "member"}],
+                },
+            )
+        engine.dispose()
+    finally:
+        stack.start_service("registry")
+        stack.wait_healthy("registry")
+
+    # ... arrives when the registry is back: the next matching issue can go to the newcomer.
+    def newcomer_known():
+        number = submit(stack, "jql", "health", "社区卫生服务站药品不足")
+        return wait_case(stack, number)["member"] == newcomer
+
+    stack.wait_for(newcomer_known, timeout=30, interval=0.5, what="the newcomer in routing")
+    code, _ = get(stack, "registry", "/health")
+    assert code == 200
