@@ -1,9 +1,14 @@
 """Who gets an issue: deterministic rules, each decision with its reason (no I/O here).
 
-In order: the member whose own QR code was used; else the station's active members whose
-sector the catalogue names for the category; else the station's lead. Ties go to the member
-with the fewest open cases, then the one who waited longest since an assignment, then by code.
-(Duty rosters and studios join these rules with the registry issue, #3/#5.)
+In order:
+1. the member whose own QR code the citizen scanned (``own_code``);
+2. members on duty at the station that day whose sector the catalogue names (``on_duty``);
+3. the station's members of those sectors (``sector``);
+4. members of a studio of those sectors in the station's district (``studio``);
+5. the station's lead (``station_lead``);
+6. nobody yet: the case waits (``waiting``) and is assigned when a member arrives.
+Inactive members are skipped everywhere. Ties go to the member with the fewest open cases,
+then the one who waited longest since an assignment, then by code.
 """
 
 from __future__ import annotations
@@ -38,15 +43,31 @@ def _fairest(candidates: list[Candidate]) -> Candidate:
 
 
 def choose(
-    station_members: list[Candidate], sectors: list[str], own: Candidate | None = None
+    station_members: list[Candidate],
+    sectors: list[str],
+    own: Candidate | None = None,
+    on_duty: list[Candidate] = (),
+    studio_members: list[Candidate] = (),
 ) -> Decision:
-    """``own`` is the member whose personal QR code the citizen scanned, if any."""
-    active = [c for c in station_members if c.active]
+    """``own``: the member whose personal QR code was scanned; ``on_duty``: members on the
+    station's roster that day; ``studio_members``: members of the district's studios of
+    ``sectors``."""
     if own is not None and own.active:
         return Decision(
-            own.code, "own_code", f"群众扫描了委员本人的二维码 / member's own QR code ({own.code})"
+            own.code,
+            "own_code",
+            f"群众扫描了委员本人的二维码 / the member's own QR code ({own.code})",
         )
-    matching = [c for c in active if c.sector in sectors]
+    duty = [c for c in on_duty if c.active and c.sector in sectors]
+    if duty:
+        pick = _fairest(duty)
+        return Decision(
+            pick.code,
+            "on_duty",
+            f"当日值班的{pick.sector}界别委员 / on duty today, sector {pick.sector}, "
+            f"{pick.open_cases} open cases",
+        )
+    matching = [c for c in station_members if c.active and c.sector in sectors]
     if matching:
         pick = _fairest(matching)
         return Decision(
@@ -55,7 +76,16 @@ def choose(
             f"本站{pick.sector}界别委员，在办案件最少 / station member of sector "
             f"{pick.sector} with the fewest open cases ({pick.open_cases})",
         )
-    leads = [c for c in active if c.role == "lead"]
+    studio = [c for c in studio_members if c.active]
+    if studio:
+        pick = _fairest(studio)
+        return Decision(
+            pick.code,
+            "studio",
+            f"本区对口界别委员工作室成员 / member of a studio of sectors "
+            f"{', '.join(sectors)} in the district",
+        )
+    leads = [c for c in station_members if c.active and c.role == "lead"]
     if leads:
         pick = _fairest(leads)
         return Decision(

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import Boolean, ForeignKey, Integer, String, Text
+from sqlalchemy import Boolean, Date, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from services.kernel.models import BigId, UtcDateTime, utcnow
@@ -33,6 +33,51 @@ class MembershipCopy(Base):
     member_code: Mapped[str] = mapped_column(ForeignKey("member_copies.code"), primary_key=True)
     station_code: Mapped[str] = mapped_column(String(40), primary_key=True, index=True)
     role: Mapped[str] = mapped_column(String(20))
+
+
+class StationCopy(Base):
+    __tablename__ = "station_copies"
+
+    code: Mapped[str] = mapped_column(String(40), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    district: Mapped[str] = mapped_column(String(40))
+    active: Mapped[bool] = mapped_column(Boolean)
+    revision: Mapped[int] = mapped_column(Integer)
+
+
+class StudioCopy(Base):
+    """A studio (委员工作室) as last announced; ``sectors`` is a comma-separated list."""
+
+    __tablename__ = "studio_copies"
+
+    code: Mapped[str] = mapped_column(String(40), primary_key=True)
+    district: Mapped[str] = mapped_column(String(40), index=True)
+    sectors: Mapped[str] = mapped_column(Text)
+    active: Mapped[bool] = mapped_column(Boolean)
+    revision: Mapped[int] = mapped_column(Integer)
+
+
+class StudioMembershipCopy(Base):
+    __tablename__ = "studio_membership_copies"
+
+    member_code: Mapped[str] = mapped_column(ForeignKey("member_copies.code"), primary_key=True)
+    studio_code: Mapped[str] = mapped_column(String(40), primary_key=True, index=True)
+    role: Mapped[str] = mapped_column(String(20))
+
+
+class RosterCopy(Base):
+    """A duty day (接待日值班) at a station or studio; ``members`` comma-separated."""
+
+    __tablename__ = "roster_copies"
+
+    code: Mapped[str] = mapped_column(String(80), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, index=True)
+    slot: Mapped[str] = mapped_column(String(20))
+    station_code: Mapped[str | None] = mapped_column(String(40), index=True)
+    studio_code: Mapped[str | None] = mapped_column(String(40))
+    members: Mapped[str] = mapped_column(Text)
+    active: Mapped[bool] = mapped_column(Boolean)
+    revision: Mapped[int] = mapped_column(Integer)
 
 
 class Case(Base):

@@ -9,14 +9,14 @@ audit row and a ``routing.issue_<action>`` event in the same transaction.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from services.kernel import outbox
 from services.routing import catalogue, lifecycle
-from services.routing.assignment import Candidate, choose
+from services.routing.assignment import Candidate, Decision, choose
 from services.routing.lifecycle import CaseError
 from services.routing.models import (
     Assignment,
@@ -25,7 +25,12 @@ from services.routing.models import (
     MemberCopy,
     MembershipCopy,
     PublishedCatalogue,
+    RosterCopy,
+    StationCopy,
+    StudioCopy,
+    StudioMembershipCopy,
 )
+from services.routing.workdays import CHINA
 
 SOURCE = "routing"
 SYSTEM = "system"
@@ -69,25 +74,62 @@ def handle_event(session: Session, event: dict) -> None:
         handler(session, event)
 
 
+def _newer(session: Session, model, key: str, revision: int):
+    """The copy row to update for an announcement, or None if it is older than what we have."""
+    row = session.get(model, key)
+    if row is not None and row.revision >= revision:
+        return None  # older or repeated announcement
+    if row is None:
+        row = model(code=key)
+        session.add(row)
+    row.revision = revision
+    return row
+
+
 def on_member_saved(session: Session, event: dict) -> None:
     p = event["payload"]
-    row = session.get(MemberCopy, p["code"])
-    if row is not None and row.revision >= p["revision"]:
-        return  # older or repeated announcement
+    row = _newer(session, MemberCopy, p["code"], p["revision"])
     if row is None:
-        row = MemberCopy(code=p["code"])
-        session.add(row)
-    row.name, row.sector, row.level = p["name"], p["sector"], p["level"]
-    row.active, row.revision = p["active"], p["revision"]
+        return
+    row.name, row.sector, row.level, row.active = p["name"], p["sector"], p["level"], p["active"]
     session.query(MembershipCopy).filter_by(member_code=p["code"]).delete()
+    session.query(StudioMembershipCopy).filter_by(member_code=p["code"]).delete()
     session.flush()
-    for m in p["stations"]:
+    for m in p.get("stations", []):
         session.add(
             MembershipCopy(member_code=p["code"], station_code=m["station"], role=m["role"])
         )
+    for m in p.get("studios", []):
+        session.add(
+            StudioMembershipCopy(member_code=p["code"], studio_code=m["studio"], role=m["role"])
+        )
     session.flush()
-    for m in p["stations"]:
+    for m in p.get("stations", []):
         assign_waiting(session, m["station"])
+
+
+def on_station_saved(session: Session, event: dict) -> None:
+    p = event["payload"]
+    row = _newer(session, StationCopy, p["code"], p["revision"])
+    if row is not None:
+        row.name, row.district, row.active = p["name"], p["district"], p["active"]
+
+
+def on_studio_saved(session: Session, event: dict) -> None:
+    p = event["payload"]
+    row = _newer(session, StudioCopy, p["code"], p["revision"])
+    if row is not None:
+        row.district, row.active = p["district"], p["active"]
+        row.sectors = ",".join(p.get("sectors", []))
+
+
+def on_roster_saved(session: Session, event: dict) -> None:
+    p = event["payload"]
+    row = _newer(session, RosterCopy, p["code"], p["revision"])
+    if row is not None:
+        row.day, row.slot = date.fromisoformat(p["date"]), p["slot"]
+        row.station_code, row.studio_code = p.get("station"), p.get("studio")
+        row.members, row.active = ",".join(p.get("members", [])), p["active"]
 
 
 # -- opening and assigning ----------------------------------------------------------------------
@@ -116,14 +158,11 @@ def on_issue_received(session: Session, event: dict) -> None:
     assign(session, case)
 
 
-def candidates(session: Session, station: str) -> list[Candidate]:
-    """The station's members with their open-case counts and last assignment times."""
-    rows = session.execute(
-        select(MemberCopy, MembershipCopy.role)
-        .join(MembershipCopy, MembershipCopy.member_code == MemberCopy.code)
-        .where(MembershipCopy.station_code == station)
-    ).all()
-    codes = [m.code for m, _ in rows]
+def _candidates(session: Session, pairs: list[tuple[MemberCopy, str]]) -> list[Candidate]:
+    """Members as candidates, with their open-case counts and last assignment times."""
+    codes = [m.code for m, _ in pairs]
+    if not codes:
+        return []
     open_counts = dict(
         session.execute(
             select(Case.member_code, func.count())
@@ -138,26 +177,91 @@ def candidates(session: Session, station: str) -> list[Candidate]:
             .group_by(Assignment.member_code)
         ).all()
     )
-    return [_candidate(m, role, open_counts, last) for m, role in rows]
+    out = []
+    for m, role in pairs:
+        when = last.get(m.code)
+        if isinstance(when, str):  # SQLite's max() returns text
+            when = datetime.fromisoformat(when)
+        out.append(Candidate(m.code, m.sector, role, m.active, open_counts.get(m.code, 0), when))
+    return out
 
 
-def _candidate(m: MemberCopy, role: str, open_counts: dict, last: dict) -> Candidate:
-    when = last.get(m.code)
-    if isinstance(when, str):  # SQLite's max() returns text
-        when = datetime.fromisoformat(when)
-    return Candidate(m.code, m.sector, role, m.active, open_counts.get(m.code, 0), when)
+def candidates(session: Session, station: str) -> list[Candidate]:
+    """The station's members."""
+    return _candidates(
+        session,
+        session.execute(
+            select(MemberCopy, MembershipCopy.role)
+            .join(MembershipCopy, MembershipCopy.member_code == MemberCopy.code)
+            .where(MembershipCopy.station_code == station)
+        ).all(),
+    )
 
 
-def assign(session: Session, case: Case) -> None:
+def on_duty(session: Session, station: str, day: date) -> list[Candidate]:
+    """Members on the station's roster that (Beijing) day, any slot."""
+    codes = {
+        c
+        for row in session.scalars(
+            select(RosterCopy.members).where(
+                RosterCopy.station_code == station, RosterCopy.day == day, RosterCopy.active
+            )
+        )
+        for c in row.split(",")
+        if c
+    }
+    members = session.scalars(select(MemberCopy).where(MemberCopy.code.in_(codes))).all()
+    return _candidates(session, [(m, "member") for m in members])
+
+
+def studio_members(session: Session, station: str, sectors: list[str]) -> list[Candidate]:
+    """Members of the active studios of ``sectors`` in the station's district."""
+    st = session.get(StationCopy, station)
+    if st is None or not sectors:
+        return []
+    studios = [
+        s.code
+        for s in session.scalars(
+            select(StudioCopy).where(StudioCopy.district == st.district, StudioCopy.active)
+        )
+        if set(s.sectors.split(",")) & set(sectors)
+    ]
+    if not studios:
+        return []
+    return _candidates(
+        session,
+        session.execute(
+            select(MemberCopy, StudioMembershipCopy.role)
+            .join(StudioMembershipCopy, StudioMembershipCopy.member_code == MemberCopy.code)
+            .where(StudioMembershipCopy.studio_code.in_(studios))
+        )
+        .unique()
+        .all(),
+    )
+
+
+def decide(session: Session, case: Case) -> Decision:
+    """The assignment decision for a case, from routing's own copy of the registry."""
     own = None
     if case.member_hint:
         m = session.get(MemberCopy, case.member_hint)
         if m is not None:
             own = Candidate(m.code, m.sector, "member", m.active)
     sectors = catalogue.sectors_for(case.category)
-    decision = choose(candidates(session, case.station_code), sectors, own)
+    day = case.received_at.astimezone(CHINA).date()
+    return choose(
+        candidates(session, case.station_code),
+        sectors,
+        own,
+        on_duty=on_duty(session, case.station_code, day),
+        studio_members=studio_members(session, case.station_code, sectors),
+    )
+
+
+def assign(session: Session, case: Case) -> None:
+    decision = decide(session, case)
     reason = decision.reason
-    if not sectors:
+    if not catalogue.sectors_for(case.category):
         reason = f"派单目录中没有类别 {case.category} / category not in the catalogue; " + reason
     case.reason = reason
     if decision.member is None:
@@ -574,5 +678,8 @@ def publish_catalogue(session: Session) -> bool:
 
 HANDLERS = {
     "registry.member_saved": on_member_saved,
+    "registry.station_saved": on_station_saved,
+    "registry.studio_saved": on_studio_saved,
+    "registry.roster_saved": on_roster_saved,
     "intake.issue_received": on_issue_received,
 }

@@ -17,6 +17,10 @@ OWN_TABLES = {
         "assignments",
         "published_catalogues",
         "case_events",
+        "station_copies",
+        "studio_copies",
+        "studio_membership_copies",
+        "roster_copies",
     },
     "reporting": {"event_store", "monthly_figures"},
 }

@@ -61,3 +61,21 @@ def test_nobody_active_means_waiting_with_a_reason():
     decision = choose([member("m1", "yiyao", role="lead", active=False)], ["yiyao"])
     assert decision.member is None and decision.rule == "waiting"
     assert "暂无在岗委员" in decision.reason
+
+
+def test_on_duty_members_of_the_sector_come_before_the_rest_of_the_station():
+    station = [member("m1", "yiyao"), member("m2", "yiyao", open_cases=5)]
+    decision = choose(
+        station, ["yiyao"], on_duty=[member("m2", "yiyao", open_cases=5), member("m3", "jiaoyu")]
+    )
+    assert (decision.member, decision.rule) == ("m2", "on_duty")
+    nobody_matching = choose(station, ["yiyao"], on_duty=[member("m3", "jiaoyu")])
+    assert (nobody_matching.member, nobody_matching.rule) == ("m1", "sector")
+
+
+def test_a_district_studio_of_the_sector_comes_before_the_station_lead():
+    station = [member("lead", "jingji", role="lead")]
+    decision = choose(station, ["yiyao"], studio_members=[member("s1", "shehuikexue")])
+    assert (decision.member, decision.rule) == ("s1", "studio")
+    inactive = choose(station, ["yiyao"], studio_members=[member("s1", "yiyao", active=False)])
+    assert (inactive.member, inactive.rule) == ("lead", "station_lead")

@@ -10,7 +10,7 @@ from services.kernel.events import new_event, parse_event
 from services.kernel.models import OutboxMessage
 from services.routing import routing
 from services.routing.lifecycle import CaseError
-from services.routing.models import Case, CaseEvent
+from services.routing.models import Assignment, Case, CaseEvent
 
 T0 = datetime(2026, 11, 25, 2, tzinfo=UTC)  # a Wednesday, 10:00 in Beijing
 
@@ -206,3 +206,72 @@ def test_a_duty_list_puts_red_first_then_the_nearest_deadline(s):
     late = issue(s, "LX3", category="property", member_hint="doc")  # complaint: 3 days
     late.colour = "red"  # as the deadline check leaves an overdue case
     assert [c["tracking_number"] for c in routing.duty_list(s, "doc")] == ["LX3", "LX2", "LX1"]
+
+
+def test_the_roster_and_the_district_studios_from_registry_events(s):
+    feed(
+        s,
+        "registry.station_saved",
+        {
+            "code": "gwm",
+            "name": "广武门",
+            "district": "城关区",
+            "kind": "street",
+            "active": True,
+            "revision": 1,
+        },
+    )
+    feed(
+        s,
+        "registry.roster_saved",
+        {
+            "code": "station-gwm-20261125-am",
+            "date": "2026-11-25",
+            "slot": "am",
+            "station": "gwm",
+            "studio": None,
+            "members": ["doc2"],
+            "active": True,
+            "revision": 1,
+        },
+    )
+    # doc has fewer open cases than doc2 would after this, but doc2 is on duty that day.
+    assert issue(s, "LX1", received=T0).member_code == "doc2"
+    assert issue(s, "LX2", received=T0 + timedelta(days=1)).member_code == "doc"  # not on duty
+
+    feed(
+        s,
+        "registry.studio_saved",
+        {
+            "code": "st1",
+            "name": "社科工作室",
+            "district": "城关区",
+            "location": "",
+            "sectors": ["shehuikexue", "qingnian"],
+            "active": True,
+            "revision": 1,
+        },
+    )
+    feed(
+        s,
+        "registry.member_saved",
+        {
+            "code": "scholar",
+            "name": "scholar",
+            "level": "municipal",
+            "sector": "shehuikexue",
+            "district": "城关区",
+            "active": True,
+            "revision": 1,
+            "stations": [],
+            "studios": [{"studio": "st1", "role": "member"}],
+        },
+    )
+    # childcare → jiaoyu, qingnian: the teacher at the station first, then the studio's member.
+    assert issue(s, "LX3", category="childcare").member_code == "teacher"
+    member(s, "teacher", "jiaoyu", active=False, revision=2)
+    case = issue(s, "LX4", category="childcare")
+    assert (
+        case.member_code,
+        s.scalar(select(Assignment.rule).where(Assignment.tracking_number == "LX4")),
+    ) == ("scholar", "studio")
