@@ -10,6 +10,7 @@ from nameko.extensions import DependencyProvider
 from nameko.rpc import rpc
 from nameko.timer import Timer
 from nameko.web.handlers import http
+from werkzeug.wrappers import Response
 
 from services.kernel import topology
 from services.kernel.db import SharedEngine
@@ -17,7 +18,7 @@ from services.kernel.events import parse_event
 from services.kernel.http import ApiError, json_response, not_found, read_json
 from services.kernel.messaging import consume_reliably
 from services.kernel.service import ServiceBase
-from services.routing import catalogue, routing
+from services.routing import catalogue, pages, routing
 from services.routing.lifecycle import CaseError
 
 MEMBER_ACTIONS = ("accept", "respond", "resolve", "close_unresolved", "transfer")
@@ -46,6 +47,10 @@ class ConfiguredTimer(Timer):
 
     def setup(self):
         self.interval = float(self.container.config["SERVICE"].get(self.key, self.default))
+
+
+def _html(text: str) -> Response:
+    return Response(text, mimetype="text/html", content_type="text/html; charset=utf-8")
 
 
 def _error(err: CaseError):
@@ -127,6 +132,16 @@ class RoutingService(ServiceBase):
     def http_station_cases(self, request, code):
         with self.db.transaction() as session:
             return json_response({"station": code, "cases": routing.station_cases(session, code)})
+
+    @http("GET", "/duty/<string:code>")
+    def page_duty(self, request, code):
+        with self.db.transaction() as session:
+            return _html(pages.duty_page(code, routing.duty_list(session, code)))
+
+    @http("GET", "/duty/station/<string:code>")
+    def page_station(self, request, code):
+        with self.db.transaction() as session:
+            return _html(pages.station_page(code, routing.station_cases(session, code)))
 
     @rpc
     def citizen_action(self, number, action, rating=None, comment=None):
