@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 import traceback
 
 from nameko.extensions import DependencyProvider
 from sqlalchemy import func, select
 
-from services.kernel import topology
+from services.kernel import logs, metrics, topology
 from services.kernel.db import SharedEngine
 from services.kernel.messaging import Delivery, TopologyDeclarer, retry_delays_ms
 from services.kernel.models import ParkedMessage, ProcessedMessage, utcnow
@@ -71,15 +72,30 @@ class Inbox(DependencyProvider):
 
     def process(self, delivery: Delivery, handler):
         """Handle ``delivery`` once; returns the handler's result, DUPLICATE, RETRYING or PARKED."""
+        service = self.container.config.get("SERVICE_NAME", "?")
+        logs.clear()
+        logs.bind(queue=delivery.queue, message_id=delivery.key)
+        started, outcome = time.perf_counter(), "requeued"
         try:
             with self.db.transaction() as session:
                 if session.get(ProcessedMessage, (delivery.queue, delivery.key)) is not None:
+                    outcome = DUPLICATE
                     return DUPLICATE
                 result = handler(session, delivery)
                 session.add(ProcessedMessage(consumer=delivery.queue, message_id=delivery.key))
+            outcome = "ok"
             return result
         except Exception as exc:
-            return self.fail(delivery, exc)
+            metrics.FAILED.labels(service, delivery.queue).inc()
+            outcome = self.fail(delivery, exc)
+            if outcome == PARKED:
+                metrics.PARKED.labels(service, delivery.queue).inc()
+            return outcome
+        finally:
+            elapsed = time.perf_counter() - started
+            metrics.LATENCY.labels(service, delivery.queue).observe(elapsed)
+            metrics.HANDLED.labels(service, delivery.queue, outcome).inc()
+            log.info("handled %s in %.1f ms: %s", delivery.queue, elapsed * 1000, outcome)
 
     def fail(self, delivery: Delivery, exc: Exception) -> str:
         """Retry after the next back-off step, or park after the last one."""

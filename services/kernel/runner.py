@@ -30,11 +30,12 @@ def service_class(name: str):
 
 
 def setup_logging(service: str) -> None:
-    logging.basicConfig(
-        level=logging.INFO,
-        stream=sys.stderr,
-        format=f"%(asctime)s {service} %(levelname)s %(name)s: %(message)s",
-    )
+    """JSON lines on stderr, each with the service and what the greenthread is working on."""
+    from services.kernel.logs import JsonFormatter
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter(service))
+    logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)
     for noisy in ("amqp", "kombu", "nameko", "alembic.runtime.migration"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 

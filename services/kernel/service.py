@@ -1,20 +1,27 @@
-"""What every Lianxin service has: its database, its inbox, health and the parked store.
+"""What every Lianxin service has: its database, its inbox, health, metrics, the parked store.
 
 A service class inherits :class:`ServiceBase` and adds its own entrypoints. ``GET /health``
-answers 200 with JSON while the database answers; ``/admin/parked`` lists messages whose
-handlers kept failing and ``POST /admin/parked/<id>/replay`` sends one back to its queue.
+(liveness) answers 200 with JSON while the database answers; ``GET /ready`` answers 200 once
+every queue the process should consume is consumed; ``GET /metrics`` is Prometheus text;
+``/admin/parked`` lists messages whose handlers kept failing and
+``POST /admin/parked/<id>/replay`` sends one back to its queue.
 """
 
 from __future__ import annotations
 
+from kombu import Connection
 from nameko.dependency_providers import Config
+from nameko.extensions import DependencyProvider
 from nameko.web.handlers import http
+from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import text
+from werkzeug.wrappers import Response
 
-from services.kernel import outbox
+from services.kernel import metrics, outbox
 from services.kernel.db import Database
 from services.kernel.http import ApiError, json_response, not_found
 from services.kernel.inbox import Inbox
+from services.kernel.messaging import ReliableConsumer
 from services.kernel.outbox import OutboxRelay
 
 
@@ -24,12 +31,32 @@ class RelayDependency(Database):
     relay = OutboxRelay()
 
 
+class Consumers(DependencyProvider):
+    """What this process consumes, for readiness and queue-depth metrics."""
+
+    def get_dependency(self, worker_ctx):
+        return self
+
+    def entrypoints(self) -> list[ReliableConsumer]:
+        return [ep for ep in self.container.entrypoints if isinstance(ep, ReliableConsumer)]
+
+    def ready(self) -> bool:
+        return all({q.name for q in ep.queues()} <= ep.consuming for ep in self.entrypoints())
+
+    def depths(self) -> dict[str, int]:
+        names = sorted({name for ep in self.entrypoints() for name in ep.consuming})
+        with Connection(self.container.config["AMQP_URI"], connect_timeout=5) as conn:
+            channel = conn.default_channel
+            return {name: channel.queue_declare(name, passive=True).message_count for name in names}
+
+
 class ServiceBase:
     name = "base"
 
     db = RelayDependency()
     inbox = Inbox()
     config = Config()  # the flattened deployment config; the service's own section is SERVICE
+    consumers = Consumers()
 
     def health_details(self, session) -> dict:
         """Service-specific figures for /health; override to add some."""
@@ -50,6 +77,20 @@ class ServiceBase:
             return json_response(body)
         except Exception as exc:  # the answer itself says what is wrong
             return json_response({"service": self.name, "status": "error", "error": str(exc)}, 503)
+
+    @http("GET", "/ready")
+    def ready(self, request):
+        ready = self.consumers.ready()
+        return json_response({"service": self.name, "ready": ready}, 200 if ready else 503)
+
+    @http("GET", "/metrics")
+    def http_metrics(self, request):
+        with self.db.transaction() as session:
+            metrics.OUTBOX_BACKLOG.labels(self.name).set(outbox.backlog(session))
+        metrics.PARKED_WAITING.labels(self.name).set(self.inbox.count_parked())
+        for queue, depth in self.consumers.depths().items():
+            metrics.QUEUE_DEPTH.labels(self.name, queue).set(depth)
+        return Response(metrics.render(), mimetype="text/plain", content_type=CONTENT_TYPE_LATEST)
 
     @http("GET", "/admin/parked")
     def list_parked(self, request):

@@ -7,6 +7,7 @@ import json
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
+from services.kernel import logs
 from services.reporting.models import MonthlyFigure, StoredEvent
 from services.reporting.projections import increments
 
@@ -14,6 +15,7 @@ from services.reporting.projections import increments
 def record(session: Session, event: dict) -> bool:
     """Append ``event`` to the store and project it; False if it was already there."""
     event_id = str(event["event_id"])
+    logs.bind(event_id=event_id, tracking_number=event["payload"].get("tracking_number"))
     if session.scalar(select(StoredEvent.seq).where(StoredEvent.event_id == event_id)):
         return False
     session.add(

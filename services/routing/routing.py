@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from services.kernel import outbox
+from services.kernel import logs, outbox
 from services.routing import catalogue, lifecycle
 from services.routing.assignment import Candidate, Decision, choose
 from services.routing.lifecycle import CaseError
@@ -69,6 +69,9 @@ def now() -> datetime:
 
 
 def handle_event(session: Session, event: dict) -> None:
+    logs.bind(
+        event_id=str(event["event_id"]), tracking_number=event["payload"].get("tracking_number")
+    )
     handler = HANDLERS.get(event["type"])
     if handler is not None:
         handler(session, event)
@@ -362,6 +365,7 @@ def act(
     **params,
 ) -> Case:
     """Apply one member, office or citizen action to a case; CaseError if it is not allowed."""
+    logs.bind(tracking_number=number)
     case = session.get(Case, number, with_for_update=True)
     if case is None:
         raise CaseError("not_found", f"未找到案件 {number}", f"no case {number}", 404)

@@ -1,0 +1,73 @@
+"""What an operator sees: readiness, Prometheus figures that move, logs that name the case."""
+
+import json
+
+import requests
+from prometheus_client.parser import text_string_to_metric_families
+
+from services.intake.client import SubmissionClient
+from tests.e2e.conftest import wait_case, wait_submission
+
+SERVICES = ("registry", "intake", "routing", "reporting")
+
+
+def scrape(stack, service) -> dict:
+    text = requests.get(stack.url(service, "/metrics"), timeout=10).text
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+
+
+def value(samples, name, **labels):
+    return samples.get((name, tuple(sorted(labels.items()))), 0)
+
+
+def test_every_service_is_ready_and_exposes_metrics(stack):
+    for service in SERVICES:
+        r = requests.get(stack.url(service, "/ready"), timeout=10)
+        assert r.status_code == 200 and r.json()["ready"] is True
+        samples = scrape(stack, service)
+        assert value(samples, "lianxin_outbox_backlog", service=service) >= 0
+        assert ("lianxin_parked_waiting", (("service", service),)) in samples
+
+
+def test_figures_move_when_messages_flow_and_logs_carry_the_tracking_number(stack):
+    before = scrape(stack, "intake")
+    handled = (
+        "lianxin_messages_handled_total",
+        dict(service="intake", queue="station.ytl", outcome="ok"),
+    )
+    with SubmissionClient(stack.amqp_uri) as client:
+        sid = client.submit("ytl", category="utilities", description="暖气不热")
+    [submission] = wait_submission(stack, sid)
+    number = submission["tracking_number"]
+    wait_case(stack, number)
+
+    after = scrape(stack, "intake")
+    assert value(after, handled[0], **handled[1]) == value(before, handled[0], **handled[1]) + 1
+    count = value(after, "lianxin_handler_seconds_count", service="intake", queue="station.ytl")
+    assert count >= 1
+    depths = {dict(labels)["queue"] for (name, labels) in after if name == "lianxin_queue_depth"}
+    assert {"station.gwm", "station.ytl", "intake.events"} <= depths
+
+    routing = scrape(stack, "routing")
+    assert (
+        value(
+            routing,
+            "lianxin_messages_handled_total",
+            service="routing",
+            queue="routing.events",
+            outcome="ok",
+        )
+        >= 1
+    )
+
+    lines = [
+        json.loads(line)
+        for line in (stack.log_dir / "routing.log").read_text().splitlines()
+        if line.startswith("{")
+    ]
+    mine = [line for line in lines if line.get("tracking_number") == number]
+    assert mine and all(line["service"] == "routing" and line["message_id"] for line in mine)
