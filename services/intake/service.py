@@ -13,6 +13,7 @@ from functools import partial
 
 import eventlet
 from nameko.extensions import DependencyProvider
+from nameko.timer import timer
 from nameko.web.handlers import http
 from sqlalchemy.orm import Session
 
@@ -32,12 +33,16 @@ log = logging.getLogger(__name__)
 def selected_stations(container) -> list:
     """The station queues this process consumes at start."""
     wanted = station_selection(container.config["SERVICE"].get("stations"))
-    if wanted is not None:
-        return [topology.station_queue(code) for code in wanted]
+    if wanted.codes is not None:
+        return [topology.station_queue(code) for code in wanted.codes]
     engine = make_engine(container.config["DB_URL"])
     try:
         with Session(engine) as session:
-            return [topology.station_queue(c) for c in intake.known_station_codes(session)]
+            return [
+                topology.station_queue(c)
+                for c in intake.known_station_codes(session)
+                if wanted.serves(c)
+            ]
     finally:
         engine.dispose()
 
@@ -63,8 +68,7 @@ class StationQueues(DependencyProvider):
         )
 
     def serves(self, code: str) -> bool:
-        wanted = station_selection(self.container.config["SERVICE"].get("stations"))
-        return wanted is None or code in wanted
+        return station_selection(self.container.config["SERVICE"].get("stations")).serves(code)
 
     def consume(self, code: str) -> bool:
         queue = topology.station_queue(code)
@@ -114,6 +118,17 @@ class IntakeService(ServiceBase):
         code = intake.apply_event(session, parse_event(delivery.body))
         if code is not None and self.stations.serves(code):
             self.stations.consume(code)
+
+    @timer(interval=5)
+    def pick_up_stations(self):
+        """Consume every known station this process serves. Several intake processes share
+        ``intake.events``, so the one that took a station's announcement may not be the one
+        that serves it: the others find the station here, in the shared copy, within seconds."""
+        with self.db.transaction() as session:
+            codes = intake.known_station_codes(session)
+        for code in codes:
+            if self.stations.serves(code):
+                self.stations.consume(code)
 
     @http("GET", "/categories")
     def http_categories(self, request):

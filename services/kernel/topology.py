@@ -146,3 +146,70 @@ def declare_with_retry(amqp_uri: str, delays_ms, stations=(), attempts: int | No
             wait = min(2**n, 30)
             log.warning("RabbitMQ topology not declared (%s); retrying in %ss", exc, wait)
             time.sleep(wait)
+
+
+def definitions(delays_ms, vhost: str = "/") -> dict:
+    """The static topology as a RabbitMQ definitions document (queues, exchanges, bindings).
+
+    Station queues are not in it: they follow the registry and intake declares each one when it
+    starts consuming it. ``python -m services.kernel.topology definitions`` prints this; the
+    deployment loads it at boot (``deploy/rabbitmq/definitions.json``, checked by a test).
+    """
+    exchanges = [UNROUTED_EXCHANGE, INTAKE_EXCHANGE, EVENTS_EXCHANGE, RETRY_EXCHANGE]
+    queues = all_queues(delays_ms)
+    doc = {
+        "vhosts": [{"name": vhost}],
+        "exchanges": [
+            {
+                "name": e.name,
+                "vhost": vhost,
+                "type": e.type,
+                "durable": True,
+                "auto_delete": False,
+                "internal": False,
+                "arguments": dict(e.arguments or {}),
+            }
+            for e in exchanges
+        ],
+        "queues": [
+            {
+                "name": q.name,
+                "vhost": vhost,
+                "durable": True,
+                "auto_delete": False,
+                "arguments": dict(q.queue_arguments or {}),
+            }
+            for q in queues
+        ],
+        "bindings": [],
+    }
+    for q in queues:
+        pairs = [
+            (b.exchange.name, b.routing_key or "", dict(b.arguments or {})) for b in q.bindings
+        ]
+        if q.exchange is not None and q.exchange.name:
+            pairs.append((q.exchange.name, q.routing_key or "", {}))
+        for source, key, arguments in pairs:
+            doc["bindings"].append(
+                {
+                    "source": source,
+                    "vhost": vhost,
+                    "destination": q.name,
+                    "destination_type": "queue",
+                    "routing_key": key,
+                    "arguments": arguments,
+                }
+            )
+    return doc
+
+
+if __name__ == "__main__":
+    import json
+    import sys
+
+    from services.kernel import config
+
+    if sys.argv[1:] != ["definitions"]:
+        sys.exit("usage: python -m services.kernel.topology definitions")
+    delays = config.load()["retry"]["delays_ms"]
+    print(json.dumps(definitions(delays), indent=2, ensure_ascii=False))

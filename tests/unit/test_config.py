@@ -16,7 +16,12 @@ def test_environment_overrides_the_yaml_default(monkeypatch):
 
 
 def test_station_selection():
-    assert config.station_selection("all") is None
-    assert config.station_selection(None) is None
-    assert config.station_selection("gwm, jnl,gwm") == ["gwm", "jnl"]
-    assert config.station_selection(["sp"]) == ["sp"]
+    assert config.station_selection("all").serves("anything")
+    assert config.station_selection(None).serves("anything")
+    listed = config.station_selection("gwm, jnl,gwm")
+    assert listed.codes == ("gwm", "jnl") and listed.serves("jnl") and not listed.serves("sp")
+    assert config.station_selection(["sp"]).codes == ("sp",)
+    halves = [config.station_selection(f"shard:{i}/2") for i in range(2)]
+    codes = [f"station-{i}" for i in range(200)]
+    assert all(sum(h.serves(c) for h in halves) == 1 for c in codes)
+    assert 60 < sum(halves[0].serves(c) for c in codes) < 140  # a fair share, roughly

@@ -1,0 +1,162 @@
+"""The deployment files agree with the code: every command names a real module or service,
+every variable set is one the config reads, and the broker definitions are what the code
+declares (and load into a real RabbitMQ without a conflict)."""
+
+import importlib.util
+import json
+import re
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+import requests
+import yaml
+from kombu import Connection
+
+from services.kernel import topology
+from services.kernel.config import ROOT
+from services.kernel.runner import SERVICE_CLASSES
+from tests.conftest import AUTH, RABBIT_MGMT
+
+COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+DEFINITIONS = json.loads((ROOT / "deploy/rabbitmq/definitions.json").read_text())
+K8S = ROOT / "deploy/k8s"
+# Variables read outside the YAML: the config file's path, and the port health checks probe.
+KERNEL_ENV = {"LIANXIN_CONFIG", "PORT"}
+
+
+def config_env_names(path: Path) -> set[str]:
+    return set(re.findall(r"\$\{([A-Z0-9_]+)", path.read_text()))
+
+
+def our_compose_services():
+    return {name: svc for name, svc in COMPOSE["services"].items() if svc.get("build")}
+
+
+def check_command(words: list[str]) -> None:
+    if words[:2] == ["python", "-m"]:
+        assert importlib.util.find_spec(words[2]) is not None, words
+    elif words[0] == "migrate":
+        assert set(words[1:]) <= set(SERVICE_CLASSES), words
+    else:
+        assert words[0] in SERVICE_CLASSES, words
+
+
+def test_every_compose_command_names_a_real_service_or_module():
+    services = our_compose_services()
+    assert {"registry", "routing", "reporting", "migrate", "demo"} <= set(services)
+    intakes = [n for n, s in services.items() if s.get("command") == ["intake"]]
+    assert len(intakes) >= 2, "intake runs as more than one container"
+    for svc in services.values():
+        check_command(svc.get("entrypoint") or svc["command"])
+
+
+def test_every_variable_compose_sets_is_read_by_the_config():
+    for name, svc in our_compose_services().items():
+        env = svc.get("environment") or {}
+        config = ROOT / env["LIANXIN_CONFIG"]
+        assert config.exists(), name
+        unknown = set(env) - config_env_names(config) - KERNEL_ENV
+        assert not unknown, f"{name} sets variables nothing reads: {unknown}"
+
+
+def test_intake_groups_together_cover_every_station_once():
+    from services.kernel.config import station_selection
+
+    groups = [
+        svc["environment"]["INTAKE_STATIONS"]
+        for svc in our_compose_services().values()
+        if svc.get("command") == ["intake"]
+    ]
+    codes = [f"s{i:03d}" for i in range(300)] + ["gwm", "jnl", "jql", "ytl", "sp"]
+    for code in codes:
+        assert sum(station_selection(g).serves(code) for g in groups) == 1, code
+
+
+def test_the_entry_address_sends_each_prefix_to_a_real_service_port():
+    conf = (ROOT / "deploy/nginx/lianxin.conf").read_text()
+    targets = re.findall(r"(?:proxy_pass http://|server )([a-z0-9-]+)(?::(\d+))?", conf)
+    services = COMPOSE["services"]
+    for host, port in targets:
+        if host == "intake":  # the upstream group
+            continue
+        assert host in services, host
+        assert f"{port}:{port}" in services[host]["ports"], (host, port)
+
+
+def topology_part(doc: dict) -> dict:
+    def key(items, fields):
+        return sorted(json.dumps({f: i.get(f) for f in fields}, sort_keys=True) for i in items)
+
+    return {
+        "exchanges": key(doc["exchanges"], ["name", "type", "durable", "arguments"]),
+        "queues": key(doc["queues"], ["name", "durable", "arguments"]),
+        "bindings": key(doc["bindings"], ["source", "destination", "routing_key", "arguments"]),
+    }
+
+
+def test_the_definitions_file_is_exactly_what_the_code_declares():
+    from services.kernel import config
+
+    delays = config.load(ROOT / "deploy/config/compose.yaml")["retry"]["delays_ms"]
+    assert topology_part(DEFINITIONS) == topology_part(topology.definitions(delays))
+    conf = (ROOT / "deploy/rabbitmq/rabbitmq.conf").read_text()
+    assert "definitions.local.path = /etc/rabbitmq/definitions.json" in conf
+    mounts = COMPOSE["services"]["rabbitmq"]["volumes"]
+    assert "./deploy/rabbitmq/definitions.json:/etc/rabbitmq/definitions.json:ro" in mounts
+
+
+def test_the_definitions_load_into_rabbitmq_and_the_code_agrees_with_them(vhost):
+    name, amqp_uri = vhost
+    body = {
+        k: [{f: v for f, v in item.items() if f != "vhost"} for item in DEFINITIONS[k]]
+        for k in ("exchanges", "queues", "bindings")
+    }
+    r = requests.post(
+        f"{RABBIT_MGMT}/api/definitions/{quote(name, safe='')}", json=body, auth=AUTH, timeout=30
+    )
+    assert r.status_code in (200, 201, 204), r.text
+    from services.kernel import config
+
+    delays = config.load(ROOT / "deploy/config/compose.yaml")["retry"]["delays_ms"]
+    with Connection(amqp_uri) as conn:
+        topology.declare(conn, delays)  # a mismatch in any argument would fail here
+    queues = requests.get(
+        f"{RABBIT_MGMT}/api/queues/{quote(name, safe='')}", auth=AUTH, timeout=10
+    ).json()
+    assert {q["name"]: q["type"] for q in queues} == {
+        q["name"]: "quorum" for q in DEFINITIONS["queues"]
+    }
+
+
+def k8s_docs():
+    for path in sorted(K8S.rglob("*.yaml")):
+        for doc in yaml.safe_load_all(path.read_text()):
+            yield path, doc
+
+
+@pytest.mark.parametrize(
+    "path,doc",
+    [(p, d) for p, d in k8s_docs() if d["kind"] in ("Deployment", "Job")],
+    ids=lambda v: v.name if isinstance(v, Path) else "",
+)
+def test_every_kubernetes_workload_runs_a_real_service_with_known_variables(path, doc):
+    known = config_env_names(ROOT / "deploy/config/compose.yaml") | KERNEL_ENV
+    for container in doc["spec"]["template"]["spec"]["containers"]:
+        if "args" in container:
+            check_command(container["args"])
+        names = {e["name"] for e in container.get("env", [])}
+        assert names <= known, f"{path.name}: {names - known}"
+
+
+def test_every_kustomization_names_files_that_exist():
+    for path, doc in k8s_docs():
+        if doc.get("kind") != "Kustomization":
+            continue
+        for entry in doc.get("resources", []):
+            assert (path.parent / entry).exists(), (path, entry)
+        for patch in doc.get("patches", []):
+            assert (path.parent / patch["path"]).exists(), (path, patch)
+        for gen in doc.get("configMapGenerator", []):
+            for f in gen["files"]:
+                assert (path.parent / f.split("=", 1)[-1]).exists(), (path, f)
