@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Integer, String, Text
+from sqlalchemy import Boolean, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from services.kernel.models import BigId, UtcDateTime, utcnow
@@ -39,3 +39,56 @@ class MonthlyFigure(Base):
     dimension: Mapped[str] = mapped_column(String(20), primary_key=True)
     key: Mapped[str] = mapped_column(String(60), primary_key=True)
     value: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class CaseFact(Base):
+    """What reporting knows of one issue: where it belongs, and its milestones.
+
+    Rates are counted by the month the issue arrived (its cohort): a response in December to an
+    issue of November raises November's response rate. The breakdown attributes are the case's
+    current ones when each event arrives (a transfer moves later events to the new station).
+    """
+
+    __tablename__ = "case_facts"
+
+    tracking_number: Mapped[str] = mapped_column(String(32), primary_key=True)
+    received_month: Mapped[str] = mapped_column(String(7), index=True)
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    station: Mapped[str] = mapped_column(String(40))
+    district: Mapped[str] = mapped_column(String(40))
+    channel: Mapped[str] = mapped_column(String(20))
+    category: Mapped[str] = mapped_column(String(40))
+    member: Mapped[str | None] = mapped_column(String(40))
+    member_level: Mapped[str | None] = mapped_column(String(20))
+    member_sector: Mapped[str | None] = mapped_column(String(40))
+    first_response_minutes: Mapped[int | None] = mapped_column(Integer)
+    rated: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class StationDim(Base):
+    """Stations as the registry announced them: the district a station's figures roll up to."""
+
+    __tablename__ = "station_dims"
+
+    code: Mapped[str] = mapped_column(String(40), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    district: Mapped[str] = mapped_column(String(40))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class MemberDim(Base):
+    __tablename__ = "member_dims"
+
+    code: Mapped[str] = mapped_column(String(40), primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    level: Mapped[str] = mapped_column(String(20))
+    sector: Mapped[str] = mapped_column(String(40))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class StudioDim(Base):
+    __tablename__ = "studio_dims"
+
+    code: Mapped[str] = mapped_column(String(40), primary_key=True)
+    district: Mapped[str] = mapped_column(String(40))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)

@@ -1,7 +1,7 @@
-"""What each event adds to the monthly figures (plain Python; docs/statistics.md defines them).
+"""How figures are keyed (plain Python; docs/statistics.md defines every figure).
 
 Months are calendar months in Beijing time (Asia/Shanghai), the office's own calendar.
-The same function serves the live path and the rebuild, so both give the same figures.
+A figure is kept per (month, metric, dimension, key); ``city``/``-`` is the whole city.
 """
 
 from __future__ import annotations
@@ -12,6 +12,18 @@ from zoneinfo import ZoneInfo
 CHINA = ZoneInfo("Asia/Shanghai")
 CITY = ("city", "-")
 
+# Every breakdown the monthly report offers, in the order of the workbook's sheets.
+DIMENSIONS = {
+    "city": ("全市", "City"),
+    "district": ("区县", "District"),
+    "station": ("委员工作站", "Station"),
+    "sector": ("界别", "Sector"),
+    "level": ("委员层级", "Member level"),
+    "member": ("委员", "Member"),
+    "channel": ("渠道", "Channel"),
+    "category": ("问题类别", "Category"),
+}
+
 
 def month_of(when: str | datetime) -> str:
     if isinstance(when, str):
@@ -19,50 +31,24 @@ def month_of(when: str | datetime) -> str:
     return f"{when.astimezone(CHINA):%Y-%m}"
 
 
-def increments(event_type: str, payload: dict, occurred_at) -> list[tuple[str, str, str, str, int]]:
-    """``(month, metric, dimension, key, delta)`` rows that one event adds."""
-    month = month_of(occurred_at)
-    rows = []
+def issue_breakdowns(fact) -> list[tuple[str, str]]:
+    """Where an issue's figures go: the city, its place, channel and category, and (once
+    assigned) its member with the member's level and sector."""
+    keys = [
+        CITY,
+        ("district", fact.district),
+        ("station", fact.station),
+        ("channel", fact.channel),
+        ("category", fact.category),
+    ]
+    if fact.member:
+        keys += [
+            ("member", fact.member),
+            ("level", fact.member_level or "?"),
+            ("sector", fact.member_sector or "?"),
+        ]
+    return keys
 
-    def add(metric, *breakdowns):
-        for dimension, key in (CITY, *breakdowns):
-            rows.append((month, metric, dimension, str(key), 1))
 
-    station = ("station", payload.get("station"))
-    member = ("member", payload.get("member"))
-    if event_type == "intake.issue_received":
-        add(
-            "issues_received",
-            station,
-            ("channel", payload["channel"]),
-            ("category", payload["category"]),
-        )
-    elif event_type == "intake.submission_rejected":
-        add("submissions_rejected", station)
-    elif event_type == "routing.issue_assigned":
-        add("issues_assigned", station, member)
-    elif event_type == "routing.issue_waiting":
-        add("issues_waiting", station)
-    elif event_type == "routing.issue_responded":
-        add("issues_responded", station, member)
-        if payload.get("on_time"):
-            add("responded_on_time", station, member)
-    elif event_type == "routing.issue_resolved":
-        add("issues_resolved", station, member, ("category", payload["category"]))
-        if payload.get("on_time"):
-            add("resolved_on_time", station, member)
-    elif event_type == "routing.issue_closed_unresolved":
-        add("issues_closed_unresolved", station, member)
-    elif event_type == "routing.issue_transferred":
-        add("cases_transferred", ("station", payload.get("from_station")))
-    elif event_type == "routing.issue_reopened":
-        add("issues_reopened", station)
-    elif event_type == "routing.issue_rated":
-        add(f"rated_{payload['rating']}", station, member)
-        if payload.get("reopened"):
-            add("issues_reopened", station)
-    elif event_type == "routing.issue_overdue":
-        add("issues_overdue", station, member)
-    elif event_type == "routing.issue_escalated":
-        add("issues_escalated", station)
-    return rows
+def place_breakdowns(station: str, district: str) -> list[tuple[str, str]]:
+    return [CITY, ("district", district), ("station", station)]

@@ -1,15 +1,37 @@
-"""Reporting rules: store each event once, project it, read and rebuild the figures."""
+"""Reporting rules: store each event once, project it, read and rebuild the figures.
+
+Two kinds of figure (docs/statistics.md): *counts of what happened in a month* (issues
+received, responses given, reception days held …) keyed by the month of the event, and
+*cohort figures* of the issues that arrived in a month (how many of them were answered,
+resolved, on time, rated satisfied …) keyed by the month the issue arrived, from which the
+rates are computed. Both are kept incrementally; :func:`rebuild` replays the store into the same.
+"""
 
 from __future__ import annotations
 
 import json
+import statistics
+from datetime import datetime
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from services.kernel import logs
-from services.reporting.models import MonthlyFigure, StoredEvent
-from services.reporting.projections import increments
+from services.reporting.models import (
+    CaseFact,
+    MemberDim,
+    MonthlyFigure,
+    StationDim,
+    StoredEvent,
+    StudioDim,
+)
+from services.reporting.projections import issue_breakdowns, month_of
+
+UNKNOWN_DISTRICT = "未知区县"
+
+
+class FactMissing(Exception):
+    """A routing event arrived before the issue it is about: retried shortly (by the inbox)."""
 
 
 def record(session: Session, event: dict) -> bool:
@@ -32,8 +54,8 @@ def record(session: Session, event: dict) -> bool:
     return True
 
 
-def project(session: Session, event_type: str, payload: dict, occurred_at) -> None:
-    for month, metric, dimension, key, delta in increments(event_type, payload, occurred_at):
+def bump(session: Session, month: str, metric: str, keys, delta: int = 1) -> None:
+    for dimension, key in keys:
         # One atomic UPDATE: concurrent workers never lose each other's increments.
         bumped = session.execute(
             update(MonthlyFigure)
@@ -41,21 +63,178 @@ def project(session: Session, event_type: str, payload: dict, occurred_at) -> No
                 MonthlyFigure.month == month,
                 MonthlyFigure.metric == metric,
                 MonthlyFigure.dimension == dimension,
-                MonthlyFigure.key == key,
+                MonthlyFigure.key == str(key),
             )
             .values(value=MonthlyFigure.value + delta)
             .execution_options(synchronize_session=False)
         ).rowcount
         if not bumped:  # a race on this insert fails the transaction, and the inbox retries
             session.add(
-                MonthlyFigure(month=month, metric=metric, dimension=dimension, key=key, value=delta)
+                MonthlyFigure(
+                    month=month, metric=metric, dimension=dimension, key=str(key), value=delta
+                )
             )
             session.flush()
 
 
+def _fact(session: Session, payload: dict) -> CaseFact:
+    fact = session.get(CaseFact, payload["tracking_number"])
+    if fact is None:
+        raise FactMissing(payload["tracking_number"])
+    return fact
+
+
+def _place(session: Session, fact: CaseFact, station: str | None) -> None:
+    if station and station != fact.station:
+        dim = session.get(StationDim, station)
+        fact.station, fact.district = station, dim.district if dim else UNKNOWN_DISTRICT
+
+
+def project(session: Session, event_type: str, payload: dict, occurred_at) -> None:
+    handler = PROJECTIONS.get(event_type)
+    if handler is not None:  # other events are kept in the store, counted nowhere
+        handler(session, payload, month_of(occurred_at), occurred_at)
+
+
+def _station_saved(session, p, month, at):
+    dim = session.get(StationDim, p["code"]) or StationDim(code=p["code"])
+    dim.name, dim.district, dim.active = p["name"], p.get("district", UNKNOWN_DISTRICT), p["active"]
+    session.add(dim)
+
+
+def _member_saved(session, p, month, at):
+    dim = session.get(MemberDim, p["code"]) or MemberDim(code=p["code"])
+    dim.name, dim.level, dim.sector, dim.active = p["name"], p["level"], p["sector"], p["active"]
+    session.add(dim)
+
+
+def _studio_saved(session, p, month, at):
+    dim = session.get(StudioDim, p["code"]) or StudioDim(code=p["code"])
+    dim.district, dim.active = p.get("district", UNKNOWN_DISTRICT), p["active"]
+    session.add(dim)
+
+
+def _issue_received(session, p, month, at):
+    station = session.get(StationDim, p["station"])
+    received = datetime.fromisoformat(p["received_at"]) if p.get("received_at") else at
+    fact = session.get(CaseFact, p["tracking_number"])
+    if fact is not None:
+        return  # the same issue announced twice (a replay from intake's outbox)
+    fact = CaseFact(
+        tracking_number=p["tracking_number"],
+        received_month=month_of(received),
+        received_at=received,
+        station=p["station"],
+        district=station.district if station else UNKNOWN_DISTRICT,
+        channel=p["channel"],
+        category=p["category"],
+        rated=False,
+    )
+    session.add(fact)
+    session.flush()
+    bump(session, fact.received_month, "issues_received", issue_breakdowns(fact))
+
+
+def _rejected(session, p, month, at):
+    station = session.get(StationDim, p.get("station") or "")
+    district = station.district if station else UNKNOWN_DISTRICT
+    bump(
+        session,
+        month,
+        "submissions_rejected",
+        [("city", "-"), ("district", district), ("station", p.get("station") or "?")],
+    )
+
+
+def _assigned(session, p, month, at):
+    fact = _fact(session, p)
+    first = fact.member is None
+    member = session.get(MemberDim, p["member"])
+    fact.member = p["member"]
+    fact.member_level = member.level if member else "?"
+    fact.member_sector = member.sector if member else "?"
+    _place(session, fact, p.get("station"))
+    if first:
+        bump(session, month, "issues_assigned", issue_breakdowns(fact))
+
+
+def _counted(metric: str, cohort: str | None = None, on_time: str | None = None):
+    """A routing milestone: counted in its own month, and (if ``cohort``) in the issue's."""
+
+    def handler(session, p, month, at):
+        fact = _fact(session, p)
+        _place(session, fact, p.get("station"))
+        keys = issue_breakdowns(fact)
+        bump(session, month, metric, keys)
+        if cohort:
+            bump(session, fact.received_month, cohort, keys)
+            if on_time and p.get("on_time"):
+                bump(session, fact.received_month, on_time, keys)
+        if metric == "issues_responded" and fact.first_response_minutes is None:
+            fact.first_response_minutes = int(
+                (datetime.fromisoformat(p["at"]) - fact.received_at).total_seconds() // 60
+            )
+
+    return handler
+
+
+def _rated(session, p, month, at):
+    fact = _fact(session, p)
+    keys = issue_breakdowns(fact)
+    bump(session, month, f"rated_{p['rating']}", keys)
+    if not fact.rated:
+        fact.rated = True
+        bump(session, fact.received_month, "cohort_rated", keys)
+        if p["rating"] in ("satisfied", "basically_satisfied"):
+            bump(session, fact.received_month, "cohort_satisfied", keys)
+    if p.get("reopened"):
+        bump(session, month, "issues_reopened", keys)
+
+
+def _transferred(session, p, month, at):
+    fact = _fact(session, p)
+    bump(session, month, "cases_transferred", issue_breakdowns(fact))  # where it was
+    fact.member = p["member"]
+    member = session.get(MemberDim, p["member"])
+    fact.member_level = member.level if member else "?"
+    fact.member_sector = member.sector if member else "?"
+    _place(session, fact, p.get("station"))
+
+
+def _waiting(session, p, month, at):
+    fact = _fact(session, p)
+    bump(session, month, "issues_waiting", issue_breakdowns(fact))
+
+
+PROJECTIONS = {
+    "registry.station_saved": _station_saved,
+    "registry.member_saved": _member_saved,
+    "registry.studio_saved": _studio_saved,
+    "intake.issue_received": _issue_received,
+    "intake.submission_rejected": _rejected,
+    "routing.issue_assigned": _assigned,
+    "routing.issue_waiting": _waiting,
+    "routing.issue_transferred": _transferred,
+    "routing.issue_responded": _counted(
+        "issues_responded", "cohort_responded", "cohort_responded_on_time"
+    ),
+    "routing.issue_resolved": _counted(
+        "issues_resolved", "cohort_resolved", "cohort_resolved_on_time"
+    ),
+    "routing.issue_closed_unresolved": _counted(
+        "issues_closed_unresolved", "cohort_closed_unresolved"
+    ),
+    "routing.issue_reopened": _counted("issues_reopened"),
+    "routing.issue_rated": _rated,
+    "routing.issue_overdue": _counted("issues_overdue"),
+    "routing.issue_escalated": _counted("issues_escalated"),
+}
+
+
 def rebuild(session: Session, progress=None) -> int:
-    """Drop the figures and project the whole store again, in arrival order."""
-    session.execute(delete(MonthlyFigure))
+    """Drop every projection and replay the whole store into them, in arrival order."""
+    for model in (MonthlyFigure, CaseFact, StationDim, MemberDim, StudioDim):
+        session.execute(delete(model))
     total = session.scalar(select(func.count()).select_from(StoredEvent))
     done = 0
     for ev in session.scalars(
@@ -68,15 +247,101 @@ def rebuild(session: Session, progress=None) -> int:
     return done
 
 
-def monthly(session: Session, month: str) -> dict:
-    """All figures of a month: ``{"city": {metric: n}, "station": {code: {metric: n}}, ...}``."""
-    out: dict = {"month": month, "city": {}}
-    for f in session.scalars(select(MonthlyFigure).where(MonthlyFigure.month == month)):
-        if f.dimension == "city":
-            out["city"][f.metric] = f.value
-        else:
-            out.setdefault(f.dimension, {}).setdefault(f.key, {})[f.metric] = f.value
+# -- reading ------------------------------------------------------------------------------------
+
+RATES = {  # rate: (numerator, denominator), both cohort figures of the month's issues
+    "response_rate": ("cohort_responded", "issues_received"),
+    "resolution_rate": ("cohort_resolved", "issues_received"),
+    "on_time_rate": ("cohort_resolved_on_time", "cohort_resolved"),
+    "satisfaction_rate": ("cohort_satisfied", "cohort_rated"),
+}
+
+
+def with_rates(figures: dict) -> dict:
+    out = dict(figures)
+    for rate, (num, den) in RATES.items():
+        if figures.get(den):
+            out[rate] = round(figures.get(num, 0) / figures[den], 4)
     return out
+
+
+def figures(session: Session, months: list[str]) -> dict:
+    """Summed figures of ``months``: ``{"city": {metric: n}, "station": {code: {...}}, …}``."""
+    out: dict = {"city": {}}
+    rows = session.execute(
+        select(
+            MonthlyFigure.dimension,
+            MonthlyFigure.key,
+            MonthlyFigure.metric,
+            func.sum(MonthlyFigure.value),
+        )
+        .where(MonthlyFigure.month.in_(months))
+        .group_by(MonthlyFigure.dimension, MonthlyFigure.key, MonthlyFigure.metric)
+    )
+    for dimension, key, metric, value in rows:
+        if dimension == "city":
+            out["city"][metric] = int(value)
+        else:
+            out.setdefault(dimension, {}).setdefault(key, {})[metric] = int(value)
+    out["city"] = with_rates(out["city"])
+    for dimension, keys in out.items():
+        if dimension != "city":
+            for key in keys:
+                keys[key] = with_rates(keys[key])
+    minutes = sorted(
+        m
+        for (m,) in session.execute(
+            select(CaseFact.first_response_minutes).where(
+                CaseFact.received_month.in_(months), CaseFact.first_response_minutes.isnot(None)
+            )
+        )
+    )
+    if minutes:
+        out["city"]["median_minutes_to_first_response"] = statistics.median(minutes)
+    return out
+
+
+def registry_counts(session: Session) -> dict:
+    """Stations, studios and members of each level, as the registry last announced them."""
+    levels = dict(
+        session.execute(
+            select(MemberDim.level, func.count()).where(MemberDim.active).group_by(MemberDim.level)
+        ).all()
+    )
+    return {
+        "stations": session.scalar(
+            select(func.count()).select_from(StationDim).where(StationDim.active)
+        ),
+        "studios": session.scalar(
+            select(func.count()).select_from(StudioDim).where(StudioDim.active)
+        ),
+        "members_by_level": levels,
+        "members": sum(levels.values()),
+    }
+
+
+def monthly(session: Session, month: str) -> dict:
+    return {"month": month, **figures(session, [month]), "registry": registry_counts(session)}
+
+
+def yearly(session: Session, year: int) -> dict:
+    months = [f"{year}-{m:02d}" for m in range(1, 13)]
+    return {"year": year, **figures(session, months), "registry": registry_counts(session)}
+
+
+def trend(session: Session, months: list[str], metrics: list[str]) -> dict:
+    """City figures month by month: ``{metric: [n per month]}``."""
+    values = {
+        (m, k): int(v)
+        for m, k, v in session.execute(
+            select(MonthlyFigure.month, MonthlyFigure.metric, MonthlyFigure.value).where(
+                MonthlyFigure.dimension == "city",
+                MonthlyFigure.month.in_(months),
+                MonthlyFigure.metric.in_(metrics),
+            )
+        )
+    }
+    return {metric: [values.get((m, metric), 0) for m in months] for metric in metrics}
 
 
 def all_figures(session: Session) -> list[tuple]:

@@ -1,18 +1,58 @@
-"""The reporting nameko service: consumes every event, serves the monthly figures."""
+"""The reporting nameko service: consumes every event, serves the figures and the dashboard."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
 from nameko.web.handlers import http
+from werkzeug.wrappers import Response
 
 from services.kernel import topology
 from services.kernel.events import parse_event
 from services.kernel.http import ApiError, json_response
 from services.kernel.messaging import consume_reliably
 from services.kernel.service import ServiceBase
-from services.reporting import reporting
-from services.reporting.projections import month_of
+from services.reporting import dashboard, exports, reporting
+from services.reporting.projections import DIMENSIONS, month_of
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def _month(request) -> str:
+    month = request.args.get("month") or month_of(datetime.now(UTC))
+    try:
+        datetime.strptime(month, "%Y-%m")
+    except ValueError as exc:
+        raise ApiError(
+            "invalid",
+            "月份格式应为 YYYY-MM，且须为真实月份",
+            "month must be a real month, YYYY-MM",
+            fields={"month": ["格式应为 YYYY-MM / must be YYYY-MM"]},
+        ) from exc
+    return month
+
+
+def _breakdown(request, default=None) -> str | None:
+    value = request.args.get("breakdown", default)
+    if value is not None and value not in DIMENSIONS:
+        raise ApiError(
+            "invalid",
+            "未知的分类维度",
+            "unknown breakdown",
+            fields={"breakdown": [f"可选 / one of: {', '.join(DIMENSIONS)}"]},
+        )
+    return value
+
+
+def _months_before(month: str, n: int) -> list[str]:
+    year, mon = map(int, month.split("-"))
+    out = []
+    for _ in range(n):
+        out.append(f"{year}-{mon:02d}")
+        mon -= 1
+        if mon == 0:
+            year, mon = year - 1, 12
+    return out[::-1]
 
 
 class ReportingService(ServiceBase):
@@ -27,17 +67,80 @@ class ReportingService(ServiceBase):
             delivery, lambda session, d: reporting.record(session, parse_event(d.body))
         )
 
+    def _report(self, request) -> dict:
+        month = _month(request)
+        with self.db.transaction() as session:
+            return reporting.monthly(session, month)
+
     @http("GET", "/stats/monthly")
     def http_monthly(self, request):
-        month = request.args.get("month") or month_of(datetime.now(UTC))
         try:
-            datetime.strptime(month, "%Y-%m")
-        except ValueError:
+            breakdown = _breakdown(request)
+            report = self._report(request)
+        except ApiError as err:
+            return err.response()
+        if breakdown:
+            report = {
+                "month": report["month"],
+                breakdown: report.get(breakdown, {}) if breakdown != "city" else report["city"],
+            }
+        return json_response(report)
+
+    @http("GET", "/stats/yearly")
+    def http_yearly(self, request):
+        year = request.args.get("year", "")
+        if not (year.isdigit() and 2000 <= int(year) <= 2100):
             return ApiError(
                 "invalid",
-                "月份格式应为 YYYY-MM",
-                "month must be YYYY-MM",
-                fields={"month": ["格式应为 YYYY-MM / must be YYYY-MM"]},
+                "年份应为 2000–2100 之间的四位数",
+                "year must be 2000-2100",
+                fields={"year": ["格式应为 YYYY / must be YYYY"]},
             ).response()
         with self.db.transaction() as session:
-            return json_response(reporting.monthly(session, month))
+            return json_response(reporting.yearly(session, int(year)))
+
+    @http("GET", "/stats/monthly.xlsx")
+    def http_workbook(self, request):
+        try:
+            report = self._report(request)
+        except ApiError as err:
+            return err.response()
+        return Response(
+            exports.workbook(report),
+            mimetype=XLSX,
+            headers={
+                "Content-Disposition": f'attachment; filename="lianxin-{report["month"]}.xlsx"'
+            },
+        )
+
+    @http("GET", "/stats/monthly.csv")
+    def http_csv(self, request):
+        try:
+            breakdown = _breakdown(request, "city")
+            report = self._report(request)
+        except ApiError as err:
+            return err.response()
+        return Response(
+            exports.csv_text(report, breakdown),
+            mimetype="text/csv",
+            content_type="text/csv; charset=utf-8",
+            headers={
+                "Content-Disposition": f'attachment; filename="lianxin-'
+                f'{report["month"]}-{breakdown}.csv"'
+            },
+        )
+
+    @http("GET", "/dashboard")
+    def http_dashboard(self, request):
+        try:
+            report = self._report(request)
+        except ApiError as err:
+            return err.response()
+        months = _months_before(report["month"], 12)
+        with self.db.transaction() as session:
+            trend = reporting.trend(session, months, ["issues_received", "issues_resolved"])
+        return Response(
+            dashboard.page(report, months, trend),
+            mimetype="text/html",
+            content_type="text/html; charset=utf-8",
+        )

@@ -71,7 +71,7 @@ def test_a_case_is_answered_resolved_and_rated(stack):
 
     figures = wait_figure(stack, MONTH, "rated_satisfied", 1, dimension="member", key=member)
     assert figures["issues_resolved"] >= 1 and figures["issues_responded"] >= 1
-    assert figures["resolved_on_time"] >= 1
+    assert figures["cohort_resolved_on_time"] >= 1 and figures["satisfaction_rate"] == 1.0
 
 
 def test_a_transfer_to_another_station_is_a_handoff(stack):

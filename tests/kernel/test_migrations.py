@@ -22,7 +22,14 @@ OWN_TABLES = {
         "studio_membership_copies",
         "roster_copies",
     },
-    "reporting": {"event_store", "monthly_figures"},
+    "reporting": {
+        "event_store",
+        "monthly_figures",
+        "case_facts",
+        "station_dims",
+        "member_dims",
+        "studio_dims",
+    },
 }
 KERNEL_TABLES = {"kernel_outbox", "kernel_processed", "kernel_parked", "alembic_version"}
 
