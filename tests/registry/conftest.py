@@ -50,8 +50,6 @@ class EventTap:
                         conn.drain_events(timeout=timeout)
                     except TimeoutError:
                         break
-                    except socket.timeout:
-                        break
         events = [json.loads(b) for b in raw]
         self.seen.extend(events)
         return events
