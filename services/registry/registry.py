@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from marshmallow import ValidationError
 from sqlalchemy import String, cast, func, or_, select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.util import identity_key
 
 from services.kernel import outbox
 from services.kernel.http import ApiError
@@ -29,6 +30,13 @@ from services.registry.models import (
 from services.registry.schemas import MemberSchema, SectorSchema, StationSchema, StudioSchema
 
 SOURCE = "registry"
+# one instance each: building a schema costs more than loading a record with it
+_SECTOR, _STATION, _STUDIO, _MEMBER = (
+    SectorSchema(),
+    StationSchema(),
+    StudioSchema(),
+    MemberSchema(),
+)
 
 
 # -- what events carry (no personal data) ------------------------------------------------------
@@ -99,15 +107,22 @@ def member_record(m: Member) -> dict:
     return record
 
 
+def lookup(session: Session, model, key):
+    """``session.get``, but only the identity map for tables ``preload`` brought in whole."""
+    if model in session.info.get("lx_preloaded_models", ()):
+        return session.identity_map.get(identity_key(model, key))
+    return session.get(model, key)
+
+
 def save_row(session, model, key, create, apply, record_fn, payload_fn, event_type):
-    row = session.get(model, key)
+    row = lookup(session, model, key)
     if row is None:
         row = create()
         session.add(row)
+        session.info.get("lx_preloaded", []).append(row)
     else:
         before = record_fn(row)
         apply(row)
-        session.flush()
         if record_fn(row) == before:
             return row, False
         row.revision += 1
@@ -125,15 +140,25 @@ def _setter(values: dict):
 
 
 def _unknown(session, model, codes) -> list[str]:
-    codes = sorted(set(codes))
-    if not codes:
-        return []
-    found = set(session.scalars(select(model.code).where(model.code.in_(codes))))
-    return [c for c in codes if c not in found]
+    # session.get answers from the identity map when the rows are there (see preload)
+    return [c for c in sorted(set(codes)) if lookup(session, model, c) is None]
+
+
+def preload(session: Session) -> None:
+    """Load every record into ``session`` at once, so a bulk save (an import, the demo) finds
+    each one in the identity map instead of asking the database row by row."""
+    from services.registry.models import RosterDay
+
+    session.flush()
+    rows, models = [], (Sector, Station, Studio, Member, RosterDay)
+    for model in models:
+        rows.extend(session.scalars(select(model)).all())
+    session.info["lx_preloaded"] = rows  # the identity map holds rows weakly; keep them
+    session.info["lx_preloaded_models"] = models
 
 
 def save_sector(session: Session, data: dict):
-    d = SectorSchema().load(data)
+    d = _SECTOR.load(data)
     return save_row(
         session,
         Sector,
@@ -147,7 +172,7 @@ def save_sector(session: Session, data: dict):
 
 
 def save_station(session: Session, data: dict):
-    d = StationSchema().load(data)
+    d = _STATION.load(data)
     return save_row(
         session,
         Station,
@@ -161,7 +186,7 @@ def save_station(session: Session, data: dict):
 
 
 def save_studio(session: Session, data: dict):
-    d = StudioSchema().load(data)
+    d = _STUDIO.load(data)
     missing = _unknown(session, Sector, d["sectors"])
     if missing:
         raise ValidationError({"sectors": [f"未知界别 / unknown sector: {', '.join(missing)}"]})
@@ -189,9 +214,9 @@ def save_studio(session: Session, data: dict):
 
 
 def save_member(session: Session, data: dict):
-    d = MemberSchema().load(data)
+    d = _MEMBER.load(data)
     errors = {}
-    if session.get(Sector, d["sector"]) is None:
+    if lookup(session, Sector, d["sector"]) is None:
         errors["sector"] = [f"未知界别 / unknown sector: {d['sector']}"]
     missing = _unknown(session, Station, [m["station"] for m in d["stations"]])
     if missing:

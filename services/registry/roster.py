@@ -24,8 +24,10 @@ from services.registry.models import (
     Studio,
     StudioMembership,
 )
-from services.registry.registry import save_row
+from services.registry.registry import lookup, save_row
 from services.registry.schemas import RosterSchema
+
+_SCHEMA = RosterSchema()
 
 
 def roster_code(day: date, slot: str, station: str | None = None, studio: str | None = None):
@@ -52,18 +54,16 @@ def roster_record(r: RosterDay) -> dict:
 
 def save_roster(session: Session, data: dict):
     """Save one duty day; refuses unknown places and members, and deactivated members."""
-    d = RosterSchema().load(data)
+    d = _SCHEMA.load(data)
     errors = {}
-    if d["station"] and session.get(Station, d["station"]) is None:
+    if d["station"] and lookup(session, Station, d["station"]) is None:
         errors["station"] = [f"未知工作站 / unknown station: {d['station']}"]
-    if d["studio"] and session.get(Studio, d["studio"]) is None:
+    if d["studio"] and lookup(session, Studio, d["studio"]) is None:
         errors["studio"] = [f"未知工作室 / unknown studio: {d['studio']}"]
     wanted = sorted(set(d["members"]))
-    found = dict(
-        session.execute(select(Member.code, Member.active).where(Member.code.in_(wanted))).all()
-    )
-    unknown = [m for m in wanted if m not in found]
-    inactive = [m for m in wanted if found.get(m) is False]
+    found = {m: lookup(session, Member, m) for m in wanted}
+    unknown = [m for m in wanted if found[m] is None]
+    inactive = [m for m in wanted if found[m] is not None and not found[m].active]
     problems = []
     if unknown:
         problems.append(f"未知委员 / unknown member: {', '.join(unknown)}")
