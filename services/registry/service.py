@@ -12,10 +12,11 @@ from datetime import date
 from marshmallow import ValidationError
 from nameko.rpc import rpc
 from nameko.web.handlers import http
+from werkzeug.wrappers import Response
 
 from services.kernel.http import ApiError, json_response, read_json
 from services.kernel.service import ServiceBase
-from services.registry import registry, roster
+from services.registry import registry, roster, spreadsheet
 
 KIND = "<any(sectors, stations, studios, members):kind>"
 
@@ -227,6 +228,28 @@ class RegistryService(ServiceBase):
         with self.db.transaction() as session:
             members = roster.on_duty(session, args["station"], day, args.get("sector"))
             return json_response({"members": members})
+
+    # -- import and export (Excel, CSV) ------------------------------------------------------
+
+    @http("POST", "/import/<any(sectors, stations, studios, members, rosters):kind>")
+    @answers
+    def http_import(self, request, kind):
+        upload = request.files.get("file")
+        data = upload.read() if upload is not None else request.get_data()
+        with self.db.transaction() as session:  # an error rolls every row back
+            counts = spreadsheet.import_rows(session, kind, data)
+        return json_response({"imported": counts})
+
+    @http("GET", "/export/<any(sectors, stations, studios, members, rosters):kind>.<fmt>")
+    @answers
+    def http_export(self, request, kind, fmt):
+        with self.db.transaction() as session:
+            content, media, filename = spreadsheet.export_file(session, kind, fmt)
+        return Response(
+            content,
+            content_type=media,
+            headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+        )
 
     # -- RPC for the other services (no personal data) ----------------------------------------
 
