@@ -10,13 +10,14 @@ import functools
 from datetime import date
 
 from marshmallow import ValidationError
+from nameko.dependency_providers import Config
 from nameko.rpc import rpc
 from nameko.web.handlers import http
 from werkzeug.wrappers import Response
 
 from services.kernel.http import ApiError, json_response, read_json
 from services.kernel.service import ServiceBase
-from services.registry import registry, roster, spreadsheet
+from services.registry import qr, registry, roster, spreadsheet
 
 KIND = "<any(sectors, stations, studios, members):kind>"
 
@@ -90,6 +91,7 @@ def member_filters(args) -> dict:
 
 class RegistryService(ServiceBase):
     name = "registry"
+    config = Config()  # public_urls.intake: where the QR codes point
 
     def health_details(self, session):
         return {"stations": len(registry.list_stations(session))}
@@ -249,6 +251,32 @@ class RegistryService(ServiceBase):
             content,
             content_type=media,
             headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+        )
+
+    # -- “委员码上见” QR codes ----------------------------------------------------------------
+
+    def _qr_url(self, session, kind, code):
+        registry.get(session, f"{kind}s", code)  # 404 for an unknown code
+        base = self.config.get("public_urls", {}).get("intake", "")
+        return qr.target_url(base, kind, code)
+
+    @http("GET", "/qr/<any(member, station, studio):kind>/<code>.<any(png, svg):fmt>")
+    @answers
+    def http_qr(self, request, kind, code, fmt):
+        with self.db.transaction() as session:
+            url = self._qr_url(session, kind, code)
+        if fmt == "png":
+            return Response(qr.png(url), content_type="image/png")
+        return Response(qr.svg(url), content_type="image/svg+xml; charset=utf-8")
+
+    @http("GET", "/qr/<any(member, station, studio):kind>/<code>/poster")
+    @answers
+    def http_qr_poster(self, request, kind, code):
+        with self.db.transaction() as session:
+            url = self._qr_url(session, kind, code)
+            heading, lines = qr.describe(session, kind, code)
+        return Response(
+            qr.poster(url, heading, lines, code), content_type="image/svg+xml; charset=utf-8"
         )
 
     # -- RPC for the other services (no personal data) ----------------------------------------
