@@ -377,7 +377,7 @@ def search_members(
     """Members matching every given filter, by code: (how many match, one page of them)."""
     query = select(Member)
     if q:
-        query = query.where(or_(Member.name.contains(q), Member.code == q))
+        query = query.where(or_(Member.name.contains(q, autoescape=True), Member.code == q))
     for column, value in ((Member.level, level), (Member.sector_code, sector)):
         if value:
             query = query.where(column == value)
@@ -388,8 +388,10 @@ def search_members(
     if studio:
         query = query.join(StudioMembership).where(StudioMembership.studio_code == studio)
     if expertise:
-        # JSON stored as text on both databases; json.dumps gives the tag as it is stored
-        query = query.where(cast(Member.expertise, String).contains(json.dumps(expertise)))
+        # JSON as text, the tag as json.dumps wrote it (\u escapes: autoescape, or PostgreSQL's
+        # LIKE reads the backslashes as its escape character)
+        as_text = cast(Member.expertise, String)
+        query = query.where(as_text.contains(json.dumps(expertise), autoescape=True))
     if active is not None:
         query = query.where(Member.active == active)
     total = session.scalar(select(func.count()).select_from(query.subquery()))

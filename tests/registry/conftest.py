@@ -1,7 +1,7 @@
 """The registry service in a nameko container on a private vhost, with an event tap.
 
-HTTP and RPC go through the real RabbitMQ; the database is a migrated SQLite file (or a
-PostgreSQL database where a test asks for ``db_url``).
+HTTP and RPC go through the real RabbitMQ; the database is a migrated SQLite file or
+PostgreSQL database (each test runs on both).
 """
 
 import json
@@ -56,10 +56,10 @@ class EventTap:
 
 
 @pytest.fixture
-def registry_service(tmp_path, vhost):
-    """(base URL, rpc proxy config, event tap) of a running registry service."""
+def registry_service(db_url, vhost):
+    """(base URL, rpc proxy config, event tap) of a running registry service, on SQLite and
+    on PostgreSQL (``db_url`` is parametrized)."""
     _, amqp_uri = vhost
-    db_url = f"sqlite:///{tmp_path}/registry.db"
     upgrade("registry", db_url)
     port = free_port()
     config = {
