@@ -62,8 +62,15 @@ def save_roster(session: Session, data: dict):
         errors["studio"] = [f"未知工作室 / unknown studio: {d['studio']}"]
     wanted = sorted(set(d["members"]))
     found = {m: lookup(session, Member, m) for m in wanted}
+    code = roster_code(d["date"], d["slot"], d["station"], d["studio"])
+    existing = lookup(session, RosterDay, code)
+    # a day already on the roster keeps the members it had (re-importing last year's roster
+    # after someone left changes nothing); only putting a deactivated member on duty is refused
+    already = {x.member_code for x in existing.duties} if existing is not None else set()
     unknown = [m for m in wanted if found[m] is None]
-    inactive = [m for m in wanted if found[m] is not None and not found[m].active]
+    inactive = [
+        m for m in wanted if found[m] is not None and not found[m].active and m not in already
+    ]
     problems = []
     if unknown:
         problems.append(f"未知委员 / unknown member: {', '.join(unknown)}")
@@ -73,7 +80,6 @@ def save_roster(session: Session, data: dict):
         errors["members"] = problems
     if errors:
         raise ValidationError(errors)
-    code = roster_code(d["date"], d["slot"], d["station"], d["studio"])
 
     def duties():
         return [RosterDuty(roster_code=code, member_code=m) for m in wanted]

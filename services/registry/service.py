@@ -94,7 +94,7 @@ class RegistryService(ServiceBase):
     config = Config()  # public_urls.intake: where the QR codes point
 
     def health_details(self, session):
-        return {"stations": len(registry.list_stations(session))}
+        return {"stations": registry.counts(session)["stations"]}
 
     # -- reading ------------------------------------------------------------------------------
 

@@ -174,3 +174,12 @@ def test_a_gbk_csv_and_a_file_without_phones_keep_what_the_registry_has(s):
     m005 = registry.get(s, "members", "m005")
     assert m005.phone == "0931-8612345" and m005.studio_memberships[0].role == "lead"
     assert registry.get(s, "members", "m200").sector_code == "minjian"
+
+
+def test_last_months_roster_still_imports_after_a_member_on_it_left(s):
+    content, _, _ = spreadsheet.export_file(s, "rosters", "xlsx")
+    assert any("m003" in row[4] for row in spreadsheet.export_rows(s, "rosters")[1:])
+    registry.deactivate(s, "members", "m003")
+    s.commit()
+    counts = spreadsheet.import_rows(s, "rosters", content)
+    assert counts["unchanged"] == counts["rows"] > 0
