@@ -354,6 +354,7 @@ def load(session, seed: int = SEED, year: int | None = None) -> int:
     ):
         for record in data[kind]:
             changed += save(session, record)[1]
+        session.flush()  # one kind at a time: the next refers to these rows
     for day in roster_plan(data, year or date.today().year, seed):
         changed += roster.save_roster(session, day)[1]
     return changed

@@ -110,7 +110,8 @@ def member_record(m: Member) -> dict:
 def lookup(session: Session, model, key):
     """``session.get``, but only the identity map for tables ``preload`` brought in whole."""
     if model in session.info.get("lx_preloaded_models", ()):
-        return session.identity_map.get(identity_key(model, key))
+        row = session.identity_map.get(identity_key(model, key))
+        return row if row is not None else session.info["lx_created"].get((model, key))
     return session.get(model, key)
 
 
@@ -119,7 +120,11 @@ def save_row(session, model, key, create, apply, record_fn, payload_fn, event_ty
     if row is None:
         row = create()
         session.add(row)
-        session.info.get("lx_preloaded", []).append(row)
+        if model in session.info.get("lx_preloaded_models", ()):
+            # a bulk save: keep it findable unflushed, and let one flush insert them all
+            session.info["lx_created"][(model, key)] = row
+            outbox.record(session, event_type, payload_fn(row), SOURCE)
+            return row, True
     else:
         before = record_fn(row)
         apply(row)
@@ -146,7 +151,9 @@ def _unknown(session, model, codes) -> list[str]:
 
 def preload(session: Session) -> None:
     """Load every record into ``session`` at once, so a bulk save (an import, the demo) finds
-    each one in the identity map instead of asking the database row by row."""
+    each one in the identity map instead of asking the database row by row, and new rows are
+    inserted together at the next flush. Flush before saving rows that refer to new ones of
+    another kind (members after their sectors)."""
     from services.registry.models import RosterDay
 
     session.flush()
@@ -155,6 +162,7 @@ def preload(session: Session) -> None:
         rows.extend(session.scalars(select(model)).all())
     session.info["lx_preloaded"] = rows  # the identity map holds rows weakly; keep them
     session.info["lx_preloaded_models"] = models
+    session.info["lx_created"] = {}
 
 
 def save_sector(session: Session, data: dict):
