@@ -12,7 +12,7 @@ import calendar
 from datetime import date
 
 from marshmallow import ValidationError
-from sqlalchemy import and_, func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from services.registry.models import (
@@ -233,27 +233,33 @@ def list_rosters(
     return [roster_payload(r) for r in session.scalars(query)]
 
 
-ON_DUTY = (
+# Built once with bound parameters: a look-up only binds values (routing asks this per case).
+_ON_DUTY = (
     select(Member.code, Member.name, Member.sector_code, Member.level, RosterDay.slot)
     .select_from(RosterDay)
     .join(RosterDuty, RosterDuty.roster_code == RosterDay.code)
     .join(Member, Member.code == RosterDuty.member_code)
+    .where(
+        RosterDay.station_code == bindparam("station"),
+        RosterDay.day == bindparam("day"),
+        RosterDay.active.is_(True),
+        Member.active.is_(True),
+    )
+)
+ON_DUTY_ANY = _ON_DUTY.order_by(Member.code, RosterDay.slot)
+ON_DUTY_OF_SECTOR = _ON_DUTY.where(Member.sector_code == bindparam("sector")).order_by(
+    Member.code, RosterDay.slot
 )
 
 
 def on_duty(session: Session, station: str, day: date, sector: str | None = None) -> list[dict]:
     """Who is on duty at ``station`` on ``day`` (of ``sector`` if given): the routing candidates."""
-    query = ON_DUTY.where(
-        and_(
-            RosterDay.station_code == station,
-            RosterDay.day == day,
-            RosterDay.active.is_(True),
-            Member.active.is_(True),
-        )
-    )
+    params = {"station": station, "day": day}
     if sector:
-        query = query.where(Member.sector_code == sector)
-    rows = session.execute(query.order_by(Member.code, RosterDay.slot)).all()
+        statement, params["sector"] = ON_DUTY_OF_SECTOR, sector
+    else:
+        statement = ON_DUTY_ANY
+    rows = session.connection().execute(statement, params).all()
     return [
         {"code": c, "name": n, "sector": s, "level": lv, "slot": slot} for c, n, s, lv, slot in rows
     ]
