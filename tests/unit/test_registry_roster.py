@@ -117,3 +117,27 @@ def test_on_duty_gives_the_members_of_a_sector_on_duty_that_day(session_of):
     with committed(s):
         registry.deactivate(s, "members", "m003")
     assert roster.on_duty(s, "gwm", day, "yiyao") == []
+
+
+def test_a_studio_rotates_its_own_members(session_of):
+    s = loaded(session_of)
+    with committed(s):
+        registry.save_studio(
+            s,
+            {
+                "code": "sd006",
+                "name": "医药卫生界别义诊委员工作室",
+                "district": "城关区",
+                "sectors": ["yiyao"],
+            },
+        )
+        for code in ("m003", "m011"):
+            registry.update(s, "members", code, {"studios": [{"studio": "sd006"}]})
+        rows = roster.generate_rotation(
+            s, studio="sd006", month="2027-03", weekdays=(5,), per_day=1, slot="day"
+        )
+    assert [(r.studio_code, r.station_code, r.slot) for r in rows][0] == ("sd006", None, "day")
+    assert Counter(d.member_code for r in rows for d in r.duties) == {"m003": 2, "m011": 2}
+    assert rows[0].code == "studio-sd006-20270306-day"
+    listed = roster.list_rosters(s, studio="sd006", member="m011")
+    assert len(listed) == 2 and all(r["members"] == ["m011"] for r in listed)
