@@ -89,6 +89,16 @@ def member_filters(args) -> dict:
     return filters
 
 
+def roster_filters(args) -> dict:
+    return {
+        "station": args.get("station") or None,
+        "studio": args.get("studio") or None,
+        "member": args.get("member") or None,
+        "date_from": _date(args.get("from"), "from"),
+        "date_to": _date(args.get("to"), "to"),
+    }
+
+
 class RegistryService(ServiceBase):
     name = "registry"
     config = Config()  # public_urls.intake: where the QR codes point
@@ -177,17 +187,9 @@ class RegistryService(ServiceBase):
     @http("GET", "/rosters")
     @answers
     def http_rosters(self, request):
-        args = request.args
+        filters = roster_filters(request.args)
         with self.db.transaction() as session:
-            rosters = roster.list_rosters(
-                session,
-                station=args.get("station"),
-                studio=args.get("studio"),
-                member=args.get("member"),
-                date_from=_date(args.get("from"), "from"),
-                date_to=_date(args.get("to"), "to"),
-            )
-            return json_response({"rosters": rosters})
+            return json_response({"rosters": roster.list_rosters(session, **filters)})
 
     @http("POST", "/rosters")
     @answers
@@ -245,8 +247,9 @@ class RegistryService(ServiceBase):
     @http("GET", "/export/<any(sectors, stations, studios, members, rosters):kind>.<fmt>")
     @answers
     def http_export(self, request, kind, fmt):
+        filters = roster_filters(request.args) if kind == "rosters" else None
         with self.db.transaction() as session:
-            content, media, filename = spreadsheet.export_file(session, kind, fmt)
+            content, media, filename = spreadsheet.export_file(session, kind, fmt, filters)
         return Response(
             content,
             content_type=media,

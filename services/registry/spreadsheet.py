@@ -377,16 +377,17 @@ def _save(session: Session, kind: str, record: dict):
 # -- export ---------------------------------------------------------------------------------------
 
 
-def export_rows(session: Session, kind: str) -> list[list[str]]:
-    """The header row and one row per record, as an import reads them back."""
+def export_rows(session: Session, kind: str, roster_filters: dict | None = None) -> list[list[str]]:
+    """The header row and one row per record, as an import reads them back.
+
+    ``roster_filters`` (rosters only): ``station``, ``studio``, ``member``, ``date_from``,
+    ``date_to``, as :func:`roster.list_rosters` takes them (one station's month, say).
+    """
     if kind not in KINDS:
         raise ApiError("not_found", f"无法导出: {kind}", f"cannot export {kind}", status=404)
     sector_names = dict(session.execute(select(Sector.code, Sector.name)).all())
     if kind == "rosters":
-        records = [
-            roster.roster_record(r)
-            for r in session.scalars(select(RosterDay).order_by(RosterDay.day, RosterDay.code))
-        ]
+        records = roster.list_rosters(session, **(roster_filters or {}))
     else:
         model = registry.KINDS[kind].model
         records = [
@@ -448,9 +449,11 @@ def to_csv(rows: list[list[str]]) -> bytes:
     return out.getvalue().encode("utf-8-sig")  # the BOM makes Excel read it as UTF-8
 
 
-def export_file(session: Session, kind: str, fmt: str) -> tuple[bytes, str, str]:
+def export_file(
+    session: Session, kind: str, fmt: str, roster_filters: dict | None = None
+) -> tuple[bytes, str, str]:
     """(content, media type, file name) of one kind as .xlsx or .csv."""
-    rows = export_rows(session, kind)
+    rows = export_rows(session, kind, roster_filters)
     if fmt == "xlsx":
         media = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
         return to_xlsx(rows, FILE_NAMES[kind]), media, f"{kind}.xlsx"

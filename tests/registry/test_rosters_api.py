@@ -35,6 +35,16 @@ def test_a_months_rotation_is_fair_and_on_duty_answers_by_sector(registry_servic
         timeout=10,
     ).json()["rosters"]
     assert listed == rosters
+    # the office prints one station's month
+    sheet = requests.get(
+        f"{base}/export/rosters.csv",
+        params={"station": "gwm", "from": "2026-12-01", "to": "2026-12-15"},
+        timeout=10,
+    ).content.decode("utf-8-sig")
+    lines = sheet.strip().split("\r\n")
+    assert lines[0] == "日期,时段,工作站,工作室,值班委员,状态"
+    assert len(lines) == 1 + len([x for x in rosters if x["date"] <= "2026-12-15"])
+    assert lines[1].startswith("2026-12-02,上午,gwm,,") and lines[1].endswith(",有效")
     day = rosters[0]
     on_duty = requests.get(
         f"{base}/on-duty", params={"station": "gwm", "date": day["date"]}, timeout=10
