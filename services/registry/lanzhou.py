@@ -281,6 +281,13 @@ def _member_specs(rng: random.Random, stations: list[dict], studios: list[dict])
                 "studios": in_studios,
             }
         )
+    # a studio nobody joined by chance takes two members of its sectors
+    joined = {p["studio"] for m in members for p in m.get("studios", [])}
+    for studio in studios:
+        if studio["code"] not in joined:
+            fits = [m for m in members[len(small) :] if m["sector"] in studio["sectors"]]
+            for m in rng.sample(fits, min(2, len(fits))):
+                m["studios"].append({"studio": studio["code"]})
     _name_leads(members, "stations", "station")
     _name_leads(members, "studios", "studio")
     return members

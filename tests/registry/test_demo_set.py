@@ -80,7 +80,7 @@ def test_the_small_set_is_inside_it_unchanged(full_registry):
     assert {"gwm", "jnl", "jql", "ytl", "sp"} <= codes
 
 
-def test_every_station_has_a_lead_and_a_year_of_rosters(full_registry):
+def test_every_station_and_studio_has_one_lead_and_stations_a_year_of_rosters(full_registry):
     base, _ = full_registry
     stations = get(base, "/stations")["stations"]
     for station in stations[:: len(stations) // 10]:
@@ -92,6 +92,10 @@ def test_every_station_has_a_lead_and_a_year_of_rosters(full_registry):
         year = get(base, "/rosters", station=station["code"], **{"from": "2026-01-01"})
         months = {r["date"][:7] for r in year["rosters"]}
         assert len(months) == 12
+    studios = get(base, "/studios")["studios"]
+    members = get(base, "/members")["members"]
+    leads = Counter(p["studio"] for m in members for p in m["studios"] if p["role"] == "lead")
+    assert set(leads) == {s["code"] for s in studios} and set(leads.values()) == {1}
     day = get(base, "/rosters", station="gwm")["rosters"][0]
     on_duty = get(base, "/on-duty", station="gwm", date=day["date"])["members"]
     assert sorted(m["code"] for m in on_duty) == day["members"]
