@@ -87,8 +87,9 @@ class Stack:
     def _python(self, *args) -> list[str]:
         return [sys.executable, *args]
 
-    def prepare(self, demo: bool = True) -> None:
-        """Migrate every database, then load the demo registry (idempotent)."""
+    def prepare(self, demo: bool = True, demo_set: str = "lanzhou") -> None:
+        """Migrate every database, then load a demo registry (``small`` or the full
+        ``lanzhou`` set) if the registry is empty."""
         subprocess.run(
             self._python("-m", "services.kernel.runner", "migrate", "--config", self.config_path),
             env=self.env,
@@ -98,7 +99,12 @@ class Stack:
         if demo:
             subprocess.run(
                 self._python(
-                    "-m", "services.registry.demo", self.config()["services"]["registry"]["db_url"]
+                    "-m",
+                    "services.registry.demo",
+                    "--set",
+                    demo_set,
+                    "--if-empty",
+                    self.config()["services"]["registry"]["db_url"],
                 ),
                 env=self.env,
                 cwd=ROOT,

@@ -1,16 +1,27 @@
-"""A small demo registry shaped like Lanzhou (see ../shared/reference/lanzhou.md).
+"""The demo registries: the small one here, the full Lanzhou-shaped one in ``lanzhou.py``.
 
+The small set (5 stations, 10 sectors, 14 members) is what the end-to-end tests assert against.
 Stations and sectors are real names from the newspaper account; the members are invented
 (名字为虚构的演示数据 / the names are fictitious). Loading twice changes nothing.
-``python -m services.registry.demo [DB_URL]`` loads it into the registry database.
+
+``python -m services.registry.demo [--set small|lanzhou] [--seed N] [--year YYYY] [--if-empty]
+[DB_URL]`` loads one into the registry database (default: the full ``lanzhou`` set, into the
+deployment's registry database); ``--if-empty`` loads only into a registry with no station,
+which is what `make run` does.
 """
 
 from __future__ import annotations
 
+import argparse
 import sys
+
+from sqlalchemy import func, select
 
 from services.kernel.db import make_engine
 from services.registry import registry
+from services.registry.models import Station
+
+SETS = ("small", "lanzhou")
 
 SECTORS = [
     ("minjian", "民建"),
@@ -76,19 +87,46 @@ def load(session) -> int:
     return changed
 
 
-def load_into(db_url: str) -> int:
+def load_into(
+    db_url: str, which: str = "small", seed: int | None = None, year=None, if_empty=False
+) -> int | None:
+    """Load a demo set into a registry database; None when ``if_empty`` found it in use."""
     from sqlalchemy.orm import Session
+
+    from services.registry import lanzhou
 
     engine = make_engine(db_url)
     try:
         with Session(engine) as session, session.begin():
-            return load(session)
+            if if_empty and session.scalar(select(func.count()).select_from(Station)):
+                return None
+            if which == "small":
+                return load(session)
+            return lanzhou.load(session, seed=lanzhou.SEED if seed is None else seed, year=year)
     finally:
         engine.dispose()
 
 
-if __name__ == "__main__":
-    from services.kernel import config
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description="load a demo registry / 载入演示数据")
+    parser.add_argument("db_url", nargs="?", help="registry database (default: from the config)")
+    parser.add_argument("--set", dest="which", choices=SETS, default="lanzhou")
+    parser.add_argument("--seed", type=int, default=None, help="the full set's seed")
+    parser.add_argument("--year", type=int, default=None, help="rosters for this year (now)")
+    parser.add_argument("--if-empty", action="store_true", help="only into an empty registry")
+    args = parser.parse_args(argv)
+    url = args.db_url
+    if url is None:
+        from services.kernel import config
 
-    url = sys.argv[1] if len(sys.argv) > 1 else config.load()["services"]["registry"]["db_url"]
-    print(f"demo registry: {load_into(url)} records written")
+        url = config.load()["services"]["registry"]["db_url"]
+    written = load_into(url, args.which, args.seed, args.year, args.if_empty)
+    if written is None:
+        print("demo registry: not empty, left as it is / 委员信息库已有数据，未载入")
+    else:
+        print(f"demo registry ({args.which}): {written} records written / 条记录已写入")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

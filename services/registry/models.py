@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, ForeignKey, Integer, String
+from datetime import date
+
+from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -25,8 +27,31 @@ class Station(Base):  # 委员工作站
     name: Mapped[str] = mapped_column(String(200))
     district: Mapped[str] = mapped_column(String(40))
     kind: Mapped[str] = mapped_column(String(20))
+    # the street or township (街道/乡镇) the station sits in; empty for the old demo rows
+    street: Mapped[str] = mapped_column(String(100), default="")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     revision: Mapped[int] = mapped_column(Integer, default=1)
+
+
+class Studio(Base):  # 委员工作室: serves one sector or a group of sectors
+    __tablename__ = "studios"
+
+    code: Mapped[str] = mapped_column(String(40), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    district: Mapped[str] = mapped_column(String(40))
+    location: Mapped[str] = mapped_column(String(200), default="")
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    revision: Mapped[int] = mapped_column(Integer, default=1)
+    sectors: Mapped[list[StudioSector]] = relationship(
+        cascade="all, delete-orphan", order_by="StudioSector.sector_code", lazy="selectin"
+    )
+
+
+class StudioSector(Base):
+    __tablename__ = "studio_sectors"
+
+    studio_code: Mapped[str] = mapped_column(ForeignKey("studios.code"), primary_key=True)
+    sector_code: Mapped[str] = mapped_column(ForeignKey("sectors.code"), primary_key=True)
 
 
 class Member(Base):  # 政协委员
@@ -35,12 +60,19 @@ class Member(Base):  # 政协委员
     code: Mapped[str] = mapped_column(String(40), primary_key=True)
     name: Mapped[str] = mapped_column(String(100))
     level: Mapped[str] = mapped_column(String(20))
-    sector_code: Mapped[str] = mapped_column(ForeignKey("sectors.code"))
+    sector_code: Mapped[str] = mapped_column(ForeignKey("sectors.code"), index=True)
     district: Mapped[str] = mapped_column(String(40))
+    # personal data: served to the office over HTTP, never put in events or logs
+    phone: Mapped[str] = mapped_column(String(20), default="")
+    expertise: Mapped[list] = mapped_column(JSON, default=list)  # 专长 tags
+    term: Mapped[str] = mapped_column(String(20), default="")  # 届期, e.g. "2022-2027"
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     revision: Mapped[int] = mapped_column(Integer, default=1)
     memberships: Mapped[list[Membership]] = relationship(
         cascade="all, delete-orphan", order_by="Membership.station_code", lazy="selectin"
+    )
+    studio_memberships: Mapped[list[StudioMembership]] = relationship(
+        cascade="all, delete-orphan", order_by="StudioMembership.studio_code", lazy="selectin"
     )
 
 
@@ -50,5 +82,49 @@ class Membership(Base):
     __tablename__ = "memberships"
 
     member_code: Mapped[str] = mapped_column(ForeignKey("members.code"), primary_key=True)
-    station_code: Mapped[str] = mapped_column(ForeignKey("stations.code"), primary_key=True)
+    station_code: Mapped[str] = mapped_column(
+        ForeignKey("stations.code"), primary_key=True, index=True
+    )
     role: Mapped[str] = mapped_column(String(20), default="member")
+
+
+class StudioMembership(Base):
+    """A member of a studio, as its lead (领衔委员) or as a member."""
+
+    __tablename__ = "studio_memberships"
+
+    member_code: Mapped[str] = mapped_column(ForeignKey("members.code"), primary_key=True)
+    studio_code: Mapped[str] = mapped_column(
+        ForeignKey("studios.code"), primary_key=True, index=True
+    )
+    role: Mapped[str] = mapped_column(String(20), default="member")
+
+
+class RosterDay(Base):
+    """One reception duty (委员接待日值班): a date and time slot at a station or a studio."""
+
+    __tablename__ = "roster_days"
+    __table_args__ = (
+        Index("ix_roster_station_date", "station_code", "day"),
+        Index("ix_roster_studio_date", "studio_code", "day"),
+    )
+
+    code: Mapped[str] = mapped_column(String(100), primary_key=True)
+    day: Mapped[date] = mapped_column(Date)
+    slot: Mapped[str] = mapped_column(String(10))
+    station_code: Mapped[str | None] = mapped_column(ForeignKey("stations.code"))
+    studio_code: Mapped[str | None] = mapped_column(ForeignKey("studios.code"))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    revision: Mapped[int] = mapped_column(Integer, default=1)
+    duties: Mapped[list[RosterDuty]] = relationship(
+        cascade="all, delete-orphan", order_by="RosterDuty.member_code", lazy="selectin"
+    )
+
+
+class RosterDuty(Base):
+    __tablename__ = "roster_duties"
+
+    roster_code: Mapped[str] = mapped_column(ForeignKey("roster_days.code"), primary_key=True)
+    member_code: Mapped[str] = mapped_column(
+        ForeignKey("members.code"), primary_key=True, index=True
+    )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 DISTRICTS = (
     "城关区",
@@ -16,13 +16,28 @@ DISTRICTS = (
     "兰州新区",
 )
 STATION_KINDS = ("street", "township", "community", "enterprise", "park")
+STATION_KIND_NAMES = {
+    "street": "街道",
+    "township": "乡镇",
+    "community": "社区",
+    "enterprise": "企业",
+    "park": "园区",
+}
 LEVELS = ("national", "provincial", "municipal", "county")  # 全国 / 省 / 市 / 县区
+LEVEL_NAMES = {"national": "全国", "provincial": "省", "municipal": "市", "county": "县区"}
 ROLES = ("lead", "member")
+ROLE_NAMES = {"lead": "负责人", "member": "成员"}
+SLOTS = ("am", "pm", "day")  # 上午 / 下午 / 全天
+SLOT_NAMES = {"am": "上午", "pm": "下午", "day": "全天"}
 
+INVALID = "格式不正确 / invalid"
 CODE = validate.Regexp(
     r"^[a-z0-9][a-z0-9-]{0,39}$",
     error="只能用小写字母、数字和连字符 / lowercase letters, digits and '-' only",
 )
+# A mainland mobile number, or a landline with its area code (0931 is Lanzhou's).
+PHONE = validate.Regexp(r"^(1[3-9]\d{9}|0\d{2,3}-?\d{7,8})?$", error=INVALID)  # or empty
+TERM = validate.Regexp(r"^(\d{4}-\d{4})?$", error="应为 起始年-结束年 / must be YYYY-YYYY")
 
 
 def one_of(choices):
@@ -39,11 +54,30 @@ class StationSchema(Schema):
     name = fields.String(required=True, validate=validate.Length(min=1, max=200))
     district = fields.String(required=True, validate=one_of(DISTRICTS))
     kind = fields.String(required=True, validate=one_of(STATION_KINDS))
+    street = fields.String(load_default="", validate=validate.Length(max=100))
+    active = fields.Boolean(load_default=True)
+
+
+class StudioSchema(Schema):
+    code = fields.String(required=True, validate=CODE)
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    district = fields.String(required=True, validate=one_of(DISTRICTS))
+    location = fields.String(load_default="", validate=validate.Length(max=200))
+    sectors = fields.List(
+        fields.String(validate=CODE),
+        required=True,
+        validate=validate.Length(min=1, error="至少一个界别 / at least one sector"),
+    )
     active = fields.Boolean(load_default=True)
 
 
 class MembershipSchema(Schema):
     station = fields.String(required=True, validate=CODE)
+    role = fields.String(load_default="member", validate=one_of(ROLES))
+
+
+class StudioMembershipSchema(Schema):
+    studio = fields.String(required=True, validate=CODE)
     role = fields.String(load_default="member", validate=one_of(ROLES))
 
 
@@ -53,5 +87,29 @@ class MemberSchema(Schema):
     level = fields.String(required=True, validate=one_of(LEVELS))
     sector = fields.String(required=True, validate=CODE)
     district = fields.String(required=True, validate=one_of(DISTRICTS))
+    phone = fields.String(load_default="", validate=PHONE)
+    expertise = fields.List(
+        fields.String(validate=validate.Length(min=1, max=40)), load_default=list
+    )
+    term = fields.String(load_default="", validate=TERM)
     active = fields.Boolean(load_default=True)
     stations = fields.List(fields.Nested(MembershipSchema), load_default=list)
+    studios = fields.List(fields.Nested(StudioMembershipSchema), load_default=list)
+
+
+class RosterSchema(Schema):
+    """A reception duty at exactly one place: a station or a studio."""
+
+    date = fields.Date(required=True, error_messages={"invalid": "日期无效 / not a date"})
+    slot = fields.String(load_default="am", validate=one_of(SLOTS))
+    station = fields.String(load_default=None, allow_none=True, validate=CODE)
+    studio = fields.String(load_default=None, allow_none=True, validate=CODE)
+    members = fields.List(fields.String(validate=CODE), load_default=list)
+    active = fields.Boolean(load_default=True)
+
+    @validates_schema
+    def _one_place(self, data, **kwargs):
+        if bool(data.get("station")) == bool(data.get("studio")):
+            raise ValidationError(
+                "工作站和工作室须填且只填一个 / give exactly one of station or studio", "station"
+            )

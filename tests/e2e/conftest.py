@@ -42,7 +42,7 @@ def make_stack(tmp_path, backend: str, pg_databases) -> tuple[Stack, str, str]:
         urls = {s: pg_databases.create() for s in services}
     stack = Stack(env=stack_env(amqp_uri, urls, free_ports(4)), log_dir=tmp_path / "log")
     stack.db_urls = urls
-    stack.prepare(demo=True)
+    stack.prepare(demo=True, demo_set="small")  # the tests assert the small set
     stack.start()
     stack.wait_for(
         lambda: len(stack.health("intake")["stations"]) == 5,

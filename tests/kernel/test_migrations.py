@@ -8,7 +8,17 @@ from services.kernel.db import make_engine
 from services.kernel.migrations import upgrade
 
 OWN_TABLES = {
-    "registry": {"sectors", "stations", "members", "memberships"},
+    "registry": {
+        "sectors",
+        "stations",
+        "members",
+        "memberships",
+        "studios",
+        "studio_sectors",
+        "studio_memberships",
+        "roster_days",
+        "roster_duties",
+    },
     "intake": {"known_stations", "known_categories", "submissions", "issues"},
     "routing": {
         "member_copies",

@@ -1,0 +1,89 @@
+"""The registry service in a nameko container on a private vhost, with an event tap.
+
+HTTP and RPC go through the real RabbitMQ; the database is a migrated SQLite file or
+PostgreSQL database (each test runs on both).
+"""
+
+import json
+import socket
+
+import pytest
+from kombu import Connection, Queue, binding
+from nameko.containers import ServiceContainer
+from nameko.standalone.rpc import ClusterRpcProxy
+
+from services.kernel import topology
+from services.kernel.migrations import upgrade
+from services.registry.service import RegistryService
+
+INTAKE = "http://intake.example.cn"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class EventTap:
+    """A queue bound to every ``registry.*`` event, read back as parsed envelopes."""
+
+    def __init__(self, amqp_uri):
+        self.amqp_uri = amqp_uri
+        self.queue = Queue(
+            "test.registry-tap",
+            bindings=[binding(topology.EVENTS_EXCHANGE, routing_key="registry.#")],
+            durable=False,
+        )
+        with Connection(amqp_uri) as conn:
+            topology.EVENTS_EXCHANGE(conn.default_channel).declare()
+            self.queue(conn.default_channel).declare()
+        self.seen = []
+
+    def drain(self, timeout=1.0) -> list[dict]:
+        """Every event that arrived since the last call (waits ``timeout`` for stragglers)."""
+        raw = []
+        with Connection(self.amqp_uri) as conn:
+            with conn.Consumer(self.queue, callbacks=[lambda b, m: (raw.append(m.body), m.ack())]):
+                while True:
+                    try:
+                        conn.drain_events(timeout=timeout)
+                    except TimeoutError:
+                        break
+        events = [json.loads(b) for b in raw]
+        self.seen.extend(events)
+        return events
+
+
+@pytest.fixture
+def registry_service(db_url, vhost):
+    """(base URL, rpc proxy config, event tap) of a running registry service, on SQLite and
+    on PostgreSQL (``db_url`` is parametrized)."""
+    _, amqp_uri = vhost
+    upgrade("registry", db_url)
+    port = free_port()
+    config = {
+        "AMQP_URI": amqp_uri,
+        "DB_URL": db_url,
+        "SERVICE_NAME": "registry",
+        "SERVICE": {},
+        "WEB_SERVER_ADDRESS": f"127.0.0.1:{port}",
+        "max_workers": 4,
+        "public_urls": {"intake": INTAKE},
+        "retry": {"delays_ms": [300], "requeue_delay_s": 0.5},
+        "outbox": {"poll_interval_s": 0.1, "batch_size": 500},
+    }
+    tap = EventTap(amqp_uri)
+    container = ServiceContainer(RegistryService, config)
+    container.start()
+    try:
+        yield f"http://127.0.0.1:{port}", {"AMQP_URI": amqp_uri}, tap
+    finally:
+        container.stop()
+
+
+@pytest.fixture
+def rpc(registry_service):
+    _, config, _ = registry_service
+    with ClusterRpcProxy(config, timeout=20) as proxy:
+        yield proxy.registry
