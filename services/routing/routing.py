@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from services.kernel import logs, outbox
@@ -161,25 +161,38 @@ def on_issue_received(session: Session, event: dict) -> None:
     assign(session, case)
 
 
+# The hot queries of assignment, built once: only their parameters change per case.
+_OPEN_COUNTS = (
+    select(Case.member_code, func.count())
+    .where(
+        Case.status.in_(lifecycle.ACTIVE), Case.member_code.in_(bindparam("codes", expanding=True))
+    )
+    .group_by(Case.member_code)
+)
+_LAST_ASSIGNED = (
+    select(Assignment.member_code, func.max(Assignment.assigned_at))
+    .where(Assignment.member_code.in_(bindparam("codes", expanding=True)))
+    .group_by(Assignment.member_code)
+)
+_STATION_MEMBERS = (
+    select(MemberCopy, MembershipCopy.role)
+    .join(MembershipCopy, MembershipCopy.member_code == MemberCopy.code)
+    .where(MembershipCopy.station_code == bindparam("station"))
+)
+_ON_DUTY = select(RosterCopy.members).where(
+    RosterCopy.station_code == bindparam("station"),
+    RosterCopy.day == bindparam("day"),
+    RosterCopy.active,
+)
+
+
 def _candidates(session: Session, pairs: list[tuple[MemberCopy, str]]) -> list[Candidate]:
     """Members as candidates, with their open-case counts and last assignment times."""
     codes = [m.code for m, _ in pairs]
     if not codes:
         return []
-    open_counts = dict(
-        session.execute(
-            select(Case.member_code, func.count())
-            .where(Case.status.in_(lifecycle.ACTIVE), Case.member_code.in_(codes))
-            .group_by(Case.member_code)
-        ).all()
-    )
-    last = dict(
-        session.execute(
-            select(Assignment.member_code, func.max(Assignment.assigned_at))
-            .where(Assignment.member_code.in_(codes))
-            .group_by(Assignment.member_code)
-        ).all()
-    )
+    open_counts = dict(session.execute(_OPEN_COUNTS, {"codes": codes}).all())
+    last = dict(session.execute(_LAST_ASSIGNED, {"codes": codes}).all())
     out = []
     for m, role in pairs:
         when = last.get(m.code)
@@ -189,35 +202,26 @@ def _candidates(session: Session, pairs: list[tuple[MemberCopy, str]]) -> list[C
     return out
 
 
-def candidates(session: Session, station: str) -> list[Candidate]:
-    """The station's members."""
-    return _candidates(
-        session,
-        session.execute(
-            select(MemberCopy, MembershipCopy.role)
-            .join(MembershipCopy, MembershipCopy.member_code == MemberCopy.code)
-            .where(MembershipCopy.station_code == station)
-        ).all(),
-    )
+def _station_pairs(session: Session, station: str) -> list[tuple[MemberCopy, str]]:
+    return session.execute(_STATION_MEMBERS, {"station": station}).all()
 
 
-def on_duty(session: Session, station: str, day: date) -> list[Candidate]:
+def _duty_pairs(session: Session, station: str, day: date) -> list[tuple[MemberCopy, str]]:
     """Members on the station's roster that (Beijing) day, any slot."""
     codes = {
         c
-        for row in session.scalars(
-            select(RosterCopy.members).where(
-                RosterCopy.station_code == station, RosterCopy.day == day, RosterCopy.active
-            )
-        )
+        for row in session.scalars(_ON_DUTY, {"station": station, "day": day})
         for c in row.split(",")
         if c
     }
-    members = session.scalars(select(MemberCopy).where(MemberCopy.code.in_(codes))).all()
-    return _candidates(session, [(m, "member") for m in members])
+    if not codes:
+        return []
+    return [
+        (m, "member") for m in session.scalars(select(MemberCopy).where(MemberCopy.code.in_(codes)))
+    ]
 
 
-def studio_members(session: Session, station: str, sectors: list[str]) -> list[Candidate]:
+def _studio_pairs(session: Session, station: str, sectors: list[str]):
     """Members of the active studios of ``sectors`` in the station's district."""
     st = session.get(StationCopy, station)
     if st is None or not sectors:
@@ -231,34 +235,51 @@ def studio_members(session: Session, station: str, sectors: list[str]) -> list[C
     ]
     if not studios:
         return []
-    return _candidates(
-        session,
+    return (
         session.execute(
             select(MemberCopy, StudioMembershipCopy.role)
             .join(StudioMembershipCopy, StudioMembershipCopy.member_code == MemberCopy.code)
             .where(StudioMembershipCopy.studio_code.in_(studios))
         )
         .unique()
-        .all(),
+        .all()
     )
+
+
+def candidates(session: Session, station: str) -> list[Candidate]:
+    """The station's members, with their open cases and last assignment."""
+    return _candidates(session, _station_pairs(session, station))
 
 
 def decide(session: Session, case: Case) -> Decision:
-    """The assignment decision for a case, from routing's own copy of the registry."""
-    own = None
+    """The assignment decision for a case, from routing's own copy of the registry.
+
+    The rules (``assignment.choose``) take the first group that has anyone: so the groups are
+    fetched in the rules' order and stop at the first that can decide, and the open-case
+    figures that break ties are counted for that group only.
+    """
+    sectors = catalogue.sectors_for(case.category)
     if case.member_hint:
         m = session.get(MemberCopy, case.member_hint)
-        if m is not None:
-            own = Candidate(m.code, m.sector, "member", m.active)
-    sectors = catalogue.sectors_for(case.category)
+        if m is not None and m.active:
+            return choose([], sectors, Candidate(m.code, m.sector, "member", m.active))
+
+    def usable(pairs, by_sector=True):
+        return [(m, r) for m, r in pairs if m.active and (not by_sector or m.sector in sectors)]
+
     day = case.received_at.astimezone(CHINA).date()
-    return choose(
-        candidates(session, case.station_code),
-        sectors,
-        own,
-        on_duty=on_duty(session, case.station_code, day),
-        studio_members=studio_members(session, case.station_code, sectors),
-    )
+    duty = usable(_duty_pairs(session, case.station_code, day))
+    if duty:
+        return choose([], sectors, on_duty=_candidates(session, duty))
+    station = _station_pairs(session, case.station_code)
+    matching = usable(station)
+    if matching:
+        return choose(_candidates(session, matching), sectors)
+    studio = usable(_studio_pairs(session, case.station_code, sectors), by_sector=False)
+    if studio:
+        return choose([], sectors, studio_members=_candidates(session, studio))
+    leads = [(m, r) for m, r in usable(station, by_sector=False) if r == "lead"]
+    return choose(_candidates(session, leads), sectors)
 
 
 def assign(session: Session, case: Case) -> None:
