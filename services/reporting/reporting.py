@@ -13,7 +13,9 @@ import json
 import statistics
 from datetime import datetime
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from services.kernel import logs
@@ -54,27 +56,27 @@ def record(session: Session, event: dict) -> bool:
     return True
 
 
+def _upsert(dialect: str):
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    stmt = insert(MonthlyFigure)
+    return stmt.on_conflict_do_update(
+        index_elements=["month", "metric", "dimension", "key"],
+        set_={"value": MonthlyFigure.value + stmt.excluded.value},
+    )
+
+
+_UPSERTS = {name: _upsert(name) for name in ("sqlite", "postgresql")}  # built, compiled once
+
+
 def bump(session: Session, month: str, metric: str, keys, delta: int = 1) -> None:
-    for dimension, key in keys:
-        # One atomic UPDATE: concurrent workers never lose each other's increments.
-        bumped = session.execute(
-            update(MonthlyFigure)
-            .where(
-                MonthlyFigure.month == month,
-                MonthlyFigure.metric == metric,
-                MonthlyFigure.dimension == dimension,
-                MonthlyFigure.key == str(key),
-            )
-            .values(value=MonthlyFigure.value + delta)
-            .execution_options(synchronize_session=False)
-        ).rowcount
-        if not bumped:  # a race on this insert fails the transaction, and the inbox retries
-            session.add(
-                MonthlyFigure(
-                    month=month, metric=metric, dimension=dimension, key=str(key), value=delta
-                )
-            )
-            session.flush()
+    """Add ``delta`` to one figure under each of ``keys``, by atomic upserts: concurrent
+    workers never lose each other's increments."""
+    rows = [
+        {"month": month, "metric": metric, "dimension": d, "key": str(k), "value": delta}
+        for d, k in keys
+    ]
+    if rows:
+        session.execute(_UPSERTS[session.bind.dialect.name], rows)
 
 
 def _fact(session: Session, payload: dict) -> CaseFact:
