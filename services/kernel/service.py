@@ -12,6 +12,7 @@ from __future__ import annotations
 from kombu import Connection
 from nameko.dependency_providers import Config
 from nameko.extensions import DependencyProvider
+from nameko.rpc import rpc
 from nameko.web.handlers import http
 from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import text
@@ -62,21 +63,29 @@ class ServiceBase:
         """Service-specific figures for /health; override to add some."""
         return {}
 
+    def _status(self) -> dict:
+        with self.db.transaction() as session:
+            session.execute(text("SELECT 1"))
+            body = {
+                "service": self.name,
+                "status": "ok",
+                "outbox_backlog": outbox.backlog(session),
+                **self.health_details(session),
+            }
+        body["parked"] = self.inbox.count_parked()
+        return body
+
     @http("GET", "/health")
     def health(self, request):
         try:
-            with self.db.transaction() as session:
-                session.execute(text("SELECT 1"))
-                body = {
-                    "service": self.name,
-                    "status": "ok",
-                    "outbox_backlog": outbox.backlog(session),
-                    **self.health_details(session),
-                }
-            body["parked"] = self.inbox.count_parked()
-            return json_response(body)
+            return json_response(self._status())
         except Exception as exc:  # the answer itself says what is wrong
             return json_response({"service": self.name, "status": "error", "error": str(exc)}, 503)
+
+    @rpc
+    def status(self):
+        """/health over RPC, with the depth of every queue this process consumes."""
+        return {**self._status(), "queues": self.consumers.depths()}
 
     @http("GET", "/ready")
     def ready(self, request):

@@ -32,6 +32,7 @@ main{padding:8px;max-width:960px;margin:auto}
 .chart{background:#fff;border-radius:8px;padding:8px;overflow-x:auto}
 .registry{background:#fff;border-radius:8px;padding:10px}
 nav a{color:#fff;margin-right:12px}
+.warn{background:#fff3e0;border-left:6px solid #e65100;padding:10px;margin:8px 0}
 """
 
 
@@ -88,7 +89,27 @@ def _legend(names: list[str], colours: list[str]) -> str:
     )
 
 
-def page(report: dict, trend_months: list[str], trend: dict[str, list[int]]) -> str:
+def _balance(balance: dict | None) -> str:
+    if not balance or balance.get("holds") is True:
+        return ""
+    if balance.get("holds") is None:
+        text = f"{balance['message_zh']} <span class=en>{escape(balance['message'])}</span>"
+    else:
+        failed = [c for c in balance["checks"] if not c["holds"]]
+        text = "；".join(
+            f"{escape(c['check_zh'])}：差 {c['gap']} <span class=en>"
+            f"{escape(c['check'])}: off by {c['gap']}</span>"
+            for c in failed
+        )
+    return (
+        f"<div class=warn role=alert>⚠ 对账不平 <span class=en>Figures do not reconcile"
+        f"</span>：{text}</div>"
+    )
+
+
+def page(
+    report: dict, trend_months: list[str], trend: dict[str, list[int]], balance: dict | None = None
+) -> str:
     figures = report["city"]
     month = report["month"]
     colours = ["#c62828", "#1565c0", "#2e7d32"]
@@ -124,7 +145,7 @@ def page(report: dict, trend_months: list[str], trend: dict[str, list[int]]) -> 
         f"<header><h1>连心 · 统计看板 <span class=en>Dashboard</span> {escape(month)}</h1>"
         f'<nav><a href="stats/monthly.xlsx?month={escape(month)}">下载 Excel</a>'
         f'<a href="stats/monthly?month={escape(month)}">JSON</a></nav></header><main>'
-        f"{warning}<div class=tiles>{''.join(_tile(k, figures) for k in KEY_FIGURES)}</div>"
+        f"{_balance(balance)}{warning}<div class=tiles>{''.join(_tile(k, figures) for k in KEY_FIGURES)}</div>"
         f"<h2>月度趋势 <span class=en>Trend by month</span></h2>"
         f"<div class=chart>{trend_chart}<div>{_legend(list(names.values()), colours)}</div></div>"
         f"<h2>各区县 <span class=en>By district</span></h2>"

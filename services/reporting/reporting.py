@@ -366,5 +366,9 @@ def all_figures(session: Session) -> list[tuple]:
     ]
 
 
+def issue_count(session: Session) -> int:
+    return session.scalar(select(func.count()).select_from(CaseFact))
+
+
 def event_count(session: Session) -> int:
     return session.scalar(select(func.count()).select_from(StoredEvent))

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import eventlet
+from nameko.rpc import RpcProxy
 from nameko.web.handlers import http
 from werkzeug.wrappers import Response
 
@@ -14,6 +16,7 @@ from services.kernel.messaging import consume_reliably
 from services.kernel.service import ServiceBase
 from services.reporting import dashboard, exports, reporting
 from services.reporting.projections import DIMENSIONS, month_of
+from services.reporting.reconcile import reconcile
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -58,6 +61,9 @@ def _months_before(month: str, n: int) -> list[str]:
 class ReportingService(ServiceBase):
     name = "reporting"
 
+    intake_rpc = RpcProxy("intake")
+    routing_rpc = RpcProxy("routing")
+
     def health_details(self, session):
         return {"events": reporting.event_count(session)}
 
@@ -85,6 +91,23 @@ class ReportingService(ServiceBase):
                 breakdown: report.get(breakdown, {}) if breakdown != "city" else report["city"],
             }
         return json_response(report)
+
+    def _ask(self, proxy, timeout: float = 5):
+        try:
+            with eventlet.Timeout(timeout):
+                return proxy.status.call_async().result()
+        except (eventlet.Timeout, Exception):  # down or slow: reconciliation says so
+            return None
+
+    def reconciliation(self) -> dict:
+        with self.db.transaction() as session:
+            mine = {"issues": reporting.issue_count(session)}
+        mine.update(parked=self.inbox.count_parked(), queues=self.consumers.depths())
+        return reconcile(self._ask(self.intake_rpc), self._ask(self.routing_rpc), mine)
+
+    @http("GET", "/reconciliation")
+    def http_reconciliation(self, request):
+        return json_response(self.reconciliation())
 
     @http("GET", "/stats/yearly")
     def http_yearly(self, request):

@@ -71,3 +71,27 @@ def test_figures_move_when_messages_flow_and_logs_carry_the_tracking_number(stac
     ]
     mine = [line for line in lines if line.get("tracking_number") == number]
     assert mine and all(line["service"] == "routing" and line["message_id"] for line in mine)
+
+
+def test_the_services_reconcile_once_the_flow_settles(stack):
+    with SubmissionClient(stack.amqp_uri) as client:
+        sid = client.submit("jnl", category="hazard", description="路灯杆倾斜")
+        client.publish_raw("jnl", b"not json at all")
+    [submission] = wait_submission(stack, sid)
+    wait_case(stack, submission["tracking_number"])
+
+    def settled():
+        body = requests.get(stack.url("reporting", "/reconciliation"), timeout=15).json()
+        return (
+            body
+            if body["holds"] and body["in_flight"] == {"to_routing": 0, "to_reporting": 0}
+            else None
+        )
+
+    body = stack.wait_for(settled, timeout=30, what="the services to agree")
+    subs = body["submissions"]
+    assert subs["received"] == subs["accepted"] + subs["duplicates"] + subs["rejected"]
+    assert subs["rejected"] >= 1
+    assert body["cases"]["total"] == subs["accepted"] == body["reporting"]["issues"]
+    page = requests.get(stack.url("reporting", "/dashboard"), timeout=15)
+    assert page.status_code == 200 and "统计看板" in page.text and "对账不平" not in page.text
