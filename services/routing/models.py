@@ -154,3 +154,39 @@ class PublishedCatalogue(Base):
     digest: Mapped[str] = mapped_column(String(64), primary_key=True)
     version: Mapped[int] = mapped_column(Integer)
     published_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class NotificationSetting(Base):
+    """How a member wants to hear of cases: channel, address, quiet hours, daily digest.
+
+    The address (e-mail or phone) is personal data: kept here for sending, never in an event.
+    """
+
+    __tablename__ = "notification_settings"
+
+    member_code: Mapped[str] = mapped_column(String(40), primary_key=True)
+    channel: Mapped[str] = mapped_column(String(10))  # email | sms | wechat | none
+    address: Mapped[str] = mapped_column(String(200))
+    quiet_from: Mapped[str | None] = mapped_column(String(5))  # "22:00", Beijing time
+    quiet_to: Mapped[str | None] = mapped_column(String(5))  # "07:30"
+    digest: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class Notice(Base):
+    """One notice to one member, written with the change that caused it, then delivered."""
+
+    __tablename__ = "notices"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(120), unique=True)  # one notice per cause
+    member_code: Mapped[str] = mapped_column(String(40), index=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    tracking_number: Mapped[str | None] = mapped_column(String(32))
+    text: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(12), index=True)
+    channel: Mapped[str | None] = mapped_column(String(10))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime)

@@ -15,7 +15,7 @@ from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from services.kernel import logs, outbox
-from services.routing import catalogue, lifecycle
+from services.routing import catalogue, lifecycle, notify
 from services.routing.assignment import Candidate, Decision, choose
 from services.routing.lifecycle import CaseError
 from services.routing.models import (
@@ -307,15 +307,14 @@ def _give(session, case, member, rule, reason, actor, action, extra=None):
     at = now()
     before = case.status
     case.status, case.member_code, case.assigned_at = "assigned", member, at
-    session.add(
-        Assignment(
-            tracking_number=case.tracking_number,
-            member_code=member,
-            rule=rule,
-            reason=reason,
-            assigned_at=at,
-        )
+    assignment = Assignment(
+        tracking_number=case.tracking_number,
+        member_code=member,
+        rule=rule,
+        reason=reason,
+        assigned_at=at,
     )
+    session.add(assignment)
     session.add(
         CaseEvent(
             tracking_number=case.tracking_number,
@@ -328,6 +327,13 @@ def _give(session, case, member, rule, reason, actor, action, extra=None):
         )
     )
     session.flush()
+    notify.queue_notice(
+        session,
+        member,
+        "assigned" if action == "assign" else "transferred",
+        case.tracking_number,
+        f"a{assignment.id}",
+    )
     event = "routing.issue_assigned" if action == "assign" else f"routing.issue_{PAST[action]}"
     outbox.record(
         session,
@@ -582,9 +588,23 @@ def check_deadlines(
                 SOURCE,
                 occurred_at=at,
             )
+            notify.queue_notice(
+                session,
+                case.member_code,
+                "due_soon" if colour == "yellow" else "overdue",
+                case.tracking_number,
+                f"{due.isoformat()}:r{case.reopens}",
+            )
         if colour == "red" and case.escalated_at is None:
             case.escalated_at = at
             changed["escalated"] += 1
+            notify.queue_notice(
+                session,
+                station_lead(session, case.station_code),
+                "escalated",
+                case.tracking_number,
+                f"r{case.reopens}",
+            )
             outbox.record(
                 session,
                 "routing.issue_escalated",

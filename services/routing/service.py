@@ -6,6 +6,7 @@ number and lookup code; routing never sees lookup codes.
 
 from __future__ import annotations
 
+from marshmallow import ValidationError
 from nameko.extensions import DependencyProvider
 from nameko.rpc import rpc
 from nameko.timer import Timer
@@ -18,7 +19,7 @@ from services.kernel.events import parse_event
 from services.kernel.http import ApiError, json_response, not_found, read_json
 from services.kernel.messaging import consume_reliably
 from services.kernel.service import ServiceBase
-from services.routing import catalogue, pages, routing
+from services.routing import catalogue, notify, pages, routing
 from services.routing.lifecycle import CaseError
 
 MEMBER_ACTIONS = ("accept", "respond", "resolve", "close_unresolved", "transfer")
@@ -80,6 +81,50 @@ class RoutingService(ServiceBase):
     def check_deadlines(self):
         with self.db.transaction() as session:
             return routing.check_deadlines(session, settings=self.settings)
+
+    @property
+    def notify_settings(self) -> notify.Settings:
+        return notify.Settings.from_config(self.config["SERVICE"].get("notify"))
+
+    @ConfiguredTimer.decorator("notify_interval_s", 5)
+    def send_notices(self):
+        settings = self.notify_settings
+        with self.db.transaction() as session:
+            notify.make_digests(session, settings)
+        return notify.deliver_due(self.db.transaction, settings)
+
+    @http("GET", "/members/<string:code>/notifications")
+    def http_get_notifications(self, request, code):
+        with self.db.transaction() as session:
+            return json_response(notify.setting_view(session, code))
+
+    @http("PUT", "/members/<string:code>/notifications")
+    def http_put_notifications(self, request, code):
+        try:
+            with self.db.transaction() as session:
+                notify.save_setting(session, code, read_json(request))
+        except ValidationError as err:
+            return ApiError(
+                "invalid",
+                "输入有误，请检查标出的字段",
+                "invalid input, see fields",
+                fields=err.messages,
+            ).response()
+        except ApiError as err:
+            return err.response()
+        with self.db.transaction() as session:
+            return json_response(notify.setting_view(session, code))
+
+    @http("GET", "/notices")
+    def http_notices(self, request):
+        with self.db.transaction() as session:
+            return json_response(
+                {
+                    "notices": notify.list_notices(
+                        session, request.args.get("status"), request.args.get("member")
+                    )
+                }
+            )
 
     @http("GET", "/catalogue")
     def http_catalogue(self, request):

@@ -31,6 +31,8 @@ OWN_TABLES = {
         "studio_copies",
         "studio_membership_copies",
         "roster_copies",
+        "notification_settings",
+        "notices",
     },
     "reporting": {
         "event_store",

@@ -1,0 +1,326 @@
+"""Notices to members (提醒): written with the change, delivered by a channel, never lost,
+never twice.
+
+A case assigned or transferred to a member, due soon or overdue, gives that member a notice; an
+escalation gives one to the station lead. Each notice is a row written in the same transaction
+as the change (so it is as durable as the case) with a unique key per cause (so a replayed event
+gives no second notice). :func:`deliver_due` sends what is due through the member's preferred
+channel, honouring quiet hours and the daily digest, retries with back-off and records every
+attempt; after the last retry the notice is ``failed`` and listed for the office.
+
+Channels: e-mail over SMTP, and an HTTP gateway for SMS and WeChat (``POST`` JSON
+``{"channel", "to", "text", "key"}``; the gateway is expected to treat ``key`` as idempotent,
+which is what makes a retry after a lost answer safe).
+"""
+
+from __future__ import annotations
+
+import smtplib
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, time, timedelta
+from email.message import EmailMessage
+
+import requests
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from services.routing.models import Notice, NotificationSetting
+from services.routing.workdays import CHINA
+
+KIND_TEXT = {
+    "assigned": "【连心】您有新的群众问题待办理：{number}，请及时接单答复。",
+    "transferred": "【连心】有一件转办的群众问题交给您：{number}，请及时接单答复。",
+    "due_soon": "【连心】问题 {number} 即将到期，请尽快答复或办结。",
+    "overdue": "【连心】问题 {number} 已超期，请立即办理。",
+    "escalated": "【连心】督办：本站问题 {number} 已超期，请督促办理。",
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    sender: str = "lianxin@localhost"
+    gateway_url: str | None = None
+    gateway_token: str | None = None
+    retry_s: tuple[int, ...] = (10, 60, 300, 1800)
+    digest_hour: int = 8
+    timeout_s: float = 10
+
+    @classmethod
+    def from_config(cls, section: dict | None) -> Settings:
+        s = section or {}
+        return cls(
+            s.get("smtp_host") or None,
+            int(s.get("smtp_port") or 25),
+            s.get("sender") or "lianxin@localhost",
+            s.get("gateway_url") or None,
+            s.get("gateway_token") or None,
+            tuple(int(x) for x in s.get("retry_s") or (10, 60, 300, 1800)),
+            int(s.get("digest_hour") or 8),
+            float(s.get("timeout_s") or 10),
+        )
+
+
+def queue_notice(session: Session, member: str | None, kind: str, number: str, cause: str):
+    """Write a notice in the caller's transaction; a cause already noticed adds nothing."""
+    if not member:
+        return
+    key = f"{kind}:{number}:{member}:{cause}"
+    if session.scalar(select(Notice.id).where(Notice.key == key)) is not None:
+        return
+    session.add(
+        Notice(
+            key=key,
+            member_code=member,
+            kind=kind,
+            tracking_number=number,
+            text=KIND_TEXT[kind].format(number=number),
+            status="pending",
+            next_attempt_at=datetime.now(UTC),
+        )
+    )
+
+
+def _minutes(hhmm: str) -> int:
+    h, m = hhmm.split(":")
+    return int(h) * 60 + int(m)
+
+
+def quiet_until(setting: NotificationSetting, now: datetime) -> datetime | None:
+    """The end of the member's quiet hours if ``now`` falls inside them, else None."""
+    if not (setting.quiet_from and setting.quiet_to):
+        return None
+    local = now.astimezone(CHINA)
+    minute = local.hour * 60 + local.minute
+    start, end = _minutes(setting.quiet_from), _minutes(setting.quiet_to)
+    inside = start <= minute < end if start < end else (minute >= start or minute < end)
+    if not inside:
+        return None
+    until = datetime.combine(local.date(), time(end // 60, end % 60), CHINA)
+    if until <= local:
+        until += timedelta(days=1)
+    return until.astimezone(UTC)
+
+
+@dataclass
+class Outcome:
+    sent: int = 0
+    deferred: int = 0
+    retried: int = 0
+    failed: int = 0
+    skipped: int = 0
+    digested: int = 0
+    errors: list = field(default_factory=list)
+
+
+def send(settings: Settings, channel: str, address: str, text: str, key: str) -> None:
+    """Deliver one text through one channel; raises on any failure (the caller retries)."""
+    if channel == "email":
+        if not settings.smtp_host:
+            raise RuntimeError("no SMTP server configured")
+        msg = EmailMessage()
+        msg["From"], msg["To"], msg["Subject"] = settings.sender, address, "连心 Lianxin 提醒"
+        msg["Message-ID"] = f"<{key.replace(':', '.')}@lianxin>"
+        msg.set_content(text)
+        with smtplib.SMTP(
+            settings.smtp_host, settings.smtp_port, timeout=settings.timeout_s
+        ) as smtp:
+            smtp.send_message(msg)
+        return
+    if not settings.gateway_url:
+        raise RuntimeError("no SMS/WeChat gateway configured")
+    headers = (
+        {"Authorization": f"Bearer {settings.gateway_token}"} if settings.gateway_token else {}
+    )
+    r = requests.post(
+        settings.gateway_url,
+        timeout=settings.timeout_s,
+        headers=headers,
+        json={"channel": channel, "to": address, "text": text, "key": key},
+    )
+    if r.status_code >= 300:
+        raise RuntimeError(f"gateway answered {r.status_code}: {r.text[:200]}")
+
+
+def deliver_due(
+    session_factory, settings: Settings, now: datetime | None = None, limit: int = 100
+) -> Outcome:
+    """Send the notices that are due; each in its own short transactions around the I/O."""
+    now = now or datetime.now(UTC)
+    out = Outcome()
+    with session_factory() as session:
+        due = session.scalars(
+            select(Notice.id)
+            .where(Notice.status == "pending", Notice.next_attempt_at <= now)
+            .order_by(Notice.id)
+            .limit(limit)
+        ).all()
+    for notice_id in due:
+        with session_factory() as session:
+            notice = session.get(Notice, notice_id)
+            setting = session.get(NotificationSetting, notice.member_code)
+            if setting is None or setting.channel == "none":
+                notice.status, notice.last_error = "skipped", "没有提醒方式 / no channel set"
+                out.skipped += 1
+                continue
+            if setting.digest and notice.kind != "digest":
+                notice.status = "digested"
+                out.digested += 1
+                continue
+            until = quiet_until(setting, now)
+            if until is not None:
+                notice.next_attempt_at = until
+                out.deferred += 1
+                continue
+            channel, address, text, key = setting.channel, setting.address, notice.text, notice.key
+        try:
+            send(settings, channel, address, text, key)
+            error = None
+        except Exception as exc:  # recorded and retried; the notice is kept either way
+            error = f"{type(exc).__name__}: {exc}"
+        with session_factory() as session:
+            notice = session.get(Notice, notice_id)
+            notice.attempts += 1
+            notice.channel = channel
+            if error is None:
+                notice.status, notice.sent_at, notice.last_error = "sent", datetime.now(UTC), None
+                out.sent += 1
+            elif notice.attempts > len(settings.retry_s):
+                notice.status, notice.last_error = "failed", error
+                out.failed += 1
+                out.errors.append(error)
+            else:
+                notice.last_error = error
+                notice.next_attempt_at = now + timedelta(
+                    seconds=settings.retry_s[notice.attempts - 1]
+                )
+                out.retried += 1
+                out.errors.append(error)
+    return out
+
+
+def make_digests(session: Session, settings: Settings, now: datetime | None = None) -> int:
+    """At the digest hour (Beijing), gather each digest member's waiting notices into one."""
+    now = now or datetime.now(UTC)
+    local = now.astimezone(CHINA)
+    if local.hour != settings.digest_hour:
+        return 0
+    made = 0
+    waiting = session.scalars(select(Notice).where(Notice.status == "digested")).all()
+    by_member: dict[str, list[Notice]] = {}
+    for n in waiting:
+        by_member.setdefault(n.member_code, []).append(n)
+    for member, notices in by_member.items():
+        key = f"digest:{member}:{local.date().isoformat()}"
+        if session.scalar(select(Notice.id).where(Notice.key == key)) is not None:
+            continue
+        lines = "\n".join(f"- {n.text}" for n in notices)
+        session.add(
+            Notice(
+                key=key,
+                member_code=member,
+                kind="digest",
+                tracking_number=None,
+                text=f"【连心】今日提醒汇总（{len(notices)} 条）：\n{lines}",
+                status="pending",
+                next_attempt_at=now,
+            )
+        )
+        for n in notices:
+            n.status = "in_digest"
+        made += 1
+    return made
+
+
+class SettingSchema(Schema):
+    channel = fields.String(
+        required=True,
+        validate=validate.OneOf(
+            ("email", "sms", "wechat", "none"),
+            error="须为 email/sms/wechat/none / must be one of {choices}",
+        ),
+    )
+    address = fields.String(load_default="", validate=validate.Length(max=200))
+    quiet_from = fields.String(
+        load_default=None,
+        allow_none=True,
+        validate=validate.Regexp(
+            r"^([01]\d|2[0-3]):[0-5]\d$", error="格式应为 HH:MM / must be HH:MM"
+        ),
+    )
+    quiet_to = fields.String(
+        load_default=None,
+        allow_none=True,
+        validate=validate.Regexp(
+            r"^([01]\d|2[0-3]):[0-5]\d$", error="格式应为 HH:MM / must be HH:MM"
+        ),
+    )
+    digest = fields.Boolean(load_default=False)
+
+    @validates_schema
+    def _address(self, data, **kwargs):
+        channel, address = data["channel"], data.get("address", "")
+        if channel == "email" and "@" not in address:
+            raise ValidationError({"address": ["邮箱格式不正确 / invalid e-mail address"]})
+        if channel in ("sms", "wechat") and not address:
+            raise ValidationError(
+                {"address": ["请填写手机号或微信号 / give the phone or WeChat id"]}
+            )
+        if bool(data.get("quiet_from")) != bool(data.get("quiet_to")):
+            raise ValidationError({"quiet_to": ["请同时填写开始和结束 / give both ends"]})
+
+
+def save_setting(session: Session, member: str, data: dict) -> NotificationSetting:
+    d = SettingSchema().load(data)
+    row = session.get(NotificationSetting, member) or NotificationSetting(member_code=member)
+    row.channel, row.address, row.digest = d["channel"], d["address"], d["digest"]
+    row.quiet_from, row.quiet_to = d["quiet_from"], d["quiet_to"]
+    session.add(row)
+    return row
+
+
+def _mask(address: str) -> str:
+    if "@" in address:
+        name, _, domain = address.partition("@")
+        return f"{name[:1]}***@{domain}"
+    return f"{address[:3]}****{address[-4:]}" if len(address) >= 7 else "****"
+
+
+def setting_view(session: Session, member: str) -> dict:
+    row = session.get(NotificationSetting, member)
+    if row is None:
+        return {"member": member, "channel": "none"}
+    return {
+        "member": member,
+        "channel": row.channel,
+        "address": _mask(row.address),
+        "quiet_from": row.quiet_from,
+        "quiet_to": row.quiet_to,
+        "digest": row.digest,
+    }
+
+
+def list_notices(
+    session: Session, status: str | None = None, member: str | None = None, limit: int = 200
+) -> list[dict]:
+    query = select(Notice).order_by(Notice.id.desc()).limit(limit)
+    if status:
+        query = query.where(Notice.status == status)
+    if member:
+        query = query.where(Notice.member_code == member)
+    return [
+        {
+            "id": n.id,
+            "member": n.member_code,
+            "kind": n.kind,
+            "tracking_number": n.tracking_number,
+            "status": n.status,
+            "channel": n.channel,
+            "attempts": n.attempts,
+            "last_error": n.last_error,
+            "sent_at": n.sent_at.isoformat() if n.sent_at else None,
+        }
+        for n in session.scalars(query)
+    ]

@@ -1,0 +1,203 @@
+"""Notices reach members through real channels: a real SMTP server on loopback receives the
+e-mails; the HTTP gateway adapter retries against a local server that fails first, and the
+notice is delivered once, with every attempt recorded. Quiet hours and digests are honoured."""
+
+import json
+import mailbox
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy.orm import sessionmaker
+
+from services.kernel.db import make_engine
+from services.kernel.migrations import upgrade
+from services.routing import notify
+from services.routing.models import Notice
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port, timeout=15):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.1)
+    raise TimeoutError(port)
+
+
+@pytest.fixture
+def smtp_server(tmp_path):
+    port, box = free_port(), tmp_path / "mbox"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "aiosmtpd",
+            "-n",
+            "-l",
+            f"127.0.0.1:{port}",
+            "-c",
+            "aiosmtpd.handlers.Mailbox",
+            str(box),
+        ]
+    )
+    wait_port(port)
+    yield port, box
+    proc.terminate()
+    proc.wait(10)
+
+
+GATEWAY = textwrap.dedent("""
+    import json, sys
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+    log, fail_first = sys.argv[2], int(sys.argv[3])
+    seen = []
+    class H(BaseHTTPRequestHandler):
+        def do_POST(self):
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            seen.append(body)
+            ok = len(seen) > fail_first
+            with open(log, "a") as f:
+                f.write(json.dumps({"ok": ok, **body}, ensure_ascii=False) + "\\n")
+            self.send_response(200 if ok else 503)
+            self.end_headers()
+            self.wfile.write(b"{}")
+        def log_message(self, *a):
+            pass
+    HTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
+""")
+
+
+@pytest.fixture
+def gateway(tmp_path):
+    port, log = free_port(), tmp_path / "gateway.log"
+    script = tmp_path / "gateway.py"
+    script.write_text(GATEWAY)
+    proc = subprocess.Popen([sys.executable, str(script), str(port), str(log), "2"])
+    wait_port(port)
+    yield f"http://127.0.0.1:{port}/send", log
+    proc.terminate()
+    proc.wait(10)
+
+
+@pytest.fixture
+def db(tmp_path):
+    url = f"sqlite:///{tmp_path}/routing.db"
+    upgrade("routing", url)
+    engine = make_engine(url)
+    factory = sessionmaker(engine)
+
+    @contextmanager
+    def transaction():
+        with factory.begin() as session:
+            yield session
+
+    yield transaction
+    engine.dispose()
+
+
+def test_email_notices_reach_a_real_smtp_server_once(db, smtp_server):
+    port, box = smtp_server
+    settings = notify.Settings(smtp_host="127.0.0.1", smtp_port=port)
+    with db() as s:
+        notify.save_setting(s, "m003", {"channel": "email", "address": "m003@example.cn"})
+        notify.queue_notice(s, "m003", "assigned", "LX1", "a1")
+        notify.queue_notice(s, "m003", "assigned", "LX1", "a1")  # the same cause again
+        notify.queue_notice(s, "m003", "overdue", "LX1", "due1")
+    outcome = notify.deliver_due(db, settings)
+    assert (outcome.sent, outcome.failed) == (2, 0)
+    assert notify.deliver_due(db, settings).sent == 0  # nothing twice
+    messages = list(mailbox.Maildir(str(box)))
+    assert sorted(m["To"] for m in messages) == ["m003@example.cn"] * 2
+    bodies = sorted(m.get_payload(decode=True).decode() for m in messages)
+    assert "LX1" in bodies[0] and "已超期" in bodies[0] + bodies[1]
+
+
+def test_the_gateway_is_retried_until_it_answers_and_attempts_are_recorded(db, gateway):
+    url, log = gateway
+    settings = notify.Settings(gateway_url=url, retry_s=(1, 1, 1))
+    with db() as s:
+        notify.save_setting(s, "m005", {"channel": "sms", "address": "13800001234"})
+        notify.queue_notice(s, "m005", "assigned", "LX2", "a7")
+    now = datetime.now(UTC)
+    assert notify.deliver_due(db, settings, now).retried == 1
+    assert notify.deliver_due(db, settings, now).sent == 0  # not due again yet
+    assert notify.deliver_due(db, settings, now + timedelta(seconds=2)).retried == 1
+    assert notify.deliver_due(db, settings, now + timedelta(seconds=4)).sent == 1
+    with db() as s:
+        notice = s.query(Notice).one()
+        assert (notice.status, notice.attempts, notice.channel) == ("sent", 3, "sms")
+    calls = [json.loads(line) for line in log.read_text().splitlines()]
+    assert [c["ok"] for c in calls] == [False, False, True]
+    assert {c["key"] for c in calls} == {"assigned:LX2:m005:a7"}  # one key: idempotent retries
+    assert calls[0]["to"] == "13800001234" and "LX2" in calls[0]["text"]
+
+
+def test_a_gateway_that_never_answers_ends_failed_with_its_error(db):
+    settings = notify.Settings(
+        gateway_url=f"http://127.0.0.1:{free_port()}/x", retry_s=(1,), timeout_s=1
+    )
+    with db() as s:
+        notify.save_setting(s, "m006", {"channel": "wechat", "address": "wx-m006"})
+        notify.queue_notice(s, "m006", "due_soon", "LX3", "d")
+    now = datetime.now(UTC)
+    notify.deliver_due(db, settings, now)
+    assert notify.deliver_due(db, settings, now + timedelta(seconds=2)).failed == 1
+    with db() as s:
+        [failed] = notify.list_notices(s, status="failed")
+        assert failed["attempts"] == 2 and "ConnectionError" in failed["last_error"]
+
+
+def test_quiet_hours_defer_and_the_digest_gathers(db, smtp_server):
+    port, box = smtp_server
+    settings = notify.Settings(smtp_host="127.0.0.1", smtp_port=port, digest_hour=8)
+    night = datetime(2026, 11, 27, 15, 0, tzinfo=UTC)  # 23:00 in Beijing
+    with db() as s:
+        notify.save_setting(
+            s,
+            "m1",
+            {
+                "channel": "email",
+                "address": "m1@example.cn",
+                "quiet_from": "22:00",
+                "quiet_to": "07:30",
+            },
+        )
+        notify.save_setting(
+            s, "m2", {"channel": "email", "address": "m2@example.cn", "digest": True}
+        )
+        notify.queue_notice(s, "m1", "assigned", "LX4", "a1")
+        notify.queue_notice(s, "m2", "assigned", "LX5", "a2")
+        notify.queue_notice(s, "m2", "assigned", "LX6", "a3")
+        for n in s.query(Notice):
+            n.next_attempt_at = night
+    out = notify.deliver_due(db, settings, night)
+    assert (out.deferred, out.digested, out.sent) == (1, 2, 0)
+    morning = datetime(2026, 11, 28, 0, 5, tzinfo=UTC)  # 08:05 in Beijing
+    with db() as s:
+        assert notify.make_digests(s, settings, morning) == 1
+        assert notify.make_digests(s, settings, morning) == 0  # one digest a day
+    assert notify.deliver_due(db, settings, morning).sent == 2  # m1's, and m2's digest
+    texts = {m["To"]: m.get_payload(decode=True).decode() for m in mailbox.Maildir(str(box))}
+    assert "LX4" in texts["m1@example.cn"]
+    assert "2 条" in texts["m2@example.cn"] and "LX5" in texts["m2@example.cn"]
+
+
+def test_settings_are_validated_field_by_field(db):
+    with db() as s, pytest.raises(Exception) as err:
+        notify.save_setting(
+            s, "m1", {"channel": "email", "address": "not-an-address", "quiet_from": "25:00"}
+        )
+    assert "address" in err.value.messages or "quiet_from" in err.value.messages
