@@ -1,4 +1,9 @@
-"""The intake nameko service: consumes its stations' queues and the registry's station events.
+"""The intake nameko service: consumes its stations' queues and the registry's station events,
+and serves the HTTP channels (QR pages, status page, staff entry) and intake's admin API.
+
+Every HTTP channel publishes to the station's queue with confirms and waits briefly for the
+station's worker (``StationChannel``); the rules live in ``intake``, ``qr_page`` and
+``activities``.
 
 Which stations a process serves comes from ``services.intake.stations`` in the deployment
 config: ``all`` (every active station intake knows of, growing as the registry announces new
@@ -10,18 +15,23 @@ from __future__ import annotations
 import logging
 import time
 from functools import partial
+from urllib.parse import quote
 
 import eventlet
 from nameko.extensions import DependencyProvider
 from nameko.web.handlers import http
 from sqlalchemy.orm import Session
+from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.wrappers import Response
 
-from services.intake import intake, unrouted
+from services.intake import activities, intake, qr_page, unrouted
+from services.intake.dependencies import StationChannel
+from services.intake.schemas import DESCRIPTION_MAX
 from services.kernel import topology
 from services.kernel.config import station_selection
 from services.kernel.db import make_engine
 from services.kernel.events import parse_event
-from services.kernel.http import json_response, not_found
+from services.kernel.http import ApiError, json_response, not_found
 from services.kernel.messaging import consume_reliably
 from services.kernel.publisher import ConfirmedPublisher
 from services.kernel.service import ServiceBase
@@ -94,10 +104,49 @@ class StationQueues(DependencyProvider):
         return sorted(intake.station_of_queue(q) for q in self._consumer().consuming)
 
 
+def html_response(text: str, status: int = 200) -> Response:
+    return Response(text, status=status, content_type="text/html; charset=utf-8")
+
+
+def too_large() -> ApiError:
+    return ApiError(
+        "too_large",
+        f"请求内容过大（上限 {intake.MAX_BODY_BYTES} 字节）",
+        f"request body too large (limit {intake.MAX_BODY_BYTES} bytes)",
+        status=413,
+    )
+
+
+def read_body(request) -> dict:
+    """A JSON request body, decoded by its declared charset, capped in size; or an ApiError."""
+    request.max_content_length = intake.MAX_BODY_BYTES
+    try:
+        raw = request.get_data()
+    except RequestEntityTooLarge as exc:
+        raise too_large() from exc
+    data, errors = intake.decode_body(raw, request.content_type)
+    if errors is None and not isinstance(data, dict):
+        errors = {"_body": ["内容必须是 JSON 对象 / body must be a JSON object"]}
+    if errors is not None:
+        raise invalid(errors)
+    return data
+
+
+def invalid(errors: dict) -> ApiError:
+    return ApiError("invalid", "提交的内容有误", "invalid submission", fields=errors)
+
+
+def _switch_url(request, lang: str) -> str:
+    args = request.args.to_dict()
+    args["lang"] = "zh" if lang == "en" else "en"
+    return request.path + "?" + "&".join(f"{k}={quote(v)}" for k, v in args.items())
+
+
 class IntakeService(ServiceBase):
     name = "intake"
 
     stations = StationQueues()
+    channel = StationChannel()
 
     def health_details(self, session):
         return {"stations": self.stations.consumed(), "submissions": intake.counts(session)}
@@ -140,3 +189,151 @@ class IntakeService(ServiceBase):
         if status is None:
             return not_found(number).response()
         return json_response(status)
+
+    @http("GET", "/admin/unrouted")
+    def http_unrouted(self, request):
+        limit = min(int(request.args.get("limit", 100)), 500)
+        return json_response(unrouted.peek(self.container.config["AMQP_URI"], limit))
+
+    # -- QR channel (委员码上见) -----------------------------------------------------------------
+
+    def _target(self, request, kind, code, lang):
+        """The page a QR code opens and the categories; or the 404 page to answer with."""
+        with self.db.transaction() as session:
+            page = qr_page.target(session, kind, code) if kind in qr_page.KINDS else None
+            categories = intake.categories(session)
+        if page is None or not page["stations"]:
+            text = qr_page.TEXT[lang]["not_found" if page is None else "no_station"]
+            body = qr_page.render(
+                "message.html", lang, message=text, switch_url=_switch_url(request, lang)
+            )
+            return None, None, html_response(body, 404)
+        return page, categories, None
+
+    def _form_page(self, request, page, categories, lang, form, errors=None, status=200):
+        body = qr_page.render(
+            "form.html",
+            lang,
+            page=page,
+            categories=categories,
+            form=form,
+            errors=errors or {},
+            action=request.path,
+            description_max=DESCRIPTION_MAX,
+            switch_url=_switch_url(request, lang),
+        )
+        return html_response(body, status)
+
+    @http("GET", "/q/<string:kind>/<string:code>")
+    def qr_form(self, request, kind, code):
+        lang = qr_page.language(request.args.get("lang"))
+        page, categories, refusal = self._target(request, kind, code, lang)
+        if refusal is not None:
+            return refusal
+        form = {"submission_id": qr_page.new_submission_id()}
+        return self._form_page(request, page, categories, lang, form)
+
+    @http("POST", "/q/<string:kind>/<string:code>")
+    def qr_submit(self, request, kind, code):
+        request.max_content_length = intake.MAX_BODY_BYTES
+        try:
+            form = request.form
+        except RequestEntityTooLarge:
+            return too_large().response()
+        lang = qr_page.language(form.get("lang"))
+        page, categories, refusal = self._target(request, kind, code, lang)
+        if refusal is not None:
+            return refusal
+        message, errors = qr_page.submission_from_form(form, page, categories)
+        if errors:
+            # the same submission id again: a corrected form still makes one issue at most
+            form = {**form.to_dict(), "submission_id": message["submission_id"]}
+            return self._form_page(request, page, categories, lang, form, errors, 400)
+        return self._result_page(request, self.channel.submit(message), lang)
+
+    def _result_page(self, request, result, lang):
+        status = 202 if result["status"] == "pending" else 200
+        body = qr_page.render(
+            "result.html", lang, result=result, switch_url=_switch_url(request, lang)
+        )
+        return html_response(body, status)
+
+    @http("GET", "/q/receipt/<string:submission_id>")
+    def qr_receipt(self, request, submission_id):
+        """Where "received, being processed" leads: the tracking number once it is made."""
+        lang = qr_page.language(request.args.get("lang"))
+        result = self.channel.result(submission_id) or {"status": "pending"}
+        return self._result_page(request, {**result, "submission_id": submission_id}, lang)
+
+    @http("GET", "/status")
+    def status_page(self, request):
+        lang = qr_page.language(request.args.get("lang"))
+        number = (request.args.get("number") or "").strip()
+        code = (request.args.get("code") or "").strip()
+        status = None
+        if number and code:
+            with self.db.transaction() as session:
+                status = intake.public_status(session, number, code)
+        body = qr_page.render(
+            "status.html",
+            lang,
+            number=number,
+            code=code,
+            asked=bool(number or code),
+            status=qr_page.status_view(status) if status else None,
+            switch_url=_switch_url(request, lang),
+        )
+        return html_response(body, 200 if status or not (number or code) else 404)
+
+    @http("GET", "/api/status")
+    def status_json(self, request):
+        with self.db.transaction() as session:
+            status = intake.public_status(
+                session, request.args.get("number", ""), request.args.get("code", "")
+            )
+        if status is None:
+            return not_found("受理编号或查询码 / tracking number or lookup code").response()
+        return json_response(status)
+
+    # -- staff channel (工作站/工作室 staff) ------------------------------------------------------
+
+    @http("POST", "/staff/issues")
+    def staff_issue(self, request):
+        try:
+            data = read_body(request)
+            with self.db.transaction() as session:
+                message = activities.staff_issue(session, data)
+        except activities.Invalid as err:
+            return invalid(err.errors).response()
+        except ApiError as err:
+            return err.response()
+        result = self.channel.submit(message)
+        return self._json_result(result)
+
+    @staticmethod
+    def _json_result(result):
+        if result["status"] == "rejected":
+            return invalid(result["errors"]).response()
+        return json_response(result, 202 if result["status"] == "pending" else 201)
+
+    @http("POST", "/staff/activities")
+    def staff_activity(self, request):
+        try:
+            data = read_body(request)
+            with self.db.transaction() as session:
+                activity, messages = activities.record_activity(session, data)
+        except activities.Invalid as err:
+            return invalid(err.errors).response()
+        except ApiError as err:
+            return err.response()
+        for message in messages:
+            self.channel.publish(message)
+        results = [self.channel.wait(m["submission_id"]) for m in messages]
+        return json_response({**activity, "issues": results}, 201)
+
+    @http("GET", "/activities")
+    def http_activities(self, request):
+        limit = min(int(request.args.get("limit", 100)), 1000)
+        with self.db.transaction() as session:
+            found = activities.activities(session, request.args.get("station"), limit)
+        return json_response({"activities": found})
