@@ -289,7 +289,9 @@ def _newer(session: Session, model, payload: dict):
 
 
 def _record_step(session: Session, event: dict) -> None:
-    occurred = datetime.fromisoformat(event["occurred_at"])
+    occurred = event["occurred_at"]  # parse_event gives a datetime; a plain dict gives text
+    if isinstance(occurred, str):
+        occurred = datetime.fromisoformat(occurred)
     if occurred.tzinfo is None:
         occurred = occurred.replace(tzinfo=UTC)
     session.add(

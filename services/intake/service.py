@@ -100,6 +100,9 @@ class StationQueues(DependencyProvider):
     def replay_unrouted(self) -> dict:
         return unrouted.replay(self.container.config["AMQP_URI"], self.publisher)
 
+    def list_unrouted(self, limit: int) -> dict:
+        return unrouted.peek(self.container.config["AMQP_URI"], limit)
+
     def consumed(self) -> list[str]:
         return sorted(intake.station_of_queue(q) for q in self._consumer().consuming)
 
@@ -193,7 +196,7 @@ class IntakeService(ServiceBase):
     @http("GET", "/admin/unrouted")
     def http_unrouted(self, request):
         limit = min(int(request.args.get("limit", 100)), 500)
-        return json_response(unrouted.peek(self.container.config["AMQP_URI"], limit))
+        return json_response(self.stations.list_unrouted(limit))
 
     # -- QR channel (委员码上见) -----------------------------------------------------------------
 
