@@ -18,13 +18,14 @@ from functools import partial
 from urllib.parse import quote
 
 import eventlet
+from nameko.dependency_providers import Config
 from nameko.extensions import DependencyProvider
 from nameko.web.handlers import http
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Response
 
-from services.intake import activities, intake, qr_page, unrouted
+from services.intake import activities, intake, open311, qr_page, unrouted
 from services.intake.dependencies import StationChannel
 from services.intake.schemas import DESCRIPTION_MAX
 from services.kernel import topology
@@ -135,6 +136,14 @@ def read_body(request) -> dict:
     return data
 
 
+def open311_response(kind: str, data, fmt: str, status: int = 200) -> Response:
+    if fmt == "xml":
+        return Response(
+            open311.to_xml(kind, data), status=status, content_type="text/xml; charset=utf-8"
+        )
+    return json_response(data, status)
+
+
 def invalid(errors: dict) -> ApiError:
     return ApiError("invalid", "提交的内容有误", "invalid submission", fields=errors)
 
@@ -150,6 +159,7 @@ class IntakeService(ServiceBase):
 
     stations = StationQueues()
     channel = StationChannel()
+    config = Config()
 
     def health_details(self, session):
         return {"stations": self.stations.consumed(), "submissions": intake.counts(session)}
@@ -340,3 +350,89 @@ class IntakeService(ServiceBase):
         with self.db.transaction() as session:
             found = activities.activities(session, request.args.get("station"), limit)
         return json_response({"activities": found})
+
+    # -- Open311 GeoReport v2 (root: /open311/v2) ------------------------------------------------
+
+    def _api_keys(self) -> set[str]:
+        keys = self.config["SERVICE"].get("open311_api_keys") or ""
+        return {k.strip() for k in str(keys).split(",") if k.strip()}
+
+    def _open311(self, fmt: str, kind: str, produce, status: int = 200) -> Response:
+        if fmt not in open311.FORMATS:
+            return open311_response(
+                "errors", open311.errors(open311.Open311Error(404, f"format {fmt}")), "json", 404
+            )
+        try:
+            return open311_response(kind, produce(), fmt, status)
+        except open311.Open311Error as exc:
+            return open311_response("errors", open311.errors(exc), fmt, exc.status)
+
+    @http("GET", "/open311/v2/services.<string:fmt>")
+    def open311_services(self, request, fmt):
+        def produce():
+            with self.db.transaction() as session:
+                return open311.services(intake.categories(session))
+
+        return self._open311(fmt, "services", produce)
+
+    @http("GET", "/open311/v2/services/<string:code>.<string:fmt>")
+    def open311_definition(self, request, code, fmt):
+        def produce():
+            with self.db.transaction() as session:
+                category = next((c for c in intake.categories(session) if c["code"] == code), None)
+                stations = [
+                    intake.known_station(session, c) for c in intake.known_station_codes(session)
+                ]
+            if category is None:
+                raise open311.Open311Error(
+                    404, f"service_code {code}: 未知的服务 / unknown service"
+                )
+            return open311.service_definition(category, stations)
+
+        return self._open311(fmt, "service_definition", produce)
+
+    @http("POST", "/open311/v2/requests.<string:fmt>")
+    def open311_post(self, request, fmt):
+        def produce():
+            request.max_content_length = intake.MAX_BODY_BYTES
+            try:
+                form = request.form
+            except RequestEntityTooLarge as exc:
+                raise open311.Open311Error(413, "请求内容过大 / request body too large") from exc
+            if form.get("api_key") not in self._api_keys():
+                raise open311.Open311Error(403, "api_key 无效 / invalid api_key")
+            with self.db.transaction() as session:
+                categories = intake.categories(session)
+                stations = set(intake.known_station_codes(session))
+            message = open311.submission_from_post(form, categories, stations)
+            return open311.post_answer(self.channel.submit(message))
+
+        return self._open311(fmt, "requests", produce, 201)
+
+    @http("GET", "/open311/v2/requests.<string:fmt>")
+    def open311_requests(self, request, fmt):
+        return self._open311(fmt, "requests", lambda: self._requests(request, request.args))
+
+    @http("GET", "/open311/v2/requests/<string:number>.<string:fmt>")
+    def open311_request(self, request, number, fmt):
+        def produce():
+            found = self._requests(request, {"service_request_id": number})
+            if not found:
+                raise open311.Open311Error(404, f"service_request_id {number}: 未找到 / not found")
+            return found
+
+        return self._open311(fmt, "requests", produce)
+
+    def _requests(self, request, args):
+        full = request.args.get("api_key") in self._api_keys()
+        with self.db.transaction() as session:
+            names = {c["code"]: c["name"] for c in intake.categories(session)}
+            return open311.requests(session, args, names, full)
+
+    @http("GET", "/open311/v2/tokens/<string:token_id>.<string:fmt>")
+    def open311_token(self, request, token_id, fmt):
+        def produce():
+            with self.db.transaction() as session:
+                return open311.token(session, token_id)
+
+        return self._open311(fmt, "requests", produce)
