@@ -9,7 +9,16 @@ from services.kernel.migrations import upgrade
 
 OWN_TABLES = {
     "registry": {"sectors", "stations", "members", "memberships"},
-    "intake": {"known_stations", "known_categories", "submissions", "issues"},
+    "intake": {
+        "known_stations",
+        "known_categories",
+        "known_members",
+        "known_studios",
+        "submissions",
+        "issues",
+        "issue_steps",
+        "activities",
+    },
     "routing": {
         "member_copies",
         "membership_copies",
