@@ -65,6 +65,8 @@ def load(url, make_form, n, concurrency):
     with ThreadPoolExecutor(concurrency) as pool:
         results = list(pool.map(one, range(n)))
     elapsed = time.perf_counter() - started
+    for session in sessions.values():
+        session.close()
     return n / elapsed, [r[0] for r in results], [r[1] for r in results]
 
 
@@ -106,7 +108,11 @@ def test_qr_form_submissions_per_second_beside_a_bare_handler(stack):
         rate, lat, status = load(url, form, HTTP_REQUESTS, HTTP_CONCURRENCY)
     finally:
         bare.terminate()
-        bare.wait(10)
+        try:
+            bare.wait(10)
+        except subprocess.TimeoutExpired:
+            bare.kill()
+            bare.wait()
     assert set(base_status) == {200}
     answered = status.count(200)
     RESULTS["qr_form_http"] = {
