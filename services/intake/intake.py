@@ -342,7 +342,8 @@ def public_status(session: Session, number: str, lookup_code: str) -> dict | Non
     No names, phone numbers, member codes or reasons: only what happened and when.
     """
     issue = session.scalar(select(Issue).where(Issue.tracking_number == number))
-    if issue is None or not secrets.compare_digest(issue.lookup_code, lookup_code or ""):
+    given = (lookup_code or "").encode("utf-8")
+    if issue is None or not secrets.compare_digest(issue.lookup_code.encode("utf-8"), given):
         return None
     steps = [("intake.issue_received", issue.received_at)]
     steps += [

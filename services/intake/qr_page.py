@@ -70,7 +70,7 @@ TEXT = {
         "status_none": "未找到：请核对受理编号和查询码。",
         "status_now": "当前状态",
         "not_found": "未找到这个二维码对应的委员、工作站或工作室。",
-        "no_station": "该工作室暂未开通线上受理，请到附近的委员工作站反映。",
+        "no_station": "这个二维码暂未开通线上受理，请到附近的委员工作站反映。",
         "switch": "English",
         "rejected": "提交未被受理，请修改后重试。",
     },
@@ -105,7 +105,7 @@ TEXT = {
         "status_none": "Not found: check the tracking number and the lookup code.",
         "status_now": "Status",
         "not_found": "No member, workstation or studio has this QR code.",
-        "no_station": "This studio does not take issues online yet; please visit a member "
+        "no_station": "This code does not take issues online yet; please visit a member "
         "workstation.",
         "switch": "中文",
         "rejected": "The submission was not accepted; please correct it and try again.",
@@ -128,7 +128,7 @@ def target(session: Session, kind: str, code: str) -> dict | None:
         member = intake.known_member(session, code)
         if member is None:
             return None
-        stations = [s for s in map(lambda c: intake.known_station(session, c), member["stations"])]
+        stations = [intake.known_station(session, c) for c in member["stations"]]
         return {
             "kind": kind,
             "code": code,

@@ -150,6 +150,7 @@ def test_the_public_status_needs_both_codes_and_shows_only_steps(s):
     with s.begin():
         issue = s.scalar(select(Issue))
         assert intake.public_status(s, number, "wrong") is None
+        assert intake.public_status(s, number, "查询码") is None
         intake.apply_event(
             s,
             event(
@@ -201,3 +202,29 @@ def test_an_activity_is_recorded_once_and_announced_without_personal_data(s):
             s, {"kind": "visit", "date": "2026-11-20", "people_served": 1, "studio": "nope"}
         )
     assert set(bad.value.errors) == {"studio"}
+
+
+def test_a_studio_page_sends_issues_to_the_studio_station(s):
+    with s.begin():
+        assert qr_page.target(s, "studio", "st01") is None
+        intake.apply_event(
+            s,
+            event(
+                "registry.studio_saved",
+                {
+                    "code": "st01",
+                    "name": "医药卫生界委员工作室",
+                    "sectors": ["yiyao"],
+                    "district": "城关区",
+                    "active": True,
+                    "revision": 1,
+                    "station": "gwm",
+                },
+            ),
+        )
+        page = qr_page.target(s, "studio", "st01")
+        message, errors = qr_page.submission_from_form(
+            {"category": "health", "description": "义诊"}, page, intake.categories(s)
+        )
+    assert errors == {} and message["station"] == "gwm" and message["studio"] == "st01"
+    assert deliver(s, json.dumps(message).encode())["status"] == "accepted"
