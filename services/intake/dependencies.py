@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 
-import eventlet
+from eventlet.event import Event
 from nameko.extensions import DependencyProvider
 
 from services.intake import intake
@@ -17,18 +17,32 @@ from services.kernel.publisher import ConfirmedPublisher
 DEFAULT_WAIT_S = 5.0
 
 
+class ChannelPublisher(ConfirmedPublisher):
+    """The HTTP channels' own confirming connection: a citizen's submission does not queue
+    behind the outbox relay's events (nameko shares an extension per class)."""
+
+
 class StationChannel(DependencyProvider):
     """Publishes a submission to ``lianxin.intake``/``station.<code>`` with confirms, then polls
     intake's database (by submission id) for the result the station's worker recorded.
 
-    The worker may run in another intake process: the database is the meeting point.
+    The worker may run in another intake process: the database is the meeting point. When it
+    runs in this one, it wakes the waiting request as soon as it committed (``done``), so the
+    answer does not wait for the next poll.
     """
 
-    publisher = ConfirmedPublisher()
+    publisher = ChannelPublisher()
     db = SharedEngine()
 
     def setup(self):
         self.wait_s = float(self.container.config["SERVICE"].get("http_wait_s", DEFAULT_WAIT_S))
+        self._waiting: dict[str, Event] = {}
+
+    def done(self, submission_id: str | None) -> None:
+        """A worker of this process committed the submission's result: wake its waiter."""
+        event = self._waiting.get(submission_id) if submission_id else None
+        if event is not None and not event.ready():
+            event.send()
 
     def get_dependency(self, worker_ctx):
         return self
@@ -50,16 +64,29 @@ class StationChannel(DependencyProvider):
     def wait(self, submission_id: str, timeout: float | None = None) -> dict:
         """The submission's result, or ``{"status": "pending"}`` when it takes too long."""
         deadline = time.monotonic() + (self.wait_s if timeout is None else timeout)
-        pause = 0.02
-        while True:
-            found = self.result(submission_id)
-            if found is not None:
-                return {**found, "submission_id": submission_id}
-            if time.monotonic() >= deadline:
-                return {"status": "pending", "submission_id": submission_id}
-            eventlet.sleep(pause)
-            pause = min(pause * 1.5, 0.2)
+        event = self._waiting.setdefault(submission_id, Event())
+        pause = 0.05
+        try:
+            while True:
+                found = self.result(submission_id)
+                if found is not None:
+                    return {**found, "submission_id": submission_id}
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return {"status": "pending", "submission_id": submission_id}
+                if event.ready():
+                    event = self._waiting[submission_id] = Event()
+                event.wait(min(pause, remaining))
+                pause = min(pause * 1.5, 0.3)
+        finally:
+            self._waiting.pop(submission_id, None)
 
     def submit(self, message: dict) -> dict:
-        self.publish(message)
+        # waiting before publishing: a worker of this process may finish before publish returns
+        self._waiting.setdefault(message["submission_id"], Event())
+        try:
+            self.publish(message)
+        except Exception:
+            self._waiting.pop(message["submission_id"], None)
+            raise
         return self.wait(message["submission_id"])

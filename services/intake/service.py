@@ -166,7 +166,9 @@ class IntakeService(ServiceBase):
 
     @consume_reliably(queues=selected_stations)
     def receive_submission(self, delivery):
-        return self.inbox.process(delivery, intake.receive)
+        result = self.inbox.process(delivery, intake.receive)
+        self.channel.done(delivery.message_id)  # HTTP channels set message_id = submission_id
+        return result
 
     @consume_reliably(queues=[topology.event_queue("intake.events")])
     def on_event(self, delivery):

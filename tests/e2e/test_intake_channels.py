@@ -86,6 +86,11 @@ def test_a_citizen_reports_to_a_member_and_follows_the_case(stack):
     for private in ("张志强", "m003", "王先生", "13900001111", "酒泉路 12 号"):
         assert private not in page.text and private not in json.dumps(status, ensure_ascii=False)
 
+    # and no service wrote the citizen's name or phone to its log
+    for log in stack.log_dir.glob("*.log"):
+        text = log.read_text(encoding="utf-8", errors="replace")
+        assert "13900001111" not in text and "王先生" not in text, log.name
+
     wrong = requests.get(
         stack.url("intake", "/status"),
         params={"number": number, "code": "000000" if code != "000000" else "111111"},
