@@ -15,7 +15,6 @@ from __future__ import annotations
 import logging
 import time
 from functools import partial
-from urllib.parse import quote
 
 import eventlet
 from nameko.dependency_providers import Config
@@ -28,6 +27,14 @@ from werkzeug.wrappers import Response
 from services.intake import activities, intake, open311, qr_page, unrouted
 from services.intake.dependencies import StationChannel
 from services.intake.schemas import DESCRIPTION_MAX
+from services.intake.web import (
+    html_response,
+    invalid,
+    open311_response,
+    read_body,
+    switch_url,
+    too_large,
+)
 from services.kernel import topology
 from services.kernel.config import station_selection
 from services.kernel.db import make_engine
@@ -108,52 +115,6 @@ class StationQueues(DependencyProvider):
         return sorted(intake.station_of_queue(q) for q in self._consumer().consuming)
 
 
-def html_response(text: str, status: int = 200) -> Response:
-    return Response(text, status=status, content_type="text/html; charset=utf-8")
-
-
-def too_large() -> ApiError:
-    return ApiError(
-        "too_large",
-        f"请求内容过大（上限 {intake.MAX_BODY_BYTES} 字节）",
-        f"request body too large (limit {intake.MAX_BODY_BYTES} bytes)",
-        status=413,
-    )
-
-
-def read_body(request) -> dict:
-    """A JSON request body, decoded by its declared charset, capped in size; or an ApiError."""
-    request.max_content_length = intake.MAX_BODY_BYTES
-    try:
-        raw = request.get_data()
-    except RequestEntityTooLarge as exc:
-        raise too_large() from exc
-    data, errors = intake.decode_body(raw, request.content_type)
-    if errors is None and not isinstance(data, dict):
-        errors = {"_body": ["内容必须是 JSON 对象 / body must be a JSON object"]}
-    if errors is not None:
-        raise invalid(errors)
-    return data
-
-
-def open311_response(kind: str, data, fmt: str, status: int = 200) -> Response:
-    if fmt == "xml":
-        return Response(
-            open311.to_xml(kind, data), status=status, content_type="text/xml; charset=utf-8"
-        )
-    return json_response(data, status)
-
-
-def invalid(errors: dict) -> ApiError:
-    return ApiError("invalid", "提交的内容有误", "invalid submission", fields=errors)
-
-
-def _switch_url(request, lang: str) -> str:
-    args = request.args.to_dict()
-    args["lang"] = "zh" if lang == "en" else "en"
-    return request.path + "?" + "&".join(f"{k}={quote(v)}" for k, v in args.items())
-
-
 class IntakeService(ServiceBase):
     name = "intake"
 
@@ -220,7 +181,7 @@ class IntakeService(ServiceBase):
         if page is None or not page["stations"]:
             text = qr_page.TEXT[lang]["not_found" if page is None else "no_station"]
             body = qr_page.render(
-                "message.html", lang, message=text, switch_url=_switch_url(request, lang)
+                "message.html", lang, message=text, switch_url=switch_url(request, lang)
             )
             return None, None, html_response(body, 404)
         return page, categories, None
@@ -235,7 +196,7 @@ class IntakeService(ServiceBase):
             errors=errors or {},
             action=request.path,
             description_max=DESCRIPTION_MAX,
-            switch_url=_switch_url(request, lang),
+            switch_url=switch_url(request, lang),
         )
         return html_response(body, status)
 
@@ -269,7 +230,7 @@ class IntakeService(ServiceBase):
     def _result_page(self, request, result, lang):
         status = 202 if result["status"] == "pending" else 200
         body = qr_page.render(
-            "result.html", lang, result=result, switch_url=_switch_url(request, lang)
+            "result.html", lang, result=result, switch_url=switch_url(request, lang)
         )
         return html_response(body, status)
 
@@ -296,7 +257,7 @@ class IntakeService(ServiceBase):
             code=code,
             asked=bool(number or code),
             status=qr_page.status_view(status) if status else None,
-            switch_url=_switch_url(request, lang),
+            switch_url=switch_url(request, lang),
         )
         return html_response(body, 200 if status or not (number or code) else 404)
 
