@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import time
 
 from eventlet.event import Event
@@ -13,8 +14,14 @@ from services.kernel import topology
 from services.kernel.db import SharedEngine
 from services.kernel.publisher import ConfirmedPublisher
 
+log = logging.getLogger(__name__)
+
 # How long an HTTP channel waits for the station's intake worker before answering "received".
 DEFAULT_WAIT_S = 5.0
+
+
+class NotQueued(Exception):
+    """The broker did not confirm the submission: nothing was queued; the sender should retry."""
 
 
 class ChannelPublisher(ConfirmedPublisher):
@@ -48,7 +55,14 @@ class StationChannel(DependencyProvider):
         return self
 
     def publish(self, message: dict) -> None:
-        """Queue one submission; returns once the broker confirmed it."""
+        """Queue one submission; returns once the broker confirmed it, else raises NotQueued."""
+        try:
+            self._publish(message)
+        except Exception as exc:  # broker down, connection lost, no confirm: say so, never hide
+            log.warning("submission %s not queued: %s", message["submission_id"], exc)
+            raise NotQueued(str(exc)) from exc
+
+    def _publish(self, message: dict) -> None:
         self.publisher.publish(
             json.dumps(message, ensure_ascii=False).encode("utf-8"),
             exchange=topology.INTAKE_EXCHANGE.name,
@@ -86,7 +100,7 @@ class StationChannel(DependencyProvider):
         self._waiting.setdefault(message["submission_id"], Event())
         try:
             self.publish(message)
-        except Exception:
+        except NotQueued:
             self._waiting.pop(message["submission_id"], None)
             raise
         return self.wait(message["submission_id"])

@@ -20,6 +20,10 @@ from services.intake import intake
 from services.intake.schemas import DESCRIPTION_MAX, SubmissionSchema, bilingual
 
 KINDS = ("member", "station", "studio")
+NOT_QUEUED = (
+    "暂时无法提交，您填写的内容已保留，请稍后再点提交 / could not submit right now; "
+    "your text is kept, please submit again in a moment"
+)
 FORM_FIELDS = (
     "submission_id",
     "station",

@@ -25,11 +25,12 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Response
 
 from services.intake import activities, intake, open311, qr_page, unrouted
-from services.intake.dependencies import StationChannel
+from services.intake.dependencies import NotQueued, StationChannel
 from services.intake.schemas import DESCRIPTION_MAX
 from services.intake.web import (
     html_response,
     invalid,
+    not_queued,
     open311_response,
     read_body,
     switch_url,
@@ -225,7 +226,14 @@ class IntakeService(ServiceBase):
             # the same submission id again: a corrected form still makes one issue at most
             form = {**form.to_dict(), "submission_id": message["submission_id"]}
             return self._form_page(request, page, categories, lang, form, errors, 400)
-        return self._result_page(request, self.channel.submit(message), lang)
+        try:
+            result = self.channel.submit(message)
+        except NotQueued:
+            # The citizen's text stays in the form; sending it again is safe (same submission id).
+            form = {**form.to_dict(), "submission_id": message["submission_id"]}
+            errors = {"_form": [qr_page.NOT_QUEUED]}
+            return self._form_page(request, page, categories, lang, form, errors, 503)
+        return self._result_page(request, result, lang)
 
     def _result_page(self, request, result, lang):
         status = 202 if result["status"] == "pending" else 200
@@ -283,7 +291,10 @@ class IntakeService(ServiceBase):
             return invalid(err.errors).response()
         except ApiError as err:
             return err.response()
-        result = self.channel.submit(message)
+        try:
+            result = self.channel.submit(message)
+        except NotQueued:
+            return not_queued().response()
         return self._json_result(result)
 
     @staticmethod
@@ -302,8 +313,14 @@ class IntakeService(ServiceBase):
             return invalid(err.errors).response()
         except ApiError as err:
             return err.response()
-        for message in messages:
-            self.channel.publish(message)
+        try:
+            for message in messages:
+                self.channel.publish(message)
+        except NotQueued:
+            return not_queued(
+                "活动已记录；用同一 activity_id 重新提交即可送出问题 / the activity is recorded; "
+                "post it again with the same activity_id to send its issues"
+            ).response()
         results = [self.channel.wait(m["submission_id"]) for m in messages]
         return json_response({**activity, "issues": results}, 201)
 
@@ -368,7 +385,10 @@ class IntakeService(ServiceBase):
                 categories = intake.categories(session)
                 stations = set(intake.known_station_codes(session))
             message = open311.submission_from_post(form, categories, stations)
-            return open311.post_answer(self.channel.submit(message))
+            try:
+                return open311.post_answer(self.channel.submit(message))
+            except NotQueued as exc:
+                raise open311.Open311Error(503, qr_page.NOT_QUEUED) from exc
 
         return self._open311(fmt, "requests", produce, 201)
 

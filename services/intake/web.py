@@ -57,3 +57,15 @@ def switch_url(request, lang: str) -> str:
     args = request.args.to_dict()
     args["lang"] = "zh" if lang == "en" else "en"
     return request.path + "?" + "&".join(f"{k}={quote(v)}" for k, v in args.items())
+
+
+def not_queued(note: str | None = None) -> ApiError:
+    """503: the broker did not take the submission; nothing was queued, send it again."""
+    fields = {"_body": [note]} if note else {}
+    return ApiError(
+        "not_queued",
+        "暂时无法受理，请稍后重新提交",
+        "could not queue the submission right now; please send it again",
+        fields=fields,
+        status=503,
+    )

@@ -295,3 +295,57 @@ def test_staff_record_a_reception_day_with_the_issues_raised(stack):
         timeout=30,
     )
     assert set(bad.json()["error"]["fields"]) == {"station", "members"}
+
+
+def test_when_the_broker_refuses_the_citizen_keeps_the_text_and_can_send_again(stack):
+    from urllib.parse import quote
+
+    from tests.conftest import AUTH, RABBIT_MGMT
+
+    vhost = quote(stack.vhost, safe="")
+    limit = f"{RABBIT_MGMT}/api/vhost-limits/{vhost}/max-connections"
+    # No new connections, and the existing ones closed: intake cannot publish until it lifts.
+    requests.put(limit, auth=AUTH, json={"value": 0}, timeout=10).raise_for_status()
+    form = {
+        "submission_id": f"refused-{uuid.uuid4().hex[:8]}",
+        "category": "business",
+        "description": "园区门口路灯坏了 <i>很久</i>",
+    }
+    try:
+
+        def refused():
+            # the management API lists connections a moment late: close whatever it shows
+            for conn in requests.get(
+                f"{RABBIT_MGMT}/api/vhosts/{vhost}/connections", auth=AUTH, timeout=10
+            ).json():
+                requests.delete(
+                    f"{RABBIT_MGMT}/api/connections/{quote(conn['name'], safe='')}",
+                    auth=AUTH,
+                    timeout=10,
+                )
+            form["submission_id"] = f"refused-{uuid.uuid4().hex[:8]}"
+            answer = post_form(stack, "station", "sp", **form)
+            return [answer] if answer.status_code == 503 else None  # a 503 Response is falsy
+
+        [answer] = stack.wait_for(refused, timeout=30, interval=1, what="intake to be refused")
+        assert "暂时无法提交，您填写的内容已保留" in answer.text
+        kept = re.search(r"<textarea[^>]*>([^<]*)</textarea>", answer.text).group(1)
+        assert kept == "园区门口路灯坏了 &lt;i&gt;很久&lt;/i&gt;"
+        assert form["submission_id"] in answer.text  # sending again stays one issue
+        r = requests.post(
+            stack.url("intake", "/staff/issues"),
+            json={"station": "sp", "category": "business", "description": "来电"},
+            timeout=30,
+        )
+        assert r.status_code == 503 and r.json()["error"]["code"] == "not_queued"
+    finally:
+        requests.delete(limit, auth=AUTH, timeout=10)
+
+    def sent():
+        answer = post_form(stack, "station", "sp", **form)
+        return answer if answer.status_code == 200 else None
+
+    answer = stack.wait_for(sent, timeout=60, interval=1, what="intake to publish again")
+    assert shown(answer.text, "tracking-number").startswith("LX")
+    _, found = get(stack, "intake", "/submissions", submission_id=form["submission_id"])
+    assert [s["status"] for s in found["submissions"]] == ["accepted"]
