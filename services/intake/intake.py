@@ -323,17 +323,36 @@ def issue_status(session: Session, number: str) -> dict | None:
     }
 
 
-# What each step means to the citizen; a step routing adds later shows as "处理中 / in progress".
+# What each step of routing's case lifecycle means to the citizen (services/routing/lifecycle.py);
+# a step routing adds later shows as "处理中 / in progress".
 STEP_LABELS = {
     "intake.issue_received": ("已受理", "received"),
     "routing.issue_waiting": ("等待分派委员", "waiting for a member"),
     "routing.issue_assigned": ("已派给委员办理", "assigned to a member"),
-    "routing.issue_transferred": ("已转交其他委员", "transferred to another member"),
     "routing.issue_accepted": ("委员已接单", "accepted by the member"),
-    "routing.issue_replied": ("委员已答复", "the member replied"),
+    "routing.issue_responded": ("委员已答复", "the member replied"),
     "routing.issue_resolved": ("已办结", "resolved"),
+    "routing.issue_closed_unresolved": ("已关闭（未解决）", "closed, not resolved"),
+    "routing.issue_transferred": ("已转交办理", "transferred"),
+    "routing.issue_reopened": ("重新办理", "reopened"),
     "routing.issue_escalated": ("已督办", "escalated"),
+    "routing.issue_rated": ("已评价", "rated"),
 }
+# Deadline reminders are the office's business, not progress the citizen needs to read.
+HIDDEN_STEPS = {"routing.issue_due_soon", "routing.issue_overdue"}
+CLOSING_STEPS = {"routing.issue_resolved", "routing.issue_closed_unresolved"}
+REOPENING_STEPS = {"routing.issue_reopened", "routing.issue_transferred", "routing.issue_assigned"}
+
+
+def is_closed(steps: list[str]) -> bool:
+    """Closed once resolved or closed unresolved, until reopened (rating keeps it closed)."""
+    closed = False
+    for step in steps:
+        if step in CLOSING_STEPS:
+            closed = True
+        elif step in REOPENING_STEPS:
+            closed = False
+    return closed
 
 
 def public_status(session: Session, number: str, lookup_code: str) -> dict | None:
@@ -353,6 +372,7 @@ def public_status(session: Session, number: str, lookup_code: str) -> dict | Non
             .where(IssueStep.tracking_number == number)
             .order_by(IssueStep.occurred_at, IssueStep.id)
         )
+        if s.step not in HIDDEN_STEPS
     ]
     shown = []
     for step, at in steps:
@@ -365,6 +385,7 @@ def public_status(session: Session, number: str, lookup_code: str) -> dict | Non
         "status": shown[-1]["step"],
         "status_zh": shown[-1]["label_zh"],
         "status_en": shown[-1]["label_en"],
+        "closed": is_closed([step for step, _ in steps]),
         "steps": shown,
     }
 

@@ -43,7 +43,6 @@ POST_FIELDS = {
     "media_url",
     "attribute[station]",
 }
-CLOSED = {"routing.issue_resolved"}
 DEFAULT_DAYS, MAX_RESULTS = 90, 1000
 
 
@@ -201,13 +200,14 @@ def requests(session: Session, args, names: dict, full: bool) -> list[dict]:
 
 
 def request_view(issue: Issue, steps: list[IssueStep], names: dict, full: bool) -> dict:
-    last = steps[-1] if steps else None
+    shown = [s for s in steps if s.step not in intake.HIDDEN_STEPS]
+    last = shown[-1] if shown else None
     label = intake.STEP_LABELS.get(
         last.step if last else "intake.issue_received", ("处理中", "in progress")
     )
     return {
         "service_request_id": issue.tracking_number,
-        "status": "closed" if last is not None and last.step in CLOSED else "open",
+        "status": "closed" if intake.is_closed([s.step for s in shown]) else "open",
         "status_notes": f"{label[0]} / {label[1]}",
         "service_name": names.get(issue.category, issue.category),
         "service_code": issue.category,

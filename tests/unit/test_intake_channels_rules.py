@@ -165,8 +165,28 @@ def test_the_public_status_needs_both_codes_and_shows_only_steps(s):
         "intake.issue_received",
         "routing.issue_assigned",
     ]
-    text = json.dumps(status, ensure_ascii=False)
-    for private in ("m003", "李女士", "13800001234", "医药卫生", "需要义诊"):
+    assert status["closed"] is False
+    with s.begin():
+        for kind in (
+            "routing.issue_overdue",
+            "routing.issue_responded",
+            "routing.issue_resolved",
+            "routing.issue_rated",
+        ):
+            intake.apply_event(
+                s,
+                event(
+                    kind,
+                    {"tracking_number": number, "actor": "m003", "note": "已联系物业"},
+                    occurred_at=datetime.now(UTC).isoformat(),
+                ),
+            )
+        later = intake.public_status(s, number, issue.lookup_code)
+    assert [x["label_zh"] for x in later["steps"]][-3:] == ["委员已答复", "已办结", "已评价"]
+    assert later["closed"] is True and "routing.issue_overdue" not in str(later)
+    assert intake.is_closed(["routing.issue_resolved", "routing.issue_reopened"]) is False
+    text = json.dumps([status, later], ensure_ascii=False)
+    for private in ("m003", "李女士", "13800001234", "医药卫生", "需要义诊", "已联系物业"):
         assert private not in text
 
 
