@@ -7,6 +7,7 @@ announced as ``intake.submission_rejected``. A submission id seen before gives n
 
 from __future__ import annotations
 
+import codecs
 import json
 import secrets
 from datetime import UTC, datetime
@@ -16,13 +17,23 @@ from marshmallow import ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from services.intake.models import Issue, KnownCategory, KnownStation, Submission
-from services.intake.schemas import IssueReceivedSchema, SubmissionSchema
+from services.intake.models import (
+    Issue,
+    IssueStep,
+    KnownCategory,
+    KnownMember,
+    KnownStation,
+    KnownStudio,
+    Submission,
+)
+from services.intake.schemas import IssueReceivedSchema, SubmissionSchema, bilingual
 from services.kernel import outbox
 from services.kernel.messaging import Delivery
 
 SOURCE = "intake"
 CHINA = ZoneInfo("Asia/Shanghai")
+# A submission is a few kilobytes of text; anything far bigger is refused (and kept as rejected).
+MAX_BODY_BYTES = 64 * 1024
 
 
 def tracking_number(issue_id: int, received_at: datetime) -> str:
@@ -34,15 +45,78 @@ def station_of_queue(queue: str) -> str:
     return queue.removeprefix("station.")
 
 
+def charset_of(content_type: str | None) -> str | None:
+    """The ``charset`` parameter of a content type (``application/json; charset=gbk`` → gbk)."""
+    for part in (content_type or "").split(";")[1:]:
+        name, _, value = part.strip().partition("=")
+        if name.strip().lower() == "charset" and value.strip():
+            return value.strip().strip('"').lower()
+    return None
+
+
+def decode_body(body: bytes, content_type: str | None) -> tuple[object, dict | None]:
+    """The body as JSON, decoded with the charset the message names (UTF-8 if none).
+
+    Returns ``(data, None)`` or ``(None, errors)`` with the reason under ``_body``.
+    """
+    if len(body) > MAX_BODY_BYTES:
+        return None, {
+            "_body": [
+                f"内容过大（{len(body)} 字节，上限 {MAX_BODY_BYTES}）/ "
+                f"body too large ({len(body)} bytes, limit {MAX_BODY_BYTES})"
+            ]
+        }
+    charset = charset_of(content_type)
+    if charset is not None:
+        try:
+            codecs.lookup(charset)
+        except LookupError:
+            return None, {"_body": [f"未知字符集 {charset} / unknown charset {charset}"]}
+    try:
+        text = body.decode(charset or "utf-8")
+    except UnicodeDecodeError:
+        if charset is None:
+            reason = (
+                "内容不是 UTF-8，且消息未声明字符集 / body is not UTF-8 and the message names no "
+                "charset (send content_type 'application/json; charset=gbk')"
+            )
+        else:
+            reason = f"内容不是有效的 {charset} 编码 / body is not valid {charset}"
+        return None, {"_body": [reason]}
+    try:
+        return json.loads(text), None
+    except ValueError as exc:
+        return None, {"_body": [f"内容不是有效的 JSON / body is not JSON: {exc}"]}
+
+
+def check_references(session: Session, sub: dict) -> dict:
+    """Field errors for codes intake's copies do not know (member, studio, category)."""
+    errors = {}
+    member = sub.get("member")
+    if member is not None:
+        row = session.get(KnownMember, member)
+        if row is None or not row.active:
+            errors["member"] = [f"没有编号为 {member} 的在任委员 / no active member {member}"]
+    studio = sub.get("studio")
+    if studio is not None:
+        row = session.get(KnownStudio, studio)
+        if row is None or not row.active:
+            errors["studio"] = [f"没有编号为 {studio} 的委员工作室 / no active studio {studio}"]
+    # Until routing's catalogue has reached intake, any code is taken (routing checks it again).
+    known = categories(session)
+    if known and sub["category"] not in {c["code"] for c in known}:
+        errors["category"] = [
+            f"问题类别 {sub['category']} 不在目录中 / unknown category {sub['category']}"
+        ]
+    return errors
+
+
 def receive(session: Session, delivery: Delivery) -> dict:
     """Turn one station-queue message into an issue, a duplicate, or a rejected submission."""
     station = station_of_queue(delivery.queue)
-    try:
-        data = delivery.json()
-    except ValueError as exc:
-        return _reject(
-            session, delivery, None, {"_body": [f"内容不是有效的 JSON / body is not JSON: {exc}"]}
-        )
+    data, body_errors = decode_body(delivery.body, delivery.content_type)
+    if body_errors is not None:
+        return _reject(session, delivery, None, body_errors)
     if not isinstance(data, dict):
         return _reject(
             session,
@@ -53,10 +127,12 @@ def receive(session: Session, delivery: Delivery) -> dict:
     submission_id = (
         data.get("submission_id") if isinstance(data.get("submission_id"), str) else None
     )
+    if submission_id is not None and len(submission_id) > 64:
+        submission_id = None  # too long to be one; the field error says so
     try:
         sub = SubmissionSchema().load(data)
     except ValidationError as err:
-        return _reject(session, delivery, submission_id, err.messages)
+        return _reject(session, delivery, submission_id, bilingual(err.messages))
     if sub["station"] != station:
         return _reject(
             session,
@@ -68,6 +144,9 @@ def receive(session: Session, delivery: Delivery) -> dict:
                 ]
             },
         )
+    reference_errors = check_references(session, sub)
+    if reference_errors:
+        return _reject(session, delivery, submission_id, reference_errors)
 
     existing = session.scalar(select(Issue).where(Issue.submission_id == sub["submission_id"]))
     if existing is not None:
@@ -93,6 +172,8 @@ def receive(session: Session, delivery: Delivery) -> dict:
         description=sub["description"],
         place=sub.get("place"),
         member_code=sub.get("member"),
+        studio_code=sub.get("studio"),
+        activity_id=sub.get("activity"),
         contact_name=contact.get("name"),
         contact_phone=contact.get("phone"),
         submitted_at=sub.get("submitted_at") or now,
@@ -168,20 +249,58 @@ def categories(session: Session) -> list[dict]:
 
 def apply_event(session: Session, event: dict) -> str | None:
     """Keep intake's copies; returns the code of a station that is new or changed."""
-    if event["type"] == "routing.catalogue_published":
+    kind, p = event["type"], event["payload"]
+    if kind == "routing.catalogue_published":
         apply_catalogue(session, event)
         return None
-    if event["type"] != "registry.station_saved":
+    if kind.startswith("routing.") and p.get("tracking_number"):
+        _record_step(session, event)
         return None
-    p = event["payload"]
-    row = session.get(KnownStation, p["code"])
-    if row is not None and row.revision >= p["revision"]:
-        return None  # an older or repeated announcement
+    if kind == "registry.member_saved":
+        row = _newer(session, KnownMember, p)
+        if row is not None:
+            row.name, row.active, row.revision = p["name"], p["active"], p["revision"]
+            row.stations = json.dumps([s["station"] for s in p.get("stations", [])])
+        return None
+    if kind == "registry.studio_saved":
+        row = _newer(session, KnownStudio, p)
+        if row is not None:
+            row.name, row.active, row.revision = p["name"], p["active"], p["revision"]
+            row.station_code = p.get("station")
+        return None
+    if kind != "registry.station_saved":
+        return None
+    row = _newer(session, KnownStation, p)
     if row is None:
-        row = KnownStation(code=p["code"])
-        session.add(row)
+        return None  # an older or repeated announcement
     row.name, row.active, row.revision = p["name"], p["active"], p["revision"]
     return row.code
+
+
+def _newer(session: Session, model, payload: dict):
+    """The copy row to update, or None when the announcement is not newer than what we have."""
+    row = session.get(model, payload["code"])
+    if row is not None and row.revision >= payload["revision"]:
+        return None
+    if row is None:
+        row = model(code=payload["code"])
+        session.add(row)
+    return row
+
+
+def _record_step(session: Session, event: dict) -> None:
+    occurred = event["occurred_at"]  # parse_event gives a datetime; a plain dict gives text
+    if isinstance(occurred, str):
+        occurred = datetime.fromisoformat(occurred)
+    if occurred.tzinfo is None:
+        occurred = occurred.replace(tzinfo=UTC)
+    session.add(
+        IssueStep(
+            tracking_number=event["payload"]["tracking_number"],
+            step=event["type"],
+            occurred_at=occurred,
+        )
+    )
 
 
 def known_station_codes(session: Session) -> list[str]:
@@ -202,6 +321,117 @@ def issue_status(session: Session, number: str) -> dict | None:
         "category": issue.category,
         "received_at": issue.received_at.isoformat(),
     }
+
+
+# What each step of routing's case lifecycle means to the citizen (services/routing/lifecycle.py);
+# a step routing adds later shows as "处理中 / in progress".
+STEP_LABELS = {
+    "intake.issue_received": ("已受理", "received"),
+    "routing.issue_waiting": ("等待分派委员", "waiting for a member"),
+    "routing.issue_assigned": ("已派给委员办理", "assigned to a member"),
+    "routing.issue_accepted": ("委员已接单", "accepted by the member"),
+    "routing.issue_responded": ("委员已答复", "the member replied"),
+    "routing.issue_resolved": ("已办结", "resolved"),
+    "routing.issue_closed_unresolved": ("已关闭（未解决）", "closed, not resolved"),
+    "routing.issue_transferred": ("已转交办理", "transferred"),
+    "routing.issue_reopened": ("重新办理", "reopened"),
+    "routing.issue_escalated": ("已督办", "escalated"),
+    "routing.issue_rated": ("已评价", "rated"),
+}
+# Deadline reminders are the office's business, not progress the citizen needs to read.
+HIDDEN_STEPS = {"routing.issue_due_soon", "routing.issue_overdue"}
+CLOSING_STEPS = {"routing.issue_resolved", "routing.issue_closed_unresolved"}
+REOPENING_STEPS = {"routing.issue_reopened", "routing.issue_transferred", "routing.issue_assigned"}
+
+
+def is_closed(steps: list[str]) -> bool:
+    """Closed once resolved or closed unresolved, until reopened (rating keeps it closed)."""
+    closed = False
+    for step in steps:
+        if step in CLOSING_STEPS:
+            closed = True
+        elif step in REOPENING_STEPS:
+            closed = False
+    return closed
+
+
+def public_status(session: Session, number: str, lookup_code: str) -> dict | None:
+    """A case's progress for whoever holds its tracking number and lookup code; nothing else.
+
+    No names, phone numbers, member codes or reasons: only what happened and when.
+    """
+    issue = session.scalar(select(Issue).where(Issue.tracking_number == number))
+    given = (lookup_code or "").encode("utf-8")
+    if issue is None or not secrets.compare_digest(issue.lookup_code.encode("utf-8"), given):
+        return None
+    steps = [("intake.issue_received", issue.received_at)]
+    steps += [
+        (s.step, s.occurred_at)
+        for s in session.scalars(
+            select(IssueStep)
+            .where(IssueStep.tracking_number == number)
+            .order_by(IssueStep.occurred_at, IssueStep.id)
+        )
+        if s.step not in HIDDEN_STEPS
+    ]
+    shown = []
+    for step, at in steps:
+        zh, en = STEP_LABELS.get(step, ("处理中", "in progress"))
+        shown.append({"step": step, "label_zh": zh, "label_en": en, "at": at.isoformat()})
+    return {
+        "tracking_number": issue.tracking_number,
+        "category": issue.category,
+        "received_at": issue.received_at.isoformat(),
+        "status": shown[-1]["step"],
+        "status_zh": shown[-1]["label_zh"],
+        "status_en": shown[-1]["label_en"],
+        "closed": is_closed([step for step, _ in steps]),
+        "steps": shown,
+    }
+
+
+def submission_result(session: Session, submission_id: str) -> dict | None:
+    """What became of a submission, for the channel that sent it (HTTP waits on this).
+
+    An accepted or duplicate one comes with the tracking number and its lookup code.
+    """
+    sub = session.scalar(
+        select(Submission)
+        .where(Submission.submission_id == submission_id)
+        .order_by(Submission.id)
+        .limit(1)
+    )
+    if sub is None:
+        return None
+    if sub.status == "rejected":
+        return {"status": "rejected", "errors": json.loads(sub.errors) if sub.errors else {}}
+    issue = session.scalar(select(Issue).where(Issue.tracking_number == sub.tracking_number))
+    return {
+        "status": sub.status,
+        "tracking_number": sub.tracking_number,
+        "lookup_code": issue.lookup_code,
+    }
+
+
+def known_member(session: Session, code: str) -> dict | None:
+    row = session.get(KnownMember, code)
+    if row is None or not row.active:
+        return None
+    return {"code": row.code, "name": row.name, "stations": json.loads(row.stations)}
+
+
+def known_studio(session: Session, code: str) -> dict | None:
+    row = session.get(KnownStudio, code)
+    if row is None or not row.active:
+        return None
+    return {"code": row.code, "name": row.name, "station": row.station_code}
+
+
+def known_station(session: Session, code: str) -> dict | None:
+    row = session.get(KnownStation, code)
+    if row is None or not row.active:
+        return None
+    return {"code": row.code, "name": row.name}
 
 
 def submission_view(s: Submission) -> dict:

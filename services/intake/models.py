@@ -1,10 +1,11 @@
-"""Intake tables: every submission as received, the issues made from them, a station copy."""
+"""Intake tables: every submission as received, the issues made from them, activities, and the
+copies (stations, members, studios, categories, case progress) fed by other services' events."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import Boolean, Integer, LargeBinary, String, Text
+from sqlalchemy import Boolean, Date, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from services.kernel.models import BigId, UtcDateTime, utcnow
@@ -67,7 +68,64 @@ class Issue(Base):
     description: Mapped[str] = mapped_column(Text)
     place: Mapped[str | None] = mapped_column(String(200))
     member_code: Mapped[str | None] = mapped_column(String(40))
+    studio_code: Mapped[str | None] = mapped_column(String(40))
+    activity_id: Mapped[str | None] = mapped_column(String(64), index=True)
     contact_name: Mapped[str | None] = mapped_column(String(100))
     contact_phone: Mapped[str | None] = mapped_column(String(40))
     submitted_at: Mapped[datetime] = mapped_column(UtcDateTime)
     received_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class KnownMember(Base):
+    """Intake's copy of the registry's members (委员), kept by ``registry.member_saved``.
+
+    Only what a member's QR page needs: the public name and the stations the member serves.
+    """
+
+    __tablename__ = "known_members"
+
+    code: Mapped[str] = mapped_column(String(40), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    revision: Mapped[int] = mapped_column(Integer)
+    stations: Mapped[str] = mapped_column(Text, default="[]")  # JSON: [station code, ...]
+
+
+class KnownStudio(Base):
+    """Intake's copy of the registry's studios (委员工作室), kept by ``registry.studio_saved``."""
+
+    __tablename__ = "known_studios"
+
+    code: Mapped[str] = mapped_column(String(40), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    revision: Mapped[int] = mapped_column(Integer)
+    station_code: Mapped[str | None] = mapped_column(String(40))  # where its issues go
+
+
+class IssueStep(Base):
+    """A step in a case's progress as routing announced it: what the status page shows."""
+
+    __tablename__ = "issue_steps"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    tracking_number: Mapped[str] = mapped_column(String(32), index=True)
+    step: Mapped[str] = mapped_column(String(60))  # the routing event type
+    occurred_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class Activity(Base):
+    """A duty activity (履职活动) staff recorded: a reception day, a free clinic, a visit…"""
+
+    __tablename__ = "activities"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    activity_id: Mapped[str] = mapped_column(String(64), unique=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    station_code: Mapped[str | None] = mapped_column(String(40), index=True)
+    studio_code: Mapped[str | None] = mapped_column(String(40), index=True)
+    held_on: Mapped[date] = mapped_column(Date)
+    members: Mapped[str] = mapped_column(Text, default="[]")  # JSON: [member code, ...]
+    people_served: Mapped[int] = mapped_column(Integer)
+    note: Mapped[str | None] = mapped_column(Text)
+    recorded_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)

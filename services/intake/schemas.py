@@ -7,6 +7,35 @@ from datetime import UTC
 from marshmallow import Schema, fields, validate
 
 CHANNELS = ("qr", "staff", "phone", "letter", "visit", "open311", "amqp")
+DESCRIPTION_MAX = 4000
+
+# marshmallow's own messages, said in Chinese first (one error format: "中文 / English").
+_BILINGUAL = {
+    "Missing data for required field.": "缺少必填字段 / missing data for required field",
+    "Unknown field.": "未知字段 / unknown field",
+    "Field may not be null.": "不能为空 / field may not be null",
+    "Not a valid string.": "必须是文本 / not a valid string",
+    "Not a valid integer.": "必须是整数 / not a valid integer",
+    "Not a valid datetime.": "不是有效的日期时间 / not a valid datetime",
+    "Not a valid date.": "不是有效的日期 / not a valid date",
+    "Not a valid list.": "必须是列表 / not a valid list",
+    "Invalid input type.": "类型不正确 / invalid input type",
+    "Invalid value.": "值不正确 / invalid value",
+}
+
+
+def bilingual(errors):
+    """marshmallow's error messages, each turned into the one "中文 / English" form."""
+    if isinstance(errors, dict):
+        return {k: bilingual(v) for k, v in errors.items()}
+    if isinstance(errors, list):
+        return [bilingual(e) for e in errors]
+    if isinstance(errors, str):
+        if errors in _BILINGUAL:
+            return _BILINGUAL[errors]
+        if "/" not in errors:
+            return f"格式不正确 / {errors}"
+    return errors
 
 
 class ContactSchema(Schema):
@@ -39,11 +68,15 @@ class SubmissionSchema(Schema):
     description = fields.String(
         required=True,
         validate=validate.Length(
-            min=1, max=5000, error="问题描述须为 1–5000 字 / description must be 1-5000 characters"
+            min=1,
+            max=DESCRIPTION_MAX,
+            error=f"问题描述须为 1–{DESCRIPTION_MAX} 字 / description must be 1-{DESCRIPTION_MAX} characters",
         ),
     )
     place = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=200))
     member = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=40))
+    studio = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=40))
+    activity = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=64))
     submitted_at = fields.AwareDateTime(load_default=None, allow_none=True, default_timezone=UTC)
     contact = fields.Nested(ContactSchema, load_default=None, allow_none=True)
 
@@ -58,3 +91,76 @@ class IssueReceivedSchema(Schema):
     member = fields.String(attribute="member_code", allow_none=True)
     submitted_at = fields.AwareDateTime()
     received_at = fields.AwareDateTime()
+
+
+ACTIVITY_KINDS = {
+    "reception_day": ("委员接待日", "reception day"),
+    "living_room": ("委员会客厅", "member living room"),
+    "consultation": ("协商议事", "consultation meeting"),
+    "visit": ("走访", "visit"),
+    "free_clinic": ("义诊", "free clinic"),
+    "lecture": ("讲座", "lecture"),
+    "other": ("其他", "other"),
+}
+
+
+class ActivityIssueSchema(Schema):
+    """An issue raised at an activity; it goes to the station's queue like any other."""
+
+    category = fields.String(required=True, validate=validate.Length(min=1, max=40))
+    description = fields.String(
+        required=True,
+        validate=validate.Length(
+            min=1,
+            max=DESCRIPTION_MAX,
+            error=f"问题描述须为 1–{DESCRIPTION_MAX} 字 / description must be 1-{DESCRIPTION_MAX} characters",
+        ),
+    )
+    place = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=200))
+    member = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=40))
+    contact = fields.Nested(ContactSchema, load_default=None, allow_none=True)
+
+
+class ActivitySchema(Schema):
+    """A duty activity staff record (POST /staff/activities)."""
+
+    activity_id = fields.String(
+        load_default=None,
+        validate=validate.Regexp(
+            r"^[A-Za-z0-9._:-]{8,64}$",
+            error="须为 8–64 位字母、数字或 ._:- / 8-64 letters, digits or ._:-",
+        ),
+    )
+    kind = fields.String(
+        required=True,
+        validate=validate.OneOf(
+            list(ACTIVITY_KINDS), error="活动类型必须是以下之一 / kind must be one of: {choices}"
+        ),
+    )
+    station = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=40))
+    studio = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=40))
+    date = fields.Date(required=True)
+    members = fields.List(fields.String(validate=validate.Length(min=1, max=40)), load_default=list)
+    people_served = fields.Integer(
+        required=True,
+        strict=True,
+        validate=validate.Range(
+            min=0, max=100000, error="服务人数须为 0–100000 / people_served must be 0-100000"
+        ),
+    )
+    note = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=2000))
+    issues = fields.List(fields.Nested(ActivityIssueSchema), load_default=list)
+
+
+class ActivityRecordedSchema(Schema):
+    """Payload of ``intake.activity_recorded`` (reporting counts it): no personal data."""
+
+    activity_id = fields.String()
+    kind = fields.String()
+    station = fields.String(allow_none=True)
+    studio = fields.String(allow_none=True)
+    date = fields.Date()
+    members = fields.List(fields.String())
+    people_served = fields.Integer()
+    issues_raised = fields.Integer()
+    recorded_at = fields.AwareDateTime()

@@ -1,4 +1,9 @@
-"""The intake nameko service: consumes its stations' queues and the registry's station events.
+"""The intake nameko service: consumes its stations' queues and the registry's station events,
+and serves the HTTP channels (QR pages, status page, staff entry) and intake's admin API.
+
+Every HTTP channel publishes to the station's queue with confirms and waits briefly for the
+station's worker (``StationChannel``); the rules live in ``intake``, ``qr_page`` and
+``activities``.
 
 Which stations a process serves comes from ``services.intake.stations`` in the deployment
 config: ``all`` (every active station intake knows of, growing as the registry announces new
@@ -12,17 +17,31 @@ import time
 from functools import partial
 
 import eventlet
+from nameko.dependency_providers import Config
 from nameko.extensions import DependencyProvider
 from nameko.timer import timer
 from nameko.web.handlers import http
 from sqlalchemy.orm import Session
+from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.wrappers import Response
 
-from services.intake import intake, unrouted
+from services.intake import activities, intake, open311, qr_page, unrouted
+from services.intake.dependencies import NotQueued, StationChannel
+from services.intake.schemas import DESCRIPTION_MAX
+from services.intake.web import (
+    html_response,
+    invalid,
+    not_queued,
+    open311_response,
+    read_body,
+    switch_url,
+    too_large,
+)
 from services.kernel import topology
 from services.kernel.config import station_selection
 from services.kernel.db import make_engine
 from services.kernel.events import parse_event
-from services.kernel.http import json_response, not_found
+from services.kernel.http import ApiError, json_response, not_found
 from services.kernel.messaging import consume_reliably
 from services.kernel.publisher import ConfirmedPublisher
 from services.kernel.service import ServiceBase
@@ -94,6 +113,9 @@ class StationQueues(DependencyProvider):
     def replay_unrouted(self) -> dict:
         return unrouted.replay(self.container.config["AMQP_URI"], self.publisher)
 
+    def list_unrouted(self, limit: int) -> dict:
+        return unrouted.peek(self.container.config["AMQP_URI"], limit)
+
     def consumed(self) -> list[str]:
         return sorted(intake.station_of_queue(q) for q in self._consumer().consuming)
 
@@ -102,13 +124,17 @@ class IntakeService(ServiceBase):
     name = "intake"
 
     stations = StationQueues()
+    channel = StationChannel()
+    config = Config()
 
     def health_details(self, session):
         return {"stations": self.stations.consumed(), "submissions": intake.counts(session)}
 
     @consume_reliably(queues=selected_stations)
     def receive_submission(self, delivery):
-        return self.inbox.process(delivery, intake.receive)
+        result = self.inbox.process(delivery, intake.receive)
+        self.channel.done(delivery.message_id)  # HTTP channels set message_id = submission_id
+        return result
 
     @consume_reliably(queues=[topology.event_queue("intake.events")])
     def on_event(self, delivery):
@@ -155,3 +181,256 @@ class IntakeService(ServiceBase):
         if status is None:
             return not_found(number).response()
         return json_response(status)
+
+    @http("GET", "/admin/unrouted")
+    def http_unrouted(self, request):
+        limit = min(int(request.args.get("limit", 100)), 500)
+        return json_response(self.stations.list_unrouted(limit))
+
+    # -- QR channel (委员码上见) -----------------------------------------------------------------
+
+    def _target(self, request, kind, code, lang):
+        """The page a QR code opens and the categories; or the 404 page to answer with."""
+        with self.db.transaction() as session:
+            page = qr_page.target(session, kind, code) if kind in qr_page.KINDS else None
+            categories = intake.categories(session)
+        if page is None or not page["stations"]:
+            text = qr_page.TEXT[lang]["not_found" if page is None else "no_station"]
+            body = qr_page.render(
+                "message.html", lang, message=text, switch_url=switch_url(request, lang)
+            )
+            return None, None, html_response(body, 404)
+        return page, categories, None
+
+    def _form_page(self, request, page, categories, lang, form, errors=None, status=200):
+        body = qr_page.render(
+            "form.html",
+            lang,
+            page=page,
+            categories=categories,
+            form=form,
+            errors=errors or {},
+            action=request.path,
+            description_max=DESCRIPTION_MAX,
+            switch_url=switch_url(request, lang),
+        )
+        return html_response(body, status)
+
+    @http("GET", "/q/<string:kind>/<string:code>")
+    def qr_form(self, request, kind, code):
+        lang = qr_page.language(request.args.get("lang"))
+        page, categories, refusal = self._target(request, kind, code, lang)
+        if refusal is not None:
+            return refusal
+        form = {"submission_id": qr_page.new_submission_id()}
+        return self._form_page(request, page, categories, lang, form)
+
+    @http("POST", "/q/<string:kind>/<string:code>")
+    def qr_submit(self, request, kind, code):
+        request.max_content_length = intake.MAX_BODY_BYTES
+        try:
+            form = request.form
+        except RequestEntityTooLarge:
+            return too_large().response()
+        lang = qr_page.language(form.get("lang"))
+        page, categories, refusal = self._target(request, kind, code, lang)
+        if refusal is not None:
+            return refusal
+        message, errors = qr_page.submission_from_form(form, page, categories)
+        if errors:
+            # the same submission id again: a corrected form still makes one issue at most
+            form = {**form.to_dict(), "submission_id": message["submission_id"]}
+            return self._form_page(request, page, categories, lang, form, errors, 400)
+        try:
+            result = self.channel.submit(message)
+        except NotQueued:
+            # The citizen's text stays in the form; sending it again is safe (same submission id).
+            form = {**form.to_dict(), "submission_id": message["submission_id"]}
+            errors = {"_form": [qr_page.NOT_QUEUED]}
+            return self._form_page(request, page, categories, lang, form, errors, 503)
+        return self._result_page(request, result, lang)
+
+    def _result_page(self, request, result, lang):
+        status = 202 if result["status"] == "pending" else 200
+        body = qr_page.render(
+            "result.html", lang, result=result, switch_url=switch_url(request, lang)
+        )
+        return html_response(body, status)
+
+    @http("GET", "/q/receipt/<string:submission_id>")
+    def qr_receipt(self, request, submission_id):
+        """Where "received, being processed" leads: the tracking number once it is made."""
+        lang = qr_page.language(request.args.get("lang"))
+        result = self.channel.result(submission_id) or {"status": "pending"}
+        return self._result_page(request, {**result, "submission_id": submission_id}, lang)
+
+    @http("GET", "/status")
+    def status_page(self, request):
+        lang = qr_page.language(request.args.get("lang"))
+        number = (request.args.get("number") or "").strip()
+        code = (request.args.get("code") or "").strip()
+        status = None
+        if number and code:
+            with self.db.transaction() as session:
+                status = intake.public_status(session, number, code)
+        body = qr_page.render(
+            "status.html",
+            lang,
+            number=number,
+            code=code,
+            asked=bool(number or code),
+            status=qr_page.status_view(status) if status else None,
+            switch_url=switch_url(request, lang),
+        )
+        return html_response(body, 200 if status or not (number or code) else 404)
+
+    @http("GET", "/api/status")
+    def status_json(self, request):
+        with self.db.transaction() as session:
+            status = intake.public_status(
+                session, request.args.get("number", ""), request.args.get("code", "")
+            )
+        if status is None:
+            return not_found("受理编号或查询码 / tracking number or lookup code").response()
+        return json_response(status)
+
+    # -- staff channel (工作站/工作室 staff) ------------------------------------------------------
+
+    @http("POST", "/staff/issues")
+    def staff_issue(self, request):
+        try:
+            data = read_body(request)
+            with self.db.transaction() as session:
+                message = activities.staff_issue(session, data)
+        except activities.Invalid as err:
+            return invalid(err.errors).response()
+        except ApiError as err:
+            return err.response()
+        try:
+            result = self.channel.submit(message)
+        except NotQueued:
+            return not_queued().response()
+        return self._json_result(result)
+
+    @staticmethod
+    def _json_result(result):
+        if result["status"] == "rejected":
+            return invalid(result["errors"]).response()
+        return json_response(result, 202 if result["status"] == "pending" else 201)
+
+    @http("POST", "/staff/activities")
+    def staff_activity(self, request):
+        try:
+            data = read_body(request)
+            with self.db.transaction() as session:
+                activity, messages = activities.record_activity(session, data)
+        except activities.Invalid as err:
+            return invalid(err.errors).response()
+        except ApiError as err:
+            return err.response()
+        try:
+            for message in messages:
+                self.channel.publish(message)
+        except NotQueued:
+            return not_queued(
+                "活动已记录；用同一 activity_id 重新提交即可送出问题 / the activity is recorded; "
+                "post it again with the same activity_id to send its issues"
+            ).response()
+        results = [self.channel.wait(m["submission_id"]) for m in messages]
+        return json_response({**activity, "issues": results}, 201)
+
+    @http("GET", "/activities")
+    def http_activities(self, request):
+        limit = min(int(request.args.get("limit", 100)), 1000)
+        with self.db.transaction() as session:
+            found = activities.activities(session, request.args.get("station"), limit)
+        return json_response({"activities": found})
+
+    # -- Open311 GeoReport v2 (root: /open311/v2) ------------------------------------------------
+
+    def _api_keys(self) -> set[str]:
+        keys = self.config["SERVICE"].get("open311_api_keys") or ""
+        return {k.strip() for k in str(keys).split(",") if k.strip()}
+
+    def _open311(self, fmt: str, kind: str, produce, status: int = 200) -> Response:
+        if fmt not in open311.FORMATS:
+            return open311_response(
+                "errors", open311.errors(open311.Open311Error(404, f"format {fmt}")), "json", 404
+            )
+        try:
+            return open311_response(kind, produce(), fmt, status)
+        except open311.Open311Error as exc:
+            return open311_response("errors", open311.errors(exc), fmt, exc.status)
+
+    @http("GET", "/open311/v2/services.<string:fmt>")
+    def open311_services(self, request, fmt):
+        def produce():
+            with self.db.transaction() as session:
+                return open311.services(intake.categories(session))
+
+        return self._open311(fmt, "services", produce)
+
+    @http("GET", "/open311/v2/services/<string:code>.<string:fmt>")
+    def open311_definition(self, request, code, fmt):
+        def produce():
+            with self.db.transaction() as session:
+                category = next((c for c in intake.categories(session) if c["code"] == code), None)
+                stations = [
+                    intake.known_station(session, c) for c in intake.known_station_codes(session)
+                ]
+            if category is None:
+                raise open311.Open311Error(
+                    404, f"service_code {code}: 未知的服务 / unknown service"
+                )
+            return open311.service_definition(category, stations)
+
+        return self._open311(fmt, "service_definition", produce)
+
+    @http("POST", "/open311/v2/requests.<string:fmt>")
+    def open311_post(self, request, fmt):
+        def produce():
+            request.max_content_length = intake.MAX_BODY_BYTES
+            try:
+                form = request.form
+            except RequestEntityTooLarge as exc:
+                raise open311.Open311Error(413, "请求内容过大 / request body too large") from exc
+            if form.get("api_key") not in self._api_keys():
+                raise open311.Open311Error(403, "api_key 无效 / invalid api_key")
+            with self.db.transaction() as session:
+                categories = intake.categories(session)
+                stations = set(intake.known_station_codes(session))
+            message = open311.submission_from_post(form, categories, stations)
+            try:
+                return open311.post_answer(self.channel.submit(message))
+            except NotQueued as exc:
+                raise open311.Open311Error(503, qr_page.NOT_QUEUED) from exc
+
+        return self._open311(fmt, "requests", produce, 201)
+
+    @http("GET", "/open311/v2/requests.<string:fmt>")
+    def open311_requests(self, request, fmt):
+        return self._open311(fmt, "requests", lambda: self._requests(request, request.args))
+
+    @http("GET", "/open311/v2/requests/<string:number>.<string:fmt>")
+    def open311_request(self, request, number, fmt):
+        def produce():
+            found = self._requests(request, {"service_request_id": number})
+            if not found:
+                raise open311.Open311Error(404, f"service_request_id {number}: 未找到 / not found")
+            return found
+
+        return self._open311(fmt, "requests", produce)
+
+    def _requests(self, request, args):
+        full = request.args.get("api_key") in self._api_keys()
+        with self.db.transaction() as session:
+            names = {c["code"]: c["name"] for c in intake.categories(session)}
+            return open311.requests(session, args, names, full)
+
+    @http("GET", "/open311/v2/tokens/<string:token_id>.<string:fmt>")
+    def open311_token(self, request, token_id, fmt):
+        def produce():
+            with self.db.transaction() as session:
+                return open311.token(session, token_id)
+
+        return self._open311(fmt, "requests", produce)

@@ -25,7 +25,7 @@ from services.kernel.config import ROOT, SERVICES
 
 PAGES = {
     "registry": ["/health", "/stations", "/members", "/sectors"],
-    "intake": ["/health"],
+    "intake": ["/health", "/q/station/gwm", "/status", "/open311/v2/services.json"],
     "routing": ["/health"],
     "reporting": ["/health", "/stats/monthly"],
 }
@@ -215,6 +215,8 @@ def main(argv=None) -> int:
             f"\n  AMQP       {_safe(cfg['AMQP_URI'])} (exchange lianxin.intake, "
             "routing key station.<code>)"
         )
+        keys = str(cfg["services"]["intake"].get("open311_api_keys") or "").split(",")
+        print(f"  Open311    {stack.url('intake', '/open311/v2')} (api_key {keys[0].strip()})")
         print('  try: .venv/bin/python -m services.intake.client gwm health "老人需要上门问诊"')
         print(f"  logs: {stack.log_dir}/   Ctrl-C 停止 / stops everything\n", flush=True)
         while all(p.poll() is None for p in stack.procs.values()):

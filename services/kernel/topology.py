@@ -44,7 +44,7 @@ ERROR_HEADER = "lx-error"
 
 # Who consumes which domain events: queue name → routing-key patterns on lianxin.events.
 EVENT_QUEUES: dict[str, list[str]] = {
-    "intake.events": ["registry.#", "routing.catalogue_published"],
+    "intake.events": ["registry.#", "routing.#"],  # routing.#: the catalogue, case progress
     "routing.events": ["registry.#", "intake.#"],
     "reporting.events": ["#"],
 }

@@ -19,7 +19,16 @@ OWN_TABLES = {
         "roster_days",
         "roster_duties",
     },
-    "intake": {"known_stations", "known_categories", "submissions", "issues"},
+    "intake": {
+        "known_stations",
+        "known_categories",
+        "known_members",
+        "known_studios",
+        "submissions",
+        "issues",
+        "issue_steps",
+        "activities",
+    },
     "routing": {
         "member_copies",
         "membership_copies",

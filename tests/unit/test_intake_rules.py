@@ -27,12 +27,36 @@ GOOD = {
 }
 
 
+def member_saved(code="m003", stations=("gwm",), revision=1, active=True):
+    return {
+        "type": "registry.member_saved",
+        "occurred_at": "2026-11-27T08:00:00+00:00",
+        "payload": {
+            "code": code,
+            "name": "张志强",
+            "level": "county",
+            "sector": "yiyao",
+            "district": "城关区",
+            "active": active,
+            "revision": revision,
+            "stations": [{"station": s, "role": "member"} for s in stations],
+        },
+    }
+
+
+def knows_member(session, code="m003"):
+    """Intake's member copy as the registry's event leaves it."""
+    with session.begin():
+        intake.apply_event(session, member_saved(code))
+
+
 def test_tracking_number_carries_the_beijing_date():
     assert intake.tracking_number(42, datetime(2026, 11, 30, 17, tzinfo=UTC)) == "LX20261201000042"
 
 
 def test_a_good_submission_becomes_an_issue_and_one_event_without_personal_data(session_of):
     s = session_of("intake")
+    knows_member(s)
     result = deliver(s, {**GOOD, "contact": {"name": "李女士", "phone": "13800001234"}})
     assert result["status"] == "accepted"
     issue = s.scalar(select(Issue))
@@ -47,6 +71,7 @@ def test_a_good_submission_becomes_an_issue_and_one_event_without_personal_data(
 
 def test_the_same_submission_id_again_is_a_duplicate_not_a_second_issue(session_of):
     s = session_of("intake")
+    knows_member(s)
     first = deliver(s, GOOD)
     again = deliver(s, {**GOOD, "description": "再次提交"})
     assert again == {"status": "duplicate", "tracking_number": first["tracking_number"]}
@@ -60,6 +85,7 @@ def test_rejections_keep_the_raw_body_and_name_each_field(session_of):
         s, {"submission_id": "short", "station": "gwm", "channel": "pigeon", "description": ""}
     )
     assert set(r["errors"]) == {"submission_id", "channel", "category", "description"}
+    knows_member(s)
     r = deliver(s, {**GOOD, "station": "jnl"})
     assert "gwm" in r["errors"]["station"][0]
     rows = s.scalars(select(Submission).order_by(Submission.id)).all()

@@ -1,0 +1,178 @@
+"""The staff channel (工作站/工作室 staff): duty activities and the issues raised at them, and
+single issues heard by phone, in a letter or on a visit.
+
+An activity is intake's own record (stored here, announced by ``intake.activity_recorded``
+through the outbox); every issue, single or raised at an activity, becomes a station message
+like any other channel's, so it is validated, numbered and de-duplicated in one place.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime
+
+from marshmallow import ValidationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from services.intake import intake
+from services.intake.models import Activity, Issue
+from services.intake.schemas import (
+    ACTIVITY_KINDS,
+    ActivityRecordedSchema,
+    ActivitySchema,
+    SubmissionSchema,
+    bilingual,
+)
+from services.kernel import outbox
+
+STAFF_CHANNELS = ("staff", "phone", "letter", "visit")
+
+
+class Invalid(Exception):
+    """Field errors ("中文 / English") for a staff request; nothing was stored or sent."""
+
+    def __init__(self, errors: dict):
+        super().__init__(errors)
+        self.errors = errors
+
+
+def staff_issue(session: Session, data: dict) -> dict:
+    """The station message for a single issue staff typed in, or :class:`Invalid`."""
+    message = {"submission_id": str(uuid.uuid4()), "channel": "staff", **data}
+    try:
+        sub = SubmissionSchema().load(message)
+    except ValidationError as err:
+        raise Invalid(bilingual(err.messages)) from err
+    errors = {}
+    if sub["channel"] not in STAFF_CHANNELS:
+        errors["channel"] = [
+            f"工作人员录入的渠道须为 {'/'.join(STAFF_CHANNELS)} / staff channel must be one of "
+            f"{', '.join(STAFF_CHANNELS)}"
+        ]
+    if intake.known_station(session, sub["station"]) is None:
+        errors["station"] = [
+            f"没有编号为 {sub['station']} 的工作站 / no active station {sub['station']}"
+        ]
+    errors.update(intake.check_references(session, sub))
+    if errors:
+        raise Invalid(errors)
+    return message
+
+
+def record_activity(session: Session, data: dict) -> tuple[dict, list[dict]]:
+    """Store an activity (once per ``activity_id``) and announce it; returns the activity and
+    the station messages for the issues raised at it (ids derived from the activity's, so
+    sending them again after a retry never makes second issues)."""
+    try:
+        a = ActivitySchema().load(data)
+    except ValidationError as err:
+        raise Invalid(bilingual(err.messages)) from err
+    errors: dict[str, list[str]] = {}
+    station = a["station"]
+    if a["station"] is None and a["studio"] is None:
+        errors["station"] = ["须填写工作站或工作室 / give a station or a studio"]
+    if a["station"] is not None and intake.known_station(session, a["station"]) is None:
+        errors["station"] = [
+            f"没有编号为 {a['station']} 的工作站 / no active station {a['station']}"
+        ]
+    if a["studio"] is not None:
+        studio = intake.known_studio(session, a["studio"])
+        if studio is None:
+            errors["studio"] = [
+                f"没有编号为 {a['studio']} 的工作室 / no active studio {a['studio']}"
+            ]
+        elif station is None:
+            station = studio["station"]
+    unknown = [m for m in a["members"] if intake.known_member(session, m) is None]
+    if unknown:
+        errors["members"] = [f"没有这些在任委员 / no active members: {', '.join(unknown)}"]
+    if a["issues"] and station is None and "station" not in errors and "studio" not in errors:
+        errors["issues"] = [
+            "该工作室没有对应的工作站，无法派出问题 / the studio has no station to send issues to"
+        ]
+    if errors:
+        raise Invalid(errors)
+
+    activity_id = a["activity_id"] or str(uuid.uuid4())
+    row = session.scalar(select(Activity).where(Activity.activity_id == activity_id))
+    if row is None:
+        now = datetime.now(UTC)
+        row = Activity(
+            activity_id=activity_id,
+            kind=a["kind"],
+            station_code=a["station"],
+            studio_code=a["studio"],
+            held_on=a["date"],
+            members=json.dumps(a["members"]),
+            people_served=a["people_served"],
+            note=a["note"],
+            recorded_at=now,
+        )
+        session.add(row)
+        payload = ActivityRecordedSchema().dump(
+            {
+                "activity_id": activity_id,
+                "kind": a["kind"],
+                "station": a["station"],
+                "studio": a["studio"],
+                "date": a["date"],
+                "members": a["members"],
+                "people_served": a["people_served"],
+                "issues_raised": len(a["issues"]),
+                "recorded_at": now,
+            }
+        )
+        outbox.record(session, "intake.activity_recorded", payload, intake.SOURCE, occurred_at=now)
+    messages = []
+    for n, issue in enumerate(a["issues"], start=1):
+        message = {
+            "submission_id": f"{activity_id}.{n}",
+            "station": station,
+            "channel": "staff",
+            "category": issue["category"],
+            "description": issue["description"],
+            "place": issue["place"],
+            "member": issue["member"],
+            "studio": a["studio"],
+            "activity": activity_id,
+            "contact": issue["contact"],
+        }
+        messages.append({k: v for k, v in message.items() if v is not None})
+    return activity_view(row), messages
+
+
+def activity_view(a: Activity) -> dict:
+    zh, en = ACTIVITY_KINDS[a.kind]
+    return {
+        "activity_id": a.activity_id,
+        "kind": a.kind,
+        "kind_zh": zh,
+        "kind_en": en,
+        "station": a.station_code,
+        "studio": a.studio_code,
+        "date": a.held_on.isoformat(),
+        "members": json.loads(a.members),
+        "people_served": a.people_served,
+        "note": a.note,
+        "recorded_at": a.recorded_at.isoformat(),
+    }
+
+
+def activities(session: Session, station: str | None = None, limit: int = 100) -> list[dict]:
+    query = select(Activity).order_by(Activity.held_on.desc(), Activity.id.desc()).limit(limit)
+    if station:
+        query = query.where(Activity.station_code == station)
+    found = []
+    for a in session.scalars(query):
+        view = activity_view(a)
+        view["issues"] = list(
+            session.scalars(
+                select(Issue.tracking_number)
+                .where(Issue.activity_id == a.activity_id)
+                .order_by(Issue.id)
+            )
+        )
+        found.append(view)
+    return found

@@ -1,0 +1,202 @@
+"""Intake benchmarks, each beside a baseline measured in the same run on the same machine.
+
+1. QR-form submissions over HTTP (publish with confirms, wait for the station's worker, answer
+   the tracking number): submissions/s and latency percentiles under concurrent load, beside a
+   bare nameko HTTP handler reading the same form on the same server stack.
+2. AMQP intake: messages published to a station queue until all are stored as issues, beside a
+   raw publish (confirms) + consume (ack) of the same messages on the same broker.
+
+Figures go to stdout and to ``var/bench/intake.json``.
+"""
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+
+import pika
+import pytest
+import requests
+
+from services.intake.client import SubmissionClient
+from services.kernel.config import ROOT
+from tests.conftest import delete_vhost
+from tests.e2e.conftest import free_ports, make_stack
+
+HTTP_REQUESTS = int(os.environ.get("LIANXIN_BENCH_HTTP", 400))
+HTTP_CONCURRENCY = int(os.environ.get("LIANXIN_BENCH_CONCURRENCY", 8))
+AMQP_MESSAGES = int(os.environ.get("LIANXIN_BENCH_AMQP", 1000))
+RESULTS = {}
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory, pg_databases):
+    stack, vhost, amqp_uri = make_stack(tmp_path_factory.mktemp("bench"), "sqlite", pg_databases)
+    stack.amqp_uri = amqp_uri
+    yield stack
+    stack.stop()
+    delete_vhost(vhost)
+    out = ROOT / "var" / "bench" / "intake.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(RESULTS, indent=2, ensure_ascii=False))
+    print(f"\nwritten {out}")
+
+
+def percentile(values, p):
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+
+
+def load(url, make_form, n, concurrency):
+    """POST n forms with ``concurrency`` clients; returns (rate/s, latencies in ms, statuses)."""
+    sessions = {}
+
+    def one(i):
+        session = sessions.setdefault(i % concurrency, requests.Session())
+        start = time.perf_counter()
+        r = session.post(url, data=make_form(i), timeout=60)
+        return (time.perf_counter() - start) * 1000, r.status_code
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(concurrency) as pool:
+        results = list(pool.map(one, range(n)))
+    elapsed = time.perf_counter() - started
+    for session in sessions.values():
+        session.close()
+    return n / elapsed, [r[0] for r in results], [r[1] for r in results]
+
+
+def figures(rate, latencies):
+    return {
+        "per_second": round(rate, 1),
+        "p50_ms": round(statistics.median(latencies), 1),
+        "p99_ms": round(percentile(latencies, 99), 1),
+        "max_ms": round(max(latencies), 1),
+    }
+
+
+def test_qr_form_submissions_per_second_beside_a_bare_handler(stack):
+    port = free_ports(1)[0]
+    bare = subprocess.Popen(
+        [sys.executable, "-m", "tests.bench.bare_http", str(port), stack.amqp_uri],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        stack.wait_for(lambda: _answers(f"http://127.0.0.1:{port}/q/station/gwm"), 30)
+
+        def form(i):
+            return {
+                "submission_id": str(uuid.uuid4()),
+                "station": "gwm",
+                "category": "property",
+                "description": f"楼道灯坏了两周，第 {i} 次反映",
+                "lang": "zh",
+            }
+
+        url = stack.url("intake", "/q/station/gwm")
+        load(url, form, 20, 2)  # warm up both
+        load(f"http://127.0.0.1:{port}/q/station/gwm", form, 20, 2)
+        base_rate, base_lat, base_status = load(
+            f"http://127.0.0.1:{port}/q/station/gwm", form, HTTP_REQUESTS, HTTP_CONCURRENCY
+        )
+        rate, lat, status = load(url, form, HTTP_REQUESTS, HTTP_CONCURRENCY)
+    finally:
+        bare.terminate()
+        try:
+            bare.wait(10)
+        except subprocess.TimeoutExpired:
+            bare.kill()
+            bare.wait()
+    assert set(base_status) == {200}
+    answered = status.count(200)
+    RESULTS["qr_form_http"] = {
+        "requests": HTTP_REQUESTS,
+        "concurrency": HTTP_CONCURRENCY,
+        "intake": {**figures(rate, lat), "answered_with_number": answered},
+        "baseline_bare_handler": figures(base_rate, base_lat),
+        "ratio_of_baseline": round(rate / base_rate, 3),
+    }
+    print("\nQR form over HTTP:", json.dumps(RESULTS["qr_form_http"], ensure_ascii=False))
+    assert set(status) <= {200, 202}  # every submission taken; 202 = still being processed
+
+
+def _answers(url):
+    try:
+        return requests.post(url, data={"description": "x"}, timeout=2).status_code == 200
+    except requests.RequestException:
+        return False
+
+
+def _accepted(stack):
+    return (
+        requests.get(stack.url("intake", "/health"), timeout=10)
+        .json()["submissions"]
+        .get("accepted", 0)
+    )
+
+
+def test_amqp_intake_rate_beside_raw_publish_and_consume(stack):
+    bodies = [
+        json.dumps(
+            {
+                "submission_id": str(uuid.uuid4()),
+                "station": "jql",
+                "category": "health",
+                "description": f"社区义诊预约 {i}",
+            },
+            ensure_ascii=False,
+        ).encode()
+        for i in range(AMQP_MESSAGES)
+    ]
+
+    # Baseline: the same messages through a scratch quorum queue, confirmed publish + consume.
+    params = pika.URLParameters(stack.amqp_uri)
+    conn = pika.BlockingConnection(params)
+    ch = conn.channel()
+    ch.queue_declare("bench.raw", durable=True, arguments={"x-queue-type": "quorum"})
+    ch.confirm_delivery()
+    started = time.perf_counter()
+    for body in bodies:
+        ch.basic_publish("", "bench.raw", body, pika.BasicProperties(delivery_mode=2))
+    consumed = 0
+    ch.basic_qos(prefetch_count=100)
+    for method, _props, _body in ch.consume("bench.raw", inactivity_timeout=10):
+        if method is None:
+            break
+        ch.basic_ack(method.delivery_tag)
+        consumed += 1
+        if consumed == len(bodies):
+            break
+    ch.cancel()
+    base_elapsed = time.perf_counter() - started
+    ch.queue_delete("bench.raw")
+    conn.close()
+    assert consumed == len(bodies)
+
+    before = _accepted(stack)
+    started = time.perf_counter()
+    with SubmissionClient(stack.amqp_uri) as client:
+        for body in bodies:
+            client.publish_raw("jql", body)
+    published = time.perf_counter() - started
+    stack.wait_for(
+        lambda: _accepted(stack) >= before + len(bodies),
+        timeout=600,
+        interval=0.2,
+        what="every message stored as an issue",
+    )
+    elapsed = time.perf_counter() - started
+    RESULTS["amqp_intake"] = {
+        "messages": len(bodies),
+        "intake_per_second": round(len(bodies) / elapsed, 1),
+        "intake_publish_part_s": round(published, 2),
+        "baseline_raw_publish_consume_per_second": round(len(bodies) / base_elapsed, 1),
+        "ratio_of_baseline": round(base_elapsed / elapsed, 3),
+    }
+    print("\nAMQP intake:", json.dumps(RESULTS["amqp_intake"]))
