@@ -63,6 +63,7 @@ class CaseFact(Base):
     member_sector: Mapped[str | None] = mapped_column(String(40))
     first_response_minutes: Mapped[int | None] = mapped_column(Integer)
     rated: Mapped[bool] = mapped_column(Boolean, default=False)
+    handled: Mapped[bool] = mapped_column(Boolean, default=False)  # counted as a matter handled
 
 
 class StationDim(Base):
@@ -90,5 +91,17 @@ class StudioDim(Base):
     __tablename__ = "studio_dims"
 
     code: Mapped[str] = mapped_column(String(40), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
     district: Mapped[str] = mapped_column(String(40))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class ActivityFact(Base):
+    """An activity (履职活动) as intake announced it, once per activity id."""
+
+    __tablename__ = "activity_facts"
+
+    activity_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    month: Mapped[str] = mapped_column(String(7), index=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    people_served: Mapped[int] = mapped_column(Integer)

@@ -22,6 +22,8 @@ DIMENSIONS = {
     "member": ("委员", "Member"),
     "channel": ("渠道", "Channel"),
     "category": ("问题类别", "Category"),
+    "studio": ("委员工作室", "Studio"),
+    "kind": ("活动类型", "Activity kind"),
 }
 
 

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from services.kernel import logs
 from services.reporting.models import (
+    ActivityFact,
     CaseFact,
     MemberDim,
     MonthlyFigure,
@@ -112,8 +113,34 @@ def _member_saved(session, p, month, at):
 
 def _studio_saved(session, p, month, at):
     dim = session.get(StudioDim, p["code"]) or StudioDim(code=p["code"])
-    dim.district, dim.active = p.get("district", UNKNOWN_DISTRICT), p["active"]
+    dim.name, dim.district = p.get("name", ""), p.get("district", UNKNOWN_DISTRICT)
+    dim.active = p["active"]
     session.add(dim)
+
+
+def _activity(session, p, month, at):
+    """An activity counts in the month it was held (its date, a Beijing calendar day)."""
+    if session.get(ActivityFact, p["activity_id"]) is not None:
+        return
+    held = p["date"][:7]
+    place = session.get(StationDim, p["station"]) if p.get("station") else None
+    studio = session.get(StudioDim, p["studio"]) if p.get("studio") else None
+    district = (place or studio).district if (place or studio) else UNKNOWN_DISTRICT
+    keys = [("city", "-"), ("district", district), ("kind", p["kind"])]
+    keys.append(("station", p["station"]) if p.get("station") else ("studio", p["studio"]))
+    session.add(
+        ActivityFact(
+            activity_id=p["activity_id"],
+            month=held,
+            kind=p["kind"],
+            people_served=int(p.get("people_served") or 0),
+        )
+    )
+    bump(session, held, "activities_held", keys)
+    if p["kind"] == "reception_day":
+        bump(session, held, "reception_days", keys)
+    if p.get("people_served"):
+        bump(session, held, "people_served", keys, int(p["people_served"]))
 
 
 def _issue_received(session, p, month, at):
@@ -172,6 +199,9 @@ def _counted(metric: str, cohort: str | None = None, on_time: str | None = None)
             bump(session, fact.received_month, cohort, keys)
             if on_time and p.get("on_time"):
                 bump(session, fact.received_month, on_time, keys)
+        if metric == "issues_resolved" and not fact.handled:
+            fact.handled = True
+            bump(session, month, "matters_handled", keys)
         if metric == "issues_responded" and fact.first_response_minutes is None:
             fact.first_response_minutes = int(
                 (datetime.fromisoformat(p["at"]) - fact.received_at).total_seconds() // 60
@@ -212,6 +242,7 @@ PROJECTIONS = {
     "registry.station_saved": _station_saved,
     "registry.member_saved": _member_saved,
     "registry.studio_saved": _studio_saved,
+    "intake.activity_recorded": _activity,
     "intake.issue_received": _issue_received,
     "intake.submission_rejected": _rejected,
     "routing.issue_assigned": _assigned,
@@ -235,7 +266,7 @@ PROJECTIONS = {
 
 def rebuild(session: Session, progress=None) -> int:
     """Drop every projection and replay the whole store into them, in arrival order."""
-    for model in (MonthlyFigure, CaseFact, StationDim, MemberDim, StudioDim):
+    for model in (MonthlyFigure, CaseFact, ActivityFact, StationDim, MemberDim, StudioDim):
         session.execute(delete(model))
     total = session.scalar(select(func.count()).select_from(StoredEvent))
     done = 0

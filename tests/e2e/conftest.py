@@ -1,6 +1,8 @@
 """The whole system, started the way `make run` starts it, on a private vhost and databases."""
 
+import shutil
 import socket
+import tempfile
 import time
 
 import pytest
@@ -94,3 +96,61 @@ def wait_figure(stack, month, metric, at_least, timeout=30, dimension=None, key=
 
 def pause(seconds: float) -> None:
     time.sleep(seconds)
+
+
+# -- a phone in headless Chromium (Debian's chromium and chromium-driver; never downloaded) ----
+
+CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
+PHONE = (390, 844)  # CSS pixels of a common phone
+
+
+@pytest.fixture
+def phone():
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    if not (CHROMIUM and CHROMEDRIVER):
+        pytest.fail(
+            "chromium and chromium-driver are needed: apt-get install -y chromium "
+            "chromium-driver (.ci/run does it)"
+        )
+    profile = tempfile.mkdtemp(prefix="lx-chromium-")
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for arg in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-dev-shm-usage",
+        f"--user-data-dir={profile}",
+        f"--window-size={PHONE[0]},{PHONE[1]}",
+    ):
+        options.add_argument(arg)
+    options.add_experimental_option(
+        "mobileEmulation",
+        {"deviceMetrics": {"width": PHONE[0], "height": PHONE[1], "pixelRatio": 3.0}},
+    )
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    driver.set_page_load_timeout(30)
+    yield driver
+    driver.quit()
+    shutil.rmtree(profile, ignore_errors=True)
+
+
+def after_click(driver, element_id: str, seconds: float = 20):
+    """The element on the page the click leads to (the click itself does not wait)."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as EC  # noqa: N812
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    return WebDriverWait(driver, seconds).until(EC.presence_of_element_located((By.ID, element_id)))
+
+
+def fits_the_phone(driver) -> bool:
+    """No sideways scrolling: the page is as wide as the phone."""
+    return driver.execute_script("return document.documentElement.scrollWidth <= window.innerWidth")

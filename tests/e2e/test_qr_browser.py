@@ -5,68 +5,11 @@ code, open the status page; script typed into the form comes back as text and ne
 Needs Debian's ``chromium`` and ``chromium-driver`` (``.ci/run`` installs them).
 """
 
-import shutil
-import tempfile
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions as shows
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
-import pytest
-
-webdriver = pytest.importorskip("selenium.webdriver")
-from selenium.webdriver.chrome.service import Service  # noqa: E402
-from selenium.webdriver.common.by import By  # noqa: E402
-from selenium.webdriver.support import expected_conditions as shows  # noqa: E402
-from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
-
-from tests.e2e.conftest import wait_case  # noqa: E402
-
-CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
-PHONE = (390, 844)  # CSS pixels of a common phone
-
-
-@pytest.fixture
-def phone():
-    if not (CHROMIUM and CHROMEDRIVER):
-        pytest.fail(
-            "chromium and chromium-driver are needed: apt-get install -y chromium "
-            "chromium-driver (.ci/run does it)"
-        )
-    profile = tempfile.mkdtemp(prefix="lx-chromium-")
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for arg in (
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--disable-dev-shm-usage",
-        f"--user-data-dir={profile}",
-        f"--window-size={PHONE[0]},{PHONE[1]}",
-    ):
-        options.add_argument(arg)
-    options.add_experimental_option(
-        "mobileEmulation",
-        {"deviceMetrics": {"width": PHONE[0], "height": PHONE[1], "pixelRatio": 3.0}},
-    )
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    driver.set_page_load_timeout(30)
-    yield driver
-    driver.quit()
-    shutil.rmtree(profile, ignore_errors=True)
-
-
-def after_click(driver, element_id: str, seconds: float = 20):
-    """The element on the page the click leads to (the click itself does not wait)."""
-    return WebDriverWait(driver, seconds).until(
-        shows.presence_of_element_located((By.ID, element_id))
-    )
-
-
-def fits_the_phone(driver) -> bool:
-    """No sideways scrolling: the page is as wide as the phone."""
-    return driver.execute_script("return document.documentElement.scrollWidth <= window.innerWidth")
+from tests.e2e.conftest import PHONE, after_click, fits_the_phone, wait_case
 
 
 def test_a_citizen_on_a_phone_reports_and_checks_progress(stack, phone):

@@ -50,6 +50,7 @@ OWN_TABLES = {
         "station_dims",
         "member_dims",
         "studio_dims",
+        "activity_facts",
     },
 }
 KERNEL_TABLES = {"kernel_outbox", "kernel_processed", "kernel_parked", "alembic_version"}

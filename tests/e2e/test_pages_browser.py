@@ -1,0 +1,65 @@
+"""The member's duty list and the statistics dashboard, in headless Chromium on a phone."""
+
+from datetime import UTC, datetime
+
+import requests
+from selenium.webdriver.common.by import By
+
+from services.intake.client import SubmissionClient
+from services.kernel.config import ROOT
+from services.reporting.projections import month_of
+from tests.e2e.conftest import fits_the_phone, wait_case, wait_figure, wait_submission
+
+
+def test_a_member_accepts_and_answers_a_case_from_the_duty_list(stack, phone):
+    with SubmissionClient(stack.amqp_uri) as client:
+        sid = client.submit("jnl", category="hazard", description="护坡<script>alert(1)</script>")
+    [submission] = wait_submission(stack, sid)
+    number = submission["tracking_number"]
+    member = wait_case(stack, number)["member"]
+
+    phone.get(stack.url("routing", f"/duty/{member}"))
+    card = phone.find_element(By.ID, f"case-{number}")
+    assert "已派单" in card.text and "安全隐患" in card.text
+    assert fits_the_phone(phone)
+    card.find_element(By.CSS_SELECTOR, "button[data-action=accept]").click()
+    wait_case(stack, number, status="accepted")
+
+    phone.get(stack.url("routing", f"/duty/{member}"))  # after the page's own reload
+    card = phone.find_element(By.ID, f"case-{number}")
+    card.find_element(By.TAG_NAME, "textarea").send_keys("已联系社区，明日现场查看")
+    card.find_element(By.CSS_SELECTOR, "button[data-action=respond]").click()
+    case = wait_case(stack, number, status="responded")
+    assert case["history"][-1]["note"] == "已联系社区，明日现场查看"
+    assert case["history"][-1]["actor"] == member
+
+    phone.get(stack.url("routing", f"/duty/{member}"))
+    card = phone.find_element(By.ID, f"case-{number}")
+    card.find_element(By.CSS_SELECTOR, "button[data-action=resolve]").click()  # no note
+    error = card.find_element(By.CLASS_NAME, "error")
+    phone.implicitly_wait(5)
+    assert "请填写办理结果" in phone.find_element(By.CSS_SELECTOR, f"#case-{number} .error").text
+    assert error.is_displayed()
+    assert (
+        requests.get(stack.url("routing", f"/cases/{number}"), timeout=5).json()["status"]
+        == "responded"
+    )
+
+
+def test_the_dashboard_on_a_phone_shows_figures_with_their_definitions(stack, phone):
+    month = month_of(datetime.now(UTC))
+    with SubmissionClient(stack.amqp_uri) as client:
+        sid = client.submit("gwm", category="property", description="电梯维修费用不透明")
+    wait_submission(stack, sid)
+    figures = wait_figure(stack, month, "issues_assigned", 1)
+
+    phone.get(stack.url("reporting", f"/dashboard?month={month}"))
+    tile = phone.find_element(By.CSS_SELECTOR, ".tile[data-key=issues_received]")
+    assert f"{figures['issues_received']:,}" in tile.text
+    assert "Issues intake accepted in the month" in tile.text  # the definition beside it
+    assert phone.find_elements(By.CSS_SELECTOR, ".chart svg rect")
+    assert "对账不平" not in phone.page_source
+    assert fits_the_phone(phone)
+    shots = ROOT / "var" / "screenshots"
+    shots.mkdir(parents=True, exist_ok=True)
+    assert phone.save_screenshot(str(shots / "dashboard-phone.png"))
