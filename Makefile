@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format bench clean
+.PHONY: run test lint format bench scenario clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -29,6 +29,10 @@ test: lint
 bench: $(STAMP)
 	mkdir -p var/bench
 	$(BIN)/python -m pytest tests/bench -s -q $(PYTEST_ARGS)
+
+# Replay the Lanzhou 2024 scenario against a running `make run` (SCALE=0.1 for a quick one).
+scenario: $(STAMP)
+	$(BIN)/python -m services.reporting.scenario --scale $(or $(SCALE),1.0)
 
 clean:
 	rm -rf var .pytest_cache
