@@ -27,7 +27,7 @@ from services.intake.models import (
     Submission,
 )
 from services.intake.schemas import IssueReceivedSchema, SubmissionSchema, bilingual
-from services.kernel import outbox
+from services.kernel import logs, outbox
 from services.kernel.messaging import Delivery
 
 SOURCE = "intake"
@@ -182,6 +182,7 @@ def receive(session: Session, delivery: Delivery) -> dict:
     session.add(issue)
     session.flush()  # the id makes the tracking number
     issue.tracking_number = tracking_number(issue.id, now)
+    logs.bind(tracking_number=issue.tracking_number)
     session.add(
         Submission(
             submission_id=sub["submission_id"],

@@ -124,3 +124,28 @@ def test_routing_keeps_assigning_while_the_registry_is_down(stack):
     stack.wait_for(newcomer_known, timeout=30, interval=0.5, what="the newcomer in routing")
     code, _ = get(stack, "registry", "/health")
     assert code == 200
+
+
+def test_closed_unresolved_then_reopened_by_the_citizen(stack):
+    number = submit(stack, "sp", "business", "园区企业用电报装迟迟不办")
+    case = wait_case(stack, number)
+    missing = act(stack, number, "close_unresolved", actor=case["member"])
+    assert missing.status_code == 400 and "note" in missing.json()["error"]["fields"]
+    closed = act(
+        stack,
+        number,
+        "close_unresolved",
+        actor=case["member"],
+        note="属供电企业职责，已转告并建议走12345",
+    )
+    assert closed.ok and closed.json()["status"] == "closed_unresolved"
+    with ClusterRpcProxy({"AMQP_URI": stack.amqp_uri}) as rpc:
+        refused = rpc.routing.citizen_action(number, "rate", rating="unsatisfied")
+        assert refused["error"]["code"] == "illegal_transition"  # only a resolved case is rated
+        status = rpc.routing.citizen_action(number, "reopen", comment="还是没有解决")
+        assert status["status"] == "assigned"
+    reopened = requests.get(stack.url("routing", f"/cases/{number}"), timeout=10).json()
+    assert [h["action"] for h in reopened["history"]][-2:] == ["close_unresolved", "reopen"]
+    assert reopened["reopens"] == 1
+    figures = wait_figure(stack, MONTH, "issues_reopened", 1, dimension="station", key="sp")
+    assert figures["issues_closed_unresolved"] >= 1
