@@ -345,6 +345,17 @@ CLOSING_STEPS = {"routing.issue_resolved", "routing.issue_closed_unresolved"}
 REOPENING_STEPS = {"routing.issue_reopened", "routing.issue_transferred", "routing.issue_assigned"}
 
 
+def has_step(session: Session, number: str, step: str) -> bool:
+    return (
+        session.scalar(
+            select(IssueStep.id)
+            .where(IssueStep.tracking_number == number, IssueStep.step == step)
+            .limit(1)
+        )
+        is not None
+    )
+
+
 def is_closed(steps: list[str]) -> bool:
     """Closed once resolved or closed unresolved, until reopened (rating keeps it closed)."""
     closed = False

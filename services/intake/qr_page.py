@@ -77,6 +77,16 @@ TEXT = {
         "no_station": "这个二维码暂未开通线上受理，请到附近的委员工作站反映。",
         "switch": "English",
         "rejected": "提交未被受理，请修改后重试。",
+        "rate_title": "回访评价：您对办理结果满意吗？",
+        "satisfied": "满意",
+        "basically_satisfied": "基本满意",
+        "unsatisfied": "不满意",
+        "comment": "意见（选填）",
+        "rate_submit": "提交评价",
+        "reopen_title": "问题没有解决？",
+        "reopen_submit": "申请重新办理",
+        "action_done": "已提交，谢谢您的反馈。",
+        "action_failed": "未能提交：",
     },
     "en": {
         "title": "Reach your CPPCC member · report an issue",
@@ -113,6 +123,16 @@ TEXT = {
         "workstation.",
         "switch": "中文",
         "rejected": "The submission was not accepted; please correct it and try again.",
+        "rate_title": "Return visit: are you satisfied with the result?",
+        "satisfied": "Satisfied",
+        "basically_satisfied": "Basically satisfied",
+        "unsatisfied": "Not satisfied",
+        "comment": "Comment (optional)",
+        "rate_submit": "Send rating",
+        "reopen_title": "Not solved?",
+        "reopen_submit": "Ask to reopen",
+        "action_done": "Sent. Thank you for your feedback.",
+        "action_failed": "Could not send: ",
     },
 }
 
@@ -221,4 +241,13 @@ def status_view(status: dict) -> dict:
         }
         for s in status["steps"]
     ]
-    return {**status, "steps": steps}
+    names = [s["step"] for s in status["steps"]]
+    last_close = max((i for i, n in enumerate(names) if n in intake.CLOSING_STEPS), default=-1)
+    resolved = status["closed"] and names[last_close] == "routing.issue_resolved"
+    rated = "routing.issue_rated" in names[last_close:]
+    return {
+        **status,
+        "steps": steps,
+        "can_rate": resolved and not rated,
+        "can_reopen": status["closed"],
+    }

@@ -19,6 +19,7 @@ from functools import partial
 import eventlet
 from nameko.dependency_providers import Config
 from nameko.extensions import DependencyProvider
+from nameko.rpc import RpcProxy
 from nameko.timer import timer
 from nameko.web.handlers import http
 from sqlalchemy.orm import Session
@@ -122,6 +123,8 @@ class StationQueues(DependencyProvider):
 
 class IntakeService(ServiceBase):
     name = "intake"
+
+    routing_rpc = RpcProxy("routing")
 
     stations = StationQueues()
     channel = StationChannel()
@@ -266,9 +269,12 @@ class IntakeService(ServiceBase):
 
     @http("GET", "/status")
     def status_page(self, request):
-        lang = qr_page.language(request.args.get("lang"))
-        number = (request.args.get("number") or "").strip()
-        code = (request.args.get("code") or "").strip()
+        return self._status_page(request, request.args)
+
+    def _status_page(self, request, args, message: str | None = None):
+        lang = qr_page.language(args.get("lang"))
+        number = (args.get("number") or "").strip()
+        code = (args.get("code") or "").strip()
         status = None
         if number and code:
             with self.db.transaction() as session:
@@ -280,9 +286,56 @@ class IntakeService(ServiceBase):
             code=code,
             asked=bool(number or code),
             status=qr_page.status_view(status) if status else None,
+            message=message,
             switch_url=switch_url(request, lang),
         )
         return html_response(body, 200 if status or not (number or code) else 404)
+
+    @http("POST", "/status/action")
+    def status_action(self, request):
+        """The citizen's return visit: rate a resolved case, or ask to reopen it. Routing
+        decides (RPC); intake only vouches that the tracking number and lookup code match."""
+        form = request.form
+        lang = qr_page.language(form.get("lang"))
+        text = qr_page.TEXT[lang]
+        with self.db.transaction() as session:
+            known = intake.public_status(session, form.get("number", ""), form.get("code", ""))
+        if known is None:
+            return self._status_page(request, form)
+        try:
+            with eventlet.Timeout(10):
+                answer = self.routing_rpc.citizen_action(
+                    known["tracking_number"],
+                    form.get("action"),
+                    rating=form.get("rating"),
+                    comment=(form.get("comment") or "").strip()[:500] or None,
+                )
+        except (eventlet.Timeout, Exception):  # routing down or slow: say so, keep nothing
+            answer = {
+                "error": {
+                    "message_zh": "系统繁忙，请稍后再试",
+                    "message": "busy, please try again later",
+                }
+            }
+        if answer and answer.get("error"):
+            err = answer["error"]
+            message = text["action_failed"] + (
+                err["message_zh"] if lang == "zh" else err["message"]
+            )
+        else:
+            message = text["action_done"]
+            self._wait_for_step(known["tracking_number"], form.get("action"))
+        return self._status_page(request, form, message)
+
+    def _wait_for_step(self, number: str, action: str, timeout: float = 5) -> None:
+        """Let routing's event reach intake's copy, so the page shows what the citizen did."""
+        step = {"rate": "routing.issue_rated", "reopen": "routing.issue_reopened"}.get(action)
+        deadline = time.monotonic() + timeout
+        while step and time.monotonic() < deadline:
+            with self.db.transaction() as session:
+                if intake.has_step(session, number, step):
+                    return
+            eventlet.sleep(0.1)
 
     @http("GET", "/api/status")
     def status_json(self, request):

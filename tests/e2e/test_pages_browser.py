@@ -4,11 +4,19 @@ from datetime import UTC, datetime
 
 import requests
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions as EC  # noqa: N812
+from selenium.webdriver.support.ui import WebDriverWait
 
 from services.intake.client import SubmissionClient
 from services.kernel.config import ROOT
 from services.reporting.projections import month_of
-from tests.e2e.conftest import fits_the_phone, wait_case, wait_figure, wait_submission
+from tests.e2e.conftest import (
+    after_click,
+    fits_the_phone,
+    wait_case,
+    wait_figure,
+    wait_submission,
+)
 
 
 def test_a_member_accepts_and_answers_a_case_from_the_duty_list(stack, phone):
@@ -63,3 +71,52 @@ def test_the_dashboard_on_a_phone_shows_figures_with_their_definitions(stack, ph
     shots = ROOT / "var" / "screenshots"
     shots.mkdir(parents=True, exist_ok=True)
     assert phone.save_screenshot(str(shots / "dashboard-phone.png"))
+
+
+def test_the_citizen_rates_and_reopens_on_the_status_page(stack, phone):
+    from sqlalchemy import create_engine, select
+
+    from services.intake.models import Issue
+
+    with SubmissionClient(stack.amqp_uri) as client:
+        sid = client.submit("jql", category="ethnic", description="民族美食节摊位分配不公")
+    [submission] = wait_submission(stack, sid)
+    number = submission["tracking_number"]
+    member = wait_case(stack, number)["member"]
+    for action, note in (("respond", "已了解情况"), ("resolve", "已重新公示摊位分配")):
+        assert requests.post(
+            stack.url("routing", f"/cases/{number}/actions/{action}"),
+            json={"actor": member, "note": note},
+            timeout=10,
+        ).ok
+    engine = create_engine(stack.db_urls["intake"])
+    with engine.connect() as conn:  # the code the citizen got on the result page
+        code = conn.scalar(select(Issue.lookup_code).where(Issue.tracking_number == number))
+    engine.dispose()
+
+    def page():
+        phone.get(stack.url("intake", f"/status?number={number}&code={code}"))
+        return phone
+
+    stack.wait_for(
+        lambda: page().find_elements(By.ID, "rate-form"),
+        timeout=15,
+        what="the resolution to reach the status page",
+    )
+    phone.find_element(By.CSS_SELECTOR, "input[value=basically_satisfied]").click()
+    phone.find_element(By.ID, "comment").send_keys("处理及时")
+    phone.find_element(By.ID, "rate-submit").click()
+    assert "已提交" in after_click(phone, "action-message").text
+    assert not phone.find_elements(By.ID, "rate-form")  # rated once, no second form
+    assert fits_the_phone(phone)
+    case = requests.get(stack.url("routing", f"/cases/{number}"), timeout=10).json()
+    assert case["rating"] == "basically_satisfied"
+
+    before = phone.find_element(By.ID, "action-message")
+    phone.find_element(By.ID, "reopen-submit").click()
+    WebDriverWait(phone, 20).until(EC.staleness_of(before))  # the answer is a new page
+    assert "已提交" in after_click(phone, "action-message").text
+    assert wait_case(stack, number)["reopens"] == 1
+
+    phone.get(stack.url("intake", f"/status?number={number}&code=000000"))  # a wrong code
+    assert not phone.find_elements(By.ID, "reopen-form")
