@@ -24,6 +24,28 @@ PG_URL_BASE = os.environ.get("LIANXIN_TEST_PG_URL", "postgresql+psycopg2://postg
 AUTH = ("guest", "guest")
 
 
+def free_port() -> int:
+    """A TCP port nothing listens on right now."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(predicate, timeout: float = 20, interval: float = 0.05):
+    """Poll ``predicate`` until it returns something truthy; that value, or AssertionError."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {predicate}")
+
+
 def create_vhost() -> tuple[str, str]:
     name = f"lx-test-{uuid.uuid4().hex[:10]}"
     r = requests.put(f"{RABBIT_MGMT}/api/vhosts/{quote(name, safe='')}", auth=AUTH, timeout=10)

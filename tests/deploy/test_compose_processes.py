@@ -4,7 +4,6 @@ processes with different station groups) on the local RabbitMQ and PostgreSQL; o
 group goes all the way through."""
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -15,16 +14,10 @@ import requests
 
 from services.intake.client import SubmissionClient
 from services.kernel.config import ROOT, station_selection
-from tests.conftest import create_vhost, delete_vhost
+from tests.conftest import create_vhost, delete_vhost, free_port
 from tests.deploy.test_deploy_files import COMPOSE, our_compose_services
 
 LONG_RUNNING = ("registry", "intake", "routing", "reporting")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def command_of(svc) -> list[str]:

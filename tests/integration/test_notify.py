@@ -19,12 +19,7 @@ from services.kernel.db import make_engine
 from services.kernel.migrations import upgrade
 from services.routing import notify
 from services.routing.models import Notice
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.conftest import free_port
 
 
 def wait_port(port, timeout=15):

@@ -7,7 +7,6 @@ behind it keep flowing.
 """
 
 import json
-import socket
 import time
 
 import pytest
@@ -19,24 +18,8 @@ from sqlalchemy.orm import Session
 from services.kernel import outbox, topology
 from services.kernel.db import make_engine
 from services.kernel.models import KernelBase, OutboxMessage
-from tests.conftest import RABBIT_MGMT, message_count
+from tests.conftest import RABBIT_MGMT, free_port, message_count, wait_for
 from tests.kernel import probe
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for(predicate, timeout=20, interval=0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"timed out waiting for {predicate}")
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ PostgreSQL database (each test runs on both).
 """
 
 import json
-import socket
 
 import pytest
 from kombu import Connection, Queue, binding
@@ -15,14 +14,9 @@ from nameko.standalone.rpc import ClusterRpcProxy
 from services.kernel import topology
 from services.kernel.migrations import upgrade
 from services.registry.service import RegistryService
+from tests.conftest import free_port
 
 INTAKE = "http://intake.example.cn"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class EventTap:
