@@ -14,6 +14,7 @@ from services.intake.client import SubmissionClient
 from services.kernel.db import make_engine
 from services.registry import registry
 from services.reporting.projections import month_of
+from services.routing.workdays import CHINA
 from tests.e2e.conftest import get, wait_case, wait_figure, wait_submission
 
 MONTH = month_of(datetime.now(UTC))
@@ -149,3 +150,47 @@ def test_closed_unresolved_then_reopened_by_the_citizen(stack):
     assert reopened["reopens"] == 1
     figures = wait_figure(stack, MONTH, "issues_reopened", 1, dimension="station", key="sp")
     assert figures["issues_closed_unresolved"] >= 1
+
+
+def test_the_duty_roster_and_a_district_studio_take_part_in_assignment(stack):
+    today = datetime.now(UTC).astimezone(CHINA).date().isoformat()
+    # 安全隐患 (hazard) goes to 科协/民建 members. At ytl both m007 (科协) and nobody else match;
+    # put m007 on duty there today: the rule that decides is then "on duty", not "sector".
+    roster = {"date": today, "slot": "am", "station": "ytl", "members": ["m007"]}
+    r = requests.post(stack.url("registry", "/rosters"), json=roster, timeout=10)
+    assert r.status_code in (200, 201), r.text
+    number = submit(stack, "ytl", "hazard", "小区消防通道被占用")
+    case = stack.wait_for(
+        lambda: _case_if(stack, number, "m007"), timeout=30, what="the on-duty member"
+    )
+    assert case["assignments"][0]["rule"] == "on_duty"
+
+    # 树屏 (sp) has no 教育 or 共青团 member: a studio of those sectors in 永登县 comes first.
+    studio = {
+        "code": "st-jiaoyu-yd",
+        "name": "永登教育界别委员工作室",
+        "district": "永登县",
+        "sectors": ["jiaoyu"],
+    }
+    assert requests.post(stack.url("registry", "/studios"), json=studio, timeout=10).ok
+    teacher = {
+        "code": "m8jy",
+        "name": "教师委员",
+        "level": "county",
+        "sector": "jiaoyu",
+        "district": "永登县",
+        "studios": [{"studio": "st-jiaoyu-yd", "role": "lead"}],
+    }
+    r = requests.post(stack.url("registry", "/members"), json=teacher, timeout=10)
+    assert r.status_code in (200, 201), r.text
+
+    def via_studio():
+        case = _case_if(stack, submit(stack, "sp", "school_safety", "放学路口无人疏导"), "m8jy")
+        return case if case and case["assignments"][0]["rule"] == "studio" else None
+
+    stack.wait_for(via_studio, timeout=30, interval=0.5, what="the studio member")
+
+
+def _case_if(stack, number, member):
+    case = wait_case(stack, number)
+    return case if case["member"] == member else None
