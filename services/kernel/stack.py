@@ -197,6 +197,11 @@ def main(argv=None) -> int:
     except BrokerUnavailable as exc:
         print(exc, file=sys.stderr)
         return 1
+
+    def on_term(signum, frame):  # `kill` stops everything the way Ctrl-C does
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_term)
     stack.prepare(demo=not args.no_demo)
     print("启动服务 starting registry, intake, routing, reporting …", flush=True)
     try:
