@@ -16,7 +16,7 @@ import time
 import traceback
 
 from nameko.extensions import DependencyProvider
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from services.kernel import logs, metrics, topology
 from services.kernel.db import SharedEngine
@@ -25,6 +25,8 @@ from services.kernel.models import ParkedMessage, ProcessedMessage, utcnow
 from services.kernel.publisher import ConfirmedPublisher
 
 log = logging.getLogger(__name__)
+
+_KEY_LOCK = text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))")
 
 DUPLICATE = "duplicate"
 RETRYING = "retrying"
@@ -78,6 +80,11 @@ class Inbox(DependencyProvider):
         started, outcome = time.perf_counter(), "requeued"
         try:
             with self.db.transaction() as session:
+                if session.bind.dialect.name == "postgresql":
+                    # Two deliveries of one message at once (a redelivery racing the original):
+                    # the second waits here for the first to commit, then finds it handled,
+                    # instead of running the handler again only to fail on the primary key.
+                    session.execute(_KEY_LOCK, {"key": f"{delivery.queue}:{delivery.key}"})
                 if session.get(ProcessedMessage, (delivery.queue, delivery.key)) is not None:
                     outcome = DUPLICATE
                     return DUPLICATE
