@@ -42,7 +42,7 @@ def probe_service(engine, db_url, vhost):
         "SERVICE": {},
         "WEB_SERVER_ADDRESS": f"127.0.0.1:{port}",
         "max_workers": 4,
-        "retry": {"delays_ms": [300, 600], "requeue_delay_s": 0.5},
+        "retry": {"delays_ms": [1000, 1500], "requeue_delay_s": 0.5},
         "outbox": {"poll_interval_s": 0.2, "batch_size": 50},
     }
     probe.FAULTY.clear()
