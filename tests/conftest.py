@@ -46,6 +46,24 @@ def wait_for(predicate, timeout: float = 20, interval: float = 0.05):
     raise AssertionError(f"timed out after {timeout}s waiting for {predicate}")
 
 
+def container_config(
+    service: str, amqp_uri: str, db_url: str, port: int, delays_ms=(300,), **extra
+) -> dict:
+    """The flattened config the runner gives a service (see ``config.service_config``), for a
+    nameko container started inside the test process."""
+    return {
+        "AMQP_URI": amqp_uri,
+        "DB_URL": db_url,
+        "SERVICE_NAME": service,
+        "SERVICE": {},
+        "WEB_SERVER_ADDRESS": f"127.0.0.1:{port}",
+        "max_workers": 4,
+        "retry": {"delays_ms": list(delays_ms), "requeue_delay_s": 0.5},
+        "outbox": {"poll_interval_s": 0.1, "batch_size": 500},
+        **extra,
+    }
+
+
 def create_vhost() -> tuple[str, str]:
     name = f"lx-test-{uuid.uuid4().hex[:10]}"
     r = requests.put(f"{RABBIT_MGMT}/api/vhosts/{quote(name, safe='')}", auth=AUTH, timeout=10)

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from services.kernel import outbox, topology
 from services.kernel.db import make_engine
 from services.kernel.models import KernelBase, OutboxMessage
-from tests.conftest import RABBIT_MGMT, free_port, message_count, wait_for
+from tests.conftest import RABBIT_MGMT, container_config, free_port, message_count, wait_for
 from tests.kernel import probe
 
 
@@ -35,16 +35,7 @@ def engine(db_url):
 def probe_service(engine, db_url, vhost):
     _, amqp_uri = vhost
     port = free_port()
-    config = {
-        "AMQP_URI": amqp_uri,
-        "DB_URL": db_url,
-        "SERVICE_NAME": "probe",
-        "SERVICE": {},
-        "WEB_SERVER_ADDRESS": f"127.0.0.1:{port}",
-        "max_workers": 4,
-        "retry": {"delays_ms": [1000, 1500], "requeue_delay_s": 0.5},
-        "outbox": {"poll_interval_s": 0.2, "batch_size": 50},
-    }
+    config = container_config("probe", amqp_uri, db_url, port, delays_ms=(1000, 1500))
     probe.FAULTY.clear()
     probe.CALLS.clear()
     container = ServiceContainer(probe.ProbeService, config)

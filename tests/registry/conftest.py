@@ -14,7 +14,7 @@ from nameko.standalone.rpc import ClusterRpcProxy
 from services.kernel import topology
 from services.kernel.migrations import upgrade
 from services.registry.service import RegistryService
-from tests.conftest import free_port
+from tests.conftest import container_config, free_port
 
 INTAKE = "http://intake.example.cn"
 
@@ -56,17 +56,7 @@ def registry_service(db_url, vhost):
     _, amqp_uri = vhost
     upgrade("registry", db_url)
     port = free_port()
-    config = {
-        "AMQP_URI": amqp_uri,
-        "DB_URL": db_url,
-        "SERVICE_NAME": "registry",
-        "SERVICE": {},
-        "WEB_SERVER_ADDRESS": f"127.0.0.1:{port}",
-        "max_workers": 4,
-        "public_urls": {"intake": INTAKE},
-        "retry": {"delays_ms": [300], "requeue_delay_s": 0.5},
-        "outbox": {"poll_interval_s": 0.1, "batch_size": 500},
-    }
+    config = container_config("registry", amqp_uri, db_url, port, public_urls={"intake": INTAKE})
     tap = EventTap(amqp_uri)
     container = ServiceContainer(RegistryService, config)
     container.start()

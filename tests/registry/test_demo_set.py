@@ -9,7 +9,7 @@ from nameko.containers import ServiceContainer
 from services.kernel.migrations import upgrade
 from services.registry import demo, lanzhou
 from services.registry.service import RegistryService
-from tests.conftest import create_vhost, delete_vhost
+from tests.conftest import container_config, create_vhost, delete_vhost
 from tests.registry.conftest import INTAKE, free_port
 
 
@@ -24,17 +24,7 @@ def full_registry(tmp_path_factory):
     port = free_port()
     container = ServiceContainer(
         RegistryService,
-        {
-            "AMQP_URI": amqp_uri,
-            "DB_URL": db_url,
-            "SERVICE_NAME": "registry",
-            "SERVICE": {},
-            "WEB_SERVER_ADDRESS": f"127.0.0.1:{port}",
-            "max_workers": 4,
-            "public_urls": {"intake": INTAKE},
-            "retry": {"delays_ms": [300], "requeue_delay_s": 0.5},
-            "outbox": {"poll_interval_s": 0.2, "batch_size": 500},
-        },
+        container_config("registry", amqp_uri, db_url, port, public_urls={"intake": INTAKE}),
     )
     container.start()
     yield f"http://127.0.0.1:{port}", db_url
