@@ -56,6 +56,12 @@ def main(argv=None) -> None:
     if name not in SERVICE_CLASSES:
         parser.error(f"unknown service {name!r}; one of {', '.join(SERVICE_CLASSES)}")
     setup_logging(name)
+    from services.kernel.auth import ConfigError, check_production
+
+    try:
+        check_production(config)
+    except ConfigError as exc:
+        sys.exit(str(exc))
     from nameko.cli.run import run
 
     run([service_class(name)], lx_config.service_config(config, name))

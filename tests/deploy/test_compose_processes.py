@@ -4,6 +4,7 @@ processes with different station groups) on the local RabbitMQ and PostgreSQL; o
 group goes all the way through."""
 
 import os
+import secrets
 import subprocess
 import sys
 import time
@@ -34,6 +35,7 @@ def compose_env(pg_databases):
         "LIANXIN_HTTP_HOST": "127.0.0.1",
         "LIANXIN_RETRY_DELAYS_MS": "[200, 500]",
         "LIANXIN_OUTBOX_POLL_S": "0.2",
+        "LIANXIN_SECRET_KEY": secrets.token_urlsafe(48),  # compose runs as production
     }
     for service in ("registry", "intake", "routing", "reporting"):
         env[f"{service.upper()}_DB_URL"] = pg_databases.create()

@@ -1,0 +1,293 @@
+"""Who is asking, and may they: signed session tokens, roles, CSRF tokens, password hashes.
+
+Accounts live in the registry (it owns people and places); signing in there issues a session
+token signed with the deployment's ``security.secret_key`` (HMAC-SHA256). Every service checks
+the token itself with the same key, so no request waits on an RPC to learn who is asking. A
+token carries the account's role and scope (its member code, its stations, its studios) and an
+expiry; it is sent as the ``lx_session`` cookie (pages) or ``Authorization: Bearer`` (APIs).
+A change of role takes effect at the next sign-in; tokens live ``security.session_hours``.
+
+Roles: ``office`` (the CPPCC office: everything), ``station_admin`` (its own stations),
+``studio_admin`` (its own studios), ``member`` (its own cases and activities).
+
+Public forms (the QR form, the status page) carry a CSRF token: a random cookie and, in the
+form, its HMAC under the secret key (double submit, signed); a cross-site page can make the
+browser send the cookie but cannot read it to forge the field.
+
+Passwords are stored as scrypt hashes (``hashlib.scrypt``: memory-hard, in the standard library).
+
+A deployment with ``security.environment: production`` refuses to start while any secret still
+has its development default (:func:`check_production`).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import secrets
+import time
+from dataclasses import dataclass, field
+
+from services.kernel.http import ApiError
+
+ROLES = ("office", "station_admin", "studio_admin", "member")
+ROLE_NAMES = {
+    "office": ("政协办公室", "CPPCC office"),
+    "station_admin": ("工作站管理员", "station admin"),
+    "studio_admin": ("工作室管理员", "studio admin"),
+    "member": ("委员", "member"),
+}
+SESSION_COOKIE = "lx_session"
+CSRF_COOKIE = "lx_csrf"
+CSRF_FIELD = "csrf_token"
+
+# The values deploy/config/local.yaml falls back to when the environment sets nothing: fine on a
+# developer's machine, refused in production. Keep in step with local.yaml.
+DEV_SECRET_KEY = "dev-only-secret-key-change-me-in-production"
+DEV_DEFAULTS = {
+    ("security", "secret_key"): DEV_SECRET_KEY,
+}
+
+
+class ConfigError(RuntimeError):
+    """The deployment configuration is not fit to run."""
+
+
+# --- signed values ---------------------------------------------------------------------------
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def _mac(key: str, purpose: str, body: str) -> str:
+    digest = hmac.new(key.encode("utf-8"), f"{purpose}\n{body}".encode(), hashlib.sha256)
+    return _b64(digest.digest())
+
+
+def sign(payload: dict, key: str, purpose: str = "session") -> str:
+    """``payload`` as a URL-safe string only the holder of ``key`` can have made."""
+    body = _b64(json.dumps(payload, separators=(",", ":"), sort_keys=True).encode("utf-8"))
+    return f"{body}.{_mac(key, purpose, body)}"
+
+
+def unsign(token: str, key: str, purpose: str = "session") -> dict | None:
+    """The payload of a token made by :func:`sign` with the same key and purpose, else None."""
+    if not token or token.count(".") != 1:
+        return None
+    body, mac = token.split(".")
+    if not hmac.compare_digest(mac, _mac(key, purpose, body)):
+        return None
+    try:
+        payload = json.loads(_unb64(body))
+    except ValueError:
+        return None
+    return payload if isinstance(payload, dict) else None
+
+
+# --- principals ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Principal:
+    """A signed-in account: who, in which role, over what."""
+
+    account: str
+    role: str
+    name: str = ""
+    member: str | None = None  # the member code, for role member
+    stations: frozenset[str] = field(default_factory=frozenset)
+    studios: frozenset[str] = field(default_factory=frozenset)
+    expires: int = 0  # unix seconds
+
+    @property
+    def is_office(self) -> bool:
+        return self.role == "office"
+
+    def may_station(self, code: str | None) -> bool:
+        return self.is_office or (self.role == "station_admin" and code in self.stations)
+
+    def may_studio(self, code: str | None) -> bool:
+        return self.is_office or (self.role == "studio_admin" and code in self.studios)
+
+    def may_member(self, code: str | None) -> bool:
+        """The member's own things: the member, or the office."""
+        return self.is_office or (
+            self.role == "member" and code is not None and code == self.member
+        )
+
+    def to_payload(self) -> dict:
+        return {
+            "sub": self.account,
+            "role": self.role,
+            "name": self.name,
+            "member": self.member,
+            "stations": sorted(self.stations),
+            "studios": sorted(self.studios),
+            "exp": self.expires,
+        }
+
+    @classmethod
+    def from_payload(cls, data: dict) -> Principal | None:
+        try:
+            principal = cls(
+                account=str(data["sub"]),
+                role=str(data["role"]),
+                name=str(data.get("name") or ""),
+                member=data.get("member"),
+                stations=frozenset(data.get("stations") or ()),
+                studios=frozenset(data.get("studios") or ()),
+                expires=int(data["exp"]),
+            )
+        except (KeyError, TypeError, ValueError):
+            return None
+        return principal if principal.role in ROLES else None
+
+
+def security(config: dict) -> dict:
+    """The ``security`` section of a (flattened or whole) deployment config."""
+    return config.get("security") or {}
+
+
+def secret_key(config: dict) -> str:
+    return str(security(config).get("secret_key") or DEV_SECRET_KEY)
+
+
+def session_seconds(config: dict) -> int:
+    return int(float(security(config).get("session_hours") or 8) * 3600)
+
+
+def issue_token(principal: Principal, config: dict, now: float | None = None) -> str:
+    """A session token for ``principal``, valid for the configured session length."""
+    now = time.time() if now is None else now
+    payload = principal.to_payload() | {"exp": int(now) + session_seconds(config)}
+    return sign(payload, secret_key(config), "session")
+
+
+def read_token(token: str, config: dict, now: float | None = None) -> Principal | None:
+    """The principal of a valid, unexpired token; None for anything else."""
+    payload = unsign(token, secret_key(config), "session")
+    principal = Principal.from_payload(payload) if payload else None
+    now = time.time() if now is None else now
+    if principal is None or principal.expires < now:
+        return None
+    return principal
+
+
+def principal(request, config: dict) -> Principal | None:
+    """Who sent ``request``: the bearer token, else the session cookie; None if nobody valid."""
+    header = request.headers.get("Authorization", "")
+    token = header[7:].strip() if header[:7].lower() == "bearer " else ""
+    token = token or request.cookies.get(SESSION_COOKIE, "")
+    return read_token(token, config) if token else None
+
+
+def not_signed_in() -> ApiError:
+    return ApiError("not_signed_in", "请先登录", "sign in first", status=401)
+
+
+def forbidden() -> ApiError:
+    return ApiError("forbidden", "无权访问", "not allowed", status=403)
+
+
+def require(request, config: dict, *roles: str) -> Principal:
+    """The signed-in principal, if its role is one of ``roles`` (any role when none are given).
+
+    Raises 401 when nobody (valid) is signed in, 403 when the role does not fit. Scope checks
+    (which station, which member) are the caller's: ``p.may_station(code)`` and friends, then
+    :func:`forbidden`.
+    """
+    who = principal(request, config)
+    if who is None:
+        raise not_signed_in()
+    if roles and who.role not in roles:
+        raise forbidden()
+    return who
+
+
+# --- CSRF (signed double submit) --------------------------------------------------------------
+
+
+def csrf_pair(request, config: dict) -> tuple[str, str, bool]:
+    """``(cookie value, form token, cookie is new)`` for a page that renders a form.
+
+    Reuses the browser's ``lx_csrf`` cookie when it has one; when ``cookie is new`` the response
+    must set it (HttpOnly, SameSite=Lax).
+    """
+    cookie = request.cookies.get(CSRF_COOKIE, "")
+    new = len(cookie) < 16
+    if new:
+        cookie = secrets.token_urlsafe(24)
+    return cookie, _mac(secret_key(config), "csrf", cookie), new
+
+
+def csrf_ok(request, config: dict, token: str | None) -> bool:
+    """Whether a form's token matches the browser's CSRF cookie."""
+    cookie = request.cookies.get(CSRF_COOKIE, "")
+    if len(cookie) < 16 or not token:
+        return False
+    return hmac.compare_digest(token, _mac(secret_key(config), "csrf", cookie))
+
+
+# --- passwords --------------------------------------------------------------------------------
+
+_SCRYPT = {"n": 2**14, "r": 8, "p": 1}
+
+
+def hash_password(password: str) -> str:
+    salt = secrets.token_bytes(16)
+    digest = hashlib.scrypt(password.encode("utf-8"), salt=salt, dklen=32, **_SCRYPT)
+    n, r, p = _SCRYPT["n"], _SCRYPT["r"], _SCRYPT["p"]
+    return f"scrypt${n}${r}${p}${_b64(salt)}${_b64(digest)}"
+
+
+def check_password(password: str, stored: str | None) -> bool:
+    try:
+        scheme, n, r, p, salt, digest = (stored or "").split("$")
+        if scheme != "scrypt":
+            return False
+        found = hashlib.scrypt(
+            password.encode("utf-8"),
+            salt=_unb64(salt),
+            n=int(n),
+            r=int(r),
+            p=int(p),
+            dklen=32,
+        )
+    except ValueError:
+        return False
+    return hmac.compare_digest(found, _unb64(digest))
+
+
+# --- production -----------------------------------------------------------------------------
+
+
+def insecure_settings(config: dict) -> list[str]:
+    """The settings of ``config`` (whole or flattened) still at their development defaults."""
+    found = []
+    for path, default in DEV_DEFAULTS.items():
+        value = config
+        for part in path:
+            value = value.get(part) if isinstance(value, dict) else None
+        if value is None or str(value) == default:
+            found.append(".".join(path))
+    return found
+
+
+def check_production(config: dict) -> None:
+    """In production, refuse to run with a secret left at (or missing to) its default."""
+    if str(security(config).get("environment", "development")).lower() != "production":
+        return
+    bad = insecure_settings(config)
+    if bad:
+        raise ConfigError(
+            "生产环境不能使用默认密钥 / production refuses default secrets: "
+            + ", ".join(bad)
+            + " (set them in the environment, see docs/running.md)"
+        )

@@ -1,0 +1,115 @@
+"""The kernel's access rules: tokens only the key holder can make, expiry, roles and scope,
+CSRF tokens bound to the browser's cookie, password hashes, production's refusal of defaults."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+from werkzeug.test import EnvironBuilder
+from werkzeug.wrappers import Request
+
+from services.kernel import auth
+from services.kernel.config import ROOT
+from services.kernel.http import ApiError
+
+CONFIG = {"security": {"secret_key": "k" * 40, "session_hours": 1}}
+STATION_ADMIN = auth.Principal("zhang", "station_admin", "张管理", stations=frozenset({"gwm"}))
+
+
+def request(headers=None, cookies=None) -> Request:
+    builder = EnvironBuilder(path="/", headers=headers or {})
+    for name, value in (cookies or {}).items():
+        builder.headers.add("Cookie", f"{name}={value}")
+    return Request(builder.get_environ())
+
+
+def test_a_token_names_its_principal_until_it_expires():
+    token = auth.issue_token(STATION_ADMIN, CONFIG, now=1000)
+    who = auth.read_token(token, CONFIG, now=1000 + 3599)
+    assert (who.account, who.role, who.stations) == ("zhang", "station_admin", {"gwm"})
+    assert auth.read_token(token, CONFIG, now=1000 + 3601) is None
+
+
+def test_a_token_changed_or_signed_with_another_key_is_refused():
+    token = auth.issue_token(STATION_ADMIN, CONFIG, now=1000)
+    other = {"security": {"secret_key": "x" * 40}}
+    assert auth.read_token(token, other, now=1000) is None
+    body, mac = token.split(".")
+    forged = auth.sign(
+        STATION_ADMIN.to_payload() | {"role": "office", "exp": 10**10}, "guess", "session"
+    )
+    assert auth.read_token(forged.split(".")[0] + "." + mac, CONFIG) is None
+    assert auth.read_token("garbage", CONFIG) is None
+    # a CSRF token is not a session token, even with the same key
+    assert auth.unsign(auth.sign({"a": 1}, "k" * 40, "csrf"), "k" * 40, "session") is None
+
+
+def test_require_reads_bearer_or_cookie_and_checks_the_role():
+    token = auth.issue_token(STATION_ADMIN, CONFIG)
+    assert auth.require(request({"Authorization": f"Bearer {token}"}), CONFIG).account == "zhang"
+    assert auth.require(request(cookies={auth.SESSION_COOKIE: token}), CONFIG).role == (
+        "station_admin"
+    )
+    with pytest.raises(ApiError) as nobody:
+        auth.require(request(), CONFIG)
+    assert nobody.value.status == 401
+    with pytest.raises(ApiError) as wrong_role:
+        auth.require(request({"Authorization": f"Bearer {token}"}), CONFIG, "office")
+    assert wrong_role.value.status == 403
+
+
+def test_scope_each_role_sees_its_own():
+    office = auth.Principal("office", "office")
+    member = auth.Principal("li", "member", member="M0001")
+    assert STATION_ADMIN.may_station("gwm") and not STATION_ADMIN.may_station("jnl")
+    assert not STATION_ADMIN.may_member("M0001")
+    assert member.may_member("M0001") and not member.may_member("M0002")
+    assert not member.may_station("gwm") and not member.may_member(None)
+    assert office.may_station("jnl") and office.may_studio("s1") and office.may_member("M9")
+
+
+def test_csrf_token_matches_only_its_cookie():
+    cookie, token, new = auth.csrf_pair(request(), CONFIG)
+    assert new
+    assert auth.csrf_ok(request(cookies={auth.CSRF_COOKIE: cookie}), CONFIG, token)
+    again, same, new_again = auth.csrf_pair(request(cookies={auth.CSRF_COOKIE: cookie}), CONFIG)
+    assert (again, same, new_again) == (cookie, token, False)
+    other_cookie, _, _ = auth.csrf_pair(request(), CONFIG)
+    assert not auth.csrf_ok(request(cookies={auth.CSRF_COOKIE: other_cookie}), CONFIG, token)
+    assert not auth.csrf_ok(request(), CONFIG, token)
+    assert not auth.csrf_ok(request(cookies={auth.CSRF_COOKIE: cookie}), CONFIG, "")
+
+
+def test_password_hash_checks_the_password_and_is_salted():
+    stored = auth.hash_password("正确的密码 correct horse")
+    assert stored.startswith("scrypt$")
+    assert auth.check_password("正确的密码 correct horse", stored)
+    assert not auth.check_password("wrong", stored)
+    assert stored != auth.hash_password("正确的密码 correct horse")
+    assert not auth.check_password("x", None) and not auth.check_password("x", "md5$abc")
+
+
+def test_production_refuses_default_secrets_development_allows_them():
+    dev = {"security": {"environment": "development", "secret_key": auth.DEV_SECRET_KEY}}
+    auth.check_production(dev)
+    prod = {"security": {"environment": "production", "secret_key": auth.DEV_SECRET_KEY}}
+    with pytest.raises(auth.ConfigError, match="security.secret_key"):
+        auth.check_production(prod)
+    with pytest.raises(auth.ConfigError):
+        auth.check_production({"security": {"environment": "production"}})
+    auth.check_production({"security": {"environment": "production", "secret_key": "s" * 48}})
+
+
+def test_a_production_service_with_the_default_secret_does_not_start():
+    env = {k: v for k, v in os.environ.items() if k != "LIANXIN_SECRET_KEY"}
+    env["LIANXIN_CONFIG"] = str(ROOT / "deploy/config/compose.yaml")  # environment: production
+    run = subprocess.run(
+        [sys.executable, "-m", "services.kernel.runner", "registry"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert run.returncode != 0
+    assert "security.secret_key" in run.stderr and "production" in run.stderr
