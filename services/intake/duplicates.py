@@ -2,7 +2,8 @@
 
 Intake knows every issue it made and, from routing's events (``issue_steps``,
 ``routing.issue_merged``), which are still open and which follow another. A candidate is an
-issue that is the main case of its problem (never merged into another), not closed, at the same
+issue that is the main case of its problem (never merged into another, nor waiting for routing to
+merge it as its citizen chose), not closed, at the same
 station or another station of the same district (区县), in the same category, received in the
 last ``WINDOW_DAYS``; candidates are scored by ``similar``. Citizens see a masked snippet of
 each (never a name or phone number); staff see the whole text and the score.
@@ -62,7 +63,18 @@ def open_cases(
         .order_by(IssueStep.occurred_at, IssueStep.id)
     ):
         steps.setdefault(number, []).append(step)
-    return [i for i in issues if not intake.is_closed(steps.get(i.tracking_number, []))]
+    return [i for i in issues if _open_main(i, steps.get(i.tracking_number, []))]
+
+
+def _open_main(issue: Issue, steps: list[str]) -> bool:
+    if intake.is_closed(steps):
+        return False
+    # A report whose citizen chose "same as" another follows it as soon as routing merges it;
+    # until routing has said otherwise (assigned it on its own: the merge was refused), it is
+    # not offered, so the next citizen is pointed at the main case and not at a follower.
+    return issue.same_as is None or bool(
+        {"routing.issue_assigned", "routing.issue_waiting"} & set(steps)
+    )
 
 
 def text_of(description: str, place: str | None) -> str:
