@@ -124,3 +124,36 @@ def test_same_as_must_name_an_issue_intake_made(s):
     body = good(submission_id="sub-bad-00001", same_as="LX20260101999999")
     result = deliver(s, json.dumps(body).encode())
     assert result["status"] == "rejected" and "same_as" in result["errors"]
+
+
+def test_the_question_on_the_form_escapes_what_others_wrote_and_defaults_to_a_new_problem():
+    from services.intake import qr_page
+
+    page = {"kind": "station", "code": "gwm", "name": "广武门", "stations": [{"code": "gwm"}]}
+    html = qr_page.render(
+        "form.html",
+        "zh",
+        page=page,
+        categories=[],
+        form={"submission_id": "x"},
+        errors={},
+        action="/q/station/gwm",
+        description_max=4000,
+        switch_url="?lang=en",
+        suggestions=[
+            {
+                "tracking_number": "LX1",
+                "snippet": "<script>alert(1)</script>路灯坏了",
+                "station_name": "广武门",
+                "received_on": "2026-11-27",
+                "reporters": 3,
+            }
+        ],
+    )
+    assert "<script>alert(1)" not in html and "&lt;script&gt;" in html
+    assert "是否与以下问题相同？" in html and "已有 3 人反映" in html
+    # the first submit button (what Enter presses) is "a new problem", and there is no plain 提交
+    assert html.index('id="new-problem"') < html.index('id="same-1"')
+    assert 'id="submit"' not in html
+    assert qr_page.choice({"same_as": " LX1 "}) == "LX1"
+    assert qr_page.choice({"same_as": ""}) == "" and qr_page.choice({}) is None
