@@ -104,7 +104,11 @@ def reporters(session: Session, number: str) -> int:
 
 def for_citizen(session: Session, message: dict) -> list[dict]:
     """What the QR page offers: the candidate's number (to choose it), a masked snippet, the
-    station's name and the day it arrived, and how many have reported it."""
+    station's name and the day it arrived, and how many have reported it. Nothing for a form
+    sent again (a double tap, a reload): it already is an issue, and answers with its number."""
+    sent = message.get("submission_id")
+    if sent and session.scalar(select(Issue.id).where(Issue.submission_id == sent)) is not None:
+        return []
     out = []
     for c in similar_cases(
         session,

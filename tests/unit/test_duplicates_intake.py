@@ -157,3 +157,27 @@ def test_the_question_on_the_form_escapes_what_others_wrote_and_defaults_to_a_ne
     assert 'id="submit"' not in html
     assert qr_page.choice({"same_as": " LX1 "}) == "LX1"
     assert qr_page.choice({"same_as": ""}) == "" and qr_page.choice({}) is None
+
+
+def test_a_form_sent_again_is_not_asked_about_its_own_issue(s):
+    first = report(s, "sub-first-001", LIGHT)
+    with s.begin():
+        again = duplicates.for_citizen(
+            s,
+            {
+                "submission_id": "sub-first-001",
+                "station": "gwm",
+                "category": "health",
+                "description": LIGHT,
+            },
+        )
+        other = duplicates.for_citizen(
+            s,
+            {
+                "submission_id": "sub-other-001",
+                "station": "gwm",
+                "category": "health",
+                "description": LIGHT,
+            },
+        )
+    assert again == [] and [c["tracking_number"] for c in other] == [first]
