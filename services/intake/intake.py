@@ -102,6 +102,11 @@ def check_references(session: Session, sub: dict) -> dict:
         row = session.get(KnownStudio, studio)
         if row is None or not row.active:
             errors["studio"] = [f"没有编号为 {studio} 的委员工作室 / no active studio {studio}"]
+    same_as = sub.get("same_as")
+    if same_as is not None and (
+        session.scalar(select(Issue.id).where(Issue.tracking_number == same_as)) is None
+    ):
+        errors["same_as"] = [f"没有受理编号为 {same_as} 的问题 / no issue {same_as}"]
     # Until routing's catalogue has reached intake, any code is taken (routing checks it again).
     known = categories(session)
     if known and sub["category"] not in {c["code"] for c in known}:
@@ -178,6 +183,7 @@ def receive(session: Session, delivery: Delivery) -> dict:
         contact_phone=contact.get("phone"),
         submitted_at=sub.get("submitted_at") or now,
         received_at=now,
+        same_as=sub.get("same_as"),
     )
     session.add(issue)
     session.flush()  # the id makes the tracking number
@@ -256,6 +262,12 @@ def apply_event(session: Session, event: dict) -> str | None:
         return None
     if kind.startswith("routing.") and p.get("tracking_number"):
         _record_step(session, event)
+        if kind == "routing.issue_merged":
+            issue = session.scalar(
+                select(Issue).where(Issue.tracking_number == p["tracking_number"])
+            )
+            if issue is not None:
+                issue.merged_into = p["into"]
         return None
     if kind == "registry.member_saved":
         row = _newer(session, KnownMember, p)
@@ -275,6 +287,7 @@ def apply_event(session: Session, event: dict) -> str | None:
     if row is None:
         return None  # an older or repeated announcement
     row.name, row.active, row.revision = p["name"], p["active"], p["revision"]
+    row.district = p.get("district")
     return row.code
 
 
@@ -300,6 +313,7 @@ def _record_step(session: Session, event: dict) -> None:
             tracking_number=event["payload"]["tracking_number"],
             step=event["type"],
             occurred_at=occurred,
+            answer=event["payload"].get("answer"),
         )
     )
 
@@ -338,7 +352,17 @@ STEP_LABELS = {
     "routing.issue_reopened": ("重新办理", "reopened"),
     "routing.issue_escalated": ("已督办", "escalated"),
     "routing.issue_rated": ("已评价", "rated"),
+    "routing.issue_merged": (
+        "已与其他群众反映的同一问题合并办理",
+        "merged with the same problem others reported: handled as one",
+    ),
 }
+ANSWER_STEPS = {
+    "routing.issue_responded",
+    "routing.issue_resolved",
+    "routing.issue_closed_unresolved",
+}
+MAX_CHAIN = 50
 # Deadline reminders are the office's business, not progress the citizen needs to read.
 HIDDEN_STEPS = {"routing.issue_due_soon", "routing.issue_overdue"}
 CLOSING_STEPS = {"routing.issue_resolved", "routing.issue_closed_unresolved"}
@@ -367,37 +391,98 @@ def is_closed(steps: list[str]) -> bool:
     return closed
 
 
+def main_of(session: Session, issue: Issue) -> Issue:
+    """The issue whose case ``issue`` follows once merged (主案件); the issue itself if never."""
+    seen = {issue.tracking_number}
+    current = issue
+    while current.merged_into and len(seen) < MAX_CHAIN:
+        following = session.scalar(
+            select(Issue).where(Issue.tracking_number == current.merged_into)
+        )
+        if following is None or following.tracking_number in seen:
+            break
+        seen.add(following.tracking_number)
+        current = following
+    return current
+
+
+def followers(session: Session, number: str) -> list[str]:
+    """The issues that follow ``number``, directly or through others, as intake heard of them."""
+    found: list[str] = []
+    frontier = [number]
+    while frontier and len(found) < 10_000:
+        rows = [
+            n
+            for n in session.scalars(
+                select(Issue.tracking_number).where(Issue.merged_into.in_(frontier))
+            )
+            if n not in found and n != number
+        ]
+        found += rows
+        frontier = rows
+    return found
+
+
+def case_to_act_on(session: Session, number: str) -> str:
+    """A citizen's rating or reopening of a merged issue is about the case it follows."""
+    issue = session.scalar(select(Issue).where(Issue.tracking_number == number))
+    return main_of(session, issue).tracking_number if issue is not None else number
+
+
+def _steps(session: Session, issue: Issue) -> list[tuple[str, datetime, str | None]]:
+    steps = [("intake.issue_received", issue.received_at, None)]
+    steps += [
+        (s.step, s.occurred_at, s.answer)
+        for s in session.scalars(
+            select(IssueStep)
+            .where(IssueStep.tracking_number == issue.tracking_number)
+            .order_by(IssueStep.occurred_at, IssueStep.id)
+        )
+        if s.step not in HIDDEN_STEPS
+    ]
+    return steps
+
+
 def public_status(session: Session, number: str, lookup_code: str) -> dict | None:
     """A case's progress for whoever holds its tracking number and lookup code; nothing else.
 
-    No names, phone numbers, member codes or reasons: only what happened and when.
+    No names, phone numbers, member codes or reasons: only what happened and when, and the
+    member's answer. A merged issue shows its own steps up to the merge, then the progress of
+    the case it follows (its status, its answer): every reporter of one problem reads the same.
     """
     issue = session.scalar(select(Issue).where(Issue.tracking_number == number))
     given = (lookup_code or "").encode("utf-8")
     if issue is None or not secrets.compare_digest(issue.lookup_code.encode("utf-8"), given):
         return None
-    steps = [("intake.issue_received", issue.received_at)]
-    steps += [
-        (s.step, s.occurred_at)
-        for s in session.scalars(
-            select(IssueStep)
-            .where(IssueStep.tracking_number == number)
-            .order_by(IssueStep.occurred_at, IssueStep.id)
-        )
-        if s.step not in HIDDEN_STEPS
-    ]
+    own = _steps(session, issue)
+    main = main_of(session, issue)
+    if main is issue:
+        timeline = progress = own
+    else:
+        progress = _steps(session, main)
+        merged_at = max((at for step, at, _ in own if step == "routing.issue_merged"), default=None)
+        timeline = own + [s for s in progress[1:] if merged_at is None or s[1] > merged_at]
     shown = []
-    for step, at in steps:
+    for step, at, answer in timeline:
         zh, en = STEP_LABELS.get(step, ("处理中", "in progress"))
-        shown.append({"step": step, "label_zh": zh, "label_en": en, "at": at.isoformat()})
+        shown.append(
+            {"step": step, "label_zh": zh, "label_en": en, "at": at.isoformat(), "answer": answer}
+        )
+    current, current_at, _ = progress[-1]
+    zh, en = STEP_LABELS.get(current, ("处理中", "in progress"))
+    answers = [(at, answer) for step, at, answer in progress if step in ANSWER_STEPS and answer]
     return {
         "tracking_number": issue.tracking_number,
         "category": issue.category,
         "received_at": issue.received_at.isoformat(),
-        "status": shown[-1]["step"],
-        "status_zh": shown[-1]["label_zh"],
-        "status_en": shown[-1]["label_en"],
-        "closed": is_closed([step for step, _ in steps]),
+        "status": current,
+        "status_zh": zh,
+        "status_en": en,
+        "closed": is_closed([step for step, _, _ in progress]),
+        "answer": answers[-1][1] if answers else None,
+        "answered_at": answers[-1][0].isoformat() if answers else None,
+        "merged": main is not issue,
+        "reporters": 1 + len(followers(session, main.tracking_number)),
         "steps": shown,
     }
 

@@ -24,6 +24,8 @@ class KnownStation(Base):
     name: Mapped[str] = mapped_column(String(200))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     revision: Mapped[int] = mapped_column(Integer)
+    # 区县: where duplicate suggestions look (the station and the other stations of its district)
+    district: Mapped[str | None] = mapped_column(String(40))
 
 
 class KnownCategory(Base):
@@ -74,6 +76,10 @@ class Issue(Base):
     contact_phone: Mapped[str | None] = mapped_column(String(40))
     submitted_at: Mapped[datetime] = mapped_column(UtcDateTime)
     received_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    # the open case the citizen said it is the same problem as (routing merges it if it can)
+    same_as: Mapped[str | None] = mapped_column(String(32))
+    # set by routing.issue_merged: the case this one follows; its progress is this one's
+    merged_into: Mapped[str | None] = mapped_column(String(32), index=True)
 
 
 class KnownMember(Base):
@@ -112,6 +118,7 @@ class IssueStep(Base):
     tracking_number: Mapped[str] = mapped_column(String(32), index=True)
     step: Mapped[str] = mapped_column(String(60))  # the routing event type
     occurred_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    answer: Mapped[str | None] = mapped_column(Text)  # the member's reply, result or reason
 
 
 class Activity(Base):

@@ -187,33 +187,51 @@ def requests(session: Session, args, names: dict, full: bool) -> list[dict]:
     if wanted not in (None, "", "open", "closed"):
         raise Open311Error(400, "status: 须为 open 或 closed / must be open or closed")
     issues = session.scalars(query.order_by(Issue.id.desc()).limit(MAX_RESULTS)).all()
+    # a merged issue reports the progress of the case it follows (its 主案件)
+    mains = {i.tracking_number: intake.main_of(session, i).tracking_number for i in issues}
     steps: dict[str, list[IssueStep]] = {}
     if issues:
         for s in session.scalars(
             select(IssueStep)
-            .where(IssueStep.tracking_number.in_([i.tracking_number for i in issues]))
+            .where(IssueStep.tracking_number.in_(set(mains.values())))
             .order_by(IssueStep.occurred_at, IssueStep.id)
         ):
             steps.setdefault(s.tracking_number, []).append(s)
-    found = [request_view(i, steps.get(i.tracking_number, []), names, full) for i in issues]
+    found = [
+        request_view(
+            i,
+            steps.get(mains[i.tracking_number], []),
+            names,
+            full,
+            merged=mains[i.tracking_number] != i.tracking_number,
+        )
+        for i in issues
+    ]
     return [r for r in found if not wanted or r["status"] == wanted]
 
 
-def request_view(issue: Issue, steps: list[IssueStep], names: dict, full: bool) -> dict:
+def request_view(
+    issue: Issue, steps: list[IssueStep], names: dict, full: bool, merged: bool = False
+) -> dict:
+    """``steps`` are the case's: the issue's own, or those of the case it was merged into."""
     shown = [s for s in steps if s.step not in intake.HIDDEN_STEPS]
     last = shown[-1] if shown else None
     label = intake.STEP_LABELS.get(
         last.step if last else "intake.issue_received", ("处理中", "in progress")
     )
+    answers = [s.answer for s in shown if s.step in intake.ANSWER_STEPS and s.answer]
+    notes = f"{label[0]} / {label[1]}"
+    if answers and full:  # the answer may name people or places: with an api_key only
+        notes += f": {answers[-1]}"
     return {
         "service_request_id": issue.tracking_number,
         "status": "closed" if intake.is_closed([s.step for s in shown]) else "open",
-        "status_notes": f"{label[0]} / {label[1]}",
+        "status_notes": notes,
         "service_name": names.get(issue.category, issue.category),
         "service_code": issue.category,
         "description": issue.description if full else None,
         "agency_responsible": issue.station_code,
-        "service_notice": None,
+        "service_notice": intake.STEP_LABELS["routing.issue_merged"][0] if merged else None,
         "requested_datetime": issue.submitted_at.isoformat(),
         "updated_datetime": (last.occurred_at if last else issue.received_at).isoformat(),
         "expected_datetime": None,

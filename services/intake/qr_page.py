@@ -34,6 +34,7 @@ FORM_FIELDS = (
     "phone",
     "consent",
     "lang",
+    "same_as",
 )
 PHONE = re.compile(r"^\+?[0-9][0-9 -]{5,19}$")
 
@@ -87,6 +88,16 @@ TEXT = {
         "reopen_submit": "申请重新办理",
         "action_done": "已提交，谢谢您的反馈。",
         "action_failed": "未能提交：",
+        "same_title": "是否与以下问题相同？",
+        "same_hint": "附近已有群众反映过相似的问题。如果是同一个问题，选择它即可合并办理；"
+        "无论选哪一项，您填写的内容都会提交，并得到自己的受理编号和查询码。",
+        "same_this": "是同一个问题",
+        "new_problem": "不是，这是一个新问题",
+        "reported_by": "已有 {n} 人反映",
+        "chosen_same": "已记录：您认为与已有问题相同，将合并办理，您可凭自己的受理编号查看进度和答复。",
+        "answer": "委员答复",
+        "merged_note": "您反映的问题已与其他群众反映的同一问题合并办理（共 {n} 人反映），"
+        "进度和答复与之相同。",
     },
     "en": {
         "title": "Reach your CPPCC member · report an issue",
@@ -133,6 +144,18 @@ TEXT = {
         "reopen_submit": "Ask to reopen",
         "action_done": "Sent. Thank you for your feedback.",
         "action_failed": "Could not send: ",
+        "same_title": "Is it the same as one of these?",
+        "same_hint": "People nearby reported something similar. If it is the same problem, choose "
+        "it and it is handled together; whichever you choose, what you wrote is sent and you get "
+        "your own tracking number and lookup code.",
+        "same_this": "Same as this one",
+        "new_problem": "No, a new problem",
+        "reported_by": "reported by {n}",
+        "chosen_same": "Noted: you said it is the same as a reported problem; they are handled "
+        "together, and your own tracking number shows the progress and the answer.",
+        "answer": "The member's answer",
+        "merged_note": "Your report is handled together with the same problem reported by others "
+        "({n} reports): the progress and the answer are the same.",
     },
 }
 
@@ -219,6 +242,14 @@ def submission_from_form(form, page: dict, categories: list[dict]) -> tuple[dict
         elif field not in errors:
             errors[field] = messages
     return message, errors
+
+
+def choice(form) -> str | None:
+    """The citizen's answer to "是否与以下问题相同?": None before the question was put, "" for
+    "a new problem", else the tracking number of the case chosen as the same."""
+    if "same_as" not in form:
+        return None
+    return (form.get("same_as") or "").strip()
 
 
 def render(template: str, lang: str, **context) -> str:

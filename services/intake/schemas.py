@@ -79,6 +79,8 @@ class SubmissionSchema(Schema):
     activity = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=64))
     submitted_at = fields.AwareDateTime(load_default=None, allow_none=True, default_timezone=UTC)
     contact = fields.Nested(ContactSchema, load_default=None, allow_none=True)
+    # "是否与以下问题相同?": the tracking number of the open case the citizen chose as the same
+    same_as = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=32))
 
 
 class IssueReceivedSchema(Schema):
@@ -91,6 +93,7 @@ class IssueReceivedSchema(Schema):
     member = fields.String(attribute="member_code", allow_none=True)
     submitted_at = fields.AwareDateTime()
     received_at = fields.AwareDateTime()
+    same_as = fields.String(allow_none=True)
 
 
 ACTIVITY_KINDS = {

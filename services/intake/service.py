@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Response
 
-from services.intake import activities, intake, open311, qr_page, unrouted
+from services.intake import activities, duplicates, intake, open311, qr_page, unrouted
 from services.intake.dependencies import NotQueued, StationChannel
 from services.intake.schemas import DESCRIPTION_MAX
 from services.intake.web import (
@@ -205,7 +205,9 @@ class IntakeService(ServiceBase):
             return None, None, html_response(body, 404)
         return page, categories, None
 
-    def _form_page(self, request, page, categories, lang, form, errors=None, status=200):
+    def _form_page(
+        self, request, page, categories, lang, form, errors=None, status=200, suggestions=None
+    ):
         body = qr_page.render(
             "form.html",
             lang,
@@ -213,6 +215,7 @@ class IntakeService(ServiceBase):
             categories=categories,
             form=form,
             errors=errors or {},
+            suggestions=suggestions or [],
             action=request.path,
             description_max=DESCRIPTION_MAX,
             switch_url=switch_url(request, lang),
@@ -244,6 +247,18 @@ class IntakeService(ServiceBase):
             # the same submission id again: a corrected form still makes one issue at most
             form = {**form.to_dict(), "submission_id": message["submission_id"]}
             return self._form_page(request, page, categories, lang, form, errors, 400)
+        # 是否与以下问题相同? Asked once, before sending: the answer rides with the form.
+        chosen = qr_page.choice(form)
+        if chosen is None or chosen:
+            with self.db.transaction() as session:
+                offered = duplicates.for_citizen(session, message)
+            if chosen is None and offered:
+                form = {**form.to_dict(), "submission_id": message["submission_id"]}
+                return self._form_page(request, page, categories, lang, form, suggestions=offered)
+            # only a case that was offered for this very text may be chosen (a made-up number
+            # is a new problem: nothing is merged, nothing the citizen wrote is lost)
+            if chosen in {c["tracking_number"] for c in offered}:
+                message["same_as"] = chosen
         try:
             result = self.channel.submit(message)
         except NotQueued:
@@ -251,12 +266,12 @@ class IntakeService(ServiceBase):
             form = {**form.to_dict(), "submission_id": message["submission_id"]}
             errors = {"_form": [qr_page.NOT_QUEUED]}
             return self._form_page(request, page, categories, lang, form, errors, 503)
-        return self._result_page(request, result, lang)
+        return self._result_page(request, result, lang, same=bool(message.get("same_as")))
 
-    def _result_page(self, request, result, lang):
+    def _result_page(self, request, result, lang, same=False):
         status = 202 if result["status"] == "pending" else 200
         body = qr_page.render(
-            "result.html", lang, result=result, switch_url=switch_url(request, lang)
+            "result.html", lang, result=result, same=same, switch_url=switch_url(request, lang)
         )
         return html_response(body, status)
 
@@ -300,12 +315,14 @@ class IntakeService(ServiceBase):
         text = qr_page.TEXT[lang]
         with self.db.transaction() as session:
             known = intake.public_status(session, form.get("number", ""), form.get("code", ""))
+            # a merged issue's rating or reopening is about the case it follows
+            target = intake.case_to_act_on(session, known["tracking_number"]) if known else None
         if known is None:
             return self._status_page(request, form)
         try:
             with eventlet.Timeout(10):
                 answer = self.routing_rpc.citizen_action(
-                    known["tracking_number"],
+                    target,
                     form.get("action"),
                     rating=form.get("rating"),
                     comment=(form.get("comment") or "").strip()[:500] or None,
@@ -324,7 +341,7 @@ class IntakeService(ServiceBase):
             )
         else:
             message = text["action_done"]
-            self._wait_for_step(known["tracking_number"], form.get("action"))
+            self._wait_for_step(target, form.get("action"))
         return self._status_page(request, form, message)
 
     def _wait_for_step(self, number: str, action: str, timeout: float = 5) -> None:
@@ -365,11 +382,23 @@ class IntakeService(ServiceBase):
             return not_queued().response()
         return self._json_result(result)
 
-    @staticmethod
-    def _json_result(result):
+    def _json_result(self, result):
         if result["status"] == "rejected":
             return invalid(result["errors"]).response()
+        if result.get("tracking_number"):
+            with self.db.transaction() as session:
+                result["similar"] = duplicates.for_staff(session, result["tracking_number"])
         return json_response(result, 202 if result["status"] == "pending" else 201)
+
+    @http("GET", "/staff/issues/<string:number>/similar")
+    def staff_similar(self, request, number):
+        """Open cases this issue may be the same problem as, with scores: staff merge in
+        routing (``POST /cases/<number>/actions/merge``)."""
+        with self.db.transaction() as session:
+            found = duplicates.for_staff(session, number)
+        if found is None:
+            return not_found(number).response()
+        return json_response({"tracking_number": number, "similar": found})
 
     @http("POST", "/staff/activities")
     def staff_activity(self, request):

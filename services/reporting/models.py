@@ -64,6 +64,9 @@ class CaseFact(Base):
     first_response_minutes: Mapped[int | None] = mapped_column(Integer)
     rated: Mapped[bool] = mapped_column(Boolean, default=False)
     handled: Mapped[bool] = mapped_column(Boolean, default=False)  # counted as a matter handled
+    # merged (合并办理): the case this report follows; its reporter is served by that matter
+    merged_into: Mapped[str | None] = mapped_column(String(32), index=True)
+    served: Mapped[bool] = mapped_column(Boolean, default=False)  # counted in reporters_served
 
 
 class StationDim(Base):

@@ -202,12 +202,42 @@ def _counted(metric: str, cohort: str | None = None, on_time: str | None = None)
         if metric == "issues_resolved" and not fact.handled:
             fact.handled = True
             bump(session, month, "matters_handled", keys)
+        if metric == "issues_resolved":
+            _serve_reporters(session, fact, month, keys)
         if metric == "issues_responded" and fact.first_response_minutes is None:
             fact.first_response_minutes = int(
                 (datetime.fromisoformat(p["at"]) - fact.received_at).total_seconds() // 60
             )
 
     return handler
+
+
+def _serve_reporters(session, main: CaseFact, month: str, keys) -> None:
+    """A resolved matter serves everyone who reported it: the main case and every report merged
+    into it (directly or through another), each counted once, in the month of the resolution
+    that first covered it (a report merged in after a reopening counts when it is resolved)."""
+    group, frontier = [main], [main.tracking_number]
+    while frontier:
+        merged = session.scalars(select(CaseFact).where(CaseFact.merged_into.in_(frontier))).all()
+        merged = [f for f in merged if f not in group]
+        group += merged
+        frontier = [f.tracking_number for f in merged]
+    new = [f for f in group if not f.served]
+    for f in new:
+        f.served = True
+    if new:
+        bump(session, month, "reporters_served", keys, len(new))
+
+
+def _merged(session, p, month, at):
+    """A report merged into another case: still an issue received, no longer a matter itself."""
+    fact = _fact(session, p)
+    if fact.merged_into is not None:
+        return
+    fact.merged_into = p["into"]
+    keys = issue_breakdowns(fact)
+    bump(session, month, "issues_merged", keys)
+    bump(session, fact.received_month, "cohort_merged", keys)
 
 
 def _rated(session, p, month, at):
@@ -259,6 +289,7 @@ PROJECTIONS = {
     ),
     "routing.issue_reopened": _counted("issues_reopened"),
     "routing.issue_rated": _rated,
+    "routing.issue_merged": _merged,
     "routing.issue_overdue": _counted("issues_overdue"),
     "routing.issue_escalated": _counted("issues_escalated"),
 }
@@ -283,8 +314,8 @@ def rebuild(session: Session, progress=None) -> int:
 # -- reading ------------------------------------------------------------------------------------
 
 RATES = {  # rate: (numerator, denominator), both cohort figures of the month's issues
-    "response_rate": ("cohort_responded", "issues_received"),
-    "resolution_rate": ("cohort_resolved", "issues_received"),
+    "response_rate": ("cohort_responded", "matters_received"),
+    "resolution_rate": ("cohort_resolved", "matters_received"),
     "on_time_rate": ("cohort_resolved_on_time", "cohort_resolved"),
     "satisfaction_rate": ("cohort_satisfied", "cohort_rated"),
 }
@@ -292,9 +323,12 @@ RATES = {  # rate: (numerator, denominator), both cohort figures of the month's 
 
 def with_rates(figures: dict) -> dict:
     out = dict(figures)
+    if figures.get("issues_received"):
+        # reports merged into another case are answered and resolved as that one matter
+        out["matters_received"] = figures["issues_received"] - figures.get("cohort_merged", 0)
     for rate, (num, den) in RATES.items():
-        if figures.get(den):
-            out[rate] = round(figures.get(num, 0) / figures[den], 4)
+        if out.get(den):
+            out[rate] = round(out.get(num, 0) / out[den], 4)
     return out
 
 

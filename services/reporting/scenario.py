@@ -154,6 +154,9 @@ class Replay:
                             "submission_id": sid,
                             "category": issue["category"],
                             "description": issue["text"],
+                            # "是否与以下问题相同?" answered up front: a new problem (the
+                            # scenario's texts are alike on purpose, and each is its own matter)
+                            "same_as": "",
                         },
                         timeout=30,
                     )

@@ -6,6 +6,8 @@
     assigned/accepted/responded ─close_unresolved (with a reason)→ closed_unresolved
     resolved/closed_unresolved ─reopen (the citizen, within the window)→ assigned
     resolved ─rate (once)→ resolved
+    waiting/assigned/accepted/responded ─merge (into another open case)→ merged (final: it
+        follows the case it was merged into, its 主案件)
 
 ``respond`` from ``assigned`` accepts implicitly: replying is taking the case.
 """
@@ -26,6 +28,7 @@ TRANSITIONS: dict[str, tuple[tuple[str, ...], str | None]] = {
     "transfer": (ACTIVE, "assigned"),
     "reopen": (("resolved", "closed_unresolved"), "assigned"),
     "rate": (("resolved",), None),  # None: the state stays
+    "merge": (OPEN, "merged"),
 }
 
 STATUS_NAMES = {
@@ -35,6 +38,7 @@ STATUS_NAMES = {
     "responded": "已答复",
     "resolved": "已办结",
     "closed_unresolved": "未解决关闭",
+    "merged": "已合并",
 }
 ACTION_NAMES = {
     "assign": "派单",
@@ -45,6 +49,7 @@ ACTION_NAMES = {
     "transfer": "转办",
     "reopen": "重新办理",
     "rate": "评价",
+    "merge": "合并",
 }
 
 
@@ -74,3 +79,39 @@ def next_status(action: str, status: str) -> str:
             f"a case that is {status} cannot be {action!r}-ed (allowed from: {', '.join(allowed)})",
         )
     return to or status
+
+
+def merge_refusal(number: str, into: str | None, chain: list[str], root_status: str | None):
+    """Why ``number`` cannot be merged into ``into``, as a CaseError; None when it can.
+
+    ``chain`` is ``into`` followed by the cases it already follows (``into`` → its main → …),
+    ``root_status`` the status of the last of them (the case ``number`` would follow), None if
+    ``into`` is not a case.
+    """
+
+    def refuse(code, zh, en, status=409):
+        return CaseError(code, zh, en, status, "into")
+
+    if not into or not str(into).strip():
+        return refuse("missing", "请填写要合并到的案件编号", "into is required", 400)
+    if into == number:
+        return refuse(
+            "merge_self", "不能把案件合并到它自己", "a case cannot be merged into itself", 400
+        )
+    if root_status is None:
+        return refuse("not_found", f"未找到案件 {into}", f"no case {into}", 400)
+    if number in chain:
+        path = " → ".join(chain)
+        return refuse(
+            "merge_loop",
+            f"案件 {into} 已经合并到本案件（{path}），不能再反向合并",
+            f"{into} already follows this case ({path}): merging would make a loop",
+        )
+    if root_status not in OPEN:
+        name = STATUS_NAMES.get(root_status, root_status)
+        return refuse(
+            "merge_closed",
+            f"案件 {chain[-1]} 已“{name}”，只能合并到未办结的案件",
+            f"{chain[-1]} is {root_status}: a case can only be merged into an open one",
+        )
+    return None

@@ -113,6 +113,8 @@ class Case(Base):
     rating: Mapped[str | None] = mapped_column(String(20))
     rating_comment: Mapped[str | None] = mapped_column(Text)
     rated_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # merged (已合并): the case it follows (its 主案件), which may itself follow another
+    merged_into: Mapped[str | None] = mapped_column(String(32), index=True)
     version: Mapped[int] = mapped_column(Integer, default=1)
 
     __mapper_args__ = {"version_id_col": version}

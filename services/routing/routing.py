@@ -43,7 +43,10 @@ PAST = {
     "transfer": "transferred",
     "reopen": "reopened",
     "rate": "rated",
+    "merge": "merged",
 }
+CITIZEN_SAME = "群众确认与该问题相同 / the citizen said it is the same problem"
+MAX_CHAIN = 50  # merges follow merges; no real chain is this long
 
 
 @dataclass(frozen=True)
@@ -158,6 +161,15 @@ def on_issue_received(session: Session, event: dict) -> None:
     )
     session.add(case)
     session.flush()
+    same_as = p.get("same_as")
+    if same_as:
+        # The citizen chose "same as this one" on the QR page: follow that case if it is
+        # still open; otherwise the refusal goes to the audit and the case is assigned as usual.
+        try:
+            _merge(session, case, "citizen", same_as, CITIZEN_SAME)
+            return
+        except CaseError as err:
+            record_refusal(session, case, "merge", "citizen", err)
     assign(session, case)
 
 
@@ -408,6 +420,8 @@ def act(
     extra: dict = {}
     if action == "transfer":
         return _transfer(session, case, actor, params, note)
+    if action == "merge":
+        return _merge(session, case, actor, params.get("into"), note)
     if action == "accept":
         case.accepted_at = at
     elif action == "respond":
@@ -415,13 +429,16 @@ def act(
         case.accepted_at = case.accepted_at or at
         case.responded_at = at
         extra["on_time"] = at <= case.response_due
+        extra["answer"] = note  # what the citizen reads on the status page
     elif action == "resolve":
         note = _required(note, "note", "办理结果", "what was done")
         case.resolved_at = at
         extra["on_time"] = at <= case.resolution_due
+        extra["answer"] = note
     elif action == "close_unresolved":
         note = _required(note, "note", "未解决的原因", "the reason")
         case.closed_at, case.close_reason = at, note
+        extra["answer"] = note
     elif action == "reopen":
         _reopen_allowed(case, at, settings)
         _reopen(case, at)
@@ -541,6 +558,123 @@ def _transfer(session: Session, case: Case, actor: str, params: dict, note) -> C
     return case
 
 
+# -- merging (one problem, many voices) -----------------------------------------------------------
+
+
+def chain_of(session: Session, number: str) -> list[str]:
+    """``number`` and the cases it follows, in order: a merged case → its main → … → the root."""
+    chain = [number]
+    case = session.get(Case, number)
+    while case is not None and case.merged_into and len(chain) < MAX_CHAIN:
+        if case.merged_into in chain:
+            break  # never made by merge_refusal; do not loop on a hand-edited database
+        chain.append(case.merged_into)
+        case = session.get(Case, case.merged_into)
+    return chain
+
+
+def root_of(session: Session, number: str) -> str:
+    return chain_of(session, number)[-1]
+
+
+def followers(session: Session, number: str) -> list[str]:
+    """Every case that follows ``number``, directly or through a chain, oldest first."""
+    found, frontier = [], [number]
+    while frontier and len(found) < 10_000:
+        rows = session.scalars(
+            select(Case.tracking_number)
+            .where(Case.merged_into.in_(frontier))
+            .order_by(Case.received_at, Case.tracking_number)
+        ).all()
+        rows = [r for r in rows if r not in found and r != number]
+        found += rows
+        frontier = rows
+    return found
+
+
+def _merge(session: Session, case: Case, actor: str, into, note) -> Case:
+    """Merge ``case`` into ``into`` (or the open case ``into`` already follows): it stops being
+    worked on by itself and follows that case, its 主案件; its reporter keeps the tracking number."""
+    into = str(into).strip() if into else None
+    chain = chain_of(session, into) if into else []
+    root = session.get(Case, chain[-1], with_for_update=True) if chain else None
+    refusal = lifecycle.merge_refusal(
+        case.tracking_number, into, chain, root.status if root else None
+    )
+    if refusal is not None:
+        raise refusal
+    before = case.status
+    after = lifecycle.next_status("merge", before)
+    at = now()
+    case.status, case.merged_into = after, root.tracking_number
+    reason = f"合并到 {root.tracking_number} / merged into {root.tracking_number}"
+    if into != root.tracking_number:
+        reason += f" ({into} → {root.tracking_number})"
+    if note and str(note).strip():
+        reason += f"; {str(note).strip()}"
+    session.add(
+        CaseEvent(
+            tracking_number=case.tracking_number,
+            action="merge",
+            actor=actor,
+            from_status=before,
+            to_status=after,
+            note=reason,
+            at=at,
+        )
+    )
+    session.add(
+        CaseEvent(
+            tracking_number=root.tracking_number,
+            action="merged_in",
+            actor=actor,
+            from_status=root.status,
+            to_status=root.status,
+            note=f"{case.tracking_number} 合并到本案件 / {case.tracking_number} merged into this case",
+            at=at,
+        )
+    )
+    session.flush()
+    outbox.record(
+        session,
+        "routing.issue_merged",
+        {
+            **_common(case),
+            "into": root.tracking_number,
+            "actor": actor,
+            "from_status": before,
+            "at": at.isoformat(),
+            "received_at": case.received_at.isoformat(),
+        },
+        SOURCE,
+        occurred_at=at,
+    )
+    return case
+
+
+def record_refusal(session: Session, case: Case, action: str, actor: str, err: CaseError) -> None:
+    """A refused merge, kept in the case's audit trail; the case itself does not change."""
+    session.add(
+        CaseEvent(
+            tracking_number=case.tracking_number,
+            action=f"{action}_refused",
+            actor=actor,
+            from_status=case.status,
+            to_status=case.status,
+            note=f"{err.code}: {err}",
+            at=now(),
+        )
+    )
+    session.flush()
+
+
+def refuse(session: Session, number: str, action: str, actor: str, err: CaseError) -> None:
+    """Record ``err`` in the audit of case ``number`` (if there is such a case)."""
+    case = session.get(Case, number)
+    if case is not None:
+        record_refusal(session, case, action, actor, err)
+
+
 # -- deadlines ----------------------------------------------------------------------------------
 
 
@@ -632,9 +766,14 @@ def case_view(session: Session, number: str) -> dict | None:
     events = session.scalars(
         select(CaseEvent).where(CaseEvent.tracking_number == number).order_by(CaseEvent.id)
     )
+    merged_in = followers(session, number)
     return {
         **_summary(case),
         "reason": case.reason,
+        "merged_into": case.merged_into,
+        "main": root_of(session, number) if case.merged_into else number,
+        "merged_in": merged_in,
+        "reporters": 1 + len(merged_in),
         "assignments": [
             {
                 "member": a.member_code,

@@ -22,7 +22,7 @@ from services.kernel.service import ServiceBase
 from services.routing import catalogue, notify, pages, routing
 from services.routing.lifecycle import CaseError
 
-MEMBER_ACTIONS = ("accept", "respond", "resolve", "close_unresolved", "transfer")
+MEMBER_ACTIONS = ("accept", "respond", "resolve", "close_unresolved", "transfer", "merge")
 CITIZEN_ACTIONS = ("rate", "reopen")
 
 
@@ -140,6 +140,7 @@ class RoutingService(ServiceBase):
 
     @http("POST", "/cases/<string:number>/actions/<string:action>")
     def http_act(self, request, number, action):
+        body = {}
         try:
             body = read_json(request)
             if action not in MEMBER_ACTIONS:
@@ -160,12 +161,17 @@ class RoutingService(ServiceBase):
                     settings=self.settings,
                     to_member=body.get("to_member"),
                     to_station=body.get("to_station"),
+                    into=body.get("into"),
                 )
             with self.db.transaction() as session:
                 return json_response(routing.case_view(session, number))
         except ApiError as err:
             return err.response()
         except CaseError as err:
+            if action == "merge" and body.get("actor"):
+                # the refusal goes to the case's audit trail; the case itself does not change
+                with self.db.transaction() as session:
+                    routing.refuse(session, number, action, str(body["actor"]), err)
             return _error(err)
 
     @http("GET", "/members/<string:code>/cases")

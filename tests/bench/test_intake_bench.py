@@ -97,6 +97,9 @@ def test_qr_form_submissions_per_second_beside_a_bare_handler(stack):
                 "category": "property",
                 "description": f"楼道灯坏了两周，第 {i} 次反映",
                 "lang": "zh",
+                # "是否与以下问题相同?" answered up front (a new problem): these 400 alike texts
+                # would otherwise each be asked about the ones before (issue #10)
+                "same_as": "",
             }
 
         url = stack.url("intake", "/q/station/gwm")

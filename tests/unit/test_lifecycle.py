@@ -19,6 +19,10 @@ ALLOWED = {
     ("reopen", "resolved"): "assigned",
     ("reopen", "closed_unresolved"): "assigned",
     ("rate", "resolved"): "resolved",
+    ("merge", "waiting"): "merged",
+    ("merge", "assigned"): "merged",
+    ("merge", "accepted"): "merged",
+    ("merge", "responded"): "merged",
 }
 
 
