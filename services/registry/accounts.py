@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from services.kernel import auth
 from services.registry.models import Account, Member, SignInFailure, Station, Studio
 
-LOGIN = re.compile(r"^[a-z0-9][a-z0-9._-]{2,59}$")
+LOGIN = re.compile(r"^[a-z0-9][a-z0-9._-]{1,59}$")
 PASSWORD_MIN = 10
 # Passwords people pick first; refused whatever their length.
 COMMON_PASSWORDS = {
@@ -195,7 +195,7 @@ def create(session: Session, data: dict, now: datetime | None = None) -> Account
     login = str(data.get("login") or "").strip().lower()
     if not LOGIN.match(login):
         errors["login"] = [
-            "3–60 个小写字母、数字或 . _ - / 3–60 lowercase letters, digits or . _ -"
+            "2–60 个小写字母、数字或 . _ - / 2–60 lowercase letters, digits or . _ -"
         ]
     elif session.get(Account, login) is not None:
         errors["login"] = [f"账号已存在 / login already taken: {login}"]
