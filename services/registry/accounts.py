@@ -353,14 +353,14 @@ DEMO_ACCOUNTS = (
         "name": "演示工作站管理员",
         "role": "station_admin",
         "stations": ["gwm"],
-        "password": "demo-station-gwm",
+        "password": "gwm-zhanwu-2026",
     },
     {
         "login": "demo-member",
         "name": "演示委员",
         "role": "member",
         "member": "m003",
-        "password": "demo-member-m003",
+        "password": "m003-lvzhi-2026",
     },
 )
 

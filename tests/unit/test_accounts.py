@@ -132,11 +132,11 @@ def test_the_first_office_account_is_made_once_and_its_password_can_be_reset(s):
         again = accounts.first_accounts(s, None, demo=False)
     assert again == [{"login": "office", "password": None, "role": "office"}]
     with s.begin():
-        accounts.first_accounts(s, "a-new-office-password", demo=False)
+        accounts.first_accounts(s, "lanzhou-yellow-river-26", demo=False)
     with s.begin():
-        assert accounts.sign_in(s, "office", "a-new-office-password", "::1") is not None
+        assert accounts.sign_in(s, "office", "lanzhou-yellow-river-26", "::1") is not None
     with s.begin():
-        assert accounts.sign_in(s, "demo-member", "demo-member-m003", "::1").member_code == "m003"
+        assert accounts.sign_in(s, "demo-member", "m003-lvzhi-2026", "::1").member_code == "m003"
 
 
 def test_an_update_changes_role_and_scope_together(s):
