@@ -27,10 +27,10 @@ from services.kernel import config as lx_config
 from services.kernel.config import ROOT, SERVICES
 
 PAGES = {
-    "registry": ["/health", "/stations", "/members", "/sectors"],
+    "registry": ["/health", "/sign-in", "/stations", "/members"],
     "intake": ["/health", "/q/station/gwm", "/status", "/open311/v2/services.json"],
-    "routing": ["/health"],
-    "reporting": ["/health", "/stats/monthly"],
+    "routing": ["/health", "/duty/m003"],
+    "reporting": ["/health", "/dashboard", "/stats/monthly"],
 }
 
 
