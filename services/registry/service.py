@@ -123,38 +123,6 @@ def may_change_roster(who: auth.Principal, data: dict) -> None:
         raise auth.forbidden()
 
 
-def _me(who: auth.Principal) -> dict:
-    return {
-        "login": who.account,
-        "name": who.name,
-        "role": who.role,
-        "role_name": auth.ROLE_NAMES[who.role][0],
-        "member": who.member,
-        "stations": sorted(who.stations),
-        "studios": sorted(who.studios),
-        "expires": who.expires,
-    }
-
-
-def _throttled(retry_after: int) -> Response:
-    zh, en = signin.wait(retry_after)
-    response = ApiError("too_many_attempts", zh, en, status=429).response()
-    response.headers["Retry-After"] = str(retry_after)
-    return response
-
-
-def _session_cookie(response, token: str, config: dict) -> None:
-    response.set_cookie(
-        auth.SESSION_COOKIE,
-        token,
-        max_age=auth.session_seconds(config),
-        httponly=True,
-        samesite="Lax",
-        secure=bool(auth.security(config).get("secure_cookies")),
-        path="/",
-    )
-
-
 class RegistryService(ServiceBase):
     name = "registry"
     config = Config()  # public_urls.intake: where the QR codes point
@@ -383,7 +351,7 @@ class RegistryService(ServiceBase):
     def _signed_in(self, response, who: auth.Principal) -> str:
         """Sets the session cookie on ``response``; the token."""
         token = auth.issue_token(who, self.config)
-        _session_cookie(response, token, self.config)
+        signin.set_session_cookie(response, token, self.config)
         return token
 
     @http("POST", "/auth/sign-in")
@@ -398,14 +366,14 @@ class RegistryService(ServiceBase):
             if who is None:
                 raise ApiError("sign_in_failed", *signin.WRONG, status=401)
         except accounts.Throttled as throttled:
-            return _throttled(throttled.retry_after)
+            return signin.throttled(throttled.retry_after)
         except ApiError as err:
             return err.response()
         response = json_response({})
         token = self._signed_in(response, who)
         who = auth.read_token(token, self.config)
         response.set_data(
-            json_response({"token": token, "expires": who.expires, "account": _me(who)}).data
+            json_response({"token": token, "expires": who.expires, "account": signin.me(who)}).data
         )
         return response
 
@@ -415,7 +383,8 @@ class RegistryService(ServiceBase):
         """Forgets the session cookie (a Bearer token simply stops being sent); from a page's
         form, back to the sign-in page."""
         if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
-            response = Response(status=303, headers={"Location": "sign-in"})
+            # relative, so it holds behind nginx's /registry/ prefix too
+            response = Response(status=303, headers={"Location": "../sign-in"})
         else:
             response = json_response({"signed_out": True})
         response.delete_cookie(auth.SESSION_COOKIE, path="/", samesite="Lax", httponly=True)
@@ -424,7 +393,7 @@ class RegistryService(ServiceBase):
     @http("GET", "/auth/me")
     @guard()
     def http_me(self, request):
-        return json_response(_me(auth.current(request)))
+        return json_response(signin.me(auth.current(request)))
 
     @http("POST", "/auth/password")
     @guard()
@@ -439,7 +408,7 @@ class RegistryService(ServiceBase):
                     {"current_password": ["当前密码不对 / the current password is wrong"]}
                 )
         except accounts.Throttled as throttled:
-            return _throttled(throttled.retry_after)
+            return signin.throttled(throttled.retry_after)
         with self.db.transaction() as session:
             accounts.set_password(session, who.account, data.get("password"))
         return json_response({"changed": True})

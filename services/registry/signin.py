@@ -9,7 +9,10 @@ from __future__ import annotations
 
 from html import escape
 
+from werkzeug.wrappers import Response
+
 from services.kernel import auth
+from services.kernel.http import ApiError
 
 STYLE = """
 body{font-family:system-ui,"PingFang SC","Noto Sans CJK SC",sans-serif;margin:0;background:#f5f5f5}
@@ -77,3 +80,38 @@ def landing(who: auth.Principal, config: dict) -> str:
     if who.role == "station_admin" and who.stations:
         return f"{routing}/duty/station/{sorted(who.stations)[0]}"
     return auth.public_url(config, "reporting") + "/dashboard"
+
+
+def me(who: auth.Principal) -> dict:
+    """Who is signed in, as `/auth/me` and the sign-in answer say it."""
+    return {
+        "login": who.account,
+        "name": who.name,
+        "role": who.role,
+        "role_name": auth.ROLE_NAMES[who.role][0],
+        "member": who.member,
+        "stations": sorted(who.stations),
+        "studios": sorted(who.studios),
+        "expires": who.expires,
+    }
+
+
+def throttled(retry_after: int) -> Response:
+    """429 with Retry-After: too many wrong passwords lately."""
+    zh, en = wait(retry_after)
+    response = ApiError("too_many_attempts", zh, en, status=429).response()
+    response.headers["Retry-After"] = str(retry_after)
+    return response
+
+
+def set_session_cookie(response, token: str, config: dict) -> None:
+    """``lx_session``: HttpOnly, SameSite=Lax, for the whole host (every service's port)."""
+    response.set_cookie(
+        auth.SESSION_COOKIE,
+        token,
+        max_age=auth.session_seconds(config),
+        httponly=True,
+        samesite="Lax",
+        secure=bool(auth.security(config).get("secure_cookies")),
+        path="/",
+    )
