@@ -14,6 +14,10 @@ Public forms (the QR form, the status page) carry a CSRF token: a random cookie 
 form, its HMAC under the secret key (double submit, signed); a cross-site page can make the
 browser send the cookie but cannot read it to forge the field.
 
+Every ``@http`` entrypoint carries :func:`guard` (signed in, in one of the roles; the handler
+checks scope through :func:`current`) or :func:`public` (open on purpose); tests/e2e/test_access.py
+fails for a route that has neither or that answers without a session.
+
 Passwords are stored as scrypt hashes (``hashlib.scrypt``: memory-hard, in the standard library).
 
 A deployment with ``security.environment: production`` refuses to start while any secret still

@@ -4,7 +4,8 @@ A service class inherits :class:`ServiceBase` and adds its own entrypoints. ``GE
 (liveness) answers 200 with JSON while the database answers; ``GET /ready`` answers 200 once
 every queue the process should consume is consumed; ``GET /metrics`` is Prometheus text;
 ``/admin/parked`` lists messages whose handlers kept failing and
-``POST /admin/parked/<id>/replay`` sends one back to its queue.
+``POST /admin/parked/<id>/replay`` sends one back to its queue (both the office's; health, ready
+and metrics answer anybody, for probes: docs/security.md).
 """
 
 from __future__ import annotations

@@ -288,7 +288,8 @@ def test_staff_record_a_reception_day_with_the_issues_raised(stack):
     _, listed = get(stack, "intake", "/activities", station="gwm")
     [mine] = [a for a in listed["activities"] if a["activity_id"] == activity_id]
     assert mine["people_served"] == 23 and mine["kind_zh"] == "委员接待日"
-    assert mine["issues"] == numbers
+    # the two issues are handled by concurrent workers: either may get its number first
+    assert sorted(mine["issues"]) == sorted(numbers)
 
     bad = requests.post(
         url,
