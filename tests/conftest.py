@@ -46,6 +46,30 @@ def wait_for(predicate, timeout: float = 20, interval: float = 0.05):
     raise AssertionError(f"timed out after {timeout}s waiting for {predicate}")
 
 
+def auth_headers(config: dict | None = None, role: str = "office", **scope) -> dict:
+    """The ``Authorization`` header of a session token for ``role``, signed with ``config``'s
+    secret key (a test stack's ``stack.config()``; None: the development key the in-process
+    containers use). ``scope``: ``member="m003"``, ``stations=["gwm"]``, ``studios=[...]``,
+    ``account="li"``, ``expires_in=-1`` (seconds; already expired)."""
+    import time
+
+    from services.kernel import auth
+
+    who = auth.Principal(
+        account=scope.get("account", f"test-{role}"),
+        role=role,
+        name=scope.get("name", ""),
+        member=scope.get("member"),
+        stations=frozenset(scope.get("stations", ())),
+        studios=frozenset(scope.get("studios", ())),
+    )
+    config = config or {}
+    now = time.time()
+    if "expires_in" in scope:
+        now += scope["expires_in"] - auth.session_seconds(config)
+    return {"Authorization": f"Bearer {auth.issue_token(who, config, now=now)}"}
+
+
 def container_config(
     service: str, amqp_uri: str, db_url: str, port: int, delays_ms=(300,), **extra
 ) -> dict:

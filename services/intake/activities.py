@@ -160,13 +160,27 @@ def activity_view(a: Activity) -> dict:
     }
 
 
-def activities(session: Session, station: str | None = None, limit: int = 100) -> list[dict]:
+def activities(
+    session: Session,
+    station: str | None = None,
+    limit: int = 100,
+    studios: list[str] | None = None,
+    member: str | None = None,
+) -> list[dict]:
+    """The latest activities, of ``station``, of one of ``studios`` (when not None), with
+    ``member`` among those on duty (when given)."""
     query = select(Activity).order_by(Activity.held_on.desc(), Activity.id.desc()).limit(limit)
     if station:
         query = query.where(Activity.station_code == station)
+    if studios is not None and member is None:
+        query = query.where(Activity.studio_code.in_(studios))
+    if member:  # members is a JSON list of codes: match the quoted code, then check exactly
+        query = query.where(Activity.members.contains(json.dumps(member)))
     found = []
     for a in session.scalars(query):
         view = activity_view(a)
+        if member and member not in view["members"]:
+            continue
         view["issues"] = list(
             session.scalars(
                 select(Issue.tracking_number)

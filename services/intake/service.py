@@ -38,7 +38,8 @@ from services.intake.web import (
     switch_url,
     too_large,
 )
-from services.kernel import topology
+from services.kernel import auth, topology
+from services.kernel.auth import guard, public
 from services.kernel.config import station_selection
 from services.kernel.db import make_engine
 from services.kernel.events import parse_event
@@ -121,6 +122,21 @@ class StationQueues(DependencyProvider):
         return sorted(intake.station_of_queue(q) for q in self._consumer().consuming)
 
 
+def may_enter(who: auth.Principal, data: dict) -> None:
+    """Staff entry: the office anywhere; an admin at its own station or studio; a member only
+    an activity the member took part in."""
+    if who.is_office:
+        return
+    station, studio = data.get("station"), data.get("studio")
+    allowed = {
+        "station_admin": bool(station) and who.may_station(station),
+        "studio_admin": bool(studio) and who.may_studio(studio),
+        "member": who.member in (data.get("members") or []),
+    }
+    if not allowed.get(who.role):
+        raise auth.forbidden()
+
+
 class IntakeService(ServiceBase):
     name = "intake"
 
@@ -160,15 +176,18 @@ class IntakeService(ServiceBase):
                 self.stations.consume(code)
 
     @http("GET", "/categories")
+    @public
     def http_categories(self, request):
         with self.db.transaction() as session:
             return json_response({"categories": intake.categories(session)})
 
     @http("POST", "/admin/unrouted/replay")
+    @guard("office")
     def http_replay_unrouted(self, request):
         return json_response(self.stations.replay_unrouted())
 
     @http("GET", "/submissions")
+    @guard("office")
     def http_submissions(self, request):
         limit = min(int(request.args.get("limit", 100)), 1000)
         with self.db.transaction() as session:
@@ -178,14 +197,18 @@ class IntakeService(ServiceBase):
         return json_response({"submissions": found})
 
     @http("GET", "/issues/<string:number>")
+    @guard("office", "station_admin")
     def http_issue(self, request, number):
         with self.db.transaction() as session:
             status = intake.issue_status(session, number)
         if status is None:
             return not_found(number).response()
+        if not auth.current(request).may_station(status["station"]):
+            raise auth.forbidden()
         return json_response(status)
 
     @http("GET", "/admin/unrouted")
+    @guard("office")
     def http_unrouted(self, request):
         limit = min(int(request.args.get("limit", 100)), 500)
         return json_response(self.stations.list_unrouted(limit))
@@ -223,6 +246,7 @@ class IntakeService(ServiceBase):
         return html_response(body, status)
 
     @http("GET", "/q/<string:kind>/<string:code>")
+    @public
     def qr_form(self, request, kind, code):
         lang = qr_page.language(request.args.get("lang"))
         page, categories, refusal = self._target(request, kind, code, lang)
@@ -232,6 +256,7 @@ class IntakeService(ServiceBase):
         return self._form_page(request, page, categories, lang, form)
 
     @http("POST", "/q/<string:kind>/<string:code>")
+    @public
     def qr_submit(self, request, kind, code):
         request.max_content_length = intake.MAX_BODY_BYTES
         try:
@@ -276,6 +301,7 @@ class IntakeService(ServiceBase):
         return html_response(body, status)
 
     @http("GET", "/q/receipt/<string:submission_id>")
+    @public
     def qr_receipt(self, request, submission_id):
         """Where "received, being processed" leads: the tracking number once it is made."""
         lang = qr_page.language(request.args.get("lang"))
@@ -283,6 +309,7 @@ class IntakeService(ServiceBase):
         return self._result_page(request, {**result, "submission_id": submission_id}, lang)
 
     @http("GET", "/status")
+    @public
     def status_page(self, request):
         return self._status_page(request, request.args)
 
@@ -307,6 +334,7 @@ class IntakeService(ServiceBase):
         return html_response(body, 200 if status or not (number or code) else 404)
 
     @http("POST", "/status/action")
+    @public
     def status_action(self, request):
         """The citizen's return visit: rate a resolved case, or ask to reopen it. Routing
         decides (RPC); intake only vouches that the tracking number and lookup code match."""
@@ -355,6 +383,7 @@ class IntakeService(ServiceBase):
             eventlet.sleep(0.1)
 
     @http("GET", "/api/status")
+    @public
     def status_json(self, request):
         with self.db.transaction() as session:
             status = intake.public_status(
@@ -367,9 +396,11 @@ class IntakeService(ServiceBase):
     # -- staff channel (工作站/工作室 staff) ------------------------------------------------------
 
     @http("POST", "/staff/issues")
+    @guard("office", "station_admin", "studio_admin")
     def staff_issue(self, request):
         try:
             data = read_body(request)
+            may_enter(auth.current(request), data)
             with self.db.transaction() as session:
                 message = activities.staff_issue(session, data)
         except activities.Invalid as err:
@@ -391,19 +422,29 @@ class IntakeService(ServiceBase):
         return json_response(result, 202 if result["status"] == "pending" else 201)
 
     @http("GET", "/staff/issues/<string:number>/similar")
+    @guard("office", "station_admin")
     def staff_similar(self, request, number):
         """Open cases this issue may be the same problem as, with scores: staff merge in
-        routing (``POST /cases/<number>/actions/merge``)."""
+        routing (``POST /cases/<number>/actions/merge``). The office, or an admin of the
+        issue's station (the candidates may be at other stations of its district: snippets only,
+        never contact data)."""
         with self.db.transaction() as session:
+            status = intake.issue_status(session, number)
+            if status is None:
+                return not_found(number).response()
+            if not auth.current(request).may_station(status["station"]):
+                raise auth.forbidden()
             found = duplicates.for_staff(session, number)
         if found is None:
             return not_found(number).response()
         return json_response({"tracking_number": number, "similar": found})
 
     @http("POST", "/staff/activities")
+    @guard()
     def staff_activity(self, request):
         try:
             data = read_body(request)
+            may_enter(auth.current(request), data)
             with self.db.transaction() as session:
                 activity, messages = activities.record_activity(session, data)
         except activities.Invalid as err:
@@ -422,10 +463,17 @@ class IntakeService(ServiceBase):
         return json_response({**activity, "issues": results}, 201)
 
     @http("GET", "/activities")
+    @guard()
     def http_activities(self, request):
         limit = min(int(request.args.get("limit", 100)), 1000)
+        who = auth.current(request)
+        station = request.args.get("station") or None
+        if station and not who.may_station(station) or who.role == "station_admin" and not station:
+            raise auth.forbidden()  # a station admin asks for one of its stations
+        studios = None if who.is_office or station else sorted(who.studios)
+        member = who.member if who.role == "member" else None
         with self.db.transaction() as session:
-            found = activities.activities(session, request.args.get("station"), limit)
+            found = activities.activities(session, station, limit, studios, member)
         return json_response({"activities": found})
 
     # -- Open311 GeoReport v2 (root: /open311/v2) ------------------------------------------------
@@ -445,6 +493,7 @@ class IntakeService(ServiceBase):
             return open311_response("errors", open311.errors(exc), fmt, exc.status)
 
     @http("GET", "/open311/v2/services.<string:fmt>")
+    @public
     def open311_services(self, request, fmt):
         def produce():
             with self.db.transaction() as session:
@@ -453,6 +502,7 @@ class IntakeService(ServiceBase):
         return self._open311(fmt, "services", produce)
 
     @http("GET", "/open311/v2/services/<string:code>.<string:fmt>")
+    @public
     def open311_definition(self, request, code, fmt):
         def produce():
             with self.db.transaction() as session:
@@ -469,6 +519,7 @@ class IntakeService(ServiceBase):
         return self._open311(fmt, "service_definition", produce)
 
     @http("POST", "/open311/v2/requests.<string:fmt>")
+    @public
     def open311_post(self, request, fmt):
         def produce():
             request.max_content_length = intake.MAX_BODY_BYTES
@@ -490,10 +541,12 @@ class IntakeService(ServiceBase):
         return self._open311(fmt, "requests", produce, 201)
 
     @http("GET", "/open311/v2/requests.<string:fmt>")
+    @public
     def open311_requests(self, request, fmt):
         return self._open311(fmt, "requests", lambda: self._requests(request, request.args))
 
     @http("GET", "/open311/v2/requests/<string:number>.<string:fmt>")
+    @public
     def open311_request(self, request, number, fmt):
         def produce():
             found = self._requests(request, {"service_request_id": number})
@@ -510,6 +563,7 @@ class IntakeService(ServiceBase):
             return open311.requests(session, args, names, full)
 
     @http("GET", "/open311/v2/tokens/<string:token_id>.<string:fmt>")
+    @public
     def open311_token(self, request, token_id, fmt):
         def produce():
             with self.db.transaction() as session:

@@ -14,6 +14,10 @@ Public forms (the QR form, the status page) carry a CSRF token: a random cookie 
 form, its HMAC under the secret key (double submit, signed); a cross-site page can make the
 browser send the cookie but cannot read it to forge the field.
 
+Every ``@http`` entrypoint carries :func:`guard` (signed in, in one of the roles; the handler
+checks scope through :func:`current`) or :func:`public` (open on purpose); tests/e2e/test_access.py
+fails for a route that has neither or that answers without a session.
+
 Passwords are stored as scrypt hashes (``hashlib.scrypt``: memory-hard, in the standard library).
 
 A deployment with ``security.environment: production`` refuses to start while any secret still
@@ -23,12 +27,18 @@ has its development default (:func:`check_production`).
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
+import ipaddress
 import json
 import secrets
 import time
 from dataclasses import dataclass, field
+from html import escape
+from urllib.parse import quote, urlsplit
+
+from werkzeug.wrappers import Response
 
 from services.kernel.http import ApiError
 
@@ -209,6 +219,131 @@ def require(request, config: dict, *roles: str) -> Principal:
     if roles and who.role not in roles:
         raise forbidden()
     return who
+
+
+# --- guarding HTTP entrypoints ----------------------------------------------------------------
+
+PRINCIPAL_ENVIRON = "lianxin.principal"
+UNSAFE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
+
+
+def guard(*roles: str, page: bool = False):
+    """Decorator for an ``@http`` entrypoint: only a signed-in principal in one of ``roles`` (any
+    role when none are given) gets through; :func:`current` gives the handler who it is.
+
+    Put it under ``@http``. An :class:`ApiError` the handler raises (``forbidden()`` after a
+    scope check) leaves in the one error format. For a ``page`` the refusals are pages too:
+    nobody signed in is sent to the sign-in page and back, a wrong role sees a short 403 page.
+
+    A state-changing request that relies on the session cookie (not a Bearer header) must be JSON
+    (``Content-Type: application/json``): a cross-site HTML form cannot send that without a CORS
+    preflight, on top of the cookie's SameSite=Lax.
+    """
+
+    def decorate(fn):
+        @functools.wraps(fn)
+        def wrapper(self, request, *args, **kwargs):
+            try:
+                who = require(request, self.config, *roles)
+                if _cookie_form_post(request):
+                    raise ApiError(
+                        "csrf",
+                        "请求须为 JSON（或用 Authorization 头）",
+                        "a cookie-authenticated change must be sent as JSON",
+                        status=403,
+                    )
+                request.environ[PRINCIPAL_ENVIRON] = who
+                return fn(self, request, *args, **kwargs)
+            except ApiError as err:
+                return refusal_page(err, request, self.config) if page else err.response()
+
+        wrapper.lianxin_access = roles or ROLES
+        wrapper.lianxin_page = page
+        return wrapper
+
+    return decorate
+
+
+def public(fn):
+    """Marks an ``@http`` entrypoint as open to anybody on purpose (see docs/security.md)."""
+    fn.lianxin_access = "public"
+    return fn
+
+
+def current(request) -> Principal:
+    """The principal :func:`guard` let through."""
+    return request.environ[PRINCIPAL_ENVIRON]
+
+
+def _cookie_form_post(request) -> bool:
+    if request.method not in UNSAFE_METHODS:
+        return False
+    if request.headers.get("Authorization", "")[:7].lower() == "bearer ":
+        return False
+    return request.mimetype != "application/json"
+
+
+def public_url(config: dict, service: str) -> str:
+    """Where people reach ``service`` (``public_urls.<service>``), without a trailing slash."""
+    return str((config.get("public_urls") or {}).get(service) or "").rstrip("/")
+
+
+def sign_in_url(config: dict, next_url: str = "") -> str:
+    url = public_url(config, "registry") + "/sign-in"
+    return f"{url}?next={quote(next_url, safe='')}" if next_url else url
+
+
+def safe_next(value: str | None, config: dict) -> str | None:
+    """``value`` if it is a path on this site (``/duty/m003``, not ``//evil`` or ``http://…``)
+    or an address under one of the deployment's ``public_urls``; else None."""
+    if not value:
+        return None
+    if value.startswith("/") and not value.startswith("//") and "\\" not in value:
+        return value if not urlsplit(value).netloc else None
+    for base in (config.get("public_urls") or {}).values():
+        base = str(base or "").rstrip("/")
+        if base and (value == base or value.startswith(base + "/")) and "\\" not in value:
+            return value
+    return None
+
+
+def refusal_page(err: ApiError, request, config: dict) -> Response:
+    """A page's answer to a refused request: sign in (303) or a short 403 page."""
+    if err.status == 401:
+        here = request.full_path.rstrip("?")
+        service = config.get("SERVICE_NAME", "")
+        base = public_url(config, service)
+        return Response(status=303, headers={"Location": sign_in_url(config, base + here)})
+    body = (
+        "<!doctype html><html lang=zh-CN><head><meta charset=utf-8>"
+        '<meta name=viewport content="width=device-width, initial-scale=1">'
+        f'<title>{escape(err.message_zh)}</title></head><body style="font-family:sans-serif;'
+        f'padding:16px"><h1 id=refused>{escape(err.message_zh)}</h1><p>{escape(err.message)}</p>'
+        f'<p><a href="{escape(sign_in_url(config))}">换个账号登录 / sign in as someone else</a>'
+        "</p></body></html>"
+    )
+    return Response(body, status=err.status, content_type="text/html; charset=utf-8")
+
+
+def client_address(request, config: dict) -> str:
+    """The caller's IP address. When the peer is a proxy listed in ``security.trusted_proxies``
+    (addresses or networks, comma-separated: nginx), the address that proxy saw (the last entry
+    of ``X-Forwarded-For``); else the peer's own, whatever headers it sends."""
+    peer = request.remote_addr or ""
+    forwarded = request.headers.get("X-Forwarded-For", "")
+    if forwarded and _trusted(peer, security(config).get("trusted_proxies")):
+        return forwarded.split(",")[-1].strip()
+    return peer
+
+
+def _trusted(peer: str, proxies) -> bool:
+    if isinstance(proxies, str):
+        proxies = proxies.split(",")
+    try:
+        address = ipaddress.ip_address(peer)
+        return any(address in ipaddress.ip_network(str(p).strip()) for p in proxies or () if p)
+    except ValueError:
+        return False
 
 
 # --- CSRF (signed double submit) --------------------------------------------------------------

@@ -4,7 +4,8 @@ A service class inherits :class:`ServiceBase` and adds its own entrypoints. ``GE
 (liveness) answers 200 with JSON while the database answers; ``GET /ready`` answers 200 once
 every queue the process should consume is consumed; ``GET /metrics`` is Prometheus text;
 ``/admin/parked`` lists messages whose handlers kept failing and
-``POST /admin/parked/<id>/replay`` sends one back to its queue.
+``POST /admin/parked/<id>/replay`` sends one back to its queue (both the office's; health, ready
+and metrics answer anybody, for probes: docs/security.md).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from sqlalchemy import text
 from werkzeug.wrappers import Response
 
 from services.kernel import metrics, outbox
+from services.kernel.auth import guard, public
 from services.kernel.db import Database
 from services.kernel.http import ApiError, json_response, not_found
 from services.kernel.inbox import Inbox
@@ -76,6 +78,7 @@ class ServiceBase:
         return body
 
     @http("GET", "/health")
+    @public
     def health(self, request):
         try:
             return json_response(self._status())
@@ -88,11 +91,13 @@ class ServiceBase:
         return {**self._status(), "queues": self.consumers.depths()}
 
     @http("GET", "/ready")
+    @public
     def ready(self, request):
         ready = self.consumers.ready()
         return json_response({"service": self.name, "ready": ready}, 200 if ready else 503)
 
     @http("GET", "/metrics")
+    @public
     def http_metrics(self, request):
         with self.db.transaction() as session:
             metrics.OUTBOX_BACKLOG.labels(self.name).set(outbox.backlog(session))
@@ -102,11 +107,13 @@ class ServiceBase:
         return Response(metrics.render(), mimetype="text/plain", content_type=CONTENT_TYPE_LATEST)
 
     @http("GET", "/admin/parked")
+    @guard("office")
     def list_parked(self, request):
         include = request.args.get("all") in ("1", "true")
         return json_response({"parked": self.inbox.list_parked(include_replayed=include)})
 
     @http("POST", "/admin/parked/<int:parked_id>/replay")
+    @guard("office")
     def replay_parked(self, request, parked_id):
         try:
             replayed = self.inbox.replay(parked_id)

@@ -1,7 +1,9 @@
 """Run the whole system on one machine: ``make run`` (``python -m services.kernel.stack``).
 
 Checks that RabbitMQ answers (else one line saying how to start it), migrates every database,
-loads the demo registry, starts the four services as separate processes exactly as a container
+loads the demo registry, creates the first office account when there is none (password from
+``LIANXIN_ADMIN_PASSWORD``, else a random one; with the demo registry also a demo station admin
+and a demo member), starts the four services as separate processes exactly as a container
 would (``python -m services.kernel.runner <service>``), waits until each answers ``/health``
 and intake consumes the demo stations, prints the addresses, and stops them all on Ctrl-C.
 The tests use :class:`Stack` to start the system the same way.
@@ -10,6 +12,7 @@ The tests use :class:`Stack` to start the system the same way.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import subprocess
@@ -24,10 +27,10 @@ from services.kernel import config as lx_config
 from services.kernel.config import ROOT, SERVICES
 
 PAGES = {
-    "registry": ["/health", "/stations", "/members", "/sectors"],
+    "registry": ["/health", "/sign-in", "/stations", "/members"],
     "intake": ["/health", "/q/station/gwm", "/status", "/open311/v2/services.json"],
-    "routing": ["/health"],
-    "reporting": ["/health", "/stats/monthly"],
+    "routing": ["/health", "/duty/m003"],
+    "reporting": ["/health", "/dashboard", "/stats/monthly"],
 }
 
 
@@ -112,6 +115,29 @@ class Stack:
                 stdout=subprocess.DEVNULL,
             )
 
+    def first_accounts(self, demo: bool = True) -> list[dict]:
+        """The office account (created when missing) and, with ``demo``, the demo accounts:
+        ``[{login, password, role, ...}]``, the password None when it is not known."""
+        run = subprocess.run(
+            self._python(
+                "-m",
+                "services.registry.accounts",
+                *(["--demo"] if demo else []),
+                self.config()["services"]["registry"]["db_url"],
+            ),
+            env=self.env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+        )
+        answer = json.loads(run.stdout or "null")
+        if run.returncode != 0:
+            raise SystemExit(
+                f"首个办公室账号未能创建 / could not create the first office account: {answer}"
+                + (f"\n{run.stderr}" if not answer else "")
+            )
+        return answer
+
     def start_service(self, service: str, name: str | None = None, env: dict | None = None):
         """Start one service process; ``name`` tells apart several processes of one service."""
         name = name or service
@@ -185,6 +211,20 @@ class Stack:
         self._logs.clear()
 
 
+def print_accounts(stack: Stack, cfg: dict, accounts: list[dict]) -> None:
+    sign_in = f"{(cfg.get('public_urls') or {}).get('registry') or stack.url('registry')}/sign-in"
+    print(f"\n  登录 sign in: {sign_in}")
+    for account in accounts:
+        password = account["password"] or (
+            "（已设置过 / set earlier; LIANXIN_ADMIN_PASSWORD=… make run resets it）"
+        )
+        print(f"    {account['role']:<14} login {account['login']:<13} password {password}")
+    print(
+        "  API: curl -d '{\"login\":…,\"password\":…}' -H 'Content-Type: application/json' "
+        f"{stack.url('registry', '/auth/sign-in')}  → token (Authorization: Bearer …)"
+    )
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description="run every Lianxin service with demo data")
     parser.add_argument("--config", default=None)
@@ -203,6 +243,7 @@ def main(argv=None) -> int:
 
     signal.signal(signal.SIGTERM, on_term)
     stack.prepare(demo=not args.no_demo)
+    accounts = stack.first_accounts(demo=not args.no_demo)
     print("启动服务 starting registry, intake, routing, reporting …", flush=True)
     try:
         stack.start()
@@ -223,6 +264,7 @@ def main(argv=None) -> int:
         keys = str(cfg["services"]["intake"].get("open311_api_keys") or "").split(",")
         print(f"  Open311    {stack.url('intake', '/open311/v2')} (api_key {keys[0].strip()})")
         print('  try: .venv/bin/python -m services.intake.client gwm health "老人需要上门问诊"')
+        print_accounts(stack, cfg, accounts)
         print(f"  logs: {stack.log_dir}/   Ctrl-C 停止 / stops everything\n", flush=True)
         while all(p.poll() is None for p in stack.procs.values()):
             time.sleep(0.5)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
 from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from services.kernel.models import UtcDateTime
 
 
 class Base(DeclarativeBase):
@@ -128,3 +130,36 @@ class RosterDuty(Base):
     member_code: Mapped[str] = mapped_column(
         ForeignKey("members.code"), primary_key=True, index=True
     )
+
+
+class Account(Base):
+    """Who may sign in (账号): the office, a station's or a studio's admin, or a member.
+
+    ``stations`` / ``studios`` are the codes an admin looks after; ``member_code`` is the member
+    a ``member`` account belongs to. Only the scrypt hash of the password is kept.
+    """
+
+    __tablename__ = "accounts"
+
+    login: Mapped[str] = mapped_column(String(60), primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    role: Mapped[str] = mapped_column(String(20))
+    member_code: Mapped[str | None] = mapped_column(ForeignKey("members.code"))
+    stations: Mapped[list] = mapped_column(JSON, default=list)
+    studios: Mapped[list] = mapped_column(JSON, default=list)
+    password_hash: Mapped[str] = mapped_column(String(200))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    last_sign_in_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    revision: Mapped[int] = mapped_column(Integer, default=1)
+
+
+class SignInFailure(Base):
+    """A wrong password, kept for the throttle window: ``key`` is ``login:<x>`` or ``addr:<ip>``."""
+
+    __tablename__ = "sign_in_failures"
+    __table_args__ = (Index("ix_sign_in_failures_key_at", "key", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(120))
+    at: Mapped[datetime] = mapped_column(UtcDateTime)

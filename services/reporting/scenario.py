@@ -31,6 +31,7 @@ from datetime import UTC, date, datetime, timedelta
 import requests
 
 from services.intake.client import SubmissionClient
+from services.kernel import auth
 from services.reporting.projections import month_of
 
 GROUND_TRUTH = {
@@ -111,11 +112,18 @@ def plan(stations: list[str], scale: float = 1.0, seed: int = 2024) -> Plan:
 
 
 class Replay:
-    """Drives a plan through the running services' public interfaces."""
+    """Drives a plan through the running services' public interfaces: the office's requests
+    with an office session, each member's actions with that member's own. It holds the
+    deployment's config (its secret key) to sign those sessions, as the services do."""
 
-    def __init__(self, urls: dict[str, str], amqp_uri: str, timeout: float = 600):
+    def __init__(self, urls: dict[str, str], amqp_uri: str, config: dict, timeout: float = 600):
         self.urls, self.amqp_uri, self.timeout = urls, amqp_uri, timeout
+        self.config = config
         self.http = requests.Session()
+        self.http.headers["Authorization"] = self.bearer(auth.Principal("scenario", "office"))
+
+    def bearer(self, who: auth.Principal) -> str:
+        return f"Bearer {auth.issue_token(who, self.config)}"
 
     def url(self, service: str, path: str) -> str:
         return self.urls[service].rstrip("/") + path
@@ -194,10 +202,12 @@ class Replay:
             return r.json() if r.status_code == 200 and r.json()["member"] else None
 
         case = self._wait(assigned, f"case {number} assigned")
+        member = auth.Principal(case["member"], "member", member=case["member"])
         for action, note in (("respond", "已联系群众，正在办理"), ("resolve", "已办结")):
             r = self.http.post(
                 self.url("routing", f"/cases/{number}/actions/{action}"),
-                json={"actor": case["member"], "note": note},
+                json={"note": note},
+                headers={"Authorization": self.bearer(member)},
                 timeout=30,
             )
             if not r.ok:
@@ -215,15 +225,12 @@ class Replay:
         return figures
 
 
-def run(urls: dict[str, str], amqp_uri: str, scale: float, seed: int, out=sys.stdout) -> dict:
-    stations = [
-        s["code"]
-        for s in requests.get(urls["registry"].rstrip("/") + "/stations", timeout=30).json()[
-            "stations"
-        ]
-    ]
-    p = plan(stations, scale, seed)
-    replay = Replay(urls, amqp_uri)
+def run(
+    urls: dict[str, str], amqp_uri: str, config: dict, scale: float, seed: int, out=sys.stdout
+) -> dict:
+    replay = Replay(urls, amqp_uri, config)
+    listed = replay.http.get(replay.url("registry", "/stations"), timeout=30).json()
+    p = plan([s["code"] for s in listed["stations"]], scale, seed)
     started = datetime.now(UTC)
     replay.record_activities(p)
     for sid, resolve in replay.send_issues(p):
@@ -279,7 +286,7 @@ def main(argv=None) -> int:
     cfg = config.load()
     host = cfg.get("http_host", "127.0.0.1")
     urls = {s: f"http://{host}:{cfg['services'][s]['port']}" for s in cfg["services"]}
-    result = run(urls, cfg["AMQP_URI"], args.scale, args.seed)
+    result = run(urls, cfg["AMQP_URI"], cfg, args.scale, args.seed)
     return 0 if result["expected"] == result["actual"] else 1
 
 

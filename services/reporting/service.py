@@ -10,6 +10,7 @@ from nameko.web.handlers import http
 from werkzeug.wrappers import Response
 
 from services.kernel import topology
+from services.kernel.auth import guard
 from services.kernel.events import parse_event
 from services.kernel.http import ApiError, json_response
 from services.kernel.messaging import consume_reliably
@@ -79,6 +80,7 @@ class ReportingService(ServiceBase):
             return reporting.monthly(session, month)
 
     @http("GET", "/stats/monthly")
+    @guard("office", "station_admin", "studio_admin")
     def http_monthly(self, request):
         try:
             breakdown = _breakdown(request)
@@ -106,10 +108,12 @@ class ReportingService(ServiceBase):
         return reconcile(self._ask(self.intake_rpc), self._ask(self.routing_rpc), mine)
 
     @http("GET", "/reconciliation")
+    @guard("office")
     def http_reconciliation(self, request):
         return json_response(self.reconciliation())
 
     @http("GET", "/stats/yearly")
+    @guard("office", "station_admin", "studio_admin")
     def http_yearly(self, request):
         year = request.args.get("year", "")
         if not (year.isdigit() and 2000 <= int(year) <= 2100):
@@ -123,6 +127,7 @@ class ReportingService(ServiceBase):
             return json_response(reporting.yearly(session, int(year)))
 
     @http("GET", "/stats/monthly.xlsx")
+    @guard("office", "station_admin", "studio_admin")
     def http_workbook(self, request):
         try:
             report = self._report(request)
@@ -137,6 +142,7 @@ class ReportingService(ServiceBase):
         )
 
     @http("GET", "/stats/monthly.csv")
+    @guard("office", "station_admin", "studio_admin")
     def http_csv(self, request):
         try:
             breakdown = _breakdown(request, "city")
@@ -154,6 +160,7 @@ class ReportingService(ServiceBase):
         )
 
     @http("GET", "/dashboard")
+    @guard("office", "station_admin", "studio_admin", page=True)
     def http_dashboard(self, request):
         try:
             report = self._report(request)

@@ -13,7 +13,8 @@ from nameko.timer import Timer
 from nameko.web.handlers import http
 from werkzeug.wrappers import Response
 
-from services.kernel import topology
+from services.kernel import auth, topology
+from services.kernel.auth import guard
 from services.kernel.db import SharedEngine
 from services.kernel.events import parse_event
 from services.kernel.http import ApiError, json_response, not_found, read_json
@@ -59,6 +60,20 @@ def _error(err: CaseError):
     return ApiError(err.code, err.message_zh, err.message, fields, err.status).response()
 
 
+def own(request, member: str) -> None:
+    """A member's own things (cases, duty page, notification settings): the member, the office."""
+    if not auth.current(request).may_member(member):
+        raise auth.forbidden()
+
+
+def may_see_case(who: auth.Principal, case: dict) -> str:
+    """Who may see and act on a case: the office, the member it is assigned to, an admin of its
+    station. Returns the actor its history records (the member's code, else the login)."""
+    if not (who.may_station(case["station"]) or who.may_member(case["member"])):
+        raise auth.forbidden()
+    return who.member if who.role == "member" else who.account
+
+
 class RoutingService(ServiceBase):
     name = "routing"
 
@@ -94,12 +109,16 @@ class RoutingService(ServiceBase):
         return notify.deliver_due(self.db.transaction, settings)
 
     @http("GET", "/members/<string:code>/notifications")
+    @guard("office", "member")
     def http_get_notifications(self, request, code):
+        own(request, code)
         with self.db.transaction() as session:
             return json_response(notify.setting_view(session, code))
 
     @http("PUT", "/members/<string:code>/notifications")
+    @guard("office", "member")
     def http_put_notifications(self, request, code):
+        own(request, code)
         try:
             with self.db.transaction() as session:
                 notify.save_setting(session, code, read_json(request))
@@ -116,41 +135,45 @@ class RoutingService(ServiceBase):
             return json_response(notify.setting_view(session, code))
 
     @http("GET", "/notices")
+    @guard("office", "member")
     def http_notices(self, request):
+        who = auth.current(request)
+        member = who.member if who.role == "member" else request.args.get("member")
         with self.db.transaction() as session:
             return json_response(
-                {
-                    "notices": notify.list_notices(
-                        session, request.args.get("status"), request.args.get("member")
-                    )
-                }
+                {"notices": notify.list_notices(session, request.args.get("status"), member)}
             )
 
     @http("GET", "/catalogue")
+    @guard()
     def http_catalogue(self, request):
         return json_response(catalogue.published_form())
 
     @http("GET", "/cases/<string:number>")
+    @guard("office", "station_admin", "member")
     def http_case(self, request, number):
         with self.db.transaction() as session:
             view = routing.case_view(session, number)
         if view is None:
             return not_found(number).response()
+        may_see_case(auth.current(request), view)
         return json_response(view)
 
     @http("POST", "/cases/<string:number>/actions/<string:action>")
+    @guard("office", "station_admin", "member")
     def http_act(self, request, number, action):
-        body = {}
+        actor = None
         try:
             body = read_json(request)
             if action not in MEMBER_ACTIONS:
                 raise CaseError(
                     "unknown_action", f"不支持的操作: {action}", f"unknown action: {action}", 404
                 )
-            actor = body.get("actor")
-            if not actor:
-                raise CaseError("missing", "请填写操作人", "actor is required", 400, "actor")
             with self.db.transaction() as session:
+                view = routing.case_view(session, number)
+                if view is None:
+                    raise not_found(number)
+                actor = may_see_case(auth.current(request), view)
                 routing.act(
                     session,
                     number,
@@ -168,29 +191,39 @@ class RoutingService(ServiceBase):
         except ApiError as err:
             return err.response()
         except CaseError as err:
-            if action == "merge" and body.get("actor"):
+            if action == "merge" and actor:
                 # the refusal goes to the case's audit trail; the case itself does not change
                 with self.db.transaction() as session:
-                    routing.refuse(session, number, action, str(body["actor"]), err)
+                    routing.refuse(session, number, action, actor, err)
             return _error(err)
 
     @http("GET", "/members/<string:code>/cases")
+    @guard("office", "member")
     def http_duty_list(self, request, code):
+        own(request, code)
         with self.db.transaction() as session:
             return json_response({"member": code, "cases": routing.duty_list(session, code)})
 
     @http("GET", "/stations/<string:code>/cases")
+    @guard("office", "station_admin")
     def http_station_cases(self, request, code):
+        if not auth.current(request).may_station(code):
+            raise auth.forbidden()
         with self.db.transaction() as session:
             return json_response({"station": code, "cases": routing.station_cases(session, code)})
 
     @http("GET", "/duty/<string:code>")
+    @guard("office", "member", page=True)
     def page_duty(self, request, code):
+        own(request, code)
         with self.db.transaction() as session:
             return _html(pages.duty_page(code, routing.duty_list(session, code)))
 
     @http("GET", "/duty/station/<string:code>")
+    @guard("office", "station_admin", page=True)
     def page_station(self, request, code):
+        if not auth.current(request).may_station(code):
+            raise auth.forbidden()
         with self.db.transaction() as session:
             return _html(pages.station_page(code, routing.station_cases(session, code)))
 

@@ -15,7 +15,7 @@ import requests
 
 from services.intake.client import SubmissionClient
 from services.kernel.config import ROOT, station_selection
-from tests.conftest import create_vhost, delete_vhost, free_port
+from tests.conftest import auth_headers, create_vhost, delete_vhost, free_port
 from tests.deploy.test_deploy_files import COMPOSE, our_compose_services
 
 LONG_RUNNING = ("registry", "intake", "routing", "reporting")
@@ -81,8 +81,11 @@ def test_the_compose_processes_carry_an_issue_per_station_group(compose_env, tmp
                 command_of(svc), env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT
             )
 
+        office = auth_headers({"security": {"secret_key": base_env["LIANXIN_SECRET_KEY"]}})
+
         def get(name, path):
-            return requests.get(f"http://127.0.0.1:{ports[name]}{path}", timeout=5)
+            url = f"http://127.0.0.1:{ports[name]}{path}"
+            return requests.get(url, headers=office, timeout=5)
 
         intakes = [n for n in procs if COMPOSE["services"][n]["command"] == ["intake"]]
         deadline = time.monotonic() + 90
@@ -118,10 +121,12 @@ def test_the_compose_processes_carry_an_issue_per_station_group(compose_env, tmp
                     break
                 time.sleep(0.2)
         assert len(numbers) == 2
+        # Routing first works through the full demo registry's events (thousands, queued ahead
+        # of the issue): minutes on a loaded machine, so the case may take that long to appear.
+        deadline = time.monotonic() + 600
         for number in numbers:
-            deadline = time.monotonic() + 30
             while get("routing", f"/cases/{number}").status_code != 200:
-                assert time.monotonic() < deadline, number
+                assert time.monotonic() < deadline, get("routing", f"/cases/{number}").text
                 time.sleep(0.2)
             assert get("routing", f"/cases/{number}").json()["status"] == "assigned"
     finally:

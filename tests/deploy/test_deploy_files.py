@@ -84,6 +84,18 @@ def test_the_entry_address_sends_each_prefix_to_a_real_service_port():
         assert f"{port}:{port}" in services[host]["ports"], (host, port)
 
 
+def test_the_entry_address_does_not_publish_metrics_and_every_service_knows_the_others():
+    conf = (ROOT / "deploy/nginx/lianxin.conf").read_text()
+    hidden = re.search(r"location ~ (\S+) \{ return 404; \}", conf).group(1)
+    for service in ("registry", "intake", "routing", "reporting"):
+        assert re.match(hidden, f"/{service}/metrics"), service
+        assert not re.match(hidden, f"/{service}/health")
+    # pages send people to the registry's sign-in page and back: every public address is set
+    env = COMPOSE["x-service"]["environment"]
+    for service in ("registry", "intake", "routing", "reporting"):
+        assert env[f"{service.upper()}_PUBLIC_URL"] == f"http://localhost:8080/{service}"
+
+
 def topology_part(doc: dict) -> dict:
     def key(items, fields):
         return sorted(json.dumps({f: i.get(f) for f in fields}, sort_keys=True) for i in items)

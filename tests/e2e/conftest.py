@@ -1,5 +1,6 @@
 """The whole system, started the way `make run` starts it, on a private vhost and databases."""
 
+import secrets
 import shutil
 import socket
 import tempfile
@@ -9,7 +10,7 @@ import pytest
 import requests
 
 from services.kernel.stack import Stack
-from tests.conftest import create_vhost, delete_vhost
+from tests.conftest import auth_headers, create_vhost, delete_vhost
 
 
 def free_ports(n: int) -> list[int]:
@@ -28,10 +29,13 @@ def stack_env(amqp_uri: str, db_urls: dict, ports: list[int]) -> dict:
         "LIANXIN_RETRY_DELAYS_MS": "[200, 500]",
         "LIANXIN_REQUEUE_DELAY_S": "0.5",
         "LIANXIN_OUTBOX_POLL_S": "0.2",
+        "LIANXIN_SECRET_KEY": secrets.token_urlsafe(32),  # tokens prove they use the stack's key
     }
     for (service, url), port in zip(db_urls.items(), ports, strict=True):
         env[f"{service.upper()}_DB_URL"] = url
         env[f"{service.upper()}_PORT"] = str(port)
+        if service != "intake":  # where pages send people to sign in, and back
+            env[f"{service.upper()}_PUBLIC_URL"] = f"http://127.0.0.1:{port}"
     return env
 
 
@@ -44,6 +48,7 @@ def make_stack(tmp_path, backend: str, pg_databases) -> tuple[Stack, str, str]:
         urls = {s: pg_databases.create() for s in services}
     stack = Stack(env=stack_env(amqp_uri, urls, free_ports(4)), log_dir=tmp_path / "log")
     stack.db_urls = urls
+    stack.headers = auth_headers(stack.config())  # the office's, for the tests' own look-ups
     stack.prepare(demo=True, demo_set="small")  # the tests assert the small set
     stack.start()
     stack.wait_for(
@@ -65,8 +70,33 @@ def stack(request, tmp_path_factory, pg_databases):
 
 
 def get(stack, service, path, **params):
-    r = requests.get(stack.url(service, path), params=params, timeout=10)
+    """GET as the office."""
+    r = requests.get(stack.url(service, path), params=params, headers=stack.headers, timeout=10)
     return r.status_code, r.json()
+
+
+def make_account(stack, role: str, **scope) -> tuple[str, str]:
+    """A new account, created by the office through the registry API: ``(login, password)``.
+    ``scope``: ``member="m003"``, ``stations=["gwm"]``, ``studios=[...]``."""
+    import uuid
+
+    login = f"{role.replace('_', '-')}-{uuid.uuid4().hex[:6]}"
+    password = f"pw-{uuid.uuid4().hex}"
+    body = {"login": login, "name": f"测试{role}", "role": role, "password": password, **scope}
+    r = requests.post(
+        stack.url("registry", "/accounts"), json=body, headers=stack.headers, timeout=10
+    )
+    assert r.status_code == 201, r.text
+    return login, password
+
+
+def sign_in_on_page(driver, login: str, password: str) -> None:
+    """Fill in the sign-in page the browser shows and send it."""
+    from selenium.webdriver.common.by import By
+
+    driver.find_element(By.ID, "login").send_keys(login)
+    driver.find_element(By.ID, "password").send_keys(password)
+    driver.find_element(By.ID, "submit").click()
 
 
 def wait_submission(stack, submission_id, timeout=30):

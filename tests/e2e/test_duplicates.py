@@ -15,6 +15,7 @@ import requests
 from services.intake import similar
 from services.intake.client import SubmissionClient
 from services.reporting.projections import month_of
+from tests.conftest import auth_headers
 from tests.e2e.conftest import get, wait_case, wait_figure, wait_submission
 
 MONTH = month_of(datetime.now(UTC))
@@ -60,9 +61,16 @@ def report(stack, text, category="hazard", same_as_first=True):
     return number, code, offered
 
 
-def act(stack, number, action, **body):
+def act(stack, number, action, actor="office", **body):
+    """An action on a case, signed in as ``actor`` (a member's code, or the office)."""
+    headers = (
+        stack.headers if actor == "office" else auth_headers(stack.config(), "member", member=actor)
+    )
     return requests.post(
-        stack.url("routing", f"/cases/{number}/actions/{action}"), json=body, timeout=10
+        stack.url("routing", f"/cases/{number}/actions/{action}"),
+        json=body,
+        headers=headers,
+        timeout=10,
     )
 
 
@@ -95,7 +103,11 @@ def test_thirty_reports_of_one_slope_are_one_case_and_one_matter(stack):
     _, follower = get(stack, "routing", f"/cases/{numbers[5]}")
     assert follower["status"] == "merged" and follower["merged_into"] == first
     assert [h["action"] for h in follower["history"]] == ["merge"]  # never assigned on its own
-    duty = requests.get(stack.url("routing", f"/members/{main['member']}/cases"), timeout=10)
+    duty = requests.get(
+        stack.url("routing", f"/members/{main['member']}/cases"),
+        headers=auth_headers(stack.config(), "member", member=main["member"]),
+        timeout=10,
+    )
     on_duty = [c["tracking_number"] for c in duty.json()["cases"]]
     assert first in on_duty and not set(numbers[1:]) & set(on_duty)  # one case, not thirty
 
@@ -185,7 +197,9 @@ def test_merges_that_make_no_sense_are_refused_and_change_nothing(stack):
     assert after["status"] == "assigned" and after["merged_into"] is None
     assert after["version"] == a["version"]  # nothing changed on the case itself ...
     refusals = [h for h in after["history"] if h["action"] == "merge_refused"]
-    assert len(refusals) == 6 and all(h["actor"] == "office" for h in refusals)  # ... but audited
+    assert len(refusals) == 6 and all(
+        h["actor"] == "test-office" for h in refusals
+    )  # ... but audited
     assert after["reporters"] == 3
 
 

@@ -13,7 +13,7 @@ import requests
 
 from services.intake.client import SubmissionClient
 from services.kernel.stack import Stack
-from tests.conftest import create_vhost, delete_vhost, message_count
+from tests.conftest import auth_headers, create_vhost, delete_vhost, message_count
 from tests.e2e.conftest import free_ports, stack_env
 
 SERVICES = ("registry", "intake", "routing", "reporting")
@@ -32,6 +32,7 @@ def split_stack(request, tmp_path, pg_databases):
     env["INTAKE_HTTP_WAIT_S"] = "1.5"
     stack = Stack(env=env, log_dir=tmp_path / "log")
     stack.amqp_uri = amqp_uri
+    stack.headers = auth_headers(stack.config())
     stack.a_url = f"http://127.0.0.1:{ports[4]}"
     stack.a_env = {"INTAKE_STATIONS": "gwm", "INTAKE_PORT": str(ports[4])}
     stack.prepare(demo=True)
@@ -57,7 +58,12 @@ def consumed(base_url: str):
 def results(stack, sids):
     """submission id → the statuses intake recorded for it."""
     found = {}
-    body = requests.get(stack.url("intake", "/submissions"), params={"limit": 1000}, timeout=10)
+    body = requests.get(
+        stack.url("intake", "/submissions"),
+        params={"limit": 1000},
+        headers=stack.headers,
+        timeout=10,
+    )
     for s in body.json()["submissions"]:
         if s["submission_id"] in sids:
             found.setdefault(s["submission_id"], []).append(s["status"])

@@ -100,7 +100,7 @@ def test_a_token_gives_the_request_id(stack):
     )
     number = r.json()[0]["service_request_id"]
     listed = requests.get(
-        stack.url("intake", "/submissions"), params={"limit": 20}, timeout=10
+        stack.url("intake", "/submissions"), params={"limit": 20}, headers=stack.headers, timeout=10
     ).json()["submissions"]
     token = next(s["submission_id"] for s in listed if s["tracking_number"] == number)
     [found] = requests.get(f"{root(stack)}/tokens/{token}.json", timeout=10).json()

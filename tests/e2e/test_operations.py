@@ -81,7 +81,9 @@ def test_the_services_reconcile_once_the_flow_settles(stack):
     wait_case(stack, submission["tracking_number"])
 
     def settled():
-        body = requests.get(stack.url("reporting", "/reconciliation"), timeout=15).json()
+        body = requests.get(
+            stack.url("reporting", "/reconciliation"), headers=stack.headers, timeout=15
+        ).json()
         return (
             body
             if body["holds"] and body["in_flight"] == {"to_routing": 0, "to_reporting": 0}
@@ -93,5 +95,5 @@ def test_the_services_reconcile_once_the_flow_settles(stack):
     assert subs["received"] == subs["accepted"] + subs["duplicates"] + subs["rejected"]
     assert subs["rejected"] >= 1
     assert body["cases"]["total"] == subs["accepted"] == body["reporting"]["issues"]
-    page = requests.get(stack.url("reporting", "/dashboard"), timeout=15)
+    page = requests.get(stack.url("reporting", "/dashboard"), headers=stack.headers, timeout=15)
     assert page.status_code == 200 and "统计看板" in page.text and "对账不平" not in page.text

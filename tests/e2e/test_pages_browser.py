@@ -10,9 +10,12 @@ from selenium.webdriver.support.ui import WebDriverWait
 from services.intake.client import SubmissionClient
 from services.kernel.config import ROOT
 from services.reporting.projections import month_of
+from tests.conftest import auth_headers
 from tests.e2e.conftest import (
     after_click,
     fits_the_phone,
+    make_account,
+    sign_in_on_page,
     wait_case,
     wait_figure,
     wait_submission,
@@ -25,8 +28,11 @@ def test_a_member_accepts_and_answers_a_case_from_the_duty_list(stack, phone):
     [submission] = wait_submission(stack, sid)
     number = submission["tracking_number"]
     member = wait_case(stack, number)["member"]
+    login, password = make_account(stack, "member", member=member)
 
-    phone.get(stack.url("routing", f"/duty/{member}"))
+    phone.get(stack.url("routing", f"/duty/{member}"))  # not signed in: the sign-in page first
+    sign_in_on_page(phone, login, password)
+    WebDriverWait(phone, 20).until(EC.url_to_be(stack.url("routing", f"/duty/{member}")))
     card = phone.find_element(By.ID, f"case-{number}")
     assert "已派单" in card.text and "安全隐患" in card.text
     assert fits_the_phone(phone)
@@ -49,7 +55,9 @@ def test_a_member_accepts_and_answers_a_case_from_the_duty_list(stack, phone):
     assert "请填写办理结果" in phone.find_element(By.CSS_SELECTOR, f"#case-{number} .error").text
     assert error.is_displayed()
     assert (
-        requests.get(stack.url("routing", f"/cases/{number}"), timeout=5).json()["status"]
+        requests.get(
+            stack.url("routing", f"/cases/{number}"), headers=stack.headers, timeout=5
+        ).json()["status"]
         == "responded"
     )
 
@@ -64,7 +72,10 @@ def test_the_dashboard_on_a_phone_shows_figures_with_their_definitions(stack, ph
     wait_case(stack, submission["tracking_number"])
     figures = wait_figure(stack, month, "issues_assigned", before + 1)
 
+    login, password = make_account(stack, "office")
     phone.get(stack.url("reporting", f"/dashboard?month={month}"))
+    sign_in_on_page(phone, login, password)
+    WebDriverWait(phone, 20).until(EC.url_contains("/dashboard"))
     tile = phone.find_element(By.CSS_SELECTOR, ".tile[data-key=issues_received]")
     assert f"{figures['issues_received']:,}" in tile.text
     assert "Issues intake accepted in the month" in tile.text  # the definition beside it
@@ -89,7 +100,8 @@ def test_the_citizen_rates_and_reopens_on_the_status_page(stack, phone):
     for action, note in (("respond", "已了解情况"), ("resolve", "已重新公示摊位分配")):
         assert requests.post(
             stack.url("routing", f"/cases/{number}/actions/{action}"),
-            json={"actor": member, "note": note},
+            json={"note": note},
+            headers=auth_headers(stack.config(), "member", member=member),
             timeout=10,
         ).ok
     engine = create_engine(stack.db_urls["intake"])
@@ -112,7 +124,9 @@ def test_the_citizen_rates_and_reopens_on_the_status_page(stack, phone):
     assert "已提交" in after_click(phone, "action-message").text
     assert not phone.find_elements(By.ID, "rate-form")  # rated once, no second form
     assert fits_the_phone(phone)
-    case = requests.get(stack.url("routing", f"/cases/{number}"), timeout=10).json()
+    case = requests.get(
+        stack.url("routing", f"/cases/{number}"), headers=stack.headers, timeout=10
+    ).json()
     assert case["rating"] == "basically_satisfied"
 
     before = phone.find_element(By.ID, "action-message")
@@ -123,3 +137,32 @@ def test_the_citizen_rates_and_reopens_on_the_status_page(stack, phone):
 
     phone.get(stack.url("intake", f"/status?number={number}&code=000000"))  # a wrong code
     assert not phone.find_elements(By.ID, "reopen-form")
+
+
+def test_sign_in_on_a_phone_wrong_password_then_right_then_sign_out(stack, phone):
+    login, password = make_account(stack, "station_admin", stations=["gwm"])
+    phone.get(stack.url("routing", "/duty/station/jnl"))  # another station's page
+    assert phone.current_url.startswith(stack.url("registry", "/sign-in?next="))
+    assert "登录" in phone.find_element(By.TAG_NAME, "h1").text  # Chinese first
+    assert "Sign in" in phone.find_element(By.TAG_NAME, "h1").text
+    assert fits_the_phone(phone)
+    sign_in_on_page(phone, login, "not-the-password")
+    assert "账号或密码错误" in after_click(phone, "error").text
+    assert phone.find_element(By.ID, "login").get_attribute("value") == login  # kept
+
+    sign_in_on_page(phone, "", password)  # the login is still filled in
+    WebDriverWait(phone, 20).until(EC.url_to_be(stack.url("routing", "/duty/station/jnl")))
+    assert "无权访问" in phone.find_element(By.ID, "refused").text  # signed in, not jnl's admin
+    phone.get(stack.url("routing", "/duty/station/gwm"))
+    assert "工作站案件 · gwm" in phone.find_element(By.TAG_NAME, "h1").text
+    cookie = phone.get_cookie("lx_session")
+    assert cookie["httpOnly"] and cookie["sameSite"] == "Lax" and cookie["path"] == "/"
+
+    phone.get(stack.url("registry", "/sign-in"))  # the page says who is signed in
+    assert login in phone.find_element(By.ID, "signed-in").text
+    phone.execute_script(
+        "fetch('/auth/sign-out', {method: 'POST'}).then(() => { document.title = 'out'; })"
+    )
+    WebDriverWait(phone, 10).until(EC.title_is("out"))
+    phone.get(stack.url("routing", "/duty/station/gwm"))
+    assert phone.current_url.startswith(stack.url("registry", "/sign-in"))

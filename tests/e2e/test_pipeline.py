@@ -187,10 +187,13 @@ def test_a_member_added_in_the_registry_is_assigned_by_routing(stack):
         "district": "永登县",
         "stations": [{"station": "sp"}],
     }
-    r = requests.post(stack.url("registry", "/members"), json=member, timeout=10)
+    r = requests.post(
+        stack.url("registry", "/members"), json=member, headers=stack.headers, timeout=10
+    )
     assert r.status_code == 201, r.text
     bad = requests.post(
         stack.url("registry", "/members"),
+        headers=stack.headers,
         timeout=10,
         json={**member, "level": "village", "sector": "nope"},
     )
@@ -221,7 +224,9 @@ def test_a_message_sent_before_its_station_existed_is_delivered_once_it_does(sta
     )
 
     station = {"code": code, "name": "新建委员工作站", "district": "兰州新区", "kind": "community"}
-    r = requests.post(stack.url("registry", "/stations"), json=station, timeout=10)
+    r = requests.post(
+        stack.url("registry", "/stations"), json=station, headers=stack.headers, timeout=10
+    )
     assert r.status_code == 201, r.text
     [submission] = wait_submission(stack, sid)
     assert submission["status"] == "accepted" and submission["station"] == code
@@ -237,6 +242,8 @@ def test_a_message_sent_before_its_station_existed_is_delivered_once_it_does(sta
         "district": "兰州新区",
         "stations": [{"station": code, "role": "lead"}],
     }
-    assert requests.post(stack.url("registry", "/members"), json=member, timeout=10).ok
+    assert requests.post(
+        stack.url("registry", "/members"), json=member, headers=stack.headers, timeout=10
+    ).ok
     case = wait_case(stack, submission["tracking_number"])
     assert case["member"] == member["code"] and len(case["assignments"]) == 1

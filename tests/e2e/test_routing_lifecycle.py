@@ -15,6 +15,7 @@ from services.kernel.db import make_engine
 from services.registry import registry
 from services.reporting.projections import month_of
 from services.routing.workdays import CHINA
+from tests.conftest import auth_headers
 from tests.e2e.conftest import get, wait_case, wait_figure, wait_submission
 
 MONTH = month_of(datetime.now(UTC))
@@ -27,9 +28,14 @@ def submit(stack, station, category, text):
     return s["tracking_number"]
 
 
-def act(stack, number, action, **body):
+def act(stack, number, action, actor=None, **body):
+    """The action as the member ``actor`` (signed in as that member), else as the office."""
+    headers = auth_headers(stack.config(), "member", member=actor) if actor else stack.headers
     return requests.post(
-        stack.url("routing", f"/cases/{number}/actions/{action}"), json=body, timeout=10
+        stack.url("routing", f"/cases/{number}/actions/{action}"),
+        json=body,
+        headers=headers,
+        timeout=10,
     )
 
 
@@ -39,7 +45,9 @@ def test_a_case_is_answered_resolved_and_rated(stack):
     member = case["member"]
     assert case["response_due"] and case["resolution_due"]
 
-    duty = requests.get(stack.url("routing", f"/members/{member}/cases"), timeout=10).json()
+    duty = requests.get(
+        stack.url("routing", f"/members/{member}/cases"), headers=stack.headers, timeout=10
+    ).json()
     assert number in [c["tracking_number"] for c in duty["cases"]]
 
     refused = act(stack, number, "resolve", actor=member, note="太早了")
@@ -145,7 +153,9 @@ def test_closed_unresolved_then_reopened_by_the_citizen(stack):
         assert refused["error"]["code"] == "illegal_transition"  # only a resolved case is rated
         status = rpc.routing.citizen_action(number, "reopen", comment="还是没有解决")
         assert status["status"] == "assigned"
-    reopened = requests.get(stack.url("routing", f"/cases/{number}"), timeout=10).json()
+    reopened = requests.get(
+        stack.url("routing", f"/cases/{number}"), headers=stack.headers, timeout=10
+    ).json()
     assert [h["action"] for h in reopened["history"]][-2:] == ["close_unresolved", "reopen"]
     assert reopened["reopens"] == 1
     figures = wait_figure(stack, MONTH, "issues_reopened", 1, dimension="station", key="sp")
@@ -157,7 +167,9 @@ def test_the_duty_roster_and_a_district_studio_take_part_in_assignment(stack):
     # 安全隐患 (hazard) goes to 科协/民建 members. At ytl both m007 (科协) and nobody else match;
     # put m007 on duty there today: the rule that decides is then "on duty", not "sector".
     roster = {"date": today, "slot": "am", "station": "ytl", "members": ["m007"]}
-    r = requests.post(stack.url("registry", "/rosters"), json=roster, timeout=10)
+    r = requests.post(
+        stack.url("registry", "/rosters"), json=roster, headers=stack.headers, timeout=10
+    )
     assert r.status_code in (200, 201), r.text
     number = submit(stack, "ytl", "hazard", "小区消防通道被占用")
     case = stack.wait_for(
@@ -172,7 +184,9 @@ def test_the_duty_roster_and_a_district_studio_take_part_in_assignment(stack):
         "district": "永登县",
         "sectors": ["jiaoyu"],
     }
-    assert requests.post(stack.url("registry", "/studios"), json=studio, timeout=10).ok
+    assert requests.post(
+        stack.url("registry", "/studios"), json=studio, headers=stack.headers, timeout=10
+    ).ok
     teacher = {
         "code": "m8jy",
         "name": "教师委员",
@@ -181,7 +195,9 @@ def test_the_duty_roster_and_a_district_studio_take_part_in_assignment(stack):
         "district": "永登县",
         "studios": [{"studio": "st-jiaoyu-yd", "role": "lead"}],
     }
-    r = requests.post(stack.url("registry", "/members"), json=teacher, timeout=10)
+    r = requests.post(
+        stack.url("registry", "/members"), json=teacher, headers=stack.headers, timeout=10
+    )
     assert r.status_code in (200, 201), r.text
 
     def via_studio():

@@ -11,10 +11,12 @@ from services.reporting import scenario
 def test_the_scaled_down_scenario_reproduces_its_ground_truth(stack):
     urls = {s: stack.url(s) for s in ("registry", "intake", "routing", "reporting")}
     printed = io.StringIO()
-    result = scenario.run(urls, stack.amqp_uri, scale=0.02, seed=7, out=printed)
+    result = scenario.run(urls, stack.amqp_uri, stack.config(), scale=0.02, seed=7, out=printed)
     assert result["expected"] == {"reception_days": 26, "people_served": 152, "matters_handled": 12}
     assert result["actual"] == result["expected"]
-    stations = requests.get(stack.url("registry", "/stations"), timeout=10).json()["stations"]
+    stations = requests.get(
+        stack.url("registry", "/stations"), headers=stack.headers, timeout=10
+    ).json()["stations"]
     assert result["registry"]["stations"] == len(stations)
     assert "兰州 2024 情景" in printed.getvalue()
 

@@ -18,8 +18,17 @@ from sqlalchemy.orm import Session
 from services.kernel import outbox, topology
 from services.kernel.db import make_engine
 from services.kernel.models import KernelBase, OutboxMessage
-from tests.conftest import RABBIT_MGMT, container_config, free_port, message_count, wait_for
+from tests.conftest import (
+    RABBIT_MGMT,
+    auth_headers,
+    container_config,
+    free_port,
+    message_count,
+    wait_for,
+)
 from tests.kernel import probe
+
+OFFICE = auth_headers()
 
 
 @pytest.fixture
@@ -152,7 +161,9 @@ def test_failing_handler_is_retried_parked_and_replayed(probe_service, engine):
     wait_for(lambda: all(probe.CALLS[f"good-{i}"] == 1 for i in range(5)), timeout=10)
     assert probe.CALLS["poison"] < 3
 
-    parked = wait_for(lambda: requests.get(f"{base}/admin/parked", timeout=5).json()["parked"])
+    parked = wait_for(
+        lambda: requests.get(f"{base}/admin/parked", headers=OFFICE, timeout=5).json()["parked"]
+    )
     assert len(parked) == 1
     assert parked[0]["queue"] == probe.PROBE_QUEUE
     assert parked[0]["attempts"] == 3
@@ -167,16 +178,21 @@ def test_failing_handler_is_retried_parked_and_replayed(probe_service, engine):
         assert message_count(amqp_uri, other) == 0
 
     probe.FAULTY.clear()  # the fault is fixed
-    r = requests.post(f"{base}/admin/parked/{parked[0]['id']}/replay", timeout=5)
+    r = requests.post(f"{base}/admin/parked/{parked[0]['id']}/replay", headers=OFFICE, timeout=5)
     assert r.status_code == 200
     wait_for(lambda: probe.CALLS["poison"] == 4)
     with Session(engine) as session:
         wait_for(lambda: "poison" in probe.notes(Session(engine)))
         assert probe.note_count(session) == 6
-    assert requests.get(f"{base}/admin/parked", timeout=5).json()["parked"] == []
-    again = requests.post(f"{base}/admin/parked/{parked[0]['id']}/replay", timeout=5).json()
+    assert requests.get(f"{base}/admin/parked", headers=OFFICE, timeout=5).json()["parked"] == []
+    again = requests.post(
+        f"{base}/admin/parked/{parked[0]['id']}/replay", headers=OFFICE, timeout=5
+    ).json()
     assert again["replayed"]["replayed_at"] is not None
-    assert requests.post(f"{base}/admin/parked/999999/replay", timeout=5).status_code == 404
+    assert (
+        requests.post(f"{base}/admin/parked/999999/replay", headers=OFFICE, timeout=5).status_code
+        == 404
+    )
 
 
 def test_body_that_is_not_json_reaches_the_handler_and_is_parked_not_lost(probe_service):
@@ -189,6 +205,8 @@ def test_body_that_is_not_json_reaches_the_handler_and_is_parked_not_lost(probe_
             content_type="application/octet-stream",
             delivery_mode=2,
         )
-    parked = wait_for(lambda: requests.get(f"{base}/admin/parked", timeout=5).json()["parked"])
+    parked = wait_for(
+        lambda: requests.get(f"{base}/admin/parked", headers=OFFICE, timeout=5).json()["parked"]
+    )
     assert "not json" in parked[0]["body"]
     assert "UnicodeDecodeError" in parked[0]["error"] or "JSONDecodeError" in parked[0]["error"]

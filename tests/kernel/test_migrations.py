@@ -18,6 +18,8 @@ OWN_TABLES = {
         "studio_memberships",
         "roster_days",
         "roster_duties",
+        "accounts",
+        "sign_in_failures",
     },
     "intake": {
         "known_stations",

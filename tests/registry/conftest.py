@@ -17,6 +17,7 @@ from services.registry.service import RegistryService
 from tests.conftest import container_config, free_port
 
 INTAKE = "http://intake.example.cn"
+ROUTING = "http://routing.example.cn"
 
 
 class EventTap:
@@ -56,7 +57,14 @@ def registry_service(db_url, vhost):
     _, amqp_uri = vhost
     upgrade("registry", db_url)
     port = free_port()
-    config = container_config("registry", amqp_uri, db_url, port, public_urls={"intake": INTAKE})
+    config = container_config(
+        "registry",
+        amqp_uri,
+        db_url,
+        port,
+        public_urls={"intake": INTAKE, "routing": ROUTING},
+        security={"sign_in_max_failures": 3, "sign_in_window_s": 60},
+    )
     tap = EventTap(amqp_uri)
     container = ServiceContainer(RegistryService, config)
     container.start()

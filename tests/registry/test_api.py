@@ -2,6 +2,10 @@
 
 import requests
 
+from tests.conftest import auth_headers
+
+OFFICE = auth_headers()  # the office: every registry write is its
+
 SECTOR = {"code": "yiyao", "name": "医药卫生"}
 STATION = {
     "code": "gwm",
@@ -32,7 +36,7 @@ MEMBER = {
 
 
 def post(base, path, body):
-    return requests.post(f"{base}{path}", json=body, timeout=10)
+    return requests.post(f"{base}{path}", json=body, headers=OFFICE, timeout=10)
 
 
 def seed(base):
@@ -50,10 +54,10 @@ def seed(base):
 def test_create_read_and_announce_every_kind_without_the_phone(registry_service):
     base, _, tap = registry_service
     seed(base)
-    member = requests.get(f"{base}/members/m100", timeout=10).json()
+    member = requests.get(f"{base}/members/m100", headers=OFFICE, timeout=10).json()
     assert member["phone"] == "13809310001" and member["revision"] == 1
     assert member["studios"] == [{"studio": "s-yiyao-1", "role": "member"}]
-    studio = requests.get(f"{base}/studios/s-yiyao-1", timeout=10).json()
+    studio = requests.get(f"{base}/studios/s-yiyao-1", headers=OFFICE, timeout=10).json()
     assert studio["sectors"] == ["yiyao"] and studio["location"].startswith("广武门")
 
     events = tap.drain()
@@ -82,7 +86,9 @@ def test_same_data_again_is_harmless_and_other_data_under_a_used_code_is_refused
     assert clash.status_code == 409
     error = clash.json()["error"]
     assert error["code"] == "duplicate_code" and "编号已存在" in error["message_zh"]
-    assert requests.get(f"{base}/members/m100", timeout=10).json()["name"] == "张志强"
+    assert (
+        requests.get(f"{base}/members/m100", headers=OFFICE, timeout=10).json()["name"] == "张志强"
+    )
     assert tap.drain(timeout=0.5) == []
 
 
@@ -115,9 +121,9 @@ def test_bad_input_names_every_bad_field_in_chinese_and_english(registry_service
     assert "nowhere" in fields["stations"][0] and "no-studio" in fields["studios"][0]
     r = post(base, "/studios", {**STUDIO, "code": "s2", "sectors": ["yiyao", "nope"]})
     assert r.status_code == 400 and "nope" in r.json()["error"]["fields"]["sectors"][0]
-    r = requests.post(f"{base}/stations", data="不是JSON", timeout=10)
+    r = requests.post(f"{base}/stations", data="不是JSON", headers=OFFICE, timeout=10)
     assert r.status_code == 400 and r.json()["error"]["code"] == "bad_json"
-    assert requests.get(f"{base}/members", timeout=10).json()["total"] == 1
+    assert requests.get(f"{base}/members", headers=OFFICE, timeout=10).json()["total"] == 1
 
 
 def test_update_bumps_the_revision_and_deactivate_keeps_the_record(registry_service):
@@ -125,19 +131,25 @@ def test_update_bumps_the_revision_and_deactivate_keeps_the_record(registry_serv
     seed(base)
     tap.drain()
     r = requests.patch(
-        f"{base}/members/m100", json={"expertise": ["义诊"], "phone": "0931-8123456"}, timeout=10
+        f"{base}/members/m100",
+        json={"expertise": ["义诊"], "phone": "0931-8123456"},
+        headers=OFFICE,
+        timeout=10,
     )
     assert r.status_code == 200 and r.json()["changed"] is True
     assert r.json()["saved"]["revision"] == 2
-    assert requests.get(f"{base}/members/m100", timeout=10).json()["phone"] == "0931-8123456"
-    r = requests.patch(f"{base}/members/m100", json={"code": "m999"}, timeout=10)
+    assert (
+        requests.get(f"{base}/members/m100", headers=OFFICE, timeout=10).json()["phone"]
+        == "0931-8123456"
+    )
+    r = requests.patch(f"{base}/members/m100", json={"code": "m999"}, headers=OFFICE, timeout=10)
     assert r.status_code == 400 and "code" in r.json()["error"]["fields"]
-    r = requests.patch(f"{base}/members/m404", json={"name": "无"}, timeout=10)
+    r = requests.patch(f"{base}/members/m404", json={"name": "无"}, headers=OFFICE, timeout=10)
     assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
 
-    r = requests.post(f"{base}/stations/gwm/deactivate", timeout=10)
+    r = requests.post(f"{base}/stations/gwm/deactivate", headers=OFFICE, timeout=10)
     assert r.status_code == 200 and r.json()["saved"]["active"] is False
-    r = requests.post(f"{base}/members/m100/deactivate", timeout=10)
+    r = requests.post(f"{base}/members/m100/deactivate", headers=OFFICE, timeout=10)
     assert r.json()["saved"]["active"] is False and r.json()["saved"]["revision"] == 3
     events = tap.drain()
     member_events = [e["payload"] for e in events if e["type"] == "registry.member_saved"]
@@ -145,7 +157,9 @@ def test_update_bumps_the_revision_and_deactivate_keeps_the_record(registry_serv
     assert member_events[-1]["active"] is False
     station = [e["payload"] for e in events if e["type"] == "registry.station_saved"]
     assert station[-1]["active"] is False
-    only_active = requests.get(f"{base}/members", params={"active": "true"}, timeout=10).json()
+    only_active = requests.get(
+        f"{base}/members", params={"active": "true"}, headers=OFFICE, timeout=10
+    ).json()
     assert only_active["total"] == 0
 
 
@@ -168,7 +182,7 @@ def test_search_and_filter_members(registry_service):
         assert post(base, "/members", body).status_code == 201
 
     def codes(**params):
-        body = requests.get(f"{base}/members", params=params, timeout=10).json()
+        body = requests.get(f"{base}/members", params=params, headers=OFFICE, timeout=10).json()
         return body["total"], [m["code"] for m in body["members"]]
 
     assert codes(sector="jiaoyu") == (2, ["m200", "m201"])
@@ -178,11 +192,11 @@ def test_search_and_filter_members(registry_service):
     assert codes(expertise="校园安全") == (2, ["m200", "m201"])
     assert codes(q="张志") == (1, ["m100"])
     assert codes(limit=2, offset=1) == (4, ["m200", "m201"])
-    r = requests.get(f"{base}/members", params={"limit": "lots"}, timeout=10)
+    r = requests.get(f"{base}/members", params={"limit": "lots"}, headers=OFFICE, timeout=10)
     assert r.status_code == 400 and "limit" in r.json()["error"]["fields"]
-    listed = requests.get(f"{base}/members", timeout=10).json()["members"]
+    listed = requests.get(f"{base}/members", headers=OFFICE, timeout=10).json()["members"]
     assert all("phone" not in m for m in listed)  # the list is for browsing; details show it
-    counts = requests.get(f"{base}/counts", timeout=10).json()
+    counts = requests.get(f"{base}/counts", headers=OFFICE, timeout=10).json()
     assert counts["members_by_sector"] == {"jiaoyu": 2, "yiyao": 2}
     assert counts["members_by_level"] == {"county": 2, "municipal": 1, "provincial": 1}
 

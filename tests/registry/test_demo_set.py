@@ -9,7 +9,7 @@ from nameko.containers import ServiceContainer
 from services.kernel.migrations import upgrade
 from services.registry import demo, lanzhou
 from services.registry.service import RegistryService
-from tests.conftest import container_config, create_vhost, delete_vhost
+from tests.conftest import auth_headers, container_config, create_vhost, delete_vhost
 from tests.registry.conftest import INTAKE, free_port
 
 
@@ -33,7 +33,7 @@ def full_registry(tmp_path_factory):
 
 
 def get(base, path, **params):
-    r = requests.get(f"{base}{path}", params=params, timeout=30)
+    r = requests.get(f"{base}{path}", params=params, headers=auth_headers(), timeout=30)
     assert r.status_code == 200, r.text
     return r.json()
 

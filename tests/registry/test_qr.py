@@ -4,7 +4,7 @@ import requests
 
 from services.registry import qr
 from tests.registry.conftest import INTAKE
-from tests.registry.test_api import seed
+from tests.registry.test_api import OFFICE, seed
 
 
 def test_codes_point_at_intakes_public_page_and_stay_the_same(registry_service):
@@ -23,9 +23,9 @@ def test_codes_point_at_intakes_public_page_and_stay_the_same(registry_service):
     assert f"{INTAKE}/q/studio/s-yiyao-1" in studio.text
 
     # an edit, a deactivation or a re-import does not change the printed code
-    requests.patch(f"{base}/members/m100", json={"name": "张志刚"}, timeout=10)
-    exported = requests.get(f"{base}/export/members.xlsx", timeout=10).content
-    assert requests.post(f"{base}/import/members", data=exported, timeout=10).ok
+    requests.patch(f"{base}/members/m100", json={"name": "张志刚"}, headers=OFFICE, timeout=10)
+    exported = requests.get(f"{base}/export/members.xlsx", headers=OFFICE, timeout=10).content
+    assert requests.post(f"{base}/import/members", data=exported, headers=OFFICE, timeout=10).ok
     assert requests.get(f"{base}/qr/member/m100.png", timeout=10).content == r.content
 
     assert requests.get(f"{base}/qr/member/m404.png", timeout=10).status_code == 404

@@ -4,7 +4,7 @@ from collections import Counter
 
 import requests
 
-from tests.registry.test_api import MEMBER, post, seed
+from tests.registry.test_api import MEMBER, OFFICE, post, seed
 
 
 def add_members(base, n):
@@ -32,6 +32,7 @@ def test_a_months_rotation_is_fair_and_on_duty_answers_by_sector(registry_servic
     listed = requests.get(
         f"{base}/rosters",
         params={"station": "gwm", "from": "2026-12-01", "to": "2026-12-31"},
+        headers=OFFICE,
         timeout=10,
     ).json()["rosters"]
     assert listed == rosters
@@ -39,6 +40,7 @@ def test_a_months_rotation_is_fair_and_on_duty_answers_by_sector(registry_servic
     sheet = requests.get(
         f"{base}/export/rosters.csv",
         params={"station": "gwm", "from": "2026-12-01", "to": "2026-12-15"},
+        headers=OFFICE,
         timeout=10,
     ).content.decode("utf-8-sig")
     lines = sheet.strip().split("\r\n")
@@ -47,20 +49,25 @@ def test_a_months_rotation_is_fair_and_on_duty_answers_by_sector(registry_servic
     assert lines[1].startswith("2026-12-02,上午,gwm,,") and lines[1].endswith(",有效")
     day = rosters[0]
     on_duty = requests.get(
-        f"{base}/on-duty", params={"station": "gwm", "date": day["date"]}, timeout=10
+        f"{base}/on-duty",
+        params={"station": "gwm", "date": day["date"]},
+        headers=OFFICE,
+        timeout=10,
     ).json()["members"]
     assert sorted(m["code"] for m in on_duty) == day["members"]
     assert rpc.on_duty("gwm", day["date"], "yiyao") == on_duty  # every seeded member is yiyao
     assert rpc.on_duty("gwm", day["date"], "jiaoyu") == []
     assert [e["type"] for e in tap.drain()].count("registry.roster_saved") == len(rosters)
-    r = requests.get(f"{base}/on-duty", params={"station": "gwm", "date": "明天"}, timeout=10)
+    r = requests.get(
+        f"{base}/on-duty", params={"station": "gwm", "date": "明天"}, headers=OFFICE, timeout=10
+    )
     assert r.status_code == 400 and "date" in r.json()["error"]["fields"]
 
 
 def test_a_roster_day_for_a_deactivated_member_is_refused(registry_service):
     base, _, _ = registry_service
     seed(base)
-    assert requests.post(f"{base}/members/m100/deactivate", timeout=10).ok
+    assert requests.post(f"{base}/members/m100/deactivate", headers=OFFICE, timeout=10).ok
     r = post(base, "/rosters", {"date": "2026-12-02", "station": "gwm", "members": ["m100"]})
     assert r.status_code == 400
     [message] = r.json()["error"]["fields"]["members"]
@@ -68,4 +75,4 @@ def test_a_roster_day_for_a_deactivated_member_is_refused(registry_service):
     r = post(base, "/rosters/rotation", {"station": "gwm", "month": "2026-12"})
     assert r.status_code == 400  # nobody active serves gwm now
     assert "members" in r.json()["error"]["fields"]
-    assert requests.get(f"{base}/rosters", timeout=10).json()["rosters"] == []
+    assert requests.get(f"{base}/rosters", headers=OFFICE, timeout=10).json()["rosters"] == []

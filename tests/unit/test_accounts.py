@@ -1,0 +1,190 @@
+"""Accounts and signing in (registry rules), and the kernel's guards around them: field errors
+the office can act on, the throttle on wrong passwords, the first office account, safe
+``next`` addresses, the client address behind a proxy."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from marshmallow import ValidationError
+from werkzeug.test import EnvironBuilder
+from werkzeug.wrappers import Request
+
+from services.kernel import auth
+from services.registry import accounts, demo
+
+NOW = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
+GOOD = "长城-correct-horse"
+
+
+@pytest.fixture
+def s(session_of):
+    session = session_of("registry")
+    with session.begin():
+        demo.load(session)  # stations gwm, jnl…; members m001…
+    return session
+
+
+def errors_of(s, data):
+    with pytest.raises(ValidationError) as err:
+        with s.begin():
+            accounts.create(s, data)
+    return err.value.messages
+
+
+def test_the_office_gets_an_error_per_field(s):
+    with s.begin():
+        accounts.create(
+            s,
+            {
+                "login": "zhang.gwm",
+                "name": "张管理",
+                "role": "station_admin",
+                "stations": ["gwm"],
+                "password": GOOD,
+            },
+        )
+    fields = errors_of(
+        s,
+        {
+            "login": "zhang.gwm",
+            "name": "",
+            "role": "station_admin",
+            "stations": ["gwm", "nowhere"],
+            "password": "12345678901",
+        },
+    )
+    assert "已存在" in fields["login"][0] and "zhang.gwm" in fields["login"][0]
+    assert "nowhere" in fields["stations"][0] and "gwm" not in fields["stations"][0][-5:]
+    assert any("数字" in p for p in fields["password"]) and "name" in fields
+    fields = errors_of(s, {"login": "l", "name": "李", "role": "member", "password": "short"})
+    assert "login" in fields  # too short
+    assert fields["member"] == ["该角色必填 / required for this role"]
+    assert "至少 10 个字符" in fields["password"][0]
+    fields = errors_of(
+        s, {"login": "li3", "name": "李", "role": "member", "member": "m404", "password": GOOD}
+    )
+    assert fields == {"member": ["未知的委员编号 / unknown member code: m404"]}
+    fields = errors_of(
+        s,
+        {"login": "boss", "name": "办", "role": "office", "stations": ["gwm"], "password": GOOD},
+    )
+    assert fields == {"stations": ["该角色不用填 / not for this role"]}
+    assert errors_of(s, {"login": "x1y", "name": "x", "role": "king", "password": GOOD})["role"]
+    fields = errors_of(
+        s, {"login": "wang", "name": "王", "role": "office", "password": "wang-and-more-1"}
+    )
+    assert "太容易被猜到 / too easy to guess" in fields["password"]
+
+
+def test_sign_in_checks_the_password_and_the_account_being_active(s):
+    with s.begin():
+        accounts.create(
+            s, {"login": "li", "name": "李", "role": "member", "member": "m003", "password": GOOD}
+        )
+    with s.begin():
+        account = accounts.sign_in(s, "LI ", GOOD, "10.0.0.1", now=NOW)
+        who = accounts.principal(account)
+        assert account.last_sign_in_at == NOW
+    assert (who.account, who.role, who.member) == ("li", "member", "m003")
+    with s.begin():
+        assert accounts.sign_in(s, "li", "wrong", "10.0.0.1", now=NOW) is None
+        assert accounts.sign_in(s, "nobody", GOOD, "10.0.0.1", now=NOW) is None
+    with s.begin():
+        accounts.deactivate(s, "li")
+    with s.begin():
+        assert accounts.sign_in(s, "li", GOOD, "10.0.0.1", now=NOW) is None
+        assert "password_hash" not in accounts.view(accounts.get(s, "li"))
+
+
+def test_wrong_passwords_are_slowed_down_per_login_and_per_address(s):
+    throttle = accounts.Throttle(max_failures=3, max_failures_per_address=5, window_s=600)
+    with s.begin():
+        accounts.create(s, {"login": "boss", "name": "办", "role": "office", "password": GOOD})
+    for i in range(3):
+        with s.begin():
+            at = NOW + timedelta(seconds=i)
+            assert accounts.sign_in(s, "boss", "guess", "10.0.0.9", throttle, at) is None
+    # the fourth try, even with the right password, waits until the first failure is 600 s old
+    with pytest.raises(accounts.Throttled) as waited, s.begin():
+        accounts.sign_in(s, "boss", GOOD, "10.0.0.8", throttle, NOW + timedelta(seconds=100))
+    assert waited.value.retry_after == 501
+    later = NOW + timedelta(seconds=603)  # every failure above is 600 s old
+    with s.begin():
+        assert accounts.sign_in(s, "boss", GOOD, "10.0.0.8", throttle, later) is not None
+
+    # one address guessing many logins is slowed down too
+    for i in range(5):
+        with s.begin():
+            assert accounts.sign_in(s, f"who{i}", "x", "10.0.0.9", throttle, later) is None
+    with pytest.raises(accounts.Throttled), s.begin():
+        accounts.sign_in(s, "who9", "x", "10.0.0.9", throttle, later)
+    with s.begin():  # another address is not held up
+        assert accounts.sign_in(s, "boss", GOOD, "10.0.0.7", throttle, later) is not None
+
+
+def test_the_first_office_account_is_made_once_and_its_password_can_be_reset(s):
+    with s.begin():
+        [office, station, member] = accounts.first_accounts(s, None, demo=True)
+    assert office["login"] == "office" and len(office["password"]) >= 16
+    assert (station["role"], station["stations"]) == ("station_admin", ["gwm"])
+    assert (member["role"], member["member"]) == ("member", "m003")
+    with s.begin():
+        again = accounts.first_accounts(s, None, demo=False)
+    assert again == [{"login": "office", "password": None, "role": "office"}]
+    with s.begin():
+        accounts.first_accounts(s, "lanzhou-yellow-river-26", demo=False)
+    with s.begin():
+        assert accounts.sign_in(s, "office", "lanzhou-yellow-river-26", "::1") is not None
+    with s.begin():
+        assert accounts.sign_in(s, "demo-member", "m003-lvzhi-2026", "::1").member_code == "m003"
+
+
+def test_an_update_changes_role_and_scope_together(s):
+    with s.begin():
+        accounts.create(
+            s, {"login": "li", "name": "李", "role": "member", "member": "m003", "password": GOOD}
+        )
+    with s.begin():
+        account = accounts.update(s, "li", {"role": "station_admin", "stations": ["jnl"]})
+        assert (account.member_code, account.stations, account.revision) == (None, ["jnl"], 2)
+    with pytest.raises(ValidationError) as err, s.begin():
+        accounts.update(s, "li", {"password": "x", "stations": ["nowhere"]})
+    assert set(err.value.messages) == {"password", "stations"}
+
+
+CONFIG = {
+    "public_urls": {"routing": "https://lianxin.example.gov.cn/routing"},
+    "security": {"trusted_proxies": "10.0.0.0/8"},
+}
+
+
+def test_next_is_only_ever_this_site():
+    assert auth.safe_next("/duty/m003?x=1", CONFIG) == "/duty/m003?x=1"
+    routing = "https://lianxin.example.gov.cn/routing/duty/m003"
+    assert auth.safe_next(routing, CONFIG) == routing
+    for bad in (
+        "//evil.example.com/x",
+        "/\\evil.example.com",
+        "https://evil.example.com/",
+        "https://lianxin.example.gov.cn/routing.evil.com/",
+        "https://lianxin.example.gov.cn/routingx",
+        "javascript:alert(1)",
+        "",
+        None,
+    ):
+        assert auth.safe_next(bad, CONFIG) is None, bad
+
+
+def request(remote, forwarded=None):
+    headers = {"X-Forwarded-For": forwarded} if forwarded else {}
+    return Request(
+        EnvironBuilder(headers=headers, environ_base={"REMOTE_ADDR": remote}).get_environ()
+    )
+
+
+def test_the_client_address_believes_only_a_trusted_proxy():
+    assert auth.client_address(request("10.1.2.3", "1.1.1.1, 203.0.113.5"), CONFIG) == (
+        "203.0.113.5"
+    )
+    assert auth.client_address(request("198.51.100.7", "203.0.113.5"), CONFIG) == "198.51.100.7"
+    assert auth.client_address(request("10.1.2.3"), {}) == "10.1.2.3"
