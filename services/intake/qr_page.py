@@ -25,6 +25,7 @@ NOT_QUEUED = (
     "your text is kept, please submit again in a moment"
 )
 FORM_FIELDS = (
+    "csrf_token",
     "submission_id",
     "station",
     "category",
@@ -87,6 +88,10 @@ TEXT = {
         "reopen_submit": "申请重新办理",
         "action_done": "已提交，谢谢您的反馈。",
         "action_failed": "未能提交：",
+        "slow_down": "提交太频繁，请稍后再试（约 {minutes} 分钟后）。您填写的内容已保留。",
+        "lookup_slowed": "查询失败次数过多，请 {minutes} 分钟后再试。",
+        "expired": "页面已过期，您填写的内容已保留，请再点一次提交。",
+        "too_large": "提交的内容过大，请删减后再提交。",
     },
     "en": {
         "title": "Reach your CPPCC member · report an issue",
@@ -133,6 +138,11 @@ TEXT = {
         "reopen_submit": "Ask to reopen",
         "action_done": "Sent. Thank you for your feedback.",
         "action_failed": "Could not send: ",
+        "slow_down": "Too many submissions; please try again later (in about {minutes} min). "
+        "Your text is kept.",
+        "lookup_slowed": "Too many failed lookups; please try again in {minutes} min.",
+        "expired": "The page expired; your text is kept, please submit again.",
+        "too_large": "What you sent is too large; please shorten it and submit again.",
     },
 }
 
@@ -219,6 +229,11 @@ def submission_from_form(form, page: dict, categories: list[dict]) -> tuple[dict
         elif field not in errors:
             errors[field] = messages
     return message, errors
+
+
+def minutes(seconds: int) -> int:
+    """A wait as the pages say it: whole minutes, at least one."""
+    return max(1, -(-int(seconds) // 60))
 
 
 def render(template: str, lang: str, **context) -> str:

@@ -46,9 +46,20 @@ CSRF_FIELD = "csrf_token"
 # The values deploy/config/local.yaml falls back to when the environment sets nothing: fine on a
 # developer's machine, refused in production. Keep in step with local.yaml.
 DEV_SECRET_KEY = "dev-only-secret-key-change-me-in-production"
+DEV_PII_KEY = "ZGV2LW9ubHktcGlpLWtleS1jaGFuZ2UtbWUtbm93ISE="  # = sealed.DEV_PII_KEY
+DEV_OPEN311_KEY = "lianxin-demo-key"
 DEV_DEFAULTS = {
     ("security", "secret_key"): DEV_SECRET_KEY,
+    ("security", "pii_key"): DEV_PII_KEY,
+    ("services", "intake", "open311_api_keys"): DEV_OPEN311_KEY,
 }
+# Settings only some services read: the others need not hold them (least privilege).
+USED_BY = {
+    ("security", "pii_key"): {"intake"},
+    ("services", "intake", "open311_api_keys"): {"intake"},
+}
+# Settings that may be left empty (the feature is then off); the others must be set.
+MAY_BE_EMPTY = {("services", "intake", "open311_api_keys")}
 
 
 class ConfigError(RuntimeError):
@@ -268,23 +279,30 @@ def check_password(password: str, stored: str | None) -> bool:
 # --- production -----------------------------------------------------------------------------
 
 
-def insecure_settings(config: dict) -> list[str]:
-    """The settings of ``config`` (whole or flattened) still at their development defaults."""
+def insecure_settings(config: dict, service: str | None = None) -> list[str]:
+    """The settings of ``config`` (whole or flattened) still at their development defaults;
+    with ``service``, only those that service reads."""
     found = []
     for path, default in DEV_DEFAULTS.items():
+        if service is not None and service not in USED_BY.get(path, {service}):
+            continue
         value = config
         for part in path:
             value = value.get(part) if isinstance(value, dict) else None
-        if value is None or str(value) == default:
+        if value is None or str(value).strip() == "":
+            if path not in MAY_BE_EMPTY:
+                found.append(".".join(path))
+        elif default in [v.strip() for v in str(value).split(",")]:  # a list: "new,old" keys
             found.append(".".join(path))
     return found
 
 
-def check_production(config: dict) -> None:
-    """In production, refuse to run with a secret left at (or missing to) its default."""
+def check_production(config: dict, service: str | None = None) -> None:
+    """In production, refuse to run with a secret left at (or missing to) its default (only
+    the secrets ``service`` reads, when given)."""
     if str(security(config).get("environment", "development")).lower() != "production":
         return
-    bad = insecure_settings(config)
+    bad = insecure_settings(config, service)
     if bad:
         raise ConfigError(
             "生产环境不能使用默认密钥 / production refuses default secrets: "

@@ -1,0 +1,199 @@
+"""Slowing abuse of the public channels: who the client is, and how many tries it has left.
+
+Counters live in intake's database (``throttle_hits``), so the limits hold across every intake
+process behind the proxy. Two kinds:
+
+- Lookups (status page, /api/status, /status/action): each wrong tracking number/lookup code
+  pair counts against the tracking number and against the client address. After
+  ``LOOKUP_FREE`` failures in ``LOOKUP_WINDOW`` (per address: ``LOOKUP_FREE_ADDRESS``), the next
+  try waits ``LOOKUP_FIRST_WAIT`` after the last failure, doubling with each further failure up
+  to ``LOOKUP_MAX_WAIT``: 429 with Retry-After, the code not even checked meanwhile.
+- Submissions (QR form, Open311 POST): at most ``limit_per_address`` per client address and
+  ``limit_per_code`` per QR code (``limit_per_api_key`` per Open311 key) in ``limit_window_s``.
+  Only submissions let through count against the code, so one address's flood cannot use up a
+  code's allowance and shut out the citizens behind it.
+
+The client address is the socket's, or the X-Forwarded-For address the trusted proxy
+(``security.trusted_proxies``) saw, never what a client claims on its own.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from services.intake.models import ThrottleHit
+
+LOOKUP_WINDOW = timedelta(hours=24)
+LOOKUP_FREE = 5  # wrong codes per tracking number before the waits begin
+LOOKUP_FREE_ADDRESS = 10  # per client address (many citizens may share one carrier address)
+LOOKUP_FIRST_WAIT = 60  # seconds, doubling with each further failure
+LOOKUP_MAX_WAIT = 3600
+
+DEFAULT_LIMITS = {
+    "limit_window_s": 600,
+    "limit_per_address": 20,
+    "limit_per_code": 300,
+    "limit_per_api_key": 3000,
+}
+
+
+@dataclass(frozen=True)
+class Slowed(Exception):
+    """Too many tries: wait ``retry_after`` seconds."""
+
+    retry_after: int
+
+    def __str__(self):
+        return f"retry after {self.retry_after}s"
+
+
+# -- the client address -------------------------------------------------------------------------
+
+_resolved: dict[str, tuple[float, set[str]]] = {}
+
+
+def _addresses_of(entry: str) -> set[str]:
+    """A host name's addresses, looked up at most once a minute (a proxy's may change)."""
+    now = time.monotonic()
+    cached = _resolved.get(entry)
+    if cached and now - cached[0] < 60:
+        return cached[1]
+    try:
+        found = {info[4][0] for info in socket.getaddrinfo(entry, None)}
+    except OSError:
+        found = set()
+    _resolved[entry] = (now, found)
+    return found
+
+
+def is_trusted(address: str | None, trusted: str | None) -> bool:
+    if not address or not trusted:
+        return False
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    for entry in (e.strip() for e in str(trusted).split(",")):
+        if not entry:
+            continue
+        try:
+            if ip in ipaddress.ip_network(entry, strict=False):
+                return True
+        except ValueError:
+            if address in _addresses_of(entry):
+                return True
+    return False
+
+
+def client_address(request, config: dict) -> str:
+    """Who is asking: the socket address; behind a trusted proxy, the address it forwarded for
+    (the right-most X-Forwarded-For entry that is not itself a trusted proxy)."""
+    trusted = (config.get("security") or {}).get("trusted_proxies")
+    address = request.remote_addr or "unknown"
+    if not is_trusted(address, trusted):
+        return address
+    forwarded = [a.strip() for a in request.headers.get("X-Forwarded-For", "").split(",")]
+    for hop in reversed([a for a in forwarded if a]):
+        if not is_trusted(hop, trusted):
+            try:
+                return str(ipaddress.ip_address(hop))
+            except ValueError:
+                return address  # a forged, malformed entry: fall back to the proxy
+        address = hop
+    return address
+
+
+# -- counters -------------------------------------------------------------------------------------
+
+
+def _count(session: Session, bucket: str, key: str, since: datetime) -> tuple[int, datetime | None]:
+    n, last = session.execute(
+        select(func.count(), func.max(ThrottleHit.at)).where(
+            ThrottleHit.bucket == bucket, ThrottleHit.key == key, ThrottleHit.at >= since
+        )
+    ).one()
+    if last is not None and last.tzinfo is None:
+        last = last.replace(tzinfo=UTC)
+    return n, last
+
+
+def _hit(session: Session, bucket: str, key: str, now: datetime) -> None:
+    session.add(ThrottleHit(bucket=bucket, key=key[:200], at=now))
+
+
+def prune(session: Session, now: datetime | None = None) -> int:
+    """Forget hits older than any window (run now and then; the counts ignore them anyway)."""
+    now = now or datetime.now(UTC)
+    oldest = now - max(LOOKUP_WINDOW, timedelta(days=1))
+    return session.execute(delete(ThrottleHit).where(ThrottleHit.at < oldest)).rowcount or 0
+
+
+def lookup_wait(failures: int, last: datetime | None, free: int, now: datetime) -> int:
+    """Seconds still to wait before the next lookup try (0: go ahead)."""
+    if failures < free or last is None:
+        return 0
+    wait = min(LOOKUP_FIRST_WAIT * 2 ** (failures - free), LOOKUP_MAX_WAIT)
+    left = (last + timedelta(seconds=wait) - now).total_seconds()
+    return max(int(left + 0.999), 0)
+
+
+def check_lookup(session: Session, number: str, address: str, now: datetime | None = None):
+    """Raise :class:`Slowed` while the tracking number or the address must wait."""
+    now = now or datetime.now(UTC)
+    since = now - LOOKUP_WINDOW
+    waits = [
+        lookup_wait(*_count(session, "lookup_number", number, since), LOOKUP_FREE, now),
+        lookup_wait(*_count(session, "lookup_address", address, since), LOOKUP_FREE_ADDRESS, now),
+    ]
+    if max(waits) > 0:
+        raise Slowed(max(waits))
+
+
+def lookup_failed(session: Session, number: str, address: str, now: datetime | None = None):
+    now = now or datetime.now(UTC)
+    _hit(session, "lookup_number", number or "-", now)
+    _hit(session, "lookup_address", address, now)
+
+
+def limits(service_config: dict) -> dict:
+    return {k: int(service_config.get(k) or v) for k, v in DEFAULT_LIMITS.items()}
+
+
+def admit_submission(
+    session: Session,
+    channel: str,
+    address: str,
+    code: str,
+    settings: dict,
+    now: datetime | None = None,
+) -> None:
+    """Count one public submission, or raise :class:`Slowed` (nothing counted) when the address
+    or the code (QR code, Open311 api_key) used up its allowance for the window."""
+    now = now or datetime.now(UTC)
+    window = timedelta(seconds=settings["limit_window_s"])
+    per_code = settings["limit_per_api_key" if channel == "open311" else "limit_per_code"]
+    for bucket, key, limit in (
+        (f"{channel}_address", address, settings["limit_per_address"]),
+        (f"{channel}_code", code, per_code),
+    ):
+        n, _ = _count(session, bucket, key, now - window)
+        if n >= limit:
+            first = session.scalar(
+                select(func.min(ThrottleHit.at)).where(
+                    ThrottleHit.bucket == bucket,
+                    ThrottleHit.key == key,
+                    ThrottleHit.at >= now - window,
+                )
+            )
+            first = first if first is None or first.tzinfo else first.replace(tzinfo=UTC)
+            left = (first + window - now).total_seconds() if first else window.total_seconds()
+            raise Slowed(max(int(left + 0.999), 1))
+    _hit(session, f"{channel}_address", address, now)
+    _hit(session, f"{channel}_code", code, now)
