@@ -2,6 +2,7 @@
 that seals existing rows, who may see a contact whole and the audit log, the throttles and the
 client address (real SQLite and PostgreSQL)."""
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -46,7 +47,9 @@ def test_a_rotated_key_ring_still_opens_old_values_and_reseals_them_under_the_ne
 
 
 def test_a_parked_body_is_sealed_and_listed_with_the_contact_masked():
-    body = ('{"description": "x", "contact": {"name": "王小明", "phone": "%s"}}' % PHONE).encode()
+    body = json.dumps(
+        {"description": "x", "contact": {"name": "王小明", "phone": PHONE}}, ensure_ascii=False
+    ).encode()
     stored = sealed.current().seal_body(body)
     assert PHONE.encode() not in stored and sealed.is_sealed_body(stored)
     assert sealed.current().open_body(stored) == body
@@ -80,7 +83,7 @@ def test_the_migration_seals_what_was_stored_in_the_clear(db_url):
     make_engine(db_url).dispose()
     command.upgrade(cfg, "1730a2d7868b")  # the schema before personal data was sealed
     engine = make_engine(db_url)
-    body = ('{"contact": {"name": "王小明", "phone": "%s"}}' % PHONE).encode()
+    body = json.dumps({"contact": {"name": "王小明", "phone": PHONE}}, ensure_ascii=False).encode()
     with engine.begin() as conn:
         conn.execute(
             sa.text(
