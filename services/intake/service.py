@@ -361,7 +361,9 @@ class IntakeService(ServiceBase):
                 throttle.lookup_failed(session, number, address)
         return status
 
-    def _status_page(self, request, args, message: str | None = None, comment: str = ""):
+    def _status_page(
+        self, request, args, message: str | None = None, comment: str = "", refused: bool = False
+    ):
         lang = qr_page.language(args.get("lang"))
         number = (args.get("number") or "").strip()[:64]
         code = (args.get("code") or "").strip()[:64]
@@ -389,7 +391,9 @@ class IntakeService(ServiceBase):
             csrf_token=token,
             switch_url=switch_url(request, lang),
         )
-        code_ = 429 if slowed else 200 if status or not (number or code) else 404
+        code_ = (
+            429 if slowed else 403 if refused else 200 if status or not (number or code) else 404
+        )
         response = html_response(body, code_)
         if new:
             set_csrf_cookie(response, request, cookie)
@@ -410,7 +414,7 @@ class IntakeService(ServiceBase):
         text = qr_page.TEXT[lang]
         comment = (form.get("comment") or "")[:500]
         if not auth.csrf_ok(request, self.config, form.get("csrf_token")):
-            return self._status_page(request, form, text["expired"], comment)
+            return self._status_page(request, form, text["expired"], comment, refused=True)
         try:
             known = self._lookup(
                 request, (form.get("number") or "").strip(), (form.get("code") or "").strip()

@@ -25,7 +25,7 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, text
 from sqlalchemy.orm import Session
 
 from services.intake.models import ThrottleHit
@@ -124,6 +124,16 @@ def _count(session: Session, bucket: str, key: str, since: datetime) -> tuple[in
     return n, last
 
 
+_LOCK = text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))")
+
+
+def _serialize(session: Session, bucket: str, key: str) -> None:
+    """On PostgreSQL, count-then-add for one counter takes turns across every intake process
+    (until the transaction ends), so a burst cannot slip past a limit between the two."""
+    if session.bind.dialect.name == "postgresql":
+        session.execute(_LOCK, {"key": f"throttle:{bucket}:{key}"})
+
+
 def _hit(session: Session, bucket: str, key: str, now: datetime) -> None:
     session.add(ThrottleHit(bucket=bucket, key=key[:200], at=now))
 
@@ -148,6 +158,8 @@ def check_lookup(session: Session, number: str, address: str, now: datetime | No
     """Raise :class:`Slowed` while the tracking number or the address must wait."""
     now = now or datetime.now(UTC)
     since = now - LOOKUP_WINDOW
+    _serialize(session, "lookup_number", number)  # always the number first: no deadlock
+    _serialize(session, "lookup_address", address)
     waits = [
         lookup_wait(*_count(session, "lookup_number", number, since), LOOKUP_FREE, now),
         lookup_wait(*_count(session, "lookup_address", address, since), LOOKUP_FREE_ADDRESS, now),
@@ -180,9 +192,10 @@ def admit_submission(
     window = timedelta(seconds=settings["limit_window_s"])
     per_code = settings["limit_per_api_key" if channel == "open311" else "limit_per_code"]
     for bucket, key, limit in (
-        (f"{channel}_address", address, settings["limit_per_address"]),
+        (f"{channel}_address", address, settings["limit_per_address"]),  # always first
         (f"{channel}_code", code, per_code),
     ):
+        _serialize(session, bucket, key)
         n, _ = _count(session, bucket, key, now - window)
         if n >= limit:
             first = session.scalar(
