@@ -22,7 +22,6 @@ from __future__ import annotations
 import ipaddress
 import socket
 import time
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import delete, func, select, text
@@ -44,14 +43,12 @@ DEFAULT_LIMITS = {
 }
 
 
-@dataclass(frozen=True)
 class Slowed(Exception):
     """Too many tries: wait ``retry_after`` seconds."""
 
-    retry_after: int
-
-    def __str__(self):
-        return f"retry after {self.retry_after}s"
+    def __init__(self, retry_after: int):
+        super().__init__(f"retry after {retry_after}s")
+        self.retry_after = retry_after
 
 
 # -- the client address -------------------------------------------------------------------------

@@ -155,7 +155,7 @@ class Replay:
                             "submission_id": sid,
                             "category": issue["category"],
                             "description": issue["text"],
-                            "csrf_token": self.csrf_token(),
+                            "csrf_token": self.csrf_token(issue["station"]),
                         },
                         # each citizen from an address of their own, as through the proxy
                         # (local.yaml trusts loopback), so the per-address limit holds them
@@ -180,10 +180,10 @@ class Replay:
                 sent.append((sid, issue["resolve"]))
         return sent
 
-    def csrf_token(self) -> str:
+    def csrf_token(self, station: str) -> str:
         """The form token the QR page gives this client (its CSRF cookie is in the session)."""
         if getattr(self, "_csrf", None) is None:
-            page = self.http.get(self.url("intake", "/status"), timeout=30)
+            page = self.http.get(self.url("intake", f"/q/station/{station}"), timeout=30)
             self._csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
         return self._csrf
 

@@ -122,11 +122,13 @@ class Citizen:
         self.token = found.group(1) if found else self.token
         return r
 
-    def post(self, path, **fields):
-        if self.token is None:
-            self.get("/status")
+    def post(self, path, base=None, **fields):
+        """Post a form; ``base`` sends it to another intake process than the stack's own."""
+        if self.token is None:  # the form's page first, as a browser would
+            self.get(path if path.startswith("/q/") else "/q/station/gwm")
         fields.setdefault("csrf_token", self.token)
-        return self.http.post(self.stack.url("intake", path), data=fields, timeout=30)
+        url = (base or self.stack.url("intake")) + path
+        return self.http.post(url, data=fields, timeout=30)
 
 
 def pause(seconds: float) -> None:
