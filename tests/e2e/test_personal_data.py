@@ -492,6 +492,36 @@ def test_script_and_sql_in_every_field_of_every_channel_come_back_inert(pstack):
     assert r.status_code == 201
     numbers["staff"] = r.json()["tracking_number"]
 
+    # staff: a reception day's note and the issue raised there
+    activity_id = f"act-{uuid.uuid4().hex[:10]}"
+    r = requests.post(
+        pstack.url("intake", "/staff/activities"),
+        json={
+            "activity_id": activity_id,
+            "kind": "reception_day",
+            "station": "gwm",
+            "date": "2026-11-20",
+            "members": [],
+            "people_served": 3,
+            "note": payload,
+            "issues": [
+                {
+                    "category": "health",
+                    "description": payload,
+                    "place": short,
+                    "contact": {"name": short},
+                }
+            ],
+        },
+        timeout=30,
+    )
+    assert r.status_code == 201, r.text
+    numbers["activity"] = r.json()["issues"][0]["tracking_number"]
+    listed = requests.get(pstack.url("intake", "/activities"), timeout=10)
+    assert listed.headers["Content-Type"].startswith("application/json")
+    [mine] = [a for a in listed.json()["activities"] if a["activity_id"] == activity_id]
+    assert mine["note"] == payload  # verbatim, as data
+
     # Open311
     r = requests.post(
         pstack.url("intake", "/open311/v2/requests.json"),
@@ -577,7 +607,7 @@ def test_script_and_sql_in_every_field_of_every_channel_come_back_inert(pstack):
         assert rows[numbers["open311"]].contact_name == f"{PAYLOADS[2]} {PAYLOADS[0]}"
         assert rows[numbers["amqp"]].contact_name == short
         with engine.connect() as conn:
-            assert conn.scalar(sa.text("SELECT count(*) FROM issues")) >= 4  # not dropped
+            assert conn.scalar(sa.text("SELECT count(*) FROM issues")) >= 5  # not dropped
     finally:
         engine.dispose()
         sealed.configure({})
