@@ -588,7 +588,7 @@ class IntakeService(ServiceBase):
                         session,
                         "open311",
                         self._address(request),
-                        form["api_key"],
+                        throttle.fingerprint(form["api_key"]),
                         throttle.limits(self.config["SERVICE"]),
                     )
             except throttle.Slowed as slowed:

@@ -19,6 +19,7 @@ The client address is the socket's, or the X-Forwarded-For address the trusted p
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import socket
 import time
@@ -169,6 +170,11 @@ def lookup_failed(session: Session, number: str, address: str, now: datetime | N
     now = now or datetime.now(UTC)
     _hit(session, "lookup_number", number or "-", now)
     _hit(session, "lookup_address", address, now)
+
+
+def fingerprint(secret: str) -> str:
+    """What a counter keeps of a secret it counts by (an Open311 api_key): not the secret."""
+    return "sha256:" + hashlib.sha256(secret.encode("utf-8")).hexdigest()[:24]
 
 
 def limits(service_config: dict) -> dict:

@@ -396,6 +396,7 @@ def test_open311_posts_are_limited_per_address_and_refuse_a_wrong_key(pstack):
     assert other.status_code == 201
     demo = requests.post(url, data={**report, "api_key": "lianxin-demo-key"}, timeout=30)
     assert demo.status_code == 403  # only the keys the environment gave
+    assert OPEN311_KEY not in stored_text(pstack.db_urls["intake"])  # counted by fingerprint
 
 
 # -- 5. CSRF and size on the forms ---------------------------------------------------------------
