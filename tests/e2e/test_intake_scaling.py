@@ -89,8 +89,12 @@ def test_stopping_one_stations_intake_leaves_the_others_flowing(split_stack):
     assert results(stack, waiting) == {}
 
     # A citizen scanning gwm's code now is told the issue is received and how to look it up.
-    page = Citizen(stack).post("/q/station/gwm", category="health", description="义诊预约")
-    assert page.status_code == 202 and "已收到，正在受理" in page.text
+    citizen = Citizen(stack)
+    stack.wait_for(  # the form offers the catalogue's categories (intake's copy, by event)
+        lambda: 'value="health"' in citizen.get("/q/station/gwm").text, 30, what="categories"
+    )
+    page = citizen.post("/q/station/gwm", category="health", description="义诊预约")
+    assert page.status_code == 202 and "已收到，正在受理" in page.text, page.text
     receipt = re.search(r'id="receipt-link" href="([^"]+)"', page.text).group(1)
 
     stack.start_service("intake", name="intake-a", env=stack.a_env)
