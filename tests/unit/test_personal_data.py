@@ -3,6 +3,9 @@ that seals existing rows, who may see a contact whole and the audit log, the thr
 client address (real SQLite and PostgreSQL)."""
 
 import json
+import os
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -16,6 +19,7 @@ from werkzeug.wrappers import Request
 from services.intake import personal, throttle
 from services.intake.models import ContactView, Issue, IssueStep, Submission
 from services.kernel import auth, sealed
+from services.kernel.config import ROOT
 from services.kernel.db import make_engine
 from services.kernel.http import ApiError
 from services.kernel.migrations import alembic_config, upgrade
@@ -274,3 +278,19 @@ def test_the_client_address_believes_only_the_trusted_proxy():
     assert throttle.client_address(request_from("10.0.0.2", "1.2.3.4"), {}) == "10.0.0.2"
     by_name = {"security": {"trusted_proxies": "localhost"}}
     assert throttle.client_address(request_from("127.0.0.1", "1.2.3.4"), by_name) == "1.2.3.4"
+
+
+def test_production_intake_refuses_the_default_pii_key_and_the_demo_open311_key():
+    env = {k: v for k, v in os.environ.items() if k not in ("LIANXIN_PII_KEY",)}
+    env["LIANXIN_CONFIG"] = str(ROOT / "deploy/config/compose.yaml")  # environment: production
+    env["LIANXIN_SECRET_KEY"] = "s" * 48
+    env["INTAKE_OPEN311_API_KEYS"] = "lianxin-demo-key"
+    run = subprocess.run(
+        [sys.executable, "-m", "services.kernel.runner", "intake"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert run.returncode != 0
+    assert "security.pii_key" in run.stderr and "open311_api_keys" in run.stderr

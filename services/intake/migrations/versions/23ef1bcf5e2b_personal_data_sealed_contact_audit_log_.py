@@ -11,7 +11,7 @@ Create Date: 2026-11-27 20:09:33.880568
 from alembic import op
 import sqlalchemy as sa
 import services.kernel.models
-from services.kernel import config, sealed
+from services.kernel import auth, config, sealed
 
 
 revision = '23ef1bcf5e2b'
@@ -66,7 +66,13 @@ def upgrade() -> None:
 
 def _convert(seal: bool) -> None:
     """Seal (or open) every stored name, phone, raw body and parked station message."""
-    ring = sealed.Keyring(sealed.keys_of(config.load()))
+    whole = config.load()
+    production = str(auth.security(whole).get("environment", "")).lower() == "production"
+    if production and "security.pii_key" in auth.insecure_settings(whole, "intake"):
+        raise auth.ConfigError(  # never seal production data under the development key
+            "生产环境须设置 LIANXIN_PII_KEY / production needs LIANXIN_PII_KEY to migrate intake"
+        )
+    ring = sealed.Keyring(sealed.keys_of(whole))
     bind = op.get_bind()
 
     def text(value):
