@@ -122,7 +122,8 @@ def test_the_compose_processes_carry_an_issue_per_station_group(compose_env, tmp
                 time.sleep(0.2)
         assert len(numbers) == 2
         for number in numbers:
-            deadline = time.monotonic() + 30
+            # routing first works through the full demo registry's events: minutes on a loaded box
+            deadline = time.monotonic() + 180
             while get("routing", f"/cases/{number}").status_code != 200:
                 assert time.monotonic() < deadline, number
                 time.sleep(0.2)
