@@ -26,6 +26,7 @@ from services.intake.models import (
     KnownStudio,
     Submission,
 )
+from services.intake.personal import masked_contact
 from services.intake.schemas import IssueReceivedSchema, SubmissionSchema, bilingual
 from services.kernel import logs, outbox
 from services.kernel.messaging import Delivery
@@ -314,6 +315,7 @@ def _record_step(session: Session, event: dict) -> None:
             step=event["type"],
             occurred_at=occurred,
             answer=event["payload"].get("answer"),
+            member_code=event["payload"].get("member"),
         )
     )
 
@@ -327,6 +329,7 @@ def known_station_codes(session: Session) -> list[str]:
 
 
 def issue_status(session: Session, number: str) -> dict | None:
+    """An issue for staff: the contact masked (whole only through POST /issues/<n>/contact)."""
     issue = session.scalar(select(Issue).where(Issue.tracking_number == number))
     if issue is None:
         return None
@@ -335,6 +338,7 @@ def issue_status(session: Session, number: str) -> dict | None:
         "station": issue.station_code,
         "category": issue.category,
         "received_at": issue.received_at.isoformat(),
+        "contact": masked_contact(issue),
     }
 
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Boolean, Date, Integer, LargeBinary, String, Text
+from sqlalchemy import Boolean, Date, Index, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from services.kernel.models import BigId, UtcDateTime, utcnow
+from services.kernel.sealed import SealedBytes, SealedText
 
 
 class Base(DeclarativeBase):
@@ -50,7 +51,7 @@ class Submission(Base):
     queue: Mapped[str] = mapped_column(String(200))
     status: Mapped[str] = mapped_column(String(20))  # accepted | duplicate | rejected
     errors: Mapped[str | None] = mapped_column(Text)  # JSON, field → messages
-    raw_body: Mapped[bytes] = mapped_column(LargeBinary)
+    raw_body: Mapped[bytes] = mapped_column(SealedBytes)  # may hold a name and phone: sealed
     tracking_number: Mapped[str | None] = mapped_column(String(32))
     received_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
@@ -72,8 +73,9 @@ class Issue(Base):
     member_code: Mapped[str | None] = mapped_column(String(40))
     studio_code: Mapped[str | None] = mapped_column(String(40))
     activity_id: Mapped[str | None] = mapped_column(String(64), index=True)
-    contact_name: Mapped[str | None] = mapped_column(String(100))
-    contact_phone: Mapped[str | None] = mapped_column(String(40))
+    # Personal data (个人信息): sealed at rest, shown masked, whole only through the audit log.
+    contact_name: Mapped[str | None] = mapped_column(SealedText)
+    contact_phone: Mapped[str | None] = mapped_column(SealedText)
     submitted_at: Mapped[datetime] = mapped_column(UtcDateTime)
     received_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     # the open case the citizen said it is the same problem as (routing merges it if it can)
@@ -117,6 +119,8 @@ class IssueStep(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     tracking_number: Mapped[str] = mapped_column(String(32), index=True)
     step: Mapped[str] = mapped_column(String(60))  # the routing event type
+    # the member the event names (who has the case): who may call the citizen back
+    member_code: Mapped[str | None] = mapped_column(String(40))
     occurred_at: Mapped[datetime] = mapped_column(UtcDateTime)
     answer: Mapped[str | None] = mapped_column(Text)  # the member's reply, result or reason
 
@@ -136,3 +140,33 @@ class Activity(Base):
     people_served: Mapped[int] = mapped_column(Integer)
     note: Mapped[str | None] = mapped_column(Text)
     recorded_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class ContactView(Base):
+    """The audit log (审计日志): each time someone was shown a citizen's name or phone whole."""
+
+    __tablename__ = "contact_views"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    account: Mapped[str] = mapped_column(String(100), index=True)
+    role: Mapped[str] = mapped_column(String(20))
+    tracking_number: Mapped[str] = mapped_column(String(32), index=True)
+    fields: Mapped[str] = mapped_column(String(100))  # comma-separated: name,phone
+    reason: Mapped[str | None] = mapped_column(String(200))
+    address: Mapped[str | None] = mapped_column(String(64))
+    viewed_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class ThrottleHit(Base):
+    """One counted attempt (a wrong lookup code, a public submission) for rate limiting.
+
+    In the database, not in memory, so the limits hold across every intake process.
+    """
+
+    __tablename__ = "throttle_hits"
+    __table_args__ = (Index("ix_throttle_hits_bucket_key_at", "bucket", "key", "at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    bucket: Mapped[str] = mapped_column(String(30))  # e.g. lookup_number, qr_address
+    key: Mapped[str] = mapped_column(String(200))
+    at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)

@@ -49,9 +49,9 @@ DEFAULT_DAYS, MAX_RESULTS = 90, 1000
 class Open311Error(Exception):
     """An Open311 error: ``[{"code": status, "description": ...}]``."""
 
-    def __init__(self, status: int, description: str):
+    def __init__(self, status: int, description: str, retry_after: int | None = None):
         super().__init__(description)
-        self.status, self.description = status, description
+        self.status, self.description, self.retry_after = status, description, retry_after
 
 
 def services(categories: list[dict]) -> list[dict]:

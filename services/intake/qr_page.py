@@ -25,6 +25,7 @@ NOT_QUEUED = (
     "your text is kept, please submit again in a moment"
 )
 FORM_FIELDS = (
+    "csrf_token",
     "submission_id",
     "station",
     "category",
@@ -98,6 +99,10 @@ TEXT = {
         "answer": "委员答复",
         "merged_note": "您反映的问题已与其他群众反映的同一问题合并办理（共 {n} 人反映），"
         "进度和答复与之相同。",
+        "slow_down": "提交太频繁，请稍后再试（约 {minutes} 分钟后）。您填写的内容已保留。",
+        "lookup_slowed": "查询失败次数过多，请 {minutes} 分钟后再试。",
+        "expired": "页面已过期，您填写的内容已保留，请再点一次提交。",
+        "too_large": "提交的内容过大，请删减后再提交。",
     },
     "en": {
         "title": "Reach your CPPCC member · report an issue",
@@ -156,6 +161,11 @@ TEXT = {
         "answer": "The member's answer",
         "merged_note": "Your report is handled together with the same problem reported by others "
         "({n} reports): the progress and the answer are the same.",
+        "slow_down": "Too many submissions; please try again later (in about {minutes} min). "
+        "Your text is kept.",
+        "lookup_slowed": "Too many failed lookups; please try again in {minutes} min.",
+        "expired": "The page expired; your text is kept, please submit again.",
+        "too_large": "What you sent is too large; please shorten it and submit again.",
     },
 }
 
@@ -250,6 +260,11 @@ def choice(form) -> str | None:
     if "same_as" not in form:
         return None
     return (form.get("same_as") or "").strip()
+
+
+def minutes(seconds: int) -> int:
+    """A wait as the pages say it: whole minutes, at least one."""
+    return max(1, -(-int(seconds) // 60))
 
 
 def render(template: str, lang: str, **context) -> str:

@@ -26,7 +26,16 @@ from sqlalchemy.orm import Session
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Response
 
-from services.intake import activities, duplicates, intake, open311, qr_page, unrouted
+from services.intake import (
+    activities,
+    duplicates,
+    intake,
+    open311,
+    personal,
+    qr_page,
+    throttle,
+    unrouted,
+)
 from services.intake.dependencies import NotQueued, StationChannel
 from services.intake.schemas import DESCRIPTION_MAX
 from services.intake.web import (
@@ -35,8 +44,9 @@ from services.intake.web import (
     not_queued,
     open311_response,
     read_body,
+    set_csrf_cookie,
     switch_url,
-    too_large,
+    too_large_page,
 )
 from services.kernel import auth, topology
 from services.kernel.auth import guard, public
@@ -44,8 +54,10 @@ from services.kernel.config import station_selection
 from services.kernel.db import make_engine
 from services.kernel.events import parse_event
 from services.kernel.http import ApiError, json_response, not_found
+from services.kernel.inbox import Inbox
 from services.kernel.messaging import consume_reliably
 from services.kernel.publisher import ConfirmedPublisher
+from services.kernel.sealed import Keys
 from services.kernel.service import ServiceBase
 
 log = logging.getLogger(__name__)
@@ -145,6 +157,8 @@ class IntakeService(ServiceBase):
     stations = StationQueues()
     channel = StationChannel()
     config = Config()
+    keys = Keys()  # seals citizens' names and phones at rest (services.kernel.sealed)
+    inbox = Inbox(seal_parked=True, redact=personal.redact_message)
 
     def health_details(self, session):
         return {"stations": self.stations.consumed(), "submissions": intake.counts(session)}
@@ -174,6 +188,14 @@ class IntakeService(ServiceBase):
         for code in codes:
             if self.stations.serves(code):
                 self.stations.consume(code)
+
+    @timer(interval=600)
+    def prune_throttle(self):
+        with self.db.transaction() as session:
+            throttle.prune(session)
+
+    def _address(self, request) -> str:
+        return auth.client_address(request, self.config)
 
     @http("GET", "/categories")
     @public
@@ -207,6 +229,39 @@ class IntakeService(ServiceBase):
             raise auth.forbidden()
         return json_response(status)
 
+    # -- personal data: whole only to those who must call back, and audited ----------------------
+
+    @http("POST", "/issues/<string:number>/contact")
+    @guard("office", "station_admin", "member")
+    def http_issue_contact(self, request, number):
+        """The citizen's name and phone, whole: the office, the issue's station admin, the
+        member who has the case (scope checked in ``personal.reveal``). Every answer is
+        written to the audit log first."""
+        who = auth.current(request)
+        try:
+            reason = None
+            if request.get_data():
+                body = read_body(request)
+                reason = body.get("reason") if isinstance(body.get("reason"), str) else None
+            with self.db.transaction() as session:
+                found = personal.reveal(session, who, number, self._address(request), reason)
+        except ApiError as err:
+            return err.response()
+        response = json_response(found)
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
+    @http("GET", "/admin/audit")
+    @guard("office")
+    def http_audit(self, request):
+        """Who saw which citizen's personal data, when, from where (the office only)."""
+        limit = min(int(request.args.get("limit", 100)), 1000)
+        with self.db.transaction() as session:
+            views = personal.audit_log(
+                session, request.args.get("number"), request.args.get("account"), limit
+            )
+        return json_response({"views": views})
+
     @http("GET", "/admin/unrouted")
     @guard("office")
     def http_unrouted(self, request):
@@ -229,8 +284,18 @@ class IntakeService(ServiceBase):
         return page, categories, None
 
     def _form_page(
-        self, request, page, categories, lang, form, errors=None, status=200, suggestions=None
+        self,
+        request,
+        page,
+        categories,
+        lang,
+        form,
+        errors=None,
+        status=200,
+        retry_after=None,
+        suggestions=None,
     ):
+        cookie, token, new = auth.csrf_pair(request, self.config)
         body = qr_page.render(
             "form.html",
             lang,
@@ -242,8 +307,14 @@ class IntakeService(ServiceBase):
             action=request.path,
             description_max=DESCRIPTION_MAX,
             switch_url=switch_url(request, lang),
+            csrf_token=token,
         )
-        return html_response(body, status)
+        response = html_response(body, status)
+        if new:
+            set_csrf_cookie(response, request, cookie)
+        if retry_after:
+            response.headers["Retry-After"] = str(retry_after)
+        return response
 
     @http("GET", "/q/<string:kind>/<string:code>")
     @public
@@ -262,11 +333,32 @@ class IntakeService(ServiceBase):
         try:
             form = request.form
         except RequestEntityTooLarge:
-            return too_large().response()
+            return too_large_page(request)
         lang = qr_page.language(form.get("lang"))
         page, categories, refusal = self._target(request, kind, code, lang)
         if refusal is not None:
             return refusal
+        kept = {**form.to_dict(), "submission_id": form.get("submission_id") or ""}
+        kept.pop("csrf_token", None)
+        if not auth.csrf_ok(request, self.config, form.get("csrf_token")):
+            errors = {"_form": [qr_page.TEXT[lang]["expired"]]}
+            return self._form_page(request, page, categories, lang, kept, errors, 403)
+        try:
+            with self.db.transaction() as session:
+                throttle.admit_submission(
+                    session,
+                    "qr",
+                    self._address(request),
+                    f"{kind}/{code}",
+                    throttle.limits(self.config["SERVICE"]),
+                )
+        except throttle.Slowed as slowed:
+            text = qr_page.TEXT[lang]["slow_down"].format(
+                minutes=qr_page.minutes(slowed.retry_after)
+            )
+            return self._form_page(
+                request, page, categories, lang, kept, {"_form": [text]}, 429, slowed.retry_after
+            )
         message, errors = qr_page.submission_from_form(form, page, categories)
         if errors:
             # the same submission id again: a corrected form still makes one issue at most
@@ -313,14 +405,32 @@ class IntakeService(ServiceBase):
     def status_page(self, request):
         return self._status_page(request, request.args)
 
-    def _status_page(self, request, args, message: str | None = None):
+    def _lookup(self, request, number: str, code: str) -> dict | None:
+        """A case's public status by tracking number and lookup code, slowed after repeated
+        failures (``throttle.Slowed``); an unknown number and a wrong code fail alike."""
+        if not (number and code):
+            return None  # nothing was tried: nothing to count
+        address = self._address(request)
+        with self.db.transaction() as session:
+            throttle.check_lookup(session, number, address)
+            status = intake.public_status(session, number, code)
+            if status is None:
+                throttle.lookup_failed(session, number, address)
+        return status
+
+    def _status_page(
+        self, request, args, message: str | None = None, comment: str = "", refused: bool = False
+    ):
         lang = qr_page.language(args.get("lang"))
-        number = (args.get("number") or "").strip()
-        code = (args.get("code") or "").strip()
-        status = None
+        number = (args.get("number") or "").strip()[:64]
+        code = (args.get("code") or "").strip()[:64]
+        status, slowed = None, None
         if number and code:
-            with self.db.transaction() as session:
-                status = intake.public_status(session, number, code)
+            try:
+                status = self._lookup(request, number, code)
+            except throttle.Slowed as exc:
+                slowed = exc.retry_after
+        cookie, token, new = auth.csrf_pair(request, self.config)
         body = qr_page.render(
             "status.html",
             lang,
@@ -329,24 +439,51 @@ class IntakeService(ServiceBase):
             asked=bool(number or code),
             status=qr_page.status_view(status) if status else None,
             message=message,
+            slowed=(
+                qr_page.TEXT[lang]["lookup_slowed"].format(minutes=qr_page.minutes(slowed))
+                if slowed
+                else None
+            ),
+            comment=comment,
+            csrf_token=token,
             switch_url=switch_url(request, lang),
         )
-        return html_response(body, 200 if status or not (number or code) else 404)
+        code_ = (
+            429 if slowed else 403 if refused else 200 if status or not (number or code) else 404
+        )
+        response = html_response(body, code_)
+        if new:
+            set_csrf_cookie(response, request, cookie)
+        if slowed:
+            response.headers["Retry-After"] = str(slowed)
+        return response
 
     @http("POST", "/status/action")
     @public
     def status_action(self, request):
         """The citizen's return visit: rate a resolved case, or ask to reopen it. Routing
         decides (RPC); intake only vouches that the tracking number and lookup code match."""
-        form = request.form
+        request.max_content_length = intake.MAX_BODY_BYTES
+        try:
+            form = request.form
+        except RequestEntityTooLarge:
+            return too_large_page(request)
         lang = qr_page.language(form.get("lang"))
         text = qr_page.TEXT[lang]
-        with self.db.transaction() as session:
-            known = intake.public_status(session, form.get("number", ""), form.get("code", ""))
-            # a merged issue's rating or reopening is about the case it follows
-            target = intake.case_to_act_on(session, known["tracking_number"]) if known else None
+        comment = (form.get("comment") or "")[:500]
+        if not auth.csrf_ok(request, self.config, form.get("csrf_token")):
+            return self._status_page(request, form, text["expired"], comment, refused=True)
+        try:
+            known = self._lookup(
+                request, (form.get("number") or "").strip(), (form.get("code") or "").strip()
+            )
+        except throttle.Slowed:
+            known = None  # the page says so
         if known is None:
-            return self._status_page(request, form)
+            return self._status_page(request, form, comment=comment)
+        with self.db.transaction() as session:
+            # a merged issue's rating or reopening is about the case it follows
+            target = intake.case_to_act_on(session, known["tracking_number"])
         try:
             with eventlet.Timeout(10):
                 answer = self.routing_rpc.citizen_action(
@@ -385,10 +522,19 @@ class IntakeService(ServiceBase):
     @http("GET", "/api/status")
     @public
     def status_json(self, request):
-        with self.db.transaction() as session:
-            status = intake.public_status(
-                session, request.args.get("number", ""), request.args.get("code", "")
+        try:
+            status = self._lookup(
+                request, request.args.get("number", "")[:64], request.args.get("code", "")[:64]
             )
+        except throttle.Slowed as slowed:
+            err = ApiError(
+                "slowed",
+                f"查询失败次数过多，请 {qr_page.minutes(slowed.retry_after)} 分钟后再试",
+                f"too many failed lookups; retry in {slowed.retry_after} s",
+                status=429,
+            ).response()
+            err.headers["Retry-After"] = str(slowed.retry_after)
+            return err
         if status is None:
             return not_found("受理编号或查询码 / tracking number or lookup code").response()
         return json_response(status)
@@ -490,7 +636,10 @@ class IntakeService(ServiceBase):
         try:
             return open311_response(kind, produce(), fmt, status)
         except open311.Open311Error as exc:
-            return open311_response("errors", open311.errors(exc), fmt, exc.status)
+            response = open311_response("errors", open311.errors(exc), fmt, exc.status)
+            if exc.retry_after:
+                response.headers["Retry-After"] = str(exc.retry_after)
+            return response
 
     @http("GET", "/open311/v2/services.<string:fmt>")
     @public
@@ -529,6 +678,21 @@ class IntakeService(ServiceBase):
                 raise open311.Open311Error(413, "请求内容过大 / request body too large") from exc
             if form.get("api_key") not in self._api_keys():
                 raise open311.Open311Error(403, "api_key 无效 / invalid api_key")
+            try:
+                with self.db.transaction() as session:
+                    throttle.admit_submission(
+                        session,
+                        "open311",
+                        self._address(request),
+                        throttle.fingerprint(form["api_key"]),
+                        throttle.limits(self.config["SERVICE"]),
+                    )
+            except throttle.Slowed as slowed:
+                raise open311.Open311Error(
+                    429,
+                    "提交太频繁，请稍后再试 / too many requests, retry later",
+                    slowed.retry_after,
+                ) from slowed
             with self.db.transaction() as session:
                 categories = intake.categories(session)
                 stations = set(intake.known_station_codes(session))

@@ -8,7 +8,8 @@ from urllib.parse import quote
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Response
 
-from services.intake import intake, open311
+from services.intake import intake, open311, qr_page
+from services.kernel import auth
 from services.kernel.http import ApiError, json_response
 
 
@@ -22,6 +23,25 @@ def too_large() -> ApiError:
         f"请求内容过大（上限 {intake.MAX_BODY_BYTES} 字节）",
         f"request body too large (limit {intake.MAX_BODY_BYTES} bytes)",
         status=413,
+    )
+
+
+def too_large_page(request) -> Response:
+    """413 for a browser: a page that says so (the form posts, the status page actions)."""
+    lang = qr_page.language(request.args.get("lang"))
+    text = qr_page.TEXT[lang]["too_large"] + f" ({intake.MAX_BODY_BYTES // 1024} KB)"
+    return html_response(qr_page.render("message.html", lang, message=text, switch_url="?"), 413)
+
+
+def set_csrf_cookie(response: Response, request, value: str) -> None:
+    """The browser's half of the CSRF pair (``auth.csrf_pair``): script cannot read it."""
+    response.set_cookie(
+        auth.CSRF_COOKIE,
+        value,
+        httponly=True,
+        samesite="Lax",
+        secure=request.scheme == "https",
+        path="/",
     )
 
 

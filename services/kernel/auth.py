@@ -33,6 +33,7 @@ import hmac
 import ipaddress
 import json
 import secrets
+import socket
 import time
 from dataclasses import dataclass, field
 from html import escape
@@ -56,9 +57,20 @@ CSRF_FIELD = "csrf_token"
 # The values deploy/config/local.yaml falls back to when the environment sets nothing: fine on a
 # developer's machine, refused in production. Keep in step with local.yaml.
 DEV_SECRET_KEY = "dev-only-secret-key-change-me-in-production"
+DEV_PII_KEY = "ZGV2LW9ubHktcGlpLWtleS1jaGFuZ2UtbWUtbm93ISE="  # = sealed.DEV_PII_KEY
+DEV_OPEN311_KEY = "lianxin-demo-key"
 DEV_DEFAULTS = {
     ("security", "secret_key"): DEV_SECRET_KEY,
+    ("security", "pii_key"): DEV_PII_KEY,
+    ("services", "intake", "open311_api_keys"): DEV_OPEN311_KEY,
 }
+# Settings only some services read: the others need not hold them (least privilege).
+USED_BY = {
+    ("security", "pii_key"): {"intake"},
+    ("services", "intake", "open311_api_keys"): {"intake"},
+}
+# Settings that may be left empty (the feature is then off); the others must be set.
+MAY_BE_EMPTY = {("services", "intake", "open311_api_keys")}
 
 
 class ConfigError(RuntimeError):
@@ -325,25 +337,63 @@ def refusal_page(err: ApiError, request, config: dict) -> Response:
     return Response(body, status=err.status, content_type="text/html; charset=utf-8")
 
 
-def client_address(request, config: dict) -> str:
-    """The caller's IP address. When the peer is a proxy listed in ``security.trusted_proxies``
-    (addresses or networks, comma-separated: nginx), the address that proxy saw (the last entry
-    of ``X-Forwarded-For``); else the peer's own, whatever headers it sends."""
-    peer = request.remote_addr or ""
-    forwarded = request.headers.get("X-Forwarded-For", "")
-    if forwarded and _trusted(peer, security(config).get("trusted_proxies")):
-        return forwarded.split(",")[-1].strip()
-    return peer
+_resolved: dict[str, tuple[float, set[str]]] = {}
 
 
-def _trusted(peer: str, proxies) -> bool:
-    if isinstance(proxies, str):
-        proxies = proxies.split(",")
+def _addresses_of(entry: str) -> set[str]:
+    """A host name's addresses, looked up at most once a minute (a proxy's may change)."""
+    now = time.monotonic()
+    cached = _resolved.get(entry)
+    if cached and now - cached[0] < 60:
+        return cached[1]
     try:
-        address = ipaddress.ip_address(peer)
-        return any(address in ipaddress.ip_network(str(p).strip()) for p in proxies or () if p)
+        found = {info[4][0] for info in socket.getaddrinfo(entry, None)}
+    except OSError:
+        found = set()
+    _resolved[entry] = (now, found)
+    return found
+
+
+def is_trusted(address: str | None, trusted) -> bool:
+    """Is ``address`` one of ``trusted`` (``security.trusted_proxies``: comma-separated
+    addresses, networks or host names, or a list of them)?"""
+    if not address or not trusted:
+        return False
+    try:
+        ip = ipaddress.ip_address(address)
     except ValueError:
         return False
+    entries = trusted.split(",") if isinstance(trusted, str) else trusted
+    for entry in (str(e).strip() for e in entries):
+        if not entry:
+            continue
+        try:
+            if ip in ipaddress.ip_network(entry, strict=False):
+                return True
+        except ValueError:
+            if address in _addresses_of(entry):
+                return True
+    return False
+
+
+def client_address(request, config: dict) -> str:
+    """The caller's IP address: the socket's; behind a proxy listed in
+    ``security.trusted_proxies`` (nginx), the address it forwarded for (the right-most
+    ``X-Forwarded-For`` entry that is not itself a trusted proxy), never what a client claims
+    on its own. Sign-in, status lookups and public submissions are throttled by it."""
+    trusted = security(config).get("trusted_proxies")
+    address = request.remote_addr or "unknown"
+    if not is_trusted(address, trusted):
+        return address
+    forwarded = [a.strip() for a in request.headers.get("X-Forwarded-For", "").split(",")]
+    for hop in reversed([a for a in forwarded if a]):
+        if not is_trusted(hop, trusted):
+            try:
+                return str(ipaddress.ip_address(hop))
+            except ValueError:
+                return address  # a forged, malformed entry: fall back to the proxy
+        address = hop
+    return address
 
 
 # --- CSRF (signed double submit) --------------------------------------------------------------
@@ -403,23 +453,30 @@ def check_password(password: str, stored: str | None) -> bool:
 # --- production -----------------------------------------------------------------------------
 
 
-def insecure_settings(config: dict) -> list[str]:
-    """The settings of ``config`` (whole or flattened) still at their development defaults."""
+def insecure_settings(config: dict, service: str | None = None) -> list[str]:
+    """The settings of ``config`` (whole or flattened) still at their development defaults;
+    with ``service``, only those that service reads."""
     found = []
     for path, default in DEV_DEFAULTS.items():
+        if service is not None and service not in USED_BY.get(path, {service}):
+            continue
         value = config
         for part in path:
             value = value.get(part) if isinstance(value, dict) else None
-        if value is None or str(value) == default:
+        if value is None or str(value).strip() == "":
+            if path not in MAY_BE_EMPTY:
+                found.append(".".join(path))
+        elif default in [v.strip() for v in str(value).split(",")]:  # a list: "new,old" keys
             found.append(".".join(path))
     return found
 
 
-def check_production(config: dict) -> None:
-    """In production, refuse to run with a secret left at (or missing to) its default."""
+def check_production(config: dict, service: str | None = None) -> None:
+    """In production, refuse to run with a secret left at (or missing to) its default (only
+    the secrets ``service`` reads, when given)."""
     if str(security(config).get("environment", "development")).lower() != "production":
         return
-    bad = insecure_settings(config)
+    bad = insecure_settings(config, service)
     if bad:
         raise ConfigError(
             "生产环境不能使用默认密钥 / production refuses default secrets: "

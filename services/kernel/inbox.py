@@ -6,6 +6,10 @@ If the handler raises, the transaction rolls back and the message is republished
 queue for its attempt (``retry.delays_ms``); after the last delay it is parked in
 ``kernel_parked`` with the error and the whole original message. ``replay`` puts a parked
 message back on its queue once the fault is fixed.
+
+A service whose messages carry personal data (intake) makes its inbox with ``seal_parked=True``:
+parked bodies are then sealed at rest (``services.kernel.sealed``) and listed through its
+``redact`` function (the body with the personal data masked), never whole.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ import traceback
 from nameko.extensions import DependencyProvider
 from sqlalchemy import func, select, text
 
-from services.kernel import logs, metrics, topology
+from services.kernel import logs, metrics, sealed, topology
 from services.kernel.db import SharedEngine
 from services.kernel.messaging import Delivery, TopologyDeclarer, retry_delays_ms
 from services.kernel.models import ParkedMessage, ProcessedMessage, utcnow
@@ -65,6 +69,10 @@ class Inbox(DependencyProvider):
     db = SharedEngine()
     publisher = ConfirmedPublisher()
     topology = TopologyDeclarer()
+
+    def __init__(self, seal_parked: bool = False, redact=None):
+        self.seal_parked = seal_parked
+        self.redact = redact  # body bytes -> what the parked list shows
 
     def setup(self):
         self.delays_ms = retry_delays_ms(self.container.config)
@@ -147,7 +155,11 @@ class Inbox(DependencyProvider):
                     headers=json.dumps(
                         _jsonable(_clean_headers(delivery.headers)), ensure_ascii=False
                     ),
-                    body=delivery.body,
+                    body=(
+                        sealed.current().seal_body(delivery.body)
+                        if self.seal_parked
+                        else delivery.body
+                    ),
                     attempts=attempt,
                     error="".join(traceback.format_exception(type(exc), exc, exc.__traceback__)),
                 )
@@ -161,7 +173,7 @@ class Inbox(DependencyProvider):
             query = select(ParkedMessage).order_by(ParkedMessage.id).limit(limit)
             if not include_replayed:
                 query = query.where(ParkedMessage.replayed_at.is_(None))
-            return [parked_as_dict(p) for p in session.scalars(query)]
+            return [parked_as_dict(p, self.redact) for p in session.scalars(query)]
 
     def count_parked(self) -> int:
         with self.db.transaction() as session:
@@ -176,7 +188,7 @@ class Inbox(DependencyProvider):
         with self.db.transaction() as session:
             parked = session.get(ParkedMessage, parked_id)
             if parked is None or parked.replayed_at is not None:
-                return parked_as_dict(parked) if parked else None
+                return parked_as_dict(parked, self.redact) if parked else None
         headers = json.loads(parked.headers or "{}")
         for key in (topology.ATTEMPTS_HEADER, topology.RETRY_HEADER, topology.ERROR_HEADER):
             headers.pop(key, None)
@@ -184,7 +196,7 @@ class Inbox(DependencyProvider):
         # first, mark after: a crash between the two replays it twice, and handlers are
         # idempotent.
         self.publisher.publish(
-            parked.body,
+            sealed.current().open_body(parked.body),
             exchange="",
             routing_key=parked.queue,
             headers=headers,
@@ -194,10 +206,16 @@ class Inbox(DependencyProvider):
         with self.db.transaction() as session:
             parked = session.get(ParkedMessage, parked_id)
             parked.replayed_at = utcnow()
-            return parked_as_dict(parked)
+            return parked_as_dict(parked, self.redact)
 
 
-def parked_as_dict(p: ParkedMessage) -> dict:
+def parked_as_dict(p: ParkedMessage, redact=None) -> dict:
+    body = p.body
+    if sealed.is_sealed_body(body):
+        body = sealed.current().open_body(body)
+        shown = redact(body) if redact else f"(sealed, {len(body)} bytes)"
+    else:
+        shown = body.decode("utf-8", "replace")
     return {
         "id": p.id,
         "queue": p.queue,
@@ -205,7 +223,7 @@ def parked_as_dict(p: ParkedMessage) -> dict:
         "message_id": p.message_id,
         "attempts": p.attempts,
         "error": p.error,
-        "body": p.body.decode("utf-8", "replace"),
+        "body": shown,
         "headers": json.loads(p.headers or "{}"),
         "parked_at": p.parked_at.isoformat(),
         "replayed_at": p.replayed_at.isoformat() if p.replayed_at else None,

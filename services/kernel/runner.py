@@ -59,7 +59,7 @@ def main(argv=None) -> None:
     from services.kernel.auth import ConfigError, check_production
 
     try:
-        check_production(config)
+        check_production(config, name)
     except ConfigError as exc:
         sys.exit(str(exc))
     from nameko.cli.run import run

@@ -11,6 +11,7 @@ Figures go to stdout and to ``var/bench/intake.json``.
 
 import json
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -55,10 +56,23 @@ def load(url, make_form, n, concurrency):
     """POST n forms with ``concurrency`` clients; returns (rate/s, latencies in ms, statuses)."""
     sessions = {}
 
+    def client(k):
+        """A browser: the form's page first, for its CSRF cookie and token."""
+        session = requests.Session()
+        found = re.search(r'name="csrf_token" value="([^"]+)"', session.get(url, timeout=60).text)
+        session.csrf_token = found.group(1) if found else ""
+        return session
+
     def one(i):
-        session = sessions.setdefault(i % concurrency, requests.Session())
+        if i % concurrency not in sessions:
+            sessions[i % concurrency] = client(i % concurrency)
+        session = sessions[i % concurrency]
+        form = {**make_form(i), "csrf_token": session.csrf_token}
+        # every submission from a citizen of its own (through the trusted local proxy), so the
+        # per-address limit measures nothing here
+        headers = {"X-Forwarded-For": f"10.9.{i // 250 % 250}.{i % 250 + 1}"}
         start = time.perf_counter()
-        r = session.post(url, data=make_form(i), timeout=60)
+        r = session.post(url, data=form, headers=headers, timeout=60)
         return (time.perf_counter() - start) * 1000, r.status_code
 
     started = time.perf_counter()

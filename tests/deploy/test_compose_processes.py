@@ -12,6 +12,7 @@ from urllib.parse import quote
 
 import pytest
 import requests
+from cryptography.fernet import Fernet
 
 from services.intake.client import SubmissionClient
 from services.kernel.config import ROOT, station_selection
@@ -36,6 +37,8 @@ def compose_env(pg_databases):
         "LIANXIN_RETRY_DELAYS_MS": "[200, 500]",
         "LIANXIN_OUTBOX_POLL_S": "0.2",
         "LIANXIN_SECRET_KEY": secrets.token_urlsafe(48),  # compose runs as production
+        "LIANXIN_PII_KEY": Fernet.generate_key().decode(),
+        "INTAKE_OPEN311_API_KEYS": secrets.token_urlsafe(24),
     }
     for service in ("registry", "intake", "routing", "reporting"):
         env[f"{service.upper()}_DB_URL"] = pg_databases.create()

@@ -1,5 +1,7 @@
 """The whole system, started the way `make run` starts it, on a private vhost and databases."""
 
+import itertools
+import re
 import secrets
 import shutil
 import socket
@@ -122,6 +124,41 @@ def wait_figure(stack, month, metric, at_least, timeout=30, dimension=None, key=
         return figures if figures.get(metric, 0) >= at_least else None
 
     return stack.wait_for(reached, timeout=timeout, what=f"{metric} >= {at_least}")
+
+
+_addresses = itertools.count(1)
+CSRF_TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def an_address() -> str:
+    """A fresh client address (the stack trusts loopback as its proxy: local.yaml)."""
+    n = next(_addresses)
+    return f"10.{n // 65536 % 256}.{n // 256 % 256}.{n % 256}"
+
+
+class Citizen:
+    """A citizen's browser over plain HTTP: its own address (X-Forwarded-For through the trusted
+    proxy), the CSRF cookie the pages set, and the token the forms carry."""
+
+    def __init__(self, stack, address: str | None = None):
+        self.stack, self.address = stack, address or an_address()
+        self.http = requests.Session()
+        self.http.headers["X-Forwarded-For"] = self.address
+        self.token = None
+
+    def get(self, path, **params):
+        r = self.http.get(self.stack.url("intake", path), params=params, timeout=30)
+        found = CSRF_TOKEN.search(r.text)
+        self.token = found.group(1) if found else self.token
+        return r
+
+    def post(self, path, base=None, **fields):
+        """Post a form; ``base`` sends it to another intake process than the stack's own."""
+        if self.token is None:  # the form's page first, as a browser would
+            self.get(path if path.startswith("/q/") else "/q/station/gwm")
+        fields.setdefault("csrf_token", self.token)
+        url = (base or self.stack.url("intake")) + path
+        return self.http.post(url, data=fields, timeout=30)
 
 
 def pause(seconds: float) -> None:

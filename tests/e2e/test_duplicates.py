@@ -16,7 +16,7 @@ from services.intake import similar
 from services.intake.client import SubmissionClient
 from services.reporting.projections import month_of
 from tests.conftest import auth_headers
-from tests.e2e.conftest import get, wait_case, wait_figure, wait_submission
+from tests.e2e.conftest import Citizen, get, wait_case, wait_figure, wait_submission
 
 MONTH = month_of(datetime.now(UTC))
 SLOPE = "焦家湾南坡的雨水管道破了，下雨水全冲到边坡上，坡上的土一直往下掉，下面就是居民楼。"
@@ -35,8 +35,9 @@ def shown(html: str, element_id: str) -> str | None:
     return found.group(1) if found else None
 
 
-def post_qr(stack, **fields):
-    return requests.post(stack.url("intake", "/q/station/gwm"), data=fields, timeout=30)
+def post_qr(citizen, **fields):
+    """The QR form as the citizen's browser posts it (its CSRF token, its own address)."""
+    return citizen.post("/q/station/gwm", **fields)
 
 
 def report(stack, text, category="hazard", same_as_first=True):
@@ -49,12 +50,13 @@ def report(stack, text, category="hazard", same_as_first=True):
         "description": text,
         "lang": "zh",
     }
-    page = post_qr(stack, **form)
+    citizen = Citizen(stack)
+    page = post_qr(citizen, **form)
     assert page.status_code == 200, page.text
     offered = re.findall(r'class="suggestion" data-number="([^"]+)"', page.text)
     if offered:
         assert "是否与以下问题相同" in page.text and shown(page.text, "tracking-number") is None
-        page = post_qr(stack, **form, same_as=offered[0] if same_as_first else "")
+        page = post_qr(citizen, **form, same_as=offered[0] if same_as_first else "")
         assert page.status_code == 200, page.text
     number, code = shown(page.text, "tracking-number"), shown(page.text, "lookup-code")
     assert number and code, page.text

@@ -4,11 +4,10 @@ own tracking number and lookup code; "same as this one" makes routing merge the 
 
 import uuid
 
-import requests
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select
 
-from tests.e2e.conftest import after_click, fits_the_phone, get, wait_case
+from tests.e2e.conftest import Citizen, after_click, fits_the_phone, get, wait_case
 
 FIRST = "庆阳路188号院3号楼前面的路灯坏了一个多月了，晚上黑乎乎的，老人出门不敢走。电话13800001234"
 MINE = "188号院3号楼门口的路灯不亮，晚上回家要摸黑"
@@ -16,9 +15,9 @@ MINE = "188号院3号楼门口的路灯不亮，晚上回家要摸黑"
 
 def test_a_citizen_is_asked_whether_it_is_the_same_problem(stack, phone):
     # someone reported it before (with a phone number in the text and as contact)
-    first = requests.post(
-        stack.url("intake", "/q/station/gwm"),
-        data={
+    first = Citizen(stack).post(
+        "/q/station/gwm",
+        **{
             "submission_id": str(uuid.uuid4()),
             "station": "gwm",
             "category": "greening",
@@ -27,7 +26,6 @@ def test_a_citizen_is_asked_whether_it_is_the_same_problem(stack, phone):
             "phone": "13800001234",
             "consent": "1",
         },
-        timeout=30,
     )
     assert first.status_code == 200 and 'id="tracking-number"' in first.text
     number = first.text.split('id="tracking-number">')[1].split("<")[0]

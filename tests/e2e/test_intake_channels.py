@@ -12,7 +12,7 @@ import requests
 
 from services.intake.client import SubmissionClient
 from tests.conftest import message_count
-from tests.e2e.conftest import get, wait_case, wait_submission
+from tests.e2e.conftest import Citizen, get, wait_case, wait_submission
 
 
 def qr_url(stack, kind, code):
@@ -25,7 +25,8 @@ def shown(html: str, element_id: str) -> str | None:
 
 
 def post_form(stack, kind, code, **fields):
-    return requests.post(qr_url(stack, kind, code), data=fields, timeout=30)
+    """A citizen (each time another) posts the QR form, CSRF token and all."""
+    return Citizen(stack).post(f"/q/{kind}/{code}", **fields)
 
 
 def test_a_citizen_reports_to_a_member_and_follows_the_case(stack):

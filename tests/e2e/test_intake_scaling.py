@@ -14,7 +14,7 @@ import requests
 from services.intake.client import SubmissionClient
 from services.kernel.stack import Stack
 from tests.conftest import auth_headers, create_vhost, delete_vhost, message_count
-from tests.e2e.conftest import free_ports, stack_env
+from tests.e2e.conftest import Citizen, free_ports, stack_env
 
 SERVICES = ("registry", "intake", "routing", "reporting")
 PER_STATION = 15
@@ -95,12 +95,12 @@ def test_stopping_one_stations_intake_leaves_the_others_flowing(split_stack):
     assert results(stack, waiting) == {}
 
     # A citizen scanning gwm's code now is told the issue is received and how to look it up.
-    page = requests.post(
-        stack.url("intake", "/q/station/gwm"),
-        data={"category": "health", "description": "义诊预约"},
-        timeout=30,
+    citizen = Citizen(stack)
+    stack.wait_for(  # the form offers the catalogue's categories (intake's copy, by event)
+        lambda: 'value="health"' in citizen.get("/q/station/gwm").text, 30, what="categories"
     )
-    assert page.status_code == 202 and "已收到，正在受理" in page.text
+    page = citizen.post("/q/station/gwm", category="health", description="义诊预约")
+    assert page.status_code == 202 and "已收到，正在受理" in page.text, page.text
     receipt = re.search(r'id="receipt-link" href="([^"]+)"', page.text).group(1)
 
     stack.start_service("intake", name="intake-a", env=stack.a_env)

@@ -30,6 +30,8 @@ OWN_TABLES = {
         "issues",
         "issue_steps",
         "activities",
+        "contact_views",
+        "throttle_hits",
     },
     "routing": {
         "member_copies",

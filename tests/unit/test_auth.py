@@ -98,7 +98,27 @@ def test_production_refuses_default_secrets_development_allows_them():
         auth.check_production(prod)
     with pytest.raises(auth.ConfigError):
         auth.check_production({"security": {"environment": "production"}})
-    auth.check_production({"security": {"environment": "production", "secret_key": "s" * 48}})
+    auth.check_production(
+        {"security": {"environment": "production", "secret_key": "s" * 48, "pii_key": "p" * 44}}
+    )
+
+
+def test_production_refuses_the_default_pii_key_and_the_demo_open311_key_in_intake_only():
+    secure = {"environment": "production", "secret_key": "s" * 48, "pii_key": "p" * 44}
+    intake = {"open311_api_keys": "a-real-client-key"}
+    auth.check_production({"security": secure, "services": {"intake": intake}}, "intake")
+    # the default PII key, even second in a rotation's "new,old" list
+    with_default = {**secure, "pii_key": "p" * 44 + "," + auth.DEV_PII_KEY}
+    with pytest.raises(auth.ConfigError, match="security.pii_key"):
+        auth.check_production({"security": with_default, "services": {"intake": intake}}, "intake")
+    demo = {"open311_api_keys": "a-real-client-key, lianxin-demo-key"}
+    with pytest.raises(auth.ConfigError, match="open311_api_keys"):
+        auth.check_production({"security": secure, "services": {"intake": demo}}, "intake")
+    # no Open311 keys at all: Open311 POST is off, nothing insecure
+    auth.check_production({"security": secure, "services": {"intake": {}}}, "intake")
+    # services that never read personal data need not hold the key (least privilege)
+    only_secret = {"environment": "production", "secret_key": "s" * 48}
+    auth.check_production({"security": only_secret, "services": {"intake": demo}}, "routing")
 
 
 def test_a_production_service_with_the_default_secret_does_not_start():

@@ -1,0 +1,205 @@
+"""A citizen's name and phone (个人信息): masked wherever listed, whole only to those who must call
+back, and every such view written to the audit log.
+
+Stored sealed (``services.kernel.sealed``: issues.contact_name/contact_phone, submissions.raw_body,
+parked station messages); they never leave intake (no event carries them, docs/messages.md).
+Shown whole (``reveal``) only to the office, the station admin of the issue's station, and the
+member the case is assigned to now (the member named by routing's latest event, mirrored in
+``issue_steps``). ``python -m services.intake.personal rotate`` re-seals everything under the
+first key of ``LIANXIN_PII_KEY`` (docs/security.md).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from services.intake.models import ContactView, Issue, IssueStep, Submission
+from services.kernel import auth, sealed
+from services.kernel.http import not_found
+
+FIELDS = ("name", "phone")
+
+
+def mask_phone(phone: str | None) -> str | None:
+    """138****1234: the first three and the last four digits; shorter numbers keep the last two."""
+    if not phone:
+        return phone
+    digits = "".join(c for c in phone if c.isdigit())
+    if len(digits) >= 8:
+        return digits[:3] + "*" * (len(digits) - 7) + digits[-4:]
+    return "*" * max(len(digits) - 2, 1) + digits[-2:]
+
+
+def mask_name(name: str | None) -> str | None:
+    """张*: the first character only."""
+    if not name:
+        return name
+    return name.strip()[:1] + "*"
+
+
+def masked_contact(issue: Issue) -> dict | None:
+    """The contact as every list and page shows it; None when the citizen left none."""
+    if issue.contact_name is None and issue.contact_phone is None:
+        return None
+    return {"name": mask_name(issue.contact_name), "phone": mask_phone(issue.contact_phone)}
+
+
+def redact_message(body: bytes) -> str:
+    """A station message with its contact masked (what the parked list shows of it)."""
+    try:
+        data = json.loads(body.decode("utf-8"))
+    except ValueError:
+        return f"(not JSON, {len(body)} bytes, sealed)"
+    if isinstance(data, dict) and isinstance(data.get("contact"), dict):
+        c = data["contact"]
+        data["contact"] = {
+            "name": mask_name(c.get("name")) if isinstance(c.get("name"), str) else None,
+            "phone": mask_phone(c.get("phone")) if isinstance(c.get("phone"), str) else None,
+        }
+    return json.dumps(data, ensure_ascii=False)
+
+
+def assigned_member(session: Session, number: str) -> str | None:
+    """Who has the case now, as routing's events told intake (None while it waits)."""
+    member = None
+    for step in session.scalars(
+        select(IssueStep)
+        .where(IssueStep.tracking_number == number)
+        .order_by(IssueStep.occurred_at, IssueStep.id)
+    ):
+        if step.step == "routing.issue_waiting":
+            member = None
+        elif step.member_code:
+            member = step.member_code
+    return member
+
+
+def may_reveal(session: Session, who: auth.Principal, issue: Issue) -> bool:
+    """The office, the issue's station admin, the member who has the case: nobody else."""
+    if who.may_station(issue.station_code):
+        return True
+    if who.role == "member" and who.member:
+        return assigned_member(session, issue.tracking_number) == who.member
+    return False
+
+
+def reveal(
+    session: Session,
+    who: auth.Principal,
+    number: str,
+    address: str | None,
+    reason: str | None = None,
+) -> dict:
+    """The citizen's name and phone, whole, for ``who`` to call back; written to the audit log.
+
+    Raises 404 for an unknown number and 403 for anyone who may not see it (nothing is logged
+    then: nothing was shown).
+    """
+    issue = session.scalar(select(Issue).where(Issue.tracking_number == number))
+    if issue is None:
+        raise not_found(number)
+    if not may_reveal(session, who, issue):
+        raise auth.forbidden()
+    shown = [f for f, v in zip(FIELDS, (issue.contact_name, issue.contact_phone), strict=True) if v]
+    now = datetime.now(UTC)
+    session.add(
+        ContactView(
+            account=who.account,
+            role=who.role,
+            tracking_number=number,
+            fields=",".join(shown) or "-",
+            reason=(reason or "").strip()[:200] or None,
+            address=(address or "")[:64] or None,
+            viewed_at=now,
+        )
+    )
+    return {
+        "tracking_number": number,
+        "contact": {"name": issue.contact_name, "phone": issue.contact_phone},
+        "logged_at": now.isoformat(),
+    }
+
+
+def audit_log(
+    session: Session,
+    number: str | None = None,
+    account: str | None = None,
+    limit: int = 100,
+) -> list[dict]:
+    """Who saw which personal data, when, from where: newest first."""
+    query = select(ContactView).order_by(ContactView.id.desc()).limit(limit)
+    if number:
+        query = query.where(ContactView.tracking_number == number)
+    if account:
+        query = query.where(ContactView.account == account)
+    return [
+        {
+            "account": v.account,
+            "role": v.role,
+            "tracking_number": v.tracking_number,
+            "fields": [f for f in v.fields.split(",") if f in FIELDS],
+            "reason": v.reason,
+            "address": v.address,
+            "viewed_at": v.viewed_at.isoformat(),
+        }
+        for v in session.scalars(query)
+    ]
+
+
+# -- key rotation ---------------------------------------------------------------------------------
+
+
+def rotate(session: Session) -> dict:
+    """Re-seal every sealed value under the current (first) key; returns how many of each."""
+    from services.kernel.models import ParkedMessage
+
+    counts = {"issues": 0, "submissions": 0, "parked": 0}
+    for issue in session.scalars(select(Issue)):
+        if issue.contact_name is not None or issue.contact_phone is not None:
+            # reading opened them with any key; marked changed, they are written under the first
+            _touch(issue, "contact_name", "contact_phone")
+            counts["issues"] += 1
+    for sub in session.scalars(select(Submission)):
+        _touch(sub, "raw_body")
+        counts["submissions"] += 1
+    ring = sealed.current()
+    for p in session.scalars(select(ParkedMessage)):
+        if sealed.is_sealed_body(p.body):
+            p.body = sealed.BODY_MARK + ring.reseal(p.body[len(sealed.BODY_MARK) :])
+            counts["parked"] += 1
+    return counts
+
+
+def _touch(row, *names) -> None:
+    from sqlalchemy.orm.attributes import flag_modified
+
+    for name in names:
+        flag_modified(row, name)
+
+
+def main(argv=None) -> int:
+    """``python -m services.intake.personal rotate``: re-seal intake's personal data."""
+    from services.kernel import config
+    from services.kernel.db import make_engine
+
+    argv = sys.argv[1:] if argv is None else argv
+    if argv != ["rotate"]:
+        print("usage: python -m services.intake.personal rotate", file=sys.stderr)
+        return 2
+    whole = config.load()
+    sealed.configure(whole)
+    engine = make_engine(whole["services"]["intake"]["db_url"])
+    with Session(engine) as session, session.begin():
+        counts = rotate(session)
+    engine.dispose()
+    print(json.dumps({"resealed": counts}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
