@@ -1,0 +1,242 @@
+"""The state the projections read and change, in two forms with one interface.
+
+:class:`SessionFacts` is the live path: ORM rows in the handler's transaction, figures added by
+atomic upserts. :class:`MemoryFacts` is a rebuild: the same state in plain Python objects and
+one dict of figure totals, written in bulk at the end (COPY on PostgreSQL). The handlers in
+``reporting.py`` only see this interface, so both paths run the same rules.
+"""
+
+from __future__ import annotations
+
+import io
+
+from sqlalchemy import insert
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from services.reporting.models import (
+    ActivityFact,
+    CaseFact,
+    MemberDim,
+    MonthlyFigure,
+    StationDim,
+    StudioDim,
+)
+
+
+def _upsert(dialect: str):
+    stmt = (pg_insert if dialect == "postgresql" else sqlite_insert)(MonthlyFigure)
+    return stmt.on_conflict_do_update(
+        index_elements=["month", "metric", "dimension", "key"],
+        set_={"value": MonthlyFigure.value + stmt.excluded.value},
+    )
+
+
+_UPSERTS = {name: _upsert(name) for name in ("sqlite", "postgresql")}  # built, compiled once
+
+CASE_DEFAULTS = {
+    "member": None,
+    "member_level": None,
+    "member_sector": None,
+    "first_response_minutes": None,
+    "rated": False,
+    "handled": False,
+}
+
+
+class SessionFacts:
+    """The projections' state in the database, inside the caller's transaction."""
+
+    def __init__(self, session: Session):
+        self.session = session
+
+    def station(self, code):
+        return self.session.get(StationDim, code) if code else None
+
+    def member(self, code):
+        return self.session.get(MemberDim, code) if code else None
+
+    def studio(self, code):
+        return self.session.get(StudioDim, code) if code else None
+
+    def case(self, number):
+        return self.session.get(CaseFact, number)
+
+    def add_case(self, **fields):
+        fact = CaseFact(**{**CASE_DEFAULTS, **fields})
+        self.session.add(fact)
+        self.session.flush()
+        return fact
+
+    def save_dim(self, model, code, **fields):
+        dim = self.session.get(model, code) or model(code=code)
+        for name, value in fields.items():
+            setattr(dim, name, value)
+        self.session.add(dim)
+
+    def activity_seen(self, activity_id) -> bool:
+        return self.session.get(ActivityFact, activity_id) is not None
+
+    def add_activity(self, **fields):
+        self.session.add(ActivityFact(**fields))
+
+    def bump(self, month: str, metric: str, keys, delta: int = 1) -> None:
+        """Add ``delta`` to one figure under each of ``keys``, by atomic upserts: concurrent
+        workers never lose each other's increments."""
+        rows = [
+            {"month": month, "metric": metric, "dimension": d, "key": str(k), "value": delta}
+            for d, k in keys
+        ]
+        if rows:
+            self.session.execute(_UPSERTS[self.session.bind.dialect.name], rows)
+
+
+class Row:
+    """A plain, attribute-style stand-in for one ORM row (dims, activities)."""
+
+    def __init__(self, **fields):
+        self.__dict__.update(fields)
+
+
+class Case:
+    """A :class:`CaseFact` in memory: the attributes the handlers read and change."""
+
+    __slots__ = ("tracking_number", "received_month", "received_at", "station", "district")
+    __slots__ += ("channel", "category", "member", "member_level", "member_sector")
+    __slots__ += ("first_response_minutes", "rated", "handled")
+
+    def __init__(self, **fields):
+        for name, value in fields.items():
+            setattr(self, name, value)
+
+
+CASE_COLUMNS = Case.__slots__
+
+
+class MemoryFacts:
+    """The projections' state in memory, for a rebuild from empty tables; :meth:`write` stores it."""
+
+    def __init__(self):
+        self.dims = {StationDim: {}, MemberDim: {}, StudioDim: {}}
+        self.cases: dict[str, Case] = {}
+        self.activities: dict[str, Row] = {}
+        self.figures: dict[tuple, int] = {}
+
+    def station(self, code):
+        return self.dims[StationDim].get(code)
+
+    def member(self, code):
+        return self.dims[MemberDim].get(code)
+
+    def studio(self, code):
+        return self.dims[StudioDim].get(code)
+
+    def case(self, number):
+        return self.cases.get(number)
+
+    def add_case(self, **fields):
+        fact = self.cases[fields["tracking_number"]] = Case(**CASE_DEFAULTS, **fields)
+        return fact
+
+    def save_dim(self, model, code, **fields):
+        dims = self.dims[model]
+        if code in dims:
+            dims[code].__dict__.update(fields)
+        else:
+            dims[code] = Row(code=code, **fields)
+
+    def activity_seen(self, activity_id) -> bool:
+        return activity_id in self.activities
+
+    def add_activity(self, **fields):
+        self.activities[fields["activity_id"]] = Row(**fields)
+
+    def bump(self, month: str, metric: str, keys, delta: int = 1) -> None:
+        figures = self.figures
+        for d, k in keys:
+            key = (month, metric, d, str(k))
+            figures[key] = figures.get(key, 0) + delta
+
+    def write(self, session: Session) -> None:
+        for model, dims in self.dims.items():
+            columns = [c.name for c in model.__table__.columns]
+            bulk_insert(
+                session, model, columns, ([getattr(r, c) for c in columns] for r in dims.values())
+            )
+        columns = [c.name for c in ActivityFact.__table__.columns]
+        bulk_insert(
+            session,
+            ActivityFact,
+            columns,
+            ([getattr(r, c) for c in columns] for r in self.activities.values()),
+        )
+        bulk_insert(
+            session,
+            CaseFact,
+            CASE_COLUMNS,
+            ([getattr(c, n) for n in CASE_COLUMNS] for c in self.cases.values()),
+        )
+        bulk_insert(
+            session,
+            MonthlyFigure,
+            ("month", "metric", "dimension", "key", "value"),
+            ((*key, value) for key, value in self.figures.items()),
+        )
+
+
+def bulk_insert(session: Session, model, columns, rows, batch: int = 50_000) -> None:
+    """Insert many rows fast: COPY on PostgreSQL, executemany of one statement on SQLite."""
+    if session.bind.dialect.name == "postgresql":
+        _copy(session, model.__table__.name, columns, rows)
+        return
+    stmt = insert(model)
+    chunk = []
+    for row in rows:
+        chunk.append(dict(zip(columns, row, strict=True)))
+        if len(chunk) >= batch:
+            session.execute(stmt, chunk)
+            chunk = []
+    if chunk:
+        session.execute(stmt, chunk)
+
+
+_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def _text(value) -> str:
+    """One value in COPY's text format."""
+    if value is None:
+        return "\\N"
+    if value is True or value is False:
+        return "t" if value else "f"
+    if isinstance(value, str):
+        return value.translate(_ESCAPES)
+    return str(value)
+
+
+def _copy(session: Session, table: str, columns, rows, batch: int = 100_000) -> None:
+    """COPY in batches. psycopg2 refuses COPY under a green wait callback (psycogreen), so the
+    callback is off while it runs: a COPY blocks the process, which a rebuild may."""
+    from psycopg2 import extensions
+
+    rows = iter(rows)
+    cursor = session.connection().connection.dbapi_connection.cursor()
+    sql = f"COPY {table} ({', '.join(columns)}) FROM STDIN"
+    wait = extensions.get_wait_callback()
+    extensions.set_wait_callback(None)
+    try:
+        while True:
+            lines = []
+            for row in rows:
+                lines.append("\t".join(map(_text, row)))
+                if len(lines) >= batch:
+                    break
+            if not lines:
+                return
+            cursor.copy_expert(sql, io.StringIO("\n".join(lines) + "\n"))
+            if len(lines) < batch:
+                return
+    finally:
+        extensions.set_wait_callback(wait)
+        cursor.close()
