@@ -108,7 +108,10 @@ class ReportingService(ServiceBase):
 
     def reconciliation(self) -> dict:
         with self.db.transaction() as session:
-            mine = {"issues": reporting.issue_count(session)}
+            mine = {
+                "issues": reporting.issue_count(session),
+                "unknown_events": reporting.unknown_events(session),
+            }
         mine.update(parked=self.inbox.count_parked(), queues=self.consumers.depths())
         return reconcile(self._ask(self.intake_rpc), self._ask(self.routing_rpc), mine)
 
@@ -166,7 +169,7 @@ class ReportingService(ServiceBase):
         with self.db.transaction() as session:
             trend = reporting.trend(session, months, ["issues_received", "issues_resolved"])
         return Response(
-            dashboard.page(report, months, trend),
+            dashboard.page(report, months, trend, self.reconciliation()),
             mimetype="text/html",
             content_type="text/html; charset=utf-8",
         )
