@@ -9,8 +9,8 @@ one dict of figure totals, written in bulk at the end (COPY on PostgreSQL). The 
 from __future__ import annotations
 
 import io
+from collections import Counter, _count_elements  # Counter.update's C loop, without its checks
 
-from sqlalchemy import insert
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -106,9 +106,18 @@ class Case:
     __slots__ += ("channel", "category", "member", "member_level", "member_sector")
     __slots__ += ("first_response_minutes", "rated", "handled")
 
-    def __init__(self, **fields):
-        for name, value in fields.items():
-            setattr(self, name, value)
+    def __init__(self, tracking_number, received_month, received_at, station, district, channel,
+                 category, member=None, member_level=None, member_sector=None,
+                 first_response_minutes=None, rated=False, handled=False):  # fmt: skip
+        self.tracking_number, self.received_month = tracking_number, received_month
+        self.received_at, self.station, self.district = received_at, station, district
+        self.channel, self.category, self.member = channel, category, member
+        self.member_level, self.member_sector = member_level, member_sector
+        self.first_response_minutes, self.rated, self.handled = (
+            first_response_minutes,
+            rated,
+            handled,
+        )
 
 
 CASE_COLUMNS = Case.__slots__
@@ -121,7 +130,7 @@ class MemoryFacts:
         self.dims = {StationDim: {}, MemberDim: {}, StudioDim: {}}
         self.cases: dict[str, Case] = {}
         self.activities: dict[str, Row] = {}
-        self.figures: dict[tuple, int] = {}
+        self.figures: dict[tuple[str, str], Counter] = {}  # (month, metric) → {(dim, key): n}
 
     def station(self, code):
         return self.dims[StationDim].get(code)
@@ -136,7 +145,7 @@ class MemoryFacts:
         return self.cases.get(number)
 
     def add_case(self, **fields):
-        fact = self.cases[fields["tracking_number"]] = Case(**CASE_DEFAULTS, **fields)
+        fact = self.cases[fields["tracking_number"]] = Case(**fields)
         return fact
 
     def save_dim(self, model, code, **fields):
@@ -153,10 +162,15 @@ class MemoryFacts:
         self.activities[fields["activity_id"]] = Row(**fields)
 
     def bump(self, month: str, metric: str, keys, delta: int = 1) -> None:
-        figures = self.figures
-        for d, k in keys:
-            key = (month, metric, d, str(k))
-            figures[key] = figures.get(key, 0) + delta
+        try:
+            counts = self.figures[month, metric]
+        except KeyError:
+            counts = self.figures[month, metric] = Counter()
+        if delta == 1:  # nearly always: counted in C, the (dimension, key) pairs as they are
+            _count_elements(counts, keys)
+        else:
+            for key in keys:
+                counts[key] += delta
 
     def write(self, session: Session) -> None:
         for model, dims in self.dims.items():
@@ -181,24 +195,46 @@ class MemoryFacts:
             session,
             MonthlyFigure,
             ("month", "metric", "dimension", "key", "value"),
-            ((*key, value) for key, value in self.figures.items()),
+            ((*key, value) for key, value in self._figures().items()),
         )
+
+    def _figures(self) -> Counter:
+        """The totals, keyed as the database keeps them (a key is text, as ``str(k)`` live)."""
+        out = Counter()
+        for (month, metric), counts in self.figures.items():
+            for (d, k), value in counts.items():
+                out[(month, metric, d, k if k.__class__ is str else str(k))] += value
+        return out
 
 
 def bulk_insert(session: Session, model, columns, rows, batch: int = 50_000) -> None:
-    """Insert many rows fast: COPY on PostgreSQL, executemany of one statement on SQLite."""
+    """Insert many rows fast: COPY on PostgreSQL; on SQLite, executemany of one plain statement
+    (values converted by each column's own type, as the ORM would store them)."""
     if session.bind.dialect.name == "postgresql":
         _copy(session, model.__table__.name, columns, rows)
         return
-    stmt = insert(model)
+    conn = session.connection()
+    table = model.__table__
+    convert = [
+        (i, p)
+        for i, p in enumerate(table.c[c].type.bind_processor(conn.dialect) for c in columns)
+        if p is not None
+    ]
+    sql = (
+        f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
+    )
     chunk = []
     for row in rows:
-        chunk.append(dict(zip(columns, row, strict=True)))
+        if convert:
+            row = list(row)
+            for i, p in convert:
+                row[i] = p(row[i])
+        chunk.append(tuple(row))
         if len(chunk) >= batch:
-            session.execute(stmt, chunk)
+            conn.exec_driver_sql(sql, chunk)
             chunk = []
     if chunk:
-        session.execute(stmt, chunk)
+        conn.exec_driver_sql(sql, chunk)
 
 
 _ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})

@@ -86,4 +86,6 @@ def test_assignment_decision_over_the_full_registry(tmp_path):
             "decide_p99_ms": percentile(lookup_ms, 99),
             "decide_mean_ms": statistics.fmean(lookup_ms),
         },
+        goals={"decide_p99_ms": ("<", 5)},
+        notes={"samples": SAMPLES, "baseline": "a member by primary key, same session"},
     )
