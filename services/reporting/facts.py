@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 from collections import Counter, _count_elements  # Counter.update's C loop, without its checks
+from operator import attrgetter
 
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -189,22 +190,30 @@ class MemoryFacts:
             session,
             CaseFact,
             CASE_COLUMNS,
-            ([getattr(c, n) for n in CASE_COLUMNS] for c in self.cases.values()),
+            map(attrgetter(*CASE_COLUMNS), self.cases.values()),
         )
         bulk_insert(
             session,
             MonthlyFigure,
-            ("month", "metric", "dimension", "key", "value"),
-            ((*key, value) for key, value in self._figures().items()),
+            ("month", "dimension", "key", "metric", "value"),
+            self._figures(),
         )
 
-    def _figures(self) -> Counter:
-        """The totals, keyed as the database keeps them (a key is text, as ``str(k)`` live)."""
-        out = Counter()
-        for (month, metric), counts in self.figures.items():
-            for (d, k), value in counts.items():
-                out[(month, metric, d, k if k.__class__ is str else str(k))] += value
-        return out
+    def _figures(self) -> list[tuple]:
+        """The totals as rows, keyed as the database keeps them (a key is text, as ``str(k)``
+        live), in report order: a month's figures lie together in the table too."""
+        rows = [
+            (month, d, k, metric, value)
+            for (month, metric), counts in self.figures.items()
+            for (d, k), value in counts.items()
+        ]
+        if any(row[2].__class__ is not str for row in rows):  # never, unless a key was a number
+            merged = Counter()
+            for month, d, k, metric, value in rows:
+                merged[(month, d, str(k), metric)] += value
+            rows = [(*key, value) for key, value in merged.items()]
+        rows.sort()
+        return rows
 
 
 def bulk_insert(session: Session, model, columns, rows, batch: int = 50_000) -> None:
