@@ -325,10 +325,18 @@ RATES = {  # rate: (numerator, denominator), both cohort figures of the month's 
 
 def with_rates(figures: dict) -> dict:
     out = dict(figures)
-    for rate, (num, den) in RATES.items():
-        if figures.get(den):
-            out[rate] = round(figures.get(num, 0) / figures[den], 4)
+    _add_rates(out)
     return out
+
+
+def _add_rates(figures: dict) -> dict:
+    for rate, (num, den) in _RATE_PAIRS:
+        if den in figures and figures[den]:
+            figures[rate] = round(figures.get(num, 0) / figures[den], 4)
+    return figures
+
+
+_RATE_PAIRS = tuple(RATES.items())
 
 
 def _per_key(session: Session, months: list[str]):
@@ -386,12 +394,11 @@ def figures(session: Session, months: list[str]) -> dict:
     """Summed figures of ``months``: ``{"city": {metric: n}, "station": {code: {...}}, …}``."""
     session.flush()  # the queries below run on the connection, past the ORM's autoflush
     out: dict = {"city": {}}
-    for dimension, key, values in _per_key(session, months):
-        values = with_rates({m: int(v) for m, v in values.items()})
+    for dimension, key, values in _per_key(session, months):  # values: fresh dicts of ints
         if dimension == "city":
-            out["city"] = values
+            out["city"] = _add_rates(values)
         else:
-            out.setdefault(dimension, {})[key] = values
+            out.setdefault(dimension, {})[key] = _add_rates(values)
     median = median_minutes(session, months)
     if median is not None:
         out["city"]["median_minutes_to_first_response"] = median

@@ -63,11 +63,11 @@ def store(request, tmp_path_factory, pg_databases):
     engine.dispose()
 
 
-def _rebuild(store) -> float:
+def _rebuild(store) -> tuple[float, float]:
     with Session(store.engine) as s, s.begin():
-        t = time.perf_counter()
+        t, cpu = time.perf_counter(), time.process_time()
         replayed = reporting.rebuild(s)
-        seconds = time.perf_counter() - t
+        seconds, cpu_seconds = time.perf_counter() - t, time.process_time() - cpu
     assert replayed == store.events
     if store.backend == "postgresql":  # what autovacuum does to freshly written tables
         with store.engine.connect() as c:
@@ -75,20 +75,29 @@ def _rebuild(store) -> float:
                 text("VACUUM ANALYZE case_facts, monthly_figures")
             )
     store.rebuilt = True
-    return seconds
+    return seconds, cpu_seconds
 
 
 def test_rebuild_speed_in_events_per_second(store):
     with Session(store.engine) as s:
-        t = time.perf_counter()
+        t, cpu = time.perf_counter(), time.process_time()
         read = sum(len(rows) for rows in reporting.stored_events(s))
-        read_s = time.perf_counter() - t
+        read_s, read_cpu_s = time.perf_counter() - t, time.process_time() - cpu
     assert read == store.events
-    rebuild_s = _rebuild(store)
+    rebuild_s, rebuild_cpu_s = _rebuild(store)
     report(
         f"reporting_rebuild_{store.backend}",
-        {"events_per_s": store.events / rebuild_s, "seconds": rebuild_s},
-        {"events_per_s": store.events / read_s, "seconds": read_s},
+        {
+            "events_per_s": store.events / rebuild_s,
+            "seconds": rebuild_s,
+            # what the process did with the CPU it got: less bent by the other work on the box
+            "events_per_cpu_s": store.events / rebuild_cpu_s,
+        },
+        {
+            "events_per_s": store.events / read_s,
+            "seconds": read_s,
+            "events_per_cpu_s": store.events / read_cpu_s,
+        },
         goals={"events_per_s": (">=", 50_000)},
         notes={
             "issues": ISSUES,
