@@ -294,7 +294,7 @@ def rebuild(session: Session, progress=None, chunk: int = 20_000) -> int:
     if session.bind.dialect.name == "sqlite":  # room for the indexes being written in bulk
         session.connection().exec_driver_sql("PRAGMA cache_size=-262144")  # 256 MB, this connection
     facts, handlers, done = MemoryFacts(), PROJECTIONS, 0
-    months: dict[float, str] = {}  # month of each hour seen: month_of once per hour, not event
+    months: dict[float, str] = {}  # Beijing months start on a UTC hour: month_of once an hour
     for batch in stored_events(session, chunk):
         for event_type, payload, at in batch:
             handler = handlers.get(event_type)
