@@ -87,6 +87,7 @@ class ReportingService(ServiceBase):
         return json_response(_only(report, breakdown, "month"))
 
     @http("GET", "/stats/range")
+    @guard("office", "station_admin", "studio_admin")
     def http_range(self, request):
         """Figures summed over whole months: ``?from=2024-03-01&to=2024-05-31[&breakdown=…]``."""
         try:
