@@ -89,6 +89,20 @@ def _legend(names: list[str], colours: list[str]) -> str:
     )
 
 
+def _unknown(balance: dict | None) -> str:
+    """Events of a type reporting does not know: kept in the store, counted in no figure."""
+    unknown = (balance or {}).get("unknown_events") or {}
+    if not unknown.get("total"):
+        return ""
+    types = "，".join(f"<code>{escape(t)}</code> {n}" for t, n in unknown["by_type"].items())
+    return (
+        f"<div class=warn role=alert data-unknown-events={unknown['total']}>"
+        f"⚠ 有 {unknown['total']} 条未知类型的事件已保存、尚未计入任何数字 <span class=en>"
+        f"{unknown['total']} events of an unknown type are kept but counted in no figure</span>："
+        f"{types}</div>"
+    )
+
+
 def _balance(balance: dict | None) -> str:
     if not balance or balance.get("holds") is True:
         return ""
@@ -145,7 +159,7 @@ def page(
         f"<header><h1>连心 · 统计看板 <span class=en>Dashboard</span> {escape(month)}</h1>"
         f'<nav><a href="stats/monthly.xlsx?month={escape(month)}">下载 Excel</a>'
         f'<a href="stats/monthly?month={escape(month)}">JSON</a></nav></header><main>'
-        f"{_balance(balance)}{warning}<div class=tiles>{''.join(_tile(k, figures) for k in KEY_FIGURES)}</div>"
+        f"{_balance(balance)}{_unknown(balance)}{warning}<div class=tiles>{''.join(_tile(k, figures) for k in KEY_FIGURES)}</div>"
         f"<h2>月度趋势 <span class=en>Trend by month</span></h2>"
         f"<div class=chart>{trend_chart}<div>{_legend(list(names.values()), colours)}</div></div>"
         f"<h2>各区县 <span class=en>By district</span></h2>"

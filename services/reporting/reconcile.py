@@ -10,12 +10,19 @@ is parked. When everything has settled the equalities are exact:
     accepted issues      = issues reporting counted + in flight to it  (intake → reporting)
 
 An answer with ``holds: false`` means a difference that nothing in flight or parked explains.
+Beside it, ``unknown_events`` counts the stored events of a type reporting does not know (kept,
+counted in no figure): not a break in the equalities, but a warning that something is not counted.
 """
 
 from __future__ import annotations
 
 
+def unknown(by_type: dict[str, int]) -> dict:
+    return {"total": sum(by_type.values()), "by_type": dict(sorted(by_type.items()))}
+
+
 def reconcile(intake: dict | None, routing: dict | None, reporting: dict) -> dict:
+    unknown_events = unknown(reporting.get("unknown_events", {}))
     if intake is None or routing is None:
         missing = [n for n, s in (("intake", intake), ("routing", routing)) if s is None]
         return {
@@ -23,6 +30,7 @@ def reconcile(intake: dict | None, routing: dict | None, reporting: dict) -> dic
             "unavailable": missing,
             "message_zh": f"无法对账：{'、'.join(missing)} 未响应",
             "message": f"cannot reconcile: {', '.join(missing)} did not answer",
+            "unknown_events": unknown_events,
         }
     subs = intake.get("submissions", {})
     accepted, rejected = subs.get("accepted", 0), subs.get("rejected", 0)
@@ -72,6 +80,7 @@ def reconcile(intake: dict | None, routing: dict | None, reporting: dict) -> dic
         "reporting": {"issues": reporting["issues"]},
         "in_flight": {"to_routing": to_routing, "to_reporting": to_reporting},
         "parked": parked,
+        "unknown_events": unknown_events,
         "checks": checks,
     }
 

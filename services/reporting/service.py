@@ -15,7 +15,7 @@ from services.kernel.events import parse_event
 from services.kernel.http import ApiError, json_response
 from services.kernel.messaging import consume_reliably
 from services.kernel.service import ServiceBase
-from services.reporting import dashboard, exports, reporting
+from services.reporting import dashboard, exports, periods, reporting
 from services.reporting.projections import DIMENSIONS, month_of
 from services.reporting.reconcile import reconcile
 
@@ -23,17 +23,7 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def _month(request) -> str:
-    month = request.args.get("month") or month_of(datetime.now(UTC))
-    try:
-        datetime.strptime(month, "%Y-%m")
-    except ValueError as exc:
-        raise ApiError(
-            "invalid",
-            "月份格式应为 YYYY-MM，且须为真实月份",
-            "month must be a real month, YYYY-MM",
-            fields={"month": ["格式应为 YYYY-MM / must be YYYY-MM"]},
-        ) from exc
-    return month
+    return periods.month(request.args.get("month") or month_of(datetime.now(UTC)))
 
 
 def _breakdown(request, default=None) -> str | None:
@@ -46,6 +36,13 @@ def _breakdown(request, default=None) -> str | None:
             fields={"breakdown": [f"可选 / one of: {', '.join(DIMENSIONS)}"]},
         )
     return value
+
+
+def _only(report: dict, breakdown: str | None, *head: str) -> dict:
+    """The report, or only its head fields and one breakdown."""
+    if not breakdown:
+        return report
+    return {**{k: report[k] for k in head}, breakdown: report.get(breakdown, {})}
 
 
 def _months_before(month: str, n: int) -> list[str]:
@@ -87,12 +84,23 @@ class ReportingService(ServiceBase):
             report = self._report(request)
         except ApiError as err:
             return err.response()
-        if breakdown:
-            report = {
-                "month": report["month"],
-                breakdown: report.get(breakdown, {}) if breakdown != "city" else report["city"],
-            }
-        return json_response(report)
+        return json_response(_only(report, breakdown, "month"))
+
+    @http("GET", "/stats/range")
+    @guard("office", "station_admin", "studio_admin")
+    def http_range(self, request):
+        """Figures summed over whole months: ``?from=2024-03-01&to=2024-05-31[&breakdown=…]``."""
+        try:
+            breakdown = _breakdown(request)
+            first, last, months = periods.date_range(
+                request.args.get("from"), request.args.get("to")
+            )
+        except ApiError as err:
+            return err.response()
+        with self.db.transaction() as session:
+            report = reporting.over_months(session, months)
+        report = {"from": first.isoformat(), "to": last.isoformat(), **report}
+        return json_response(_only(report, breakdown, "from", "to", "months"))
 
     def _ask(self, proxy, timeout: float = 5):
         try:
@@ -103,7 +111,10 @@ class ReportingService(ServiceBase):
 
     def reconciliation(self) -> dict:
         with self.db.transaction() as session:
-            mine = {"issues": reporting.issue_count(session)}
+            mine = {
+                "issues": reporting.issue_count(session),
+                "unknown_events": reporting.unknown_events(session),
+            }
         mine.update(parked=self.inbox.count_parked(), queues=self.consumers.depths())
         return reconcile(self._ask(self.intake_rpc), self._ask(self.routing_rpc), mine)
 
@@ -115,16 +126,12 @@ class ReportingService(ServiceBase):
     @http("GET", "/stats/yearly")
     @guard("office", "station_admin", "studio_admin")
     def http_yearly(self, request):
-        year = request.args.get("year", "")
-        if not (year.isdigit() and 2000 <= int(year) <= 2100):
-            return ApiError(
-                "invalid",
-                "年份应为 2000–2100 之间的四位数",
-                "year must be 2000-2100",
-                fields={"year": ["格式应为 YYYY / must be YYYY"]},
-            ).response()
+        try:
+            year = periods.year(request.args.get("year", ""))
+        except ApiError as err:
+            return err.response()
         with self.db.transaction() as session:
-            return json_response(reporting.yearly(session, int(year)))
+            return json_response(reporting.yearly(session, year))
 
     @http("GET", "/stats/monthly.xlsx")
     @guard("office", "station_admin", "studio_admin")
@@ -170,7 +177,7 @@ class ReportingService(ServiceBase):
         with self.db.transaction() as session:
             trend = reporting.trend(session, months, ["issues_received", "issues_resolved"])
         return Response(
-            dashboard.page(report, months, trend),
+            dashboard.page(report, months, trend, self.reconciliation()),
             mimetype="text/html",
             content_type="text/html; charset=utf-8",
         )

@@ -6,7 +6,7 @@
 2. AMQP intake: messages published to a station queue until all are stored as issues, beside a
    raw publish (confirms) + consume (ack) of the same messages on the same broker.
 
-Figures go to stdout and to ``var/bench/intake.json``.
+Figures are printed and written by ``report()`` to ``var/bench/intake_*.json``.
 """
 
 import json
@@ -25,13 +25,13 @@ import requests
 
 from services.intake.client import SubmissionClient
 from services.kernel.config import ROOT
+from tests.bench.conftest import report
 from tests.conftest import delete_vhost
 from tests.e2e.conftest import free_ports, make_stack
 
 HTTP_REQUESTS = int(os.environ.get("LIANXIN_BENCH_HTTP", 400))
 HTTP_CONCURRENCY = int(os.environ.get("LIANXIN_BENCH_CONCURRENCY", 8))
 AMQP_MESSAGES = int(os.environ.get("LIANXIN_BENCH_AMQP", 1000))
-RESULTS = {}
 
 
 @pytest.fixture(scope="module")
@@ -41,10 +41,6 @@ def stack(tmp_path_factory, pg_databases):
     yield stack
     stack.stop()
     delete_vhost(vhost)
-    out = ROOT / "var" / "bench" / "intake.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(RESULTS, indent=2, ensure_ascii=False))
-    print(f"\nwritten {out}")
 
 
 def percentile(values, p):
@@ -131,15 +127,16 @@ def test_qr_form_submissions_per_second_beside_a_bare_handler(stack):
             bare.kill()
             bare.wait()
     assert set(base_status) == {200}
-    answered = status.count(200)
-    RESULTS["qr_form_http"] = {
-        "requests": HTTP_REQUESTS,
-        "concurrency": HTTP_CONCURRENCY,
-        "intake": {**figures(rate, lat), "answered_with_number": answered},
-        "baseline_bare_handler": figures(base_rate, base_lat),
-        "ratio_of_baseline": round(rate / base_rate, 3),
-    }
-    print("\nQR form over HTTP:", json.dumps(RESULTS["qr_form_http"], ensure_ascii=False))
+    report(
+        "intake_qr_form_http",
+        {**figures(rate, lat), "answered_with_number": status.count(200)},
+        figures(base_rate, base_lat),
+        notes={
+            "requests": HTTP_REQUESTS,
+            "concurrency": HTTP_CONCURRENCY,
+            "baseline": "a bare nameko HTTP handler reading the same form (bare_http.py)",
+        },
+    )
     assert set(status) <= {200, 202}  # every submission taken; 202 = still being processed
 
 
@@ -209,11 +206,13 @@ def test_amqp_intake_rate_beside_raw_publish_and_consume(stack):
         what="every message stored as an issue",
     )
     elapsed = time.perf_counter() - started
-    RESULTS["amqp_intake"] = {
-        "messages": len(bodies),
-        "intake_per_second": round(len(bodies) / elapsed, 1),
-        "intake_publish_part_s": round(published, 2),
-        "baseline_raw_publish_consume_per_second": round(len(bodies) / base_elapsed, 1),
-        "ratio_of_baseline": round(base_elapsed / elapsed, 3),
-    }
-    print("\nAMQP intake:", json.dumps(RESULTS["amqp_intake"]))
+    report(
+        "intake_amqp",
+        {"per_second": len(bodies) / elapsed, "publish_part_s": published},
+        {"per_second": len(bodies) / base_elapsed},
+        notes={
+            "messages": len(bodies),
+            "baseline": "the same messages published with confirms to a scratch quorum queue "
+            "and consumed with acks",
+        },
+    )

@@ -7,10 +7,9 @@
   then importing it again (nothing changes), beside a baseline of only reading the workbook.
   Goal: under 5 s.
 
-Figures are printed and written to var/bench/registry.json.
+Figures are printed and written by ``report()`` to var/bench/registry_*.json.
 """
 
-import json
 import random
 import statistics
 import time
@@ -20,7 +19,6 @@ import pytest
 from sqlalchemy import bindparam, delete, select
 from sqlalchemy.orm import Session
 
-from services.kernel.config import ROOT
 from services.kernel.db import make_engine
 from services.kernel.migrations import upgrade
 from services.registry import demo, roster, spreadsheet
@@ -32,9 +30,9 @@ from services.registry.models import (
     Station,
     StudioMembership,
 )
+from tests.bench.conftest import report
 
 YEAR = 2026
-RESULTS = {}
 
 
 def percentile(values, p):
@@ -69,15 +67,6 @@ def full_db(tmp_path_factory):
     engine.dispose()
 
 
-@pytest.fixture(scope="module", autouse=True)
-def write_results():
-    yield
-    out = ROOT / "var" / "bench"
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "registry.json").write_text(json.dumps(RESULTS, ensure_ascii=False, indent=2))
-    print(f"\nwritten {out / 'registry.json'}")
-
-
 def test_on_duty_look_up(full_db):
     rng = random.Random(1)
     with Session(full_db) as s:
@@ -100,18 +89,12 @@ def test_on_duty_look_up(full_db):
         )
         look_ups = timed(roster.on_duty, queries)
         found = sum(1 for q in hits[:200] if roster.on_duty(*q))
-    base, measured = summary(baseline), summary(look_ups)
-    RESULTS["on_duty"] = {
-        "queries": len(queries),
-        "look_up": measured,
-        "baseline_station_by_key": base,
-        "p99_ratio_to_baseline": round(measured["p99_ms"] / base["p99_ms"], 2),
-        "goal_p99_ms": 1.0,
-    }
-    print(
-        f"\non-duty look-up over {len(queries)} queries: p50 {measured['p50_ms']:.3f} ms, "
-        f"p99 {measured['p99_ms']:.3f} ms (goal < 1 ms) | baseline station by key: "
-        f"p50 {base['p50_ms']:.3f} ms, p99 {base['p99_ms']:.3f} ms"
+    report(
+        "registry_on_duty",
+        summary(look_ups),
+        summary(baseline),
+        goals={"p99_ms": ("<", 1.0)},
+        notes={"queries": len(queries), "baseline": "a station's name by primary key"},
     )
     assert found > 0  # the look-ups did find members on duty
 
@@ -145,14 +128,10 @@ def test_import_a_2200_row_workbook(full_db, tmp_path, backend, pg_databases):
         engine.dispose()
     assert first["created"] == len(rows) - 1 == 2200
     assert again["unchanged"] == 2200
-    RESULTS[f"import_members_xlsx_{backend}"] = {
-        "rows": 2200,
-        "first_import_s": round(first_s, 3),
-        "reimport_unchanged_s": round(again_s, 3),
-        "baseline_read_workbook_s": round(read_s, 3),
-        "goal_s": 5.0,
-    }
-    print(
-        f"\nimport 2,200-row workbook ({backend}): {first_s:.2f} s (goal < 5 s), again unchanged "
-        f"{again_s:.2f} s | baseline only reading it: {read_s:.2f} s"
+    report(
+        f"registry_import_members_{backend}",
+        {"first_import_s": first_s, "reimport_unchanged_s": again_s},
+        {"first_import_s": read_s, "reimport_unchanged_s": read_s},
+        goals={"first_import_s": ("<", 5.0)},
+        notes={"rows": 2200, "baseline": "only reading the workbook"},
     )

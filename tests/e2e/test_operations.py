@@ -97,3 +97,44 @@ def test_the_services_reconcile_once_the_flow_settles(stack):
     assert body["cases"]["total"] == subs["accepted"] == body["reporting"]["issues"]
     page = requests.get(stack.url("reporting", "/dashboard"), headers=stack.headers, timeout=15)
     assert page.status_code == 200 and "统计看板" in page.text and "对账不平" not in page.text
+
+
+def test_an_event_of_an_unknown_type_is_kept_reported_and_never_lost(stack):
+    """A newer sender's event nobody counts yet, published as the relay publishes (confirmed,
+    message id = event id), twice: stored once, shown by reconciliation and the dashboard."""
+    import pika
+
+    from services.kernel.events import new_event
+
+    envelope = new_event("hotline.call_logged", {"call": "12345", "minutes": 4}, "hotline")
+    before = requests.get(stack.url("reporting", "/health"), timeout=10).json()["events"]
+    connection = pika.BlockingConnection(pika.URLParameters(stack.amqp_uri))
+    try:
+        channel = connection.channel()
+        channel.confirm_delivery()
+        for _ in range(2):  # the same event twice: kept once
+            channel.basic_publish(
+                "lianxin.events",
+                envelope["type"],
+                json.dumps(envelope).encode(),
+                pika.BasicProperties(
+                    message_id=envelope["event_id"],
+                    content_type="application/json",
+                    delivery_mode=2,
+                ),
+                mandatory=True,
+            )
+    finally:
+        connection.close()
+
+    def reported():
+        body = requests.get(stack.url("reporting", "/reconciliation"), timeout=15).json()
+        seen = body["unknown_events"]["by_type"].get("hotline.call_logged")
+        return body if seen else None
+
+    body = stack.wait_for(reported, timeout=30, what="the unknown event in reconciliation")
+    assert body["unknown_events"]["by_type"]["hotline.call_logged"] == 1
+    health = requests.get(stack.url("reporting", "/health"), timeout=10).json()
+    assert health["events"] >= before + 1 and health["parked"] == 0
+    page = requests.get(stack.url("reporting", "/dashboard"), timeout=15).text
+    assert "未知类型的事件" in page and "hotline.call_logged" in page

@@ -247,3 +247,29 @@ def test_a_message_sent_before_its_station_existed_is_delivered_once_it_does(sta
     ).ok
     case = wait_case(stack, submission["tracking_number"])
     assert case["member"] == member["code"] and len(case["assignments"]) == 1
+
+
+def test_statistics_over_a_range_and_bad_periods_get_field_level_errors(stack):
+    month = get(stack, "reporting", "/stats/monthly", month=MONTH)[1]
+    first = f"{MONTH}-01"
+    code, body = get(stack, "reporting", "/stats/range", **{"from": first, "to": MONTH})
+    assert code == 200 and body["from"] == first and body["months"] == [MONTH]
+    assert body["city"].get("issues_received") == month["city"].get("issues_received")
+    code, body = get(
+        stack, "reporting", "/stats/range", breakdown="station", **{"from": MONTH, "to": MONTH}
+    )
+    assert code == 200 and set(body) == {"from", "to", "months", "station"}
+
+    for path, params, field in (
+        ("/stats/monthly", {"month": "2024-13"}, "month"),
+        ("/stats/monthly", {"month": MONTH, "breakdown": "planet"}, "breakdown"),
+        ("/stats/yearly", {"year": "20x4"}, "year"),
+        ("/stats/range", {"from": "2024-05-01", "to": "2024-03-31"}, "to"),  # backwards
+        ("/stats/range", {"from": "2024-02-30", "to": "2024-03-31"}, "from"),  # no such day
+        ("/stats/range", {"from": "2023-01-01", "to": "2024-03-31"}, "to"),  # over 366 days
+    ):
+        code, body = get(stack, "reporting", path, **params)
+        assert code == 400, (path, params)
+        error = body["error"]
+        assert error["code"] == "invalid" and error["message_zh"] and error["message"]
+        assert field in error["fields"], (path, params, error)

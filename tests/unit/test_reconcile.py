@@ -68,3 +68,20 @@ def test_a_silent_service_makes_it_unknown_and_the_dashboard_says_so():
         reconcile(intake(), routing(), reporting()),
     )
     assert "对账不平" not in fine
+
+
+def test_unknown_event_types_are_counted_and_the_dashboard_warns():
+    mine = {**reporting(), "unknown_events": {"intake.issue_merged": 2, "x.y": 1}}
+    r = reconcile(intake(), routing(), mine)
+    assert r["holds"] is True  # not a break in the equalities ...
+    assert r["unknown_events"] == {"total": 3, "by_type": {"intake.issue_merged": 2, "x.y": 1}}
+    page = dashboard.page({"month": "2026-11", "city": {}}, ["2026-11"], {}, r)
+    assert "未知类型的事件" in page and "intake.issue_merged</code> 2" in page  # ... but a warning
+    assert reconcile(None, routing(), mine)["unknown_events"]["total"] == 3
+    quiet = dashboard.page(
+        {"month": "2026-11", "city": {}},
+        ["2026-11"],
+        {},
+        reconcile(intake(), routing(), reporting()),
+    )
+    assert "未知类型" not in quiet

@@ -1,0 +1,308 @@
+"""The state the projections read and change, in two forms with one interface.
+
+:class:`SessionFacts` is the live path: ORM rows in the handler's transaction, figures added by
+atomic upserts. :class:`MemoryFacts` is a rebuild: the same state in plain Python objects and
+one dict of figure totals, written in bulk at the end (COPY on PostgreSQL). The handlers in
+``reporting.py`` only see this interface, so both paths run the same rules.
+"""
+
+from __future__ import annotations
+
+import io
+from collections import Counter, _count_elements  # Counter.update's C loop, without its checks
+from operator import attrgetter
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from services.reporting.models import (
+    ActivityFact,
+    CaseFact,
+    MemberDim,
+    MonthlyFigure,
+    StationDim,
+    StudioDim,
+)
+
+
+def _upsert(dialect: str):
+    stmt = (pg_insert if dialect == "postgresql" else sqlite_insert)(MonthlyFigure)
+    return stmt.on_conflict_do_update(
+        index_elements=["month", "metric", "dimension", "key"],
+        set_={"value": MonthlyFigure.value + stmt.excluded.value},
+    )
+
+
+_UPSERTS = {name: _upsert(name) for name in ("sqlite", "postgresql")}  # built, compiled once
+
+CASE_DEFAULTS = {
+    "member": None,
+    "member_level": None,
+    "member_sector": None,
+    "first_response_minutes": None,
+    "rated": False,
+    "handled": False,
+    "merged_into": None,
+    "served": False,
+}
+
+
+class SessionFacts:
+    """The projections' state in the database, inside the caller's transaction."""
+
+    def __init__(self, session: Session):
+        self.session = session
+
+    def station(self, code):
+        return self.session.get(StationDim, code) if code else None
+
+    def member(self, code):
+        return self.session.get(MemberDim, code) if code else None
+
+    def studio(self, code):
+        return self.session.get(StudioDim, code) if code else None
+
+    def case(self, number):
+        return self.session.get(CaseFact, number)
+
+    def add_case(self, **fields):
+        fact = CaseFact(**{**CASE_DEFAULTS, **fields})
+        self.session.add(fact)
+        self.session.flush()
+        return fact
+
+    def merged_into(self, numbers) -> list:
+        """The cases merged directly into any of ``numbers``."""
+        return self.session.scalars(select(CaseFact).where(CaseFact.merged_into.in_(numbers))).all()
+
+    def merge(self, fact, into: str) -> None:
+        fact.merged_into = into
+
+    def save_dim(self, model, code, **fields):
+        dim = self.session.get(model, code) or model(code=code)
+        for name, value in fields.items():
+            setattr(dim, name, value)
+        self.session.add(dim)
+
+    def activity_seen(self, activity_id) -> bool:
+        return self.session.get(ActivityFact, activity_id) is not None
+
+    def add_activity(self, **fields):
+        self.session.add(ActivityFact(**fields))
+
+    def bump(self, month: str, metric: str, keys, delta: int = 1) -> None:
+        """Add ``delta`` to one figure under each of ``keys``, by atomic upserts: concurrent
+        workers never lose each other's increments."""
+        rows = [
+            {"month": month, "metric": metric, "dimension": d, "key": str(k), "value": delta}
+            for d, k in keys
+        ]
+        if rows:
+            self.session.execute(_UPSERTS[self.session.bind.dialect.name], rows)
+
+
+class Row:
+    """A plain, attribute-style stand-in for one ORM row (dims, activities)."""
+
+    def __init__(self, **fields):
+        self.__dict__.update(fields)
+
+
+class Case:
+    """A :class:`CaseFact` in memory: the attributes the handlers read and change."""
+
+    __slots__ = ("tracking_number", "received_month", "received_at", "station", "district")
+    __slots__ += ("channel", "category", "member", "member_level", "member_sector")
+    __slots__ += ("first_response_minutes", "rated", "handled", "merged_into", "served")
+
+    def __init__(self, tracking_number, received_month, received_at, station, district, channel,
+                 category, member=None, member_level=None, member_sector=None,
+                 first_response_minutes=None, rated=False, handled=False, merged_into=None,
+                 served=False):  # fmt: skip
+        self.tracking_number, self.received_month = tracking_number, received_month
+        self.received_at, self.station, self.district = received_at, station, district
+        self.channel, self.category, self.member = channel, category, member
+        self.member_level, self.member_sector = member_level, member_sector
+        self.first_response_minutes, self.rated, self.handled = (
+            first_response_minutes,
+            rated,
+            handled,
+        )
+        self.merged_into, self.served = merged_into, served
+
+
+CASE_COLUMNS = Case.__slots__
+
+
+class MemoryFacts:
+    """The projections' state in memory, for a rebuild from empty tables; :meth:`write` stores it."""
+
+    def __init__(self):
+        self.dims = {StationDim: {}, MemberDim: {}, StudioDim: {}}
+        self.cases: dict[str, Case] = {}
+        self.merges: dict[str, list[Case]] = {}  # case number → the cases merged into it
+        self.activities: dict[str, Row] = {}
+        self.figures: dict[tuple[str, str], Counter] = {}  # (month, metric) → {(dim, key): n}
+
+    def station(self, code):
+        return self.dims[StationDim].get(code)
+
+    def member(self, code):
+        return self.dims[MemberDim].get(code)
+
+    def studio(self, code):
+        return self.dims[StudioDim].get(code)
+
+    def case(self, number):
+        return self.cases.get(number)
+
+    def add_case(self, **fields):
+        fact = self.cases[fields["tracking_number"]] = Case(**fields)
+        return fact
+
+    def merged_into(self, numbers) -> list:
+        """The cases merged directly into any of ``numbers``."""
+        return [fact for number in numbers for fact in self.merges.get(number, ())]
+
+    def merge(self, fact, into: str) -> None:
+        fact.merged_into = into
+        self.merges.setdefault(into, []).append(fact)
+
+    def save_dim(self, model, code, **fields):
+        dims = self.dims[model]
+        if code in dims:
+            dims[code].__dict__.update(fields)
+        else:
+            dims[code] = Row(code=code, **fields)
+
+    def activity_seen(self, activity_id) -> bool:
+        return activity_id in self.activities
+
+    def add_activity(self, **fields):
+        self.activities[fields["activity_id"]] = Row(**fields)
+
+    def bump(self, month: str, metric: str, keys, delta: int = 1) -> None:
+        try:
+            counts = self.figures[month, metric]
+        except KeyError:
+            counts = self.figures[month, metric] = Counter()
+        if delta == 1:  # nearly always: counted in C, the (dimension, key) pairs as they are
+            _count_elements(counts, keys)
+        else:
+            for key in keys:
+                counts[key] += delta
+
+    def write(self, session: Session) -> None:
+        for model, dims in self.dims.items():
+            columns = [c.name for c in model.__table__.columns]
+            bulk_insert(
+                session, model, columns, ([getattr(r, c) for c in columns] for r in dims.values())
+            )
+        columns = [c.name for c in ActivityFact.__table__.columns]
+        bulk_insert(
+            session,
+            ActivityFact,
+            columns,
+            ([getattr(r, c) for c in columns] for r in self.activities.values()),
+        )
+        bulk_insert(
+            session,
+            CaseFact,
+            CASE_COLUMNS,
+            map(attrgetter(*CASE_COLUMNS), self.cases.values()),
+        )
+        bulk_insert(
+            session,
+            MonthlyFigure,
+            ("month", "dimension", "key", "metric", "value"),
+            self._figures(),
+        )
+
+    def _figures(self) -> list[tuple]:
+        """The totals as rows, keyed as the database keeps them (a key is text, as ``str(k)``
+        live), in report order: a month's figures lie together in the table too."""
+        rows = [
+            (month, d, k, metric, value)
+            for (month, metric), counts in self.figures.items()
+            for (d, k), value in counts.items()
+        ]
+        if any(row[2].__class__ is not str for row in rows):  # never, unless a key was a number
+            merged = Counter()
+            for month, d, k, metric, value in rows:
+                merged[(month, d, str(k), metric)] += value
+            rows = [(*key, value) for key, value in merged.items()]
+        rows.sort()
+        return rows
+
+
+def bulk_insert(session: Session, model, columns, rows, batch: int = 50_000) -> None:
+    """Insert many rows fast: COPY on PostgreSQL; on SQLite, executemany of one plain statement
+    (values converted by each column's own type, as the ORM would store them)."""
+    if session.bind.dialect.name == "postgresql":
+        _copy(session, model.__table__.name, columns, rows)
+        return
+    conn = session.connection()
+    table = model.__table__
+    convert = [
+        (i, p)
+        for i, p in enumerate(table.c[c].type.bind_processor(conn.dialect) for c in columns)
+        if p is not None
+    ]
+    sql = (
+        f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
+    )
+    chunk = []
+    for row in rows:
+        if convert:
+            row = list(row)
+            for i, p in convert:
+                row[i] = p(row[i])
+        chunk.append(tuple(row))
+        if len(chunk) >= batch:
+            conn.exec_driver_sql(sql, chunk)
+            chunk = []
+    if chunk:
+        conn.exec_driver_sql(sql, chunk)
+
+
+_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def _text(value) -> str:
+    """One value in COPY's text format."""
+    if value is None:
+        return "\\N"
+    if value is True or value is False:
+        return "t" if value else "f"
+    if isinstance(value, str):
+        return value.translate(_ESCAPES)
+    return str(value)
+
+
+def _copy(session: Session, table: str, columns, rows, batch: int = 100_000) -> None:
+    """COPY in batches. psycopg2 refuses COPY under a green wait callback (psycogreen), so the
+    callback is off while it runs: a COPY blocks the process, which a rebuild may."""
+    from psycopg2 import extensions
+
+    rows = iter(rows)
+    cursor = session.connection().connection.dbapi_connection.cursor()
+    sql = f"COPY {table} ({', '.join(columns)}) FROM STDIN"
+    wait = extensions.get_wait_callback()
+    extensions.set_wait_callback(None)
+    try:
+        while True:
+            lines = []
+            for row in rows:
+                lines.append("\t".join(map(_text, row)))
+                if len(lines) >= batch:
+                    break
+            if not lines:
+                return
+            cursor.copy_expert(sql, io.StringIO("\n".join(lines) + "\n"))
+            if len(lines) < batch:
+                return
+    finally:
+        extensions.set_wait_callback(wait)
+        cursor.close()
