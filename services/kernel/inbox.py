@@ -6,6 +6,10 @@ If the handler raises, the transaction rolls back and the message is republished
 queue for its attempt (``retry.delays_ms``); after the last delay it is parked in
 ``kernel_parked`` with the error and the whole original message. ``replay`` puts a parked
 message back on its queue once the fault is fixed.
+
+The record of handled messages is kept ``inbox.keep_processed_days`` (a redelivery, a retried
+relay or a client resending comes within minutes; a month is a wide margin), then pruned by
+:meth:`Inbox.prune_processed`, which every service runs hourly.
 """
 
 from __future__ import annotations
@@ -14,9 +18,10 @@ import json
 import logging
 import time
 import traceback
+from datetime import timedelta
 
 from nameko.extensions import DependencyProvider
-from sqlalchemy import func, select, text
+from sqlalchemy import delete, func, select, text, tuple_
 
 from services.kernel import logs, metrics, topology
 from services.kernel.db import SharedEngine
@@ -162,6 +167,27 @@ class Inbox(DependencyProvider):
             if not include_replayed:
                 query = query.where(ParkedMessage.replayed_at.is_(None))
             return [parked_as_dict(p) for p in session.scalars(query)]
+
+    def prune_processed(self, older_than_days: float, batch: int = 5000) -> int:
+        """Forget handled messages older than ``older_than_days``; returns how many.
+
+        Deletes in batches (one short transaction each) so a large backlog never holds a long
+        lock; the ``processed_at`` index finds them.
+        """
+        cutoff = utcnow() - timedelta(days=older_than_days)
+        pruned = 0
+        key = tuple_(ProcessedMessage.consumer, ProcessedMessage.message_id)
+        while True:
+            with self.db.transaction() as session:
+                oldest = (
+                    select(ProcessedMessage.consumer, ProcessedMessage.message_id)
+                    .where(ProcessedMessage.processed_at < cutoff)
+                    .limit(batch)
+                )
+                gone = session.execute(delete(ProcessedMessage).where(key.in_(oldest))).rowcount
+            pruned += gone
+            if gone < batch:
+                return pruned
 
     def count_parked(self) -> int:
         with self.db.transaction() as session:
