@@ -10,6 +10,10 @@ message back on its queue once the fault is fixed.
 A service whose messages carry personal data (intake) makes its inbox with ``seal_parked=True``:
 parked bodies are then sealed at rest (``services.kernel.sealed``) and listed through its
 ``redact`` function (the body with the personal data masked), never whole.
+
+The record of handled messages is kept ``inbox.keep_processed_days`` (a redelivery, a retried
+relay or a client resending comes within minutes; a month is a wide margin), then pruned by
+:meth:`Inbox.prune_processed`, which every service runs hourly.
 """
 
 from __future__ import annotations
@@ -18,9 +22,10 @@ import json
 import logging
 import time
 import traceback
+from datetime import timedelta
 
 from nameko.extensions import DependencyProvider
-from sqlalchemy import func, select, text
+from sqlalchemy import delete, func, select, text, tuple_
 
 from services.kernel import logs, metrics, sealed, topology
 from services.kernel.db import SharedEngine
@@ -174,6 +179,27 @@ class Inbox(DependencyProvider):
             if not include_replayed:
                 query = query.where(ParkedMessage.replayed_at.is_(None))
             return [parked_as_dict(p, self.redact) for p in session.scalars(query)]
+
+    def prune_processed(self, older_than_days: float, batch: int = 5000) -> int:
+        """Forget handled messages older than ``older_than_days``; returns how many.
+
+        Deletes in batches (one short transaction each) so a large backlog never holds a long
+        lock; the ``processed_at`` index finds them.
+        """
+        cutoff = utcnow() - timedelta(days=older_than_days)
+        pruned = 0
+        key = tuple_(ProcessedMessage.consumer, ProcessedMessage.message_id)
+        while True:
+            with self.db.transaction() as session:
+                oldest = (
+                    select(ProcessedMessage.consumer, ProcessedMessage.message_id)
+                    .where(ProcessedMessage.processed_at < cutoff)
+                    .limit(batch)
+                )
+                gone = session.execute(delete(ProcessedMessage).where(key.in_(oldest))).rowcount
+            pruned += gone
+            if gone < batch:
+                return pruned
 
     def count_parked(self) -> int:
         with self.db.transaction() as session:

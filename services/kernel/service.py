@@ -10,10 +10,13 @@ and metrics answer anybody, for probes: docs/security.md).
 
 from __future__ import annotations
 
+import logging
+
 from kombu import Connection
 from nameko.dependency_providers import Config
 from nameko.extensions import DependencyProvider
 from nameko.rpc import rpc
+from nameko.timer import timer
 from nameko.web.handlers import http
 from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import text
@@ -26,6 +29,8 @@ from services.kernel.http import ApiError, json_response, not_found
 from services.kernel.inbox import Inbox
 from services.kernel.messaging import ReliableConsumer
 from services.kernel.outbox import OutboxRelay
+
+log = logging.getLogger(__name__)
 
 
 class RelayDependency(Database):
@@ -105,6 +110,14 @@ class ServiceBase:
         for queue, depth in self.consumers.depths().items():
             metrics.QUEUE_DEPTH.labels(self.name, queue).set(depth)
         return Response(metrics.render(), mimetype="text/plain", content_type=CONTENT_TYPE_LATEST)
+
+    @timer(interval=3600)
+    def prune_processed(self):
+        """Hourly: forget handled messages older than ``inbox.keep_processed_days``."""
+        days = float((self.config.get("inbox") or {}).get("keep_processed_days") or 30)
+        pruned = self.inbox.prune_processed(days)
+        if pruned:
+            log.info("pruned %d handled-message records older than %s days", pruned, days)
 
     @http("GET", "/admin/parked")
     @guard("office")

@@ -8,16 +8,19 @@ behind it keep flowing.
 
 import json
 import time
+from datetime import timedelta
 
 import pytest
 import requests
 from kombu import Connection, Queue, binding
 from nameko.containers import ServiceContainer
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from services.kernel import outbox, topology
 from services.kernel.db import make_engine
-from services.kernel.models import KernelBase, OutboxMessage
+from services.kernel.inbox import Inbox
+from services.kernel.models import KernelBase, OutboxMessage, ProcessedMessage, utcnow
 from tests.conftest import (
     RABBIT_MGMT,
     auth_headers,
@@ -148,6 +151,32 @@ def test_same_message_twice_is_handled_once(probe_service, engine):
     assert probe.CALLS["twice"] == 1  # the second delivery never reached the handler
     events = drain(amqp_uri, queue, 3, timeout=3)
     assert sorted(e["payload"]["text"] for e in events) == ["after", "twice"]
+
+
+def test_handled_records_older_than_the_window_are_pruned_recent_ones_kept(probe_service, engine):
+    container, amqp_uri, _ = probe_service
+    publish(amqp_uri, "old", "msg-old")
+    publish(amqp_uri, "new", "msg-new")
+    wait_for(lambda: probe.CALLS["new"] == 1 and probe.CALLS["old"] == 1)
+    wait_for(lambda: processed_ids(engine) == {"msg-new", "msg-old"})
+    with Session(engine) as session, session.begin():
+        session.execute(
+            update(ProcessedMessage)
+            .where(ProcessedMessage.message_id == "msg-old")
+            .values(processed_at=utcnow() - timedelta(days=40))
+        )
+    inbox = next(d for d in container.dependencies if isinstance(d, Inbox))
+    assert inbox.prune_processed(30, batch=1) == 1
+    assert processed_ids(engine) == {"msg-new"}
+    publish(amqp_uri, "new", "msg-new")  # a recent message sent again is still recognised
+    publish(amqp_uri, "after", "msg-after")
+    wait_for(lambda: probe.CALLS["after"] == 1)
+    assert probe.CALLS["new"] == 1
+
+
+def processed_ids(engine) -> set[str]:
+    with Session(engine) as session:
+        return set(session.scalars(select(ProcessedMessage.message_id)))
 
 
 def test_failing_handler_is_retried_parked_and_replayed(probe_service, engine):
