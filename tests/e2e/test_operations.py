@@ -128,7 +128,9 @@ def test_an_event_of_an_unknown_type_is_kept_reported_and_never_lost(stack):
         connection.close()
 
     def reported():
-        body = requests.get(stack.url("reporting", "/reconciliation"), timeout=15).json()
+        body = requests.get(
+            stack.url("reporting", "/reconciliation"), headers=stack.headers, timeout=15
+        ).json()
         seen = body["unknown_events"]["by_type"].get("hotline.call_logged")
         return body if seen else None
 
@@ -136,5 +138,7 @@ def test_an_event_of_an_unknown_type_is_kept_reported_and_never_lost(stack):
     assert body["unknown_events"]["by_type"]["hotline.call_logged"] == 1
     health = requests.get(stack.url("reporting", "/health"), timeout=10).json()
     assert health["events"] >= before + 1 and health["parked"] == 0
-    page = requests.get(stack.url("reporting", "/dashboard"), timeout=15).text
+    page = requests.get(
+        stack.url("reporting", "/dashboard"), headers=stack.headers, timeout=15
+    ).text
     assert "未知类型的事件" in page and "hotline.call_logged" in page

@@ -3,6 +3,7 @@
 from datetime import UTC, datetime
 
 import requests
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC  # noqa: N812
 from selenium.webdriver.support.ui import WebDriverWait
@@ -131,12 +132,23 @@ def test_the_citizen_rates_and_reopens_on_the_status_page(stack, phone):
 
     before = phone.find_element(By.ID, "action-message")
     phone.find_element(By.ID, "reopen-submit").click()
-    WebDriverWait(phone, 20).until(EC.staleness_of(before))  # the answer is a new page
+    WebDriverWait(phone, 20).until(lambda _: gone(before))  # the answer is a new page
     assert "已提交" in after_click(phone, "action-message").text
     assert wait_case(stack, number)["reopens"] == 1
 
     phone.get(stack.url("intake", f"/status?number={number}&code=000000"))  # a wrong code
     assert not phone.find_elements(By.ID, "reopen-form")
+
+
+def gone(element) -> bool:
+    """Whether ``element`` left the document. Chromium answers a node of the page before with
+    "Node with given id does not belong to the document", not always with a stale reference,
+    which is why ``EC.staleness_of`` is not enough."""
+    try:
+        element.is_enabled()
+    except WebDriverException:  # StaleElementReferenceException is one
+        return True
+    return False
 
 
 def test_sign_in_on_a_phone_wrong_password_then_right_then_sign_out(stack, phone):
