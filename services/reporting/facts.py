@@ -12,7 +12,7 @@ import io
 from collections import Counter, _count_elements  # Counter.update's C loop, without its checks
 from operator import attrgetter
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -23,15 +23,19 @@ from services.reporting.models import (
     MemberDim,
     MonthlyFigure,
     StationDim,
+    StoredEvent,
     StudioDim,
 )
 
 
 def _upsert(dialect: str):
-    stmt = (pg_insert if dialect == "postgresql" else sqlite_insert)(MonthlyFigure)
+    # On the Core table, not the ORM class: executed on the session's connection it skips the
+    # ORM's bulk-insert machinery (the most expensive part of projecting an event).
+    table = MonthlyFigure.__table__
+    stmt = (pg_insert if dialect == "postgresql" else sqlite_insert)(table)
     return stmt.on_conflict_do_update(
         index_elements=["month", "metric", "dimension", "key"],
-        set_={"value": MonthlyFigure.value + stmt.excluded.value},
+        set_={"value": table.c.value + stmt.excluded.value},
     )
 
 
@@ -47,60 +51,6 @@ CASE_DEFAULTS = {
     "merged_into": None,
     "served": False,
 }
-
-
-class SessionFacts:
-    """The projections' state in the database, inside the caller's transaction."""
-
-    def __init__(self, session: Session):
-        self.session = session
-
-    def station(self, code):
-        return self.session.get(StationDim, code) if code else None
-
-    def member(self, code):
-        return self.session.get(MemberDim, code) if code else None
-
-    def studio(self, code):
-        return self.session.get(StudioDim, code) if code else None
-
-    def case(self, number):
-        return self.session.get(CaseFact, number)
-
-    def add_case(self, **fields):
-        fact = CaseFact(**{**CASE_DEFAULTS, **fields})
-        self.session.add(fact)
-        self.session.flush()
-        return fact
-
-    def merged_into(self, numbers) -> list:
-        """The cases merged directly into any of ``numbers``."""
-        return self.session.scalars(select(CaseFact).where(CaseFact.merged_into.in_(numbers))).all()
-
-    def merge(self, fact, into: str) -> None:
-        fact.merged_into = into
-
-    def save_dim(self, model, code, **fields):
-        dim = self.session.get(model, code) or model(code=code)
-        for name, value in fields.items():
-            setattr(dim, name, value)
-        self.session.add(dim)
-
-    def activity_seen(self, activity_id) -> bool:
-        return self.session.get(ActivityFact, activity_id) is not None
-
-    def add_activity(self, **fields):
-        self.session.add(ActivityFact(**fields))
-
-    def bump(self, month: str, metric: str, keys, delta: int = 1) -> None:
-        """Add ``delta`` to one figure under each of ``keys``, by atomic upserts: concurrent
-        workers never lose each other's increments."""
-        rows = [
-            {"month": month, "metric": metric, "dimension": d, "key": str(k), "value": delta}
-            for d, k in keys
-        ]
-        if rows:
-            self.session.execute(_UPSERTS[self.session.bind.dialect.name], rows)
 
 
 class Row:
@@ -235,6 +185,193 @@ class MemoryFacts:
             rows = [(*key, value) for key, value in merged.items()]
         rows.sort()
         return rows
+
+
+class SessionFacts(MemoryFacts):
+    """The live path: the same state as a rebuild, in memory for one transaction (one batch of
+    events), read from the database on first use and written back by :meth:`flush`.
+
+    A batch of events touches a few hundred rows: each is read once (a Core ``SELECT`` by key),
+    the handlers change it in memory, and :meth:`flush` writes the stored events, the new and
+    changed rows, and every figure increment summed per key, in a handful of statements. The
+    figures are added by atomic upserts in key order, so several reporting processes never
+    lose or deadlock on each other's increments.
+    """
+
+    def __init__(self, session: Session):
+        super().__init__()
+        self.session = session
+        self.events: list[dict] = []  # staged rows of the event store
+        self.event_ids: set[str] = set()  # staged or known to be stored
+        self._loaded: dict[str, tuple] = {}  # case number → its columns as read
+        self._dirty_dims: set[tuple] = set()
+        self._new_activities: list[str] = []
+
+    # -- reads: the batch's memory first, else one row from the database --------------------
+
+    def _conn(self):
+        return self.session.connection()
+
+    def stored(self, event_id: str) -> bool:
+        if event_id in self.event_ids:
+            return True
+        found = self._conn().execute(_EVENT_SEEN, {"event_id": event_id}).first() is not None
+        if found:
+            self.event_ids.add(event_id)
+        return found
+
+    def store(self, row: dict) -> None:
+        self.event_ids.add(row["event_id"])
+        self.events.append(row)
+
+    def _dim(self, model, code):
+        if not code:
+            return None
+        dims = self.dims[model]
+        if code not in dims:
+            row = self._conn().execute(_DIM_BY_CODE[model], {"code": code}).mappings().first()
+            dims[code] = Row(**row) if row is not None else None
+        return dims[code]
+
+    def station(self, code):
+        return self._dim(StationDim, code)
+
+    def member(self, code):
+        return self._dim(MemberDim, code)
+
+    def studio(self, code):
+        return self._dim(StudioDim, code)
+
+    def case(self, number):
+        if number not in self.cases:
+            row = self._conn().execute(_CASE_BY_NUMBER, {"number": number}).first()
+            self.cases[number] = self._remember(row) if row is not None else None
+        return self.cases[number]
+
+    def _remember(self, row) -> Case:
+        fact = Case(*row)
+        self._loaded[fact.tracking_number] = tuple(row)
+        return fact
+
+    def add_case(self, **fields):
+        return super().add_case(**{**CASE_DEFAULTS, **fields})
+
+    def merged_into(self, numbers) -> list:
+        """The cases merged directly into any of ``numbers``, in memory or in the database."""
+        found = self._conn().execute(_MERGED_INTO, {"numbers": list(numbers)}).all()
+        for row in found:
+            if row[0] not in self.cases or self.cases[row[0]] is None:
+                self.cases[row[0]] = self._remember(row)
+        wanted = set(numbers)
+        return [f for f in self.cases.values() if f is not None and f.merged_into in wanted]
+
+    def merge(self, fact, into: str) -> None:
+        fact.merged_into = into
+
+    def save_dim(self, model, code, **fields):
+        self._dim(model, code)
+        dims = self.dims[model]
+        if dims[code] is None:
+            del dims[code]
+        super().save_dim(model, code, **fields)
+        self._dirty_dims.add((model, code))
+
+    def activity_seen(self, activity_id) -> bool:
+        if activity_id not in self.activities:
+            row = self._conn().execute(_ACTIVITY_SEEN, {"id": activity_id}).first()
+            if row is None:
+                return False
+            self.activities[activity_id] = None  # stored before this batch
+        return True
+
+    def add_activity(self, **fields):
+        super().add_activity(**fields)
+        self._new_activities.append(fields["activity_id"])
+
+    # -- the write-back ----------------------------------------------------------------------
+
+    def flush(self) -> None:
+        """Write what this batch changed; the caller's transaction commits it."""
+        conn = self._conn()
+        if self.events:
+            conn.execute(StoredEvent.__table__.insert(), self.events)
+        new, changed = [], []
+        for number, fact in self.cases.items():
+            if fact is None:
+                continue
+            values = attrgetter(*CASE_COLUMNS)(fact)
+            before = self._loaded.get(number)
+            if before is None:
+                new.append(dict(zip(CASE_COLUMNS, values, strict=True)))
+            elif before != values:
+                changed.append({"b_" + c: v for c, v in zip(CASE_COLUMNS, values, strict=True)})
+        if new:
+            conn.execute(CaseFact.__table__.insert(), new)
+        if changed:
+            conn.execute(_UPDATE_CASE, changed)
+        for model, code in sorted(self._dirty_dims, key=lambda mc: (mc[0].__tablename__, mc[1])):
+            row = self.dims[model][code]
+            columns = [c.name for c in model.__table__.columns]
+            conn.execute(
+                _upsert_row(conn.dialect.name, model), {c: getattr(row, c) for c in columns}
+            )
+        if self._new_activities:
+            columns = [c.name for c in ActivityFact.__table__.columns]
+            conn.execute(
+                ActivityFact.__table__.insert(),
+                [
+                    {c: getattr(self.activities[a], c) for c in columns}
+                    for a in self._new_activities
+                ],
+            )
+        figures = sorted(
+            (month, metric, d, str(k), value)
+            for (month, metric), counts in self.figures.items()
+            for (d, k), value in counts.items()
+            if value
+        )
+        if figures:
+            conn.execute(
+                _UPSERTS[conn.dialect.name],
+                [
+                    {"month": m, "metric": metric, "dimension": d, "key": k, "value": v}
+                    for m, metric, d, k, v in figures
+                ],
+            )
+        self.__init__(self.session)  # a fresh batch: nothing read is trusted past a commit
+
+
+_CASE_TABLE = CaseFact.__table__
+_CASE_BY_NUMBER = select(*(_CASE_TABLE.c[c] for c in CASE_COLUMNS)).where(
+    _CASE_TABLE.c.tracking_number == bindparam("number")
+)
+_MERGED_INTO = select(*(_CASE_TABLE.c[c] for c in CASE_COLUMNS)).where(
+    _CASE_TABLE.c.merged_into.in_(bindparam("numbers", expanding=True))
+)
+_UPDATE_CASE = (
+    update(_CASE_TABLE)
+    .where(_CASE_TABLE.c.tracking_number == bindparam("b_tracking_number"))
+    .values({c: bindparam("b_" + c) for c in CASE_COLUMNS if c != "tracking_number"})
+)
+_EVENT_SEEN = select(StoredEvent.__table__.c.seq).where(
+    StoredEvent.__table__.c.event_id == bindparam("event_id")
+)
+_ACTIVITY_SEEN = select(ActivityFact.__table__.c.activity_id).where(
+    ActivityFact.__table__.c.activity_id == bindparam("id")
+)
+_DIM_BY_CODE = {
+    model: select(model.__table__).where(model.__table__.c.code == bindparam("code"))
+    for model in (StationDim, MemberDim, StudioDim)
+}
+
+
+def _upsert_row(dialect: str, model):
+    table = model.__table__
+    stmt = (pg_insert if dialect == "postgresql" else sqlite_insert)(table)
+    return stmt.on_conflict_do_update(
+        index_elements=["code"],
+        set_={c.name: stmt.excluded[c.name] for c in table.columns if c.name != "code"},
+    )
 
 
 def bulk_insert(session: Session, model, columns, rows, batch: int = 50_000) -> None:
