@@ -13,10 +13,9 @@ from collections import Counter, _count_elements  # Counter.update's C loop, wit
 from operator import attrgetter
 
 from sqlalchemy import bindparam, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from services.kernel.db import insert_on_conflict
 from services.reporting.models import (
     ActivityFact,
     CaseFact,
@@ -27,19 +26,11 @@ from services.reporting.models import (
     StudioDim,
 )
 
+# Figures are added by atomic upserts: concurrent writers never lose each other's increments.
+_ADD_FIGURES = insert_on_conflict(
+    MonthlyFigure.__table__, ["month", "metric", "dimension", "key"], add=["value"]
+)
 
-def _upsert(dialect: str):
-    # On the Core table, not the ORM class: executed on the session's connection it skips the
-    # ORM's bulk-insert machinery (the most expensive part of projecting an event).
-    table = MonthlyFigure.__table__
-    stmt = (pg_insert if dialect == "postgresql" else sqlite_insert)(table)
-    return stmt.on_conflict_do_update(
-        index_elements=["month", "metric", "dimension", "key"],
-        set_={"value": table.c.value + stmt.excluded.value},
-    )
-
-
-_UPSERTS = {name: _upsert(name) for name in ("sqlite", "postgresql")}  # built, compiled once
 
 CASE_DEFAULTS = {
     "member": None,
@@ -312,9 +303,7 @@ class SessionFacts(MemoryFacts):
         for model, code in sorted(self._dirty_dims, key=lambda mc: (mc[0].__tablename__, mc[1])):
             row = self.dims[model][code]
             columns = [c.name for c in model.__table__.columns]
-            conn.execute(
-                _upsert_row(conn.dialect.name, model), {c: getattr(row, c) for c in columns}
-            )
+            conn.execute(_SAVE_DIM[model], {c: getattr(row, c) for c in columns})
         if self._new_activities:
             columns = [c.name for c in ActivityFact.__table__.columns]
             conn.execute(
@@ -332,7 +321,7 @@ class SessionFacts(MemoryFacts):
         )
         if figures:
             conn.execute(
-                _UPSERTS[conn.dialect.name],
+                _ADD_FIGURES,
                 [
                     {"month": m, "metric": metric, "dimension": d, "key": k, "value": v}
                     for m, metric, d, k, v in figures
@@ -365,13 +354,14 @@ _DIM_BY_CODE = {
 }
 
 
-def _upsert_row(dialect: str, model):
-    table = model.__table__
-    stmt = (pg_insert if dialect == "postgresql" else sqlite_insert)(table)
-    return stmt.on_conflict_do_update(
-        index_elements=["code"],
-        set_={c.name: stmt.excluded[c.name] for c in table.columns if c.name != "code"},
+_SAVE_DIM = {
+    model: insert_on_conflict(
+        model.__table__,
+        ["code"],
+        replace=[c.name for c in model.__table__.columns if c.name != "code"],
     )
+    for model in (StationDim, MemberDim, StudioDim)
+}
 
 
 def bulk_insert(session: Session, model, columns, rows, batch: int = 50_000) -> None:

@@ -25,6 +25,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from services.kernel.db import insert_on_conflict
 from services.routing.models import Notice, NotificationSetting
 from services.routing.workdays import CHINA
 
@@ -68,19 +69,29 @@ def queue_notice(session: Session, member: str | None, kind: str, number: str, c
     if not member:
         return
     key = f"{kind}:{number}:{member}:{cause}"
-    if session.scalar(select(Notice.id).where(Notice.key == key)) is not None:
-        return
-    session.add(
-        Notice(
-            key=key,
-            member_code=member,
-            kind=kind,
-            tracking_number=number,
-            text=KIND_TEXT[kind].format(number=number),
-            status="pending",
-            next_attempt_at=datetime.now(UTC),
-        )
+    connection = session.connection()
+    at = datetime.now(UTC)
+    connection.execute(
+        _INSERT_NOTICE,
+        {
+            "key": key,
+            "member_code": member,
+            "kind": kind,
+            "tracking_number": number,
+            "text": KIND_TEXT[kind].format(number=number),
+            "status": "pending",
+            "channel": None,
+            "attempts": 0,
+            "next_attempt_at": at,
+            "last_error": None,
+            "created_at": at,
+            "sent_at": None,
+        },
     )
+
+
+# A plain INSERT that does nothing when the key is there already (notices only grow).
+_INSERT_NOTICE = insert_on_conflict(Notice.__table__, ["key"])
 
 
 def _minutes(hhmm: str) -> int:
