@@ -1,9 +1,11 @@
 """The state the projections read and change, in two forms with one interface.
 
-:class:`SessionFacts` is the live path: ORM rows in the handler's transaction, figures added by
-atomic upserts. :class:`MemoryFacts` is a rebuild: the same state in plain Python objects and
-one dict of figure totals, written in bulk at the end (COPY on PostgreSQL). The handlers in
-``reporting.py`` only see this interface, so both paths run the same rules.
+:class:`MemoryFacts` is a rebuild: the whole state in plain Python objects and one dict of
+figure totals, written in bulk at the end (COPY on PostgreSQL). :class:`SessionFacts` is the
+live path: the same objects for one batch of events, each row read from the database on first
+use, and what the batch changed written back before its commit (figures added by atomic
+upserts). The handlers in ``reporting.py`` only see this interface, so both paths run the same
+rules.
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from sqlalchemy import bindparam, func, insert, select
+from sqlalchemy import bindparam, func, insert, or_, select
 from sqlalchemy.orm import Session
 
 from services.kernel import logs, outbox
@@ -725,11 +725,20 @@ def station_lead(session: Session, station: str) -> str | None:
 def check_deadlines(
     session: Session, at: datetime | None = None, settings: Settings = Settings()
 ) -> dict:
-    """Colour every open case; announce each change, and escalate a case once it is red."""
+    """Colour every open case; announce each change, and escalate a case once it is red.
+
+    Only the open cases whose colour can change are read: those not green, and the green ones
+    with a deadline within ``due_soon`` (every other open case stays green), so the minute's
+    check costs what is near its deadline, not every open case there is."""
     at = at or now()
     due_soon = timedelta(hours=settings.due_soon_hours)
     changed = {"yellow": 0, "red": 0, "escalated": 0}
-    for case in session.scalars(select(Case).where(Case.status.in_(lifecycle.ACTIVE))):
+    near = at + due_soon
+    may_change = select(Case).where(
+        Case.status.in_(lifecycle.ACTIVE),
+        or_(Case.colour != "green", Case.response_due <= near, Case.resolution_due <= near),
+    )
+    for case in session.scalars(may_change):
         colour = colour_of(case, at, due_soon)
         if colour == case.colour:
             continue
