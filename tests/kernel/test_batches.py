@@ -12,22 +12,12 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from services.kernel import topology
-from services.kernel.db import make_engine
-from services.kernel.models import KernelBase, OutboxMessage, ProcessedMessage
+from services.kernel.models import OutboxMessage, ProcessedMessage
 from tests.conftest import auth_headers, container_config, free_port, wait_for
 from tests.kernel import probe
 from tests.kernel.test_kernel_reliability import bind_probe_events, drain, publish
 
 OFFICE = auth_headers()
-
-
-@pytest.fixture
-def engine(db_url):
-    engine = make_engine(db_url)
-    KernelBase.metadata.create_all(engine)
-    probe.ProbeBase.metadata.create_all(engine)
-    yield engine
-    engine.dispose()
 
 
 def start(amqp_uri, db_url):
