@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import io
 from collections import Counter, _count_elements  # Counter.update's C loop, without its checks
+from contextlib import contextmanager
 from operator import attrgetter
 
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
+from sqlalchemy.schema import CreateIndex, DropIndex
 
 from services.reporting.models import (
     ActivityFact,
@@ -25,6 +27,7 @@ from services.reporting.models import (
     StationDim,
     StudioDim,
 )
+from services.reporting.projections import issue_breakdowns
 
 
 def _upsert(dialect: str):
@@ -66,6 +69,9 @@ class SessionFacts:
 
     def case(self, number):
         return self.session.get(CaseFact, number)
+
+    def breakdowns(self, fact) -> list[tuple[str, str]]:
+        return issue_breakdowns(fact)
 
     def add_case(self, **fields):
         fact = CaseFact(**{**CASE_DEFAULTS, **fields})
@@ -110,30 +116,49 @@ class Row:
         self.__dict__.update(fields)
 
 
-class Case:
-    """A :class:`CaseFact` in memory: the attributes the handlers read and change."""
+def _keyed(name: str):
+    """A case attribute that the case's breakdowns depend on: changing it drops them."""
+    slot = "_" + name
 
-    __slots__ = ("tracking_number", "received_month", "received_at", "station", "district")
-    __slots__ += ("channel", "category", "member", "member_level", "member_sector")
-    __slots__ += ("first_response_minutes", "rated", "handled", "merged_into", "served")
+    def set(self, value):
+        setattr(self, slot, value)
+        self._keys = None
+
+    return property(attrgetter(slot), set)  # read in C: read far more often than changed
+
+
+class Case:
+    """A :class:`CaseFact` in memory: the attributes the handlers read and change, and the
+    breakdowns its figures go to, kept until an attribute they depend on changes."""
+
+    __slots__ = ("tracking_number", "received_month", "received_at", "_station", "_district")
+    __slots__ += ("channel", "category", "_member", "_member_level", "_member_sector")
+    __slots__ += ("first_response_minutes", "rated", "handled", "merged_into", "served", "_keys")
+
+    station, district = _keyed("station"), _keyed("district")
+    member, member_level, member_sector = (
+        _keyed("member"),
+        _keyed("member_level"),
+        _keyed("member_sector"),
+    )
 
     def __init__(self, tracking_number, received_month, received_at, station, district, channel,
                  category, member=None, member_level=None, member_sector=None,
                  first_response_minutes=None, rated=False, handled=False, merged_into=None,
                  served=False):  # fmt: skip
         self.tracking_number, self.received_month = tracking_number, received_month
-        self.received_at, self.station, self.district = received_at, station, district
-        self.channel, self.category, self.member = channel, category, member
-        self.member_level, self.member_sector = member_level, member_sector
+        self.received_at, self._station, self._district = received_at, station, district
+        self.channel, self.category, self._member = channel, category, member
+        self._member_level, self._member_sector = member_level, member_sector
         self.first_response_minutes, self.rated, self.handled = (
             first_response_minutes,
             rated,
             handled,
         )
-        self.merged_into, self.served = merged_into, served
+        self.merged_into, self.served, self._keys = merged_into, served, None
 
 
-CASE_COLUMNS = Case.__slots__
+CASE_COLUMNS = tuple(name.lstrip("_") for name in Case.__slots__[:-1])
 
 
 class MemoryFacts:
@@ -145,6 +170,7 @@ class MemoryFacts:
         self.merges: dict[str, list[Case]] = {}  # case number → the cases merged into it
         self.activities: dict[str, Row] = {}
         self.figures: dict[tuple[str, str], Counter] = {}  # (month, metric) → {(dim, key): n}
+        self.pairs: dict = {}  # (dimension, key) → itself: one tuple per pair
 
     def station(self, code):
         return self.dims[StationDim].get(code)
@@ -157,6 +183,15 @@ class MemoryFacts:
 
     def case(self, number):
         return self.cases.get(number)
+
+    def breakdowns(self, fact) -> tuple:
+        """:func:`issue_breakdowns` of ``fact``, kept on it until it moves; every (dimension,
+        key) pair one shared tuple, so counting finds it by identity."""
+        keys = fact._keys
+        if keys is None:
+            pair = self.pairs.setdefault
+            keys = fact._keys = tuple([pair(k, k) for k in issue_breakdowns(fact)])
+        return keys
 
     def add_case(self, **fields):
         fact = self.cases[fields["tracking_number"]] = Case(**fields)
@@ -194,7 +229,28 @@ class MemoryFacts:
             for key in keys:
                 counts[key] += delta
 
-    def write(self, session: Session) -> None:
+    def _add_figures(self, figures: dict) -> None:
+        """Sum another process's figures (a partitioned rebuild) into these."""
+        for month_metric, counts in figures.items():
+            mine = self.figures.get(month_metric)
+            if mine is None:
+                self.figures[month_metric] = counts
+            else:
+                for key, n in counts.items():
+                    mine[key] = mine.get(key, 0) + n
+
+    def share(self, dialect) -> tuple:
+        """What a helper process of a rebuild hands back: the figures and its cases, encoded
+        for ``dialect`` as :func:`write_encoded` takes them."""
+        return self.figures, encode(dialect, CaseFact, CASE_COLUMNS, self._case_rows())
+
+    def _case_rows(self):
+        return map(attrgetter(*CASE_COLUMNS), self.cases.values())
+
+    def write(self, session: Session, more=()) -> None:
+        """Store everything (into empty tables): the dimensions, activities and this process's
+        cases first, then the shares of ``more`` (an iterable of :meth:`share` results, which
+        may still be coming in while the first rows are written), then the summed figures."""
         for model, dims in self.dims.items():
             columns = [c.name for c in model.__table__.columns]
             bulk_insert(
@@ -207,18 +263,18 @@ class MemoryFacts:
             columns,
             ([getattr(r, c) for c in columns] for r in self.activities.values()),
         )
-        bulk_insert(
-            session,
-            CaseFact,
-            CASE_COLUMNS,
-            map(attrgetter(*CASE_COLUMNS), self.cases.values()),
-        )
-        bulk_insert(
-            session,
-            MonthlyFigure,
-            ("month", "dimension", "key", "metric", "value"),
-            self._figures(),
-        )
+        with _indexes_after(session, CaseFact):
+            bulk_insert(session, CaseFact, CASE_COLUMNS, self._case_rows())
+            for figures, cases in more:
+                write_encoded(session, CaseFact, CASE_COLUMNS, cases)
+                self._add_figures(figures)
+        with _indexes_after(session, MonthlyFigure):
+            bulk_insert(
+                session,
+                MonthlyFigure,
+                ("month", "dimension", "key", "metric", "value"),
+                self._figures(),
+            )
 
     def _figures(self) -> list[tuple]:
         """The totals as rows, keyed as the database keeps them (a key is text, as ``str(k)``
@@ -237,23 +293,45 @@ class MemoryFacts:
         return rows
 
 
-def bulk_insert(session: Session, model, columns, rows, batch: int = 50_000) -> None:
+@contextmanager
+def _indexes_after(session: Session, model):
+    """Fill an empty table without its secondary indexes, then build them: one sort each
+    instead of a B-tree insertion per row (the same indexes, by the model's definitions)."""
+    conn = session.connection()
+    indexes = sorted(model.__table__.indexes, key=attrgetter("name"))
+    for index in indexes:
+        conn.execute(DropIndex(index))
+    yield
+    for index in indexes:
+        conn.execute(CreateIndex(index))
+
+
+def bulk_insert(session: Session, model, columns, rows) -> None:
     """Insert many rows fast: COPY on PostgreSQL; on SQLite, executemany of one plain statement
     (values converted by each column's own type, as the ORM would store them)."""
-    if session.bind.dialect.name == "postgresql":
-        _copy(session, model.__table__.name, columns, rows)
-        return
-    conn = session.connection()
+    write_encoded(session, model, columns, encode(session.bind.dialect, model, columns, rows))
+
+
+def encode(dialect, model, columns, rows, batch: int = 50_000) -> list:
+    """``rows`` ready for :func:`write_encoded`, in batches: COPY text on PostgreSQL, tuples of
+    values as each column's type stores them on SQLite (plain data: cheap to pickle)."""
+    if dialect.name == "postgresql":
+        out, lines, text = [], [], _text
+        for row in rows:
+            lines.append("\t".join(map(text, row)))
+            if len(lines) >= 2 * batch:
+                out.append("\n".join(lines) + "\n")
+                lines = []
+        if lines:
+            out.append("\n".join(lines) + "\n")
+        return out
     table = model.__table__
     convert = [
         (i, p)
-        for i, p in enumerate(table.c[c].type.bind_processor(conn.dialect) for c in columns)
+        for i, p in enumerate(table.c[c].type.bind_processor(dialect) for c in columns)
         if p is not None
     ]
-    sql = (
-        f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
-    )
-    chunk = []
+    out, chunk = [], []
     for row in rows:
         if convert:
             row = list(row)
@@ -261,9 +339,22 @@ def bulk_insert(session: Session, model, columns, rows, batch: int = 50_000) -> 
                 row[i] = p(row[i])
         chunk.append(tuple(row))
         if len(chunk) >= batch:
-            conn.exec_driver_sql(sql, chunk)
+            out.append(chunk)
             chunk = []
     if chunk:
+        out.append(chunk)
+    return out
+
+
+def write_encoded(session: Session, model, columns, encoded: list) -> None:
+    """Store rows from :func:`encode`: COPY on PostgreSQL, executemany on SQLite."""
+    table = model.__table__.name
+    if session.bind.dialect.name == "postgresql":
+        _copy(session, table, columns, encoded)
+        return
+    conn = session.connection()
+    sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
+    for chunk in encoded:
         conn.exec_driver_sql(sql, chunk)
 
 
@@ -281,28 +372,18 @@ def _text(value) -> str:
     return str(value)
 
 
-def _copy(session: Session, table: str, columns, rows, batch: int = 100_000) -> None:
-    """COPY in batches. psycopg2 refuses COPY under a green wait callback (psycogreen), so the
+def _copy(session: Session, table: str, columns, texts: list) -> None:
+    """COPY each text. psycopg2 refuses COPY under a green wait callback (psycogreen), so the
     callback is off while it runs: a COPY blocks the process, which a rebuild may."""
     from psycopg2 import extensions
 
-    rows = iter(rows)
     cursor = session.connection().connection.dbapi_connection.cursor()
     sql = f"COPY {table} ({', '.join(columns)}) FROM STDIN"
     wait = extensions.get_wait_callback()
     extensions.set_wait_callback(None)
     try:
-        while True:
-            lines = []
-            for row in rows:
-                lines.append("\t".join(map(_text, row)))
-                if len(lines) >= batch:
-                    break
-            if not lines:
-                return
-            cursor.copy_expert(sql, io.StringIO("\n".join(lines) + "\n"))
-            if len(lines) < batch:
-                return
+        for text in texts:
+            cursor.copy_expert(sql, io.StringIO(text))
     finally:
         extensions.set_wait_callback(wait)
         cursor.close()

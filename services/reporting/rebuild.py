@@ -1,7 +1,12 @@
-"""Rebuild the monthly figures from the event store: ``python -m services.reporting.rebuild``."""
+"""Rebuild the monthly figures from the event store: ``python -m services.reporting.rebuild``.
+
+``--part i/n`` runs one helper process of a partitioned rebuild (started by
+``reporting.rebuild`` itself, the database URL in ``LIANXIN_REBUILD_DB_URL``)."""
 
 from __future__ import annotations
 
+import argparse
+import os
 import sys
 
 from sqlalchemy.orm import Session
@@ -35,5 +40,26 @@ def main(db_url: str | None = None) -> int:
     return n
 
 
+def helper(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--part", required=True)
+    for name in ("upto", "total", "chunk"):
+        parser.add_argument(f"--{name}", type=int, required=True)
+    parser.add_argument("--out", required=True)
+    args = parser.parse_args(argv)
+    part, parts = (int(n) for n in args.part.split("/"))
+    return reporting.helper_main(
+        os.environ["LIANXIN_REBUILD_DB_URL"],
+        part,
+        parts,
+        args.upto,
+        args.total,
+        args.chunk,
+        args.out,
+    )
+
+
 if __name__ == "__main__":
+    if "--part" in sys.argv:
+        sys.exit(helper(sys.argv[1:]))
     print(f"{main(sys.argv[1] if len(sys.argv) > 1 else None)} events replayed")
