@@ -11,9 +11,11 @@ from __future__ import annotations
 import io
 from collections import Counter, _count_elements  # Counter.update's C loop, without its checks
 from contextlib import contextmanager
-from operator import attrgetter
+from itertools import groupby
+from operator import attrgetter, itemgetter
 
-from sqlalchemy import select
+import orjson
+from sqlalchemy import select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -24,6 +26,7 @@ from services.reporting.models import (
     CaseFact,
     MemberDim,
     MonthlyFigure,
+    MonthlyRollup,
     StationDim,
     StudioDim,
 )
@@ -39,6 +42,25 @@ def _upsert(dialect: str):
 
 
 _UPSERTS = {name: _upsert(name) for name in ("sqlite", "postgresql")}  # built, compiled once
+
+# The same increments into each key's rollup (a JSON object of its figures), in the same
+# transaction: added to the metric's value there, or the metric added to the object.
+_ROLLUP_UPSERTS = {
+    "sqlite": text(
+        'INSERT INTO monthly_rollups (month, dimension, "key", figures)'
+        " VALUES (:month, :dimension, :key, json_object(:metric, :value))"
+        ' ON CONFLICT (month, dimension, "key") DO UPDATE SET figures = json_set(figures,'
+        " '$.\"' || :metric || '\"',"
+        " coalesce(json_extract(figures, '$.\"' || :metric || '\"'), 0) + :value)"
+    ),
+    "postgresql": text(
+        'INSERT INTO monthly_rollups (month, dimension, "key", figures)'
+        " VALUES (:month, :dimension, :key, jsonb_build_object(:metric, :value)::text)"
+        ' ON CONFLICT (month, dimension, "key") DO UPDATE SET figures ='
+        " (monthly_rollups.figures::jsonb || jsonb_build_object(:metric,"
+        " coalesce((monthly_rollups.figures::jsonb ->> :metric)::bigint, 0) + :value))::text"
+    ),
+}
 
 CASE_DEFAULTS = {
     "member": None,
@@ -106,7 +128,9 @@ class SessionFacts:
             for d, k in keys
         ]
         if rows:
-            self.session.execute(_UPSERTS[self.session.bind.dialect.name], rows)
+            dialect = self.session.bind.dialect.name
+            self.session.execute(_UPSERTS[dialect], rows)
+            self.session.execute(_ROLLUP_UPSERTS[dialect], rows)
 
 
 class Row:
@@ -268,13 +292,14 @@ class MemoryFacts:
             for figures, cases in more:
                 write_encoded(session, CaseFact, CASE_COLUMNS, cases)
                 self._add_figures(figures)
+        figures = self._figures()
         with _indexes_after(session, MonthlyFigure):
             bulk_insert(
-                session,
-                MonthlyFigure,
-                ("month", "dimension", "key", "metric", "value"),
-                self._figures(),
+                session, MonthlyFigure, ("month", "dimension", "key", "metric", "value"), figures
             )
+        bulk_insert(
+            session, MonthlyRollup, ("month", "dimension", "key", "figures"), _rollups(figures)
+        )
 
     def _figures(self) -> list[tuple]:
         """The totals as rows, keyed as the database keeps them (a key is text, as ``str(k)``
@@ -304,6 +329,13 @@ def _indexes_after(session: Session, model):
     yield
     for index in indexes:
         conn.execute(CreateIndex(index))
+
+
+def _rollups(figures: list[tuple]):
+    """``monthly_rollups`` rows of the figures (sorted by month, dimension, key, metric)."""
+    dumps = orjson.dumps
+    for (month, dimension, key), rows in groupby(figures, itemgetter(0, 1, 2)):
+        yield month, dimension, key, dumps({r[3]: r[4] for r in rows}).decode()
 
 
 def bulk_insert(session: Session, model, columns, rows) -> None:

@@ -32,6 +32,7 @@ from services.reporting.models import (
     CaseFact,
     MemberDim,
     MonthlyFigure,
+    MonthlyRollup,
     StationDim,
     StoredEvent,
     StudioDim,
@@ -447,20 +448,20 @@ def rebuild(
     if session.bind.dialect.name == "sqlite":  # room for the indexes being written in bulk
         conn.exec_driver_sql("PRAGMA cache_size=-262144")  # 256 MB, this connection
     try:
+        shares = map(_helper_result, helpers)  # read as they come in, while this one writes
+        if not all([_same_store(h) for h in helpers]):  # they read another store than this
+            for proc, _path, _err in helpers:  # transaction does: replay it all here
+                proc.kill()
+            facts, done = replay(conn, chunk, upto=last, progress=report)
+            shares = ()
         _clear(session)
-        facts.write(session, map(_helper_result, helpers))  # theirs as they come in
-    except _AnotherStore:  # a helper read another store than this transaction: replay it here
-        for helper in helpers:
-            helper[0].kill()
-            helper[0].wait()
-        _clear(session)
-        facts, done = replay(conn, chunk, upto=last, progress=report)
-        facts.write(session)
+        facts.write(session, shares)
     finally:
-        for proc, path in helpers:  # none left running or on disk, whatever happened
+        for proc, path, err in helpers:  # none left running or on disk, whatever happened
             if proc.poll() is None:
                 proc.kill()
-                proc.wait()
+            proc.wait()
+            err.close()
             if os.path.exists(path):
                 os.unlink(path)
     if session.bind.dialect.name == "sqlite":
@@ -471,12 +472,9 @@ def rebuild(
 
 
 def _clear(session: Session) -> None:
-    for model in (MonthlyFigure, CaseFact, ActivityFact, StationDim, MemberDim, StudioDim):
+    for model in (MonthlyFigure, MonthlyRollup, CaseFact, ActivityFact, StationDim, MemberDim):
         session.execute(delete(model))
-
-
-class _AnotherStore(Exception):
-    pass
+    session.execute(delete(StudioDim))
 
 
 PARALLEL_FROM = 200_000
@@ -509,22 +507,39 @@ def _start_helpers(session: Session, workers: int, total: int, last, chunk: int)
         args += [f"--upto={last if last is not None else 0}", f"--total={total}"]
         args += [f"--chunk={chunk}", f"--out={out.name}"]
         env = {**os.environ, "LIANXIN_REBUILD_DB_URL": url}
-        proc = subprocess.Popen(args, env=env, stderr=subprocess.PIPE, cwd=_ROOT)
-        helpers.append((proc, out.name))
+        err = tempfile.TemporaryFile()
+        proc = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=err, cwd=_ROOT)
+        helpers.append((proc, out.name, err))
     return helpers
 
 
 _ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+SAME_STORE = b"same store\n"  # a helper's first line: it sees the store this transaction sees
+
+
+def _same_store(helper) -> bool:
+    proc = helper[0]
+    if proc.stdout.readline() == SAME_STORE:
+        return True
+    _failed(helper)
+    return False
+
+
+def _failed(helper, another_store_is_fine: bool = True):
+    proc, _path, err = helper
+    if proc.wait() and (proc.returncode != SAW_ANOTHER_STORE or not another_store_is_fine):
+        err.seek(0)
+        message = err.read().decode(errors="replace")[-2000:]
+        raise RuntimeError(f"rebuild helper failed ({proc.returncode}): {message}")
+
+
 SAW_ANOTHER_STORE = 3  # a helper's exit status: its store was not this transaction's
 
 
 def _helper_result(helper):
-    proc, path = helper
-    _, err = proc.communicate()
-    if proc.returncode == SAW_ANOTHER_STORE:
-        raise _AnotherStore
-    if proc.returncode:
-        raise RuntimeError(f"rebuild helper failed ({proc.returncode}): {err.decode()[-2000:]}")
+    proc, path, _err = helper
+    proc.stdout.read()
+    _failed(helper, another_store_is_fine=False)
     with open(path, "rb") as f:
         share = pickle.load(f)
     os.unlink(path)
@@ -543,6 +558,8 @@ def helper_main(url: str, part: int, parts: int, upto: int, total: int, chunk: i
             ).scalar()
             if seen != total:
                 return SAW_ANOTHER_STORE
+            sys.stdout.buffer.write(SAME_STORE)
+            sys.stdout.flush()
             facts, _ = replay(conn, chunk, part, parts, upto)
     finally:
         engine.dispose()
@@ -568,40 +585,55 @@ def with_rates(figures: dict) -> dict:
 
 
 def _add_rates(figures: dict) -> dict:
-    if "issues_received" in figures and figures["issues_received"]:
+    get = figures.get
+    received = get("issues_received")
+    if received:
         # reports merged into another case are answered and resolved as that one matter
-        figures["matters_received"] = figures["issues_received"] - figures.get("cohort_merged", 0)
-    for rate, (num, den) in _RATE_PAIRS:
-        if den in figures and figures[den]:
-            figures[rate] = round(figures.get(num, 0) / figures[den], 4)
+        figures["matters_received"] = received - get("cohort_merged", 0)
+    for rate, num, den in _RATE_PAIRS:
+        of = get(den)
+        if of:
+            figures[rate] = round(get(num, 0) / of, 4)
     return figures
 
 
-_RATE_PAIRS = tuple(RATES.items())
+_RATE_PAIRS = tuple((rate, num, den) for rate, (num, den) in RATES.items())
+
+
+_ROLLUPS = {
+    dialect: f'SELECT dimension, "key", figures FROM monthly_rollups WHERE month = {mark}'
+    for dialect, mark in (("sqlite", "?"), ("postgresql", "%s"))
+}
 
 
 def _per_key(session: Session, months: list[str]):
-    """``(dimension, key, {metric: value})`` of the months, summed, one row per key: the
-    database builds each key's figures as one JSON object, so Python handles a few thousand
-    rows rather than one per figure."""
+    """``(dimension, key, {metric: value})`` of the months, summed, one row per key: a month's
+    are read as kept (``monthly_rollups``); for several, the database sums the figures and
+    builds each key's as one JSON object. Either way Python handles a few thousand rows rather
+    than one per figure."""
+    if len(months) == 1:  # one month: each key's figures are kept as one object already
+        cursor = session.connection().connection.driver_connection.cursor()
+        try:
+            cursor.execute(_ROLLUPS[session.bind.dialect.name], (months[0],))
+            rows = cursor.fetchall()
+        finally:
+            cursor.close()
+        loads = orjson.loads
+        for dimension, key, values in rows:
+            yield dimension, key, loads(values)
+        return
     pg = session.bind.dialect.name == "postgresql"
     agg = func.json_object_agg if pg else func.json_group_object
-    if len(months) == 1:  # one figure per (metric, dimension, key): nothing to sum
-        inner = select(
-            MonthlyFigure.dimension, MonthlyFigure.key, MonthlyFigure.metric, MonthlyFigure.value
-        ).where(MonthlyFigure.month == months[0])
-    else:
-        inner = (
-            select(
-                MonthlyFigure.dimension,
-                MonthlyFigure.key,
-                MonthlyFigure.metric,
-                func.sum(MonthlyFigure.value).label("value"),
-            )
-            .where(MonthlyFigure.month.in_(months))
-            .group_by(MonthlyFigure.dimension, MonthlyFigure.key, MonthlyFigure.metric)
+    inner = (
+        select(
+            MonthlyFigure.dimension,
+            MonthlyFigure.key,
+            MonthlyFigure.metric,
+            func.sum(MonthlyFigure.value).label("value"),
         )
-    inner = inner.subquery()
+        .where(MonthlyFigure.month.in_(months))
+        .group_by(MonthlyFigure.dimension, MonthlyFigure.key, MonthlyFigure.metric)
+    ).subquery()
     figures = cast(agg(inner.c.metric, inner.c.value), Text)  # text: parsed by orjson, fast
     query = select(inner.c.dimension, inner.c.key, figures).group_by(inner.c.dimension, inner.c.key)
     for dimension, key, values in session.connection().execute(query):
