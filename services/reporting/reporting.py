@@ -22,7 +22,7 @@ import zlib
 from datetime import datetime
 
 import orjson
-from sqlalchemy import Text, cast, delete, func, select, text
+from sqlalchemy import Text, cast, delete, func, make_url, select, text
 from sqlalchemy.orm import Session
 
 from services.kernel import logs
@@ -441,10 +441,10 @@ def rebuild(
     conn = session.connection()
     total, last = conn.execute(select(func.count(), func.max(StoredEvent.seq))).one()
     if workers is None:
-        workers = _default_workers(session, total)
+        workers = default_workers(session.bind.url, total)
     helpers = _start_helpers(session, workers, total, last, chunk) if workers > 1 else []
     report = (lambda done: progress(done, total)) if progress else None
-    facts, done = replay(conn, chunk, 0, len(helpers) + 1, last, None if helpers else report)
+    facts, done = replay(conn, chunk, 0, len(helpers) + 1, last, report)
     if session.bind.dialect.name == "sqlite":  # room for the indexes being written in bulk
         conn.exec_driver_sql("PRAGMA cache_size=-262144")  # 256 MB, this connection
     try:
@@ -480,8 +480,9 @@ def _clear(session: Session) -> None:
 PARALLEL_FROM = 200_000
 
 
-def _default_workers(session: Session, total: int) -> int:
-    url = session.bind.url
+def default_workers(url, total: int) -> int:
+    """How many processes replay a store of ``total`` events at ``url``."""
+    url = make_url(url)
     if (
         total < PARALLEL_FROM
         or (url.get_backend_name() == "sqlite" and not url.database)
