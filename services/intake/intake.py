@@ -109,8 +109,8 @@ def check_references(session: Session, sub: dict) -> dict:
     ):
         errors["same_as"] = [f"没有受理编号为 {same_as} 的问题 / no issue {same_as}"]
     # Until routing's catalogue has reached intake, any code is taken (routing checks it again).
-    known = categories(session)
-    if known and sub["category"] not in {c["code"] for c in known}:
+    known = category_codes(session)
+    if known and sub["category"] not in known:
         errors["category"] = [
             f"问题类别 {sub['category']} 不在目录中 / unknown category {sub['category']}"
         ]
@@ -243,6 +243,16 @@ def apply_catalogue(session: Session, event: dict) -> None:
         row = session.get(KnownCategory, c["code"]) or KnownCategory(code=c["code"])
         row.name, row.name_en, row.position, row.active = c["name"], c["name_en"], position, True
         session.add(row)
+
+
+def category_codes(session: Session) -> frozenset[str]:
+    """The active category codes, read once per transaction (a batch of many submissions)."""
+    codes = session.info.get("lx_category_codes")
+    if codes is None:
+        codes = session.info["lx_category_codes"] = frozenset(
+            session.scalars(select(KnownCategory.code).where(KnownCategory.active))
+        )
+    return codes
 
 
 def categories(session: Session) -> list[dict]:

@@ -54,7 +54,7 @@ from services.kernel.config import station_selection
 from services.kernel.db import make_engine
 from services.kernel.events import parse_event
 from services.kernel.http import ApiError, json_response, not_found
-from services.kernel.inbox import Inbox
+from services.kernel.inbox import OUTCOMES, Inbox
 from services.kernel.messaging import consume_reliably
 from services.kernel.publisher import ConfirmedPublisher
 from services.kernel.sealed import Keys
@@ -163,20 +163,22 @@ class IntakeService(ServiceBase):
     def health_details(self, session):
         return {"stations": self.stations.consumed(), "submissions": intake.counts(session)}
 
-    @consume_reliably(queues=selected_stations)
-    def receive_submission(self, delivery):
-        result = self.inbox.process(delivery, intake.receive)
-        self.channel.done(delivery.message_id)  # HTTP channels set message_id = submission_id
-        return result
+    @consume_reliably(queues=selected_stations, batch=True)
+    def receive_submission(self, deliveries):
+        results = self.inbox.process_batch(deliveries, intake.receive)
+        for delivery in deliveries:
+            self.channel.done(delivery.message_id)  # HTTP channels set message_id = submission_id
+        return results
 
-    @consume_reliably(queues=[topology.event_queue("intake.events")])
-    def on_event(self, delivery):
-        return self.inbox.process(delivery, self._apply_event)
-
-    def _apply_event(self, session, delivery):
-        code = intake.apply_event(session, parse_event(delivery.body))
-        if code is not None and self.stations.serves(code):
-            self.stations.consume(code)
+    @consume_reliably(queues=[topology.event_queue("intake.events")], batch=True)
+    def on_event(self, deliveries):
+        results = self.inbox.process_batch(
+            deliveries, lambda session, d: intake.apply_event(session, parse_event(d.body))
+        )
+        for code in results:  # a station announced: consume its queue if this process serves it
+            if code not in (None, *OUTCOMES) and self.stations.serves(code):
+                self.stations.consume(code)
+        return results
 
     @timer(interval=5)
     def pick_up_stations(self):

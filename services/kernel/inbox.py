@@ -25,7 +25,7 @@ import traceback
 from datetime import timedelta
 
 from nameko.extensions import DependencyProvider
-from sqlalchemy import delete, func, select, text, tuple_
+from sqlalchemy import delete, func, insert, select, text, tuple_
 
 from services.kernel import logs, metrics, sealed, topology
 from services.kernel.db import SharedEngine
@@ -36,10 +36,15 @@ from services.kernel.publisher import ConfirmedPublisher
 log = logging.getLogger(__name__)
 
 _KEY_LOCK = text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))")
+_KEY_LOCKS = text(
+    "SELECT pg_advisory_xact_lock(hashtextextended(k, 0))"
+    " FROM (SELECT k FROM unnest(CAST(:keys AS text[])) AS k ORDER BY k) AS ordered"
+)
 
 DUPLICATE = "duplicate"
 RETRYING = "retrying"
 PARKED = "parked"
+OUTCOMES = (DUPLICATE, RETRYING, PARKED)  # what process() returns instead of a handler's result
 
 # Headers the broker adds when dead-lettering; dropped before a message is sent round again.
 _BROKER_HEADERS = (
@@ -85,8 +90,11 @@ class Inbox(DependencyProvider):
     def get_dependency(self, worker_ctx):
         return self
 
-    def process(self, delivery: Delivery, handler):
-        """Handle ``delivery`` once; returns the handler's result, DUPLICATE, RETRYING or PARKED."""
+    def process(self, delivery: Delivery, handler, finish=None):
+        """Handle ``delivery`` once; returns the handler's result, DUPLICATE, RETRYING or PARKED.
+
+        ``finish(session)``, if given, runs after the handler, in its transaction (a handler that
+        keeps its changes in memory for a batch writes them there)."""
         service = self.container.config.get("SERVICE_NAME", "?")
         logs.clear()
         logs.bind(queue=delivery.queue, message_id=delivery.key)
@@ -102,6 +110,8 @@ class Inbox(DependencyProvider):
                     outcome = DUPLICATE
                     return DUPLICATE
                 result = handler(session, delivery)
+                if finish is not None:
+                    finish(session)
                 session.add(ProcessedMessage(consumer=delivery.queue, message_id=delivery.key))
             outcome = "ok"
             return result
@@ -116,6 +126,76 @@ class Inbox(DependencyProvider):
             metrics.LATENCY.labels(service, delivery.queue).observe(elapsed)
             metrics.HANDLED.labels(service, delivery.queue, outcome).inc()
             log.info("handled %s in %.1f ms: %s", delivery.queue, elapsed * 1000, outcome)
+
+    def process_batch(self, deliveries: list[Delivery], handler, finish=None) -> list:
+        """Handle many deliveries in one transaction; returns one result each, as ``process``.
+
+        The messages already handled (and repeats inside the batch) are DUPLICATE; the handler
+        runs for the others in order, in one session, and the batch commits once with the record
+        of all of them. If the handler raises for any, or the commit fails, the whole batch rolls
+        back and every message is taken again one at a time by :meth:`process`, so only the
+        faulty one is retried or parked and the others lose nothing. ``finish(session)`` runs
+        once after the last handler, before the commit.
+        """
+        if len(deliveries) == 1:
+            return [self.process(deliveries[0], handler, finish)]
+        service = self.container.config.get("SERVICE_NAME", "?")
+        started = time.perf_counter()
+        try:
+            with self.db.transaction() as session:
+                keys = sorted({(d.queue, d.key) for d in deliveries})
+                if session.bind.dialect.name == "postgresql":
+                    # In key order, so two batches sharing messages cannot deadlock.
+                    session.execute(_KEY_LOCKS, {"keys": [f"{q}:{k}" for q, k in keys]})
+                done = set(
+                    session.execute(
+                        select(ProcessedMessage.consumer, ProcessedMessage.message_id).where(
+                            tuple_(ProcessedMessage.consumer, ProcessedMessage.message_id).in_(keys)
+                        )
+                    ).all()
+                )
+                results, fresh = [], []
+                for delivery in deliveries:
+                    key = (delivery.queue, delivery.key)
+                    if key in done:
+                        results.append(DUPLICATE)
+                        continue
+                    done.add(key)
+                    logs.clear()
+                    logs.bind(queue=delivery.queue, message_id=delivery.key)
+                    results.append(handler(session, delivery))
+                    fresh.append(
+                        {"consumer": key[0], "message_id": key[1], "processed_at": utcnow()}
+                    )
+                if finish is not None:
+                    finish(session)
+                if fresh:
+                    session.execute(insert(ProcessedMessage), fresh)
+        except Exception as exc:
+            log.warning(
+                "a batch of %d from %s failed (%s); handling them one at a time",
+                len(deliveries),
+                deliveries[0].queue,
+                exc,
+            )
+            return [self.process(d, handler, finish) for d in deliveries]
+        finally:
+            logs.clear()
+        elapsed = time.perf_counter() - started
+        for queue in {d.queue for d in deliveries}:
+            mine = [r for d, r in zip(deliveries, results, strict=True) if d.queue == queue]
+            dup = sum(1 for r in mine if r == DUPLICATE)
+            metrics.LATENCY.labels(service, queue).observe(elapsed)
+            metrics.HANDLED.labels(service, queue, "ok").inc(len(mine) - dup)
+            if dup:
+                metrics.HANDLED.labels(service, queue, DUPLICATE).inc(dup)
+        log.info(
+            "handled a batch of %d in %.1f ms (%.2f ms each)",
+            len(deliveries),
+            elapsed * 1000,
+            elapsed * 1000 / len(deliveries),
+        )
+        return results
 
     def fail(self, delivery: Delivery, exc: Exception) -> str:
         """Retry after the next back-off step, or park after the last one."""

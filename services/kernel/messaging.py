@@ -160,20 +160,35 @@ class ReliableConsumer(Entrypoint):
 
     ``queues`` is a list of kombu queues, or a callable ``(container) -> list`` evaluated at
     setup (intake uses it to pick its stations from config and its local station copy).
+
+    With ``batch=True`` the method gets a list of deliveries instead: every message that arrived
+    while the previous batch was being handled, up to ``consume.batch_size``, so a quiet queue
+    is handled one message at a time (no added wait) and a busy one in batches (one transaction,
+    one commit for many: ``Inbox.process_batch``). One batch of an entrypoint is handled at a
+    time; its messages are acked when the method returned, or all requeued if it raised.
     """
 
     queue_consumer = ReliableQueueConsumer()
 
-    def __init__(self, queues, prefetch_count: int | None = None, **kwargs):
+    def __init__(self, queues, prefetch_count: int | None = None, batch: bool = False, **kwargs):
         self.queue_spec = queues
         self.prefetch_count = prefetch_count
+        self.batch = batch
         super().__init__(**kwargs)
 
     def setup(self):
         spec = self.queue_spec
         self._queues = list(spec(self.container) if callable(spec) else spec)
         self.consuming: set[str] = set()  # queues declared, bound and consumed right now
-        self.requeue_delay = float(self.container.config.get("retry", {}).get("requeue_delay_s", 2))
+        config = self.container.config
+        self.requeue_delay = float(config.get("retry", {}).get("requeue_delay_s", 2))
+        if self.batch:
+            consume = config.get("consume") or {}
+            self.batch_size = int(consume.get("batch_size", 100))
+            if self.prefetch_count is None:
+                self.prefetch_count = int(consume.get("prefetch", 200))
+            self._waiting: list = []  # (delivery, message) not yet handed to a worker
+            self._busy = False
         self.queue_consumer.register_provider(self)
 
     def stop(self):
@@ -196,26 +211,61 @@ class ReliableConsumer(Entrypoint):
 
     def handle_message(self, queue_name, message):
         delivery = Delivery.from_kombu(queue_name, message)
+        if self.batch:
+            self._waiting.append((delivery, message))
+            if not self._busy:
+                self._next_batch()
+            return
         try:
             self.container.spawn_worker(
-                self, (delivery,), {}, handle_result=partial(self.handle_result, message)
+                self, (delivery,), {}, handle_result=partial(self.handle_result, [message])
             )
         except ContainerBeingKilled:
             self.queue_consumer.requeue_message(message)
 
-    def handle_result(self, message, worker_ctx, result=None, exc_info=None):
+    def _next_batch(self):
+        if not self._waiting:
+            self._busy = False
+            return
+        self._busy = True
+        taken, self._waiting = (
+            self._waiting[: self.batch_size],
+            self._waiting[self.batch_size :],
+        )
+        messages = [m for _, m in taken]
+        try:
+            self.container.spawn_worker(
+                self,
+                ([d for d, _ in taken],),
+                {},
+                handle_result=partial(self.handle_result, messages),
+            )
+        except ContainerBeingKilled:
+            self._busy = False
+            for message in messages:
+                self.queue_consumer.requeue_message(message)
+
+    def handle_result(self, messages, worker_ctx, result=None, exc_info=None):
         if exc_info is None:
-            self.queue_consumer.ack_message(message)
+            for message in messages:
+                self.queue_consumer.ack_message(message)
         else:
-            # Retrying or parking failed too: the message stays ours, back on the queue later.
+            # Retrying or parking failed too: the messages stay ours, back on the queue later.
             log.error(
-                "could not retry or park a message from %s; requeue in %ss",
-                message.delivery_info.get("routing_key"),
+                "could not retry or park %d message(s) from %s; requeue in %ss",
+                len(messages),
+                messages[0].delivery_info.get("routing_key"),
                 self.requeue_delay,
                 exc_info=exc_info,
             )
             eventlet.sleep(self.requeue_delay)
-            self.queue_consumer.requeue_message(message)
+            for message in messages:
+                self.queue_consumer.requeue_message(message)
+        if self.batch:
+            # From a thread of its own: this worker still holds its slot in the worker pool.
+            self.container.spawn_managed_thread(
+                self._next_batch, identifier=f"{self.method_name}.next_batch"
+            )
         return result, exc_info
 
 

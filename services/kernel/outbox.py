@@ -2,7 +2,8 @@
 
 A handler calls ``record(session, type, payload, source)`` inside its transaction. After the
 commit the relay (one greenthread per service process) publishes unsent rows in id order to
-``lianxin.events`` with ``mandatory`` and publisher confirms, and marks them sent. A crash between
+``lianxin.events`` with ``mandatory`` and publisher confirms (a batch at a time, one wait for all
+its confirms), and marks them sent. A crash between
 publish and mark publishes the event again: consumers are idempotent by event id.
 """
 
@@ -20,7 +21,7 @@ from sqlalchemy.orm import Session
 from services.kernel.db import SharedEngine
 from services.kernel.events import new_event
 from services.kernel.models import OutboxMessage, utcnow
-from services.kernel.publisher import ConfirmedPublisher
+from services.kernel.publisher import ConfirmedPublisher, Outgoing
 from services.kernel.topology import EVENTS_EXCHANGE
 
 log = logging.getLogger(__name__)
@@ -122,18 +123,24 @@ class OutboxRelay(SharedExtension):
             ).all()
             if session.bind.dialect.name == "sqlite":
                 session.commit()
-            done, error = [], None
-            for row in rows:
-                try:
-                    self.publisher.publish(
-                        row.body.encode("utf-8"),
+            outcome = self.publisher.publish_many(
+                [
+                    Outgoing(
+                        body=row.body.encode("utf-8"),
                         exchange=row.exchange,
                         routing_key=row.routing_key,
                         message_id=row.event_id,
                         type=row.routing_key,
                     )
-                except Exception as exc:  # keep what the broker confirmed, retry the rest later
-                    error = exc
+                    for row in rows
+                ]
+            )
+            # Keep what the broker confirmed up to the first refusal (in id order); the rest is
+            # tried again on the next round.
+            done, error = [], None
+            for row, problem in zip(rows, outcome, strict=True):
+                if problem is not None:
+                    error = problem
                     break
                 done.append(row.id)
             if done:

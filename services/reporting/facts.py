@@ -15,7 +15,7 @@ from itertools import groupby
 from operator import attrgetter, itemgetter
 
 import orjson
-from sqlalchemy import select, text
+from sqlalchemy import bindparam, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -28,39 +28,50 @@ from services.reporting.models import (
     MonthlyFigure,
     MonthlyRollup,
     StationDim,
+    StoredEvent,
     StudioDim,
 )
 from services.reporting.projections import issue_breakdowns
 
 
 def _upsert(dialect: str):
-    stmt = (pg_insert if dialect == "postgresql" else sqlite_insert)(MonthlyFigure)
+    # On the Core table, not the ORM class: executed on the session's connection it skips the
+    # ORM's bulk-insert machinery (the most expensive part of projecting an event).
+    table = MonthlyFigure.__table__
+    stmt = (pg_insert if dialect == "postgresql" else sqlite_insert)(table)
     return stmt.on_conflict_do_update(
         index_elements=["month", "metric", "dimension", "key"],
-        set_={"value": MonthlyFigure.value + stmt.excluded.value},
+        set_={"value": table.c.value + stmt.excluded.value},
     )
 
 
 _UPSERTS = {name: _upsert(name) for name in ("sqlite", "postgresql")}  # built, compiled once
 
-# The same increments into each key's rollup (a JSON object of its figures), in the same
-# transaction: added to the metric's value there, or the metric added to the object.
+# A batch's increments of one key's figures, as one object, added to the key's rollup: the
+# metrics of both objects, each the sum of its values there, in metric order (as a rebuild
+# writes them).
 _ROLLUP_UPSERTS = {
     "sqlite": text(
         'INSERT INTO monthly_rollups (month, dimension, "key", figures)'
-        " VALUES (:month, :dimension, :key, json_object(:metric, :value))"
-        ' ON CONFLICT (month, dimension, "key") DO UPDATE SET figures = json_set(figures,'
-        " '$.\"' || :metric || '\"',"
-        " coalesce(json_extract(figures, '$.\"' || :metric || '\"'), 0) + :value)"
+        ' VALUES (:month, :dimension, :key, :figures) ON CONFLICT (month, dimension, "key")'
+        " DO UPDATE SET figures = (SELECT json_group_object(m, v) FROM (SELECT m, sum(v) AS v"
+        " FROM (SELECT key AS m, value AS v FROM json_each(monthly_rollups.figures)"
+        " UNION ALL SELECT key, value FROM json_each(excluded.figures)) GROUP BY m ORDER BY m))"
     ),
     "postgresql": text(
         'INSERT INTO monthly_rollups (month, dimension, "key", figures)'
-        " VALUES (:month, :dimension, :key, jsonb_build_object(:metric, :value)::text)"
-        ' ON CONFLICT (month, dimension, "key") DO UPDATE SET figures ='
-        " (monthly_rollups.figures::jsonb || jsonb_build_object(:metric,"
-        " coalesce((monthly_rollups.figures::jsonb ->> :metric)::bigint, 0) + :value))::text"
+        ' VALUES (:month, :dimension, :key, :figures) ON CONFLICT (month, dimension, "key")'
+        " DO UPDATE SET figures = (SELECT json_object_agg(m, v ORDER BY m)::text FROM"
+        " (SELECT m, sum(v) AS v FROM (SELECT key AS m, value::bigint AS v"
+        " FROM jsonb_each_text(monthly_rollups.figures::jsonb) UNION ALL SELECT key,"
+        " value::bigint FROM jsonb_each_text(excluded.figures::jsonb)) AS f GROUP BY m) AS s)"
     ),
 }
+
+
+def _json(figures: dict) -> str:
+    return orjson.dumps(figures, option=orjson.OPT_SORT_KEYS).decode()
+
 
 CASE_DEFAULTS = {
     "member": None,
@@ -72,65 +83,6 @@ CASE_DEFAULTS = {
     "merged_into": None,
     "served": False,
 }
-
-
-class SessionFacts:
-    """The projections' state in the database, inside the caller's transaction."""
-
-    def __init__(self, session: Session):
-        self.session = session
-
-    def station(self, code):
-        return self.session.get(StationDim, code) if code else None
-
-    def member(self, code):
-        return self.session.get(MemberDim, code) if code else None
-
-    def studio(self, code):
-        return self.session.get(StudioDim, code) if code else None
-
-    def case(self, number):
-        return self.session.get(CaseFact, number)
-
-    def breakdowns(self, fact) -> list[tuple[str, str]]:
-        return issue_breakdowns(fact)
-
-    def add_case(self, **fields):
-        fact = CaseFact(**{**CASE_DEFAULTS, **fields})
-        self.session.add(fact)
-        self.session.flush()
-        return fact
-
-    def merged_into(self, numbers) -> list:
-        """The cases merged directly into any of ``numbers``."""
-        return self.session.scalars(select(CaseFact).where(CaseFact.merged_into.in_(numbers))).all()
-
-    def merge(self, fact, into: str) -> None:
-        fact.merged_into = into
-
-    def save_dim(self, model, code, **fields):
-        dim = self.session.get(model, code) or model(code=code)
-        for name, value in fields.items():
-            setattr(dim, name, value)
-        self.session.add(dim)
-
-    def activity_seen(self, activity_id) -> bool:
-        return self.session.get(ActivityFact, activity_id) is not None
-
-    def add_activity(self, **fields):
-        self.session.add(ActivityFact(**fields))
-
-    def bump(self, month: str, metric: str, keys, delta: int = 1) -> None:
-        """Add ``delta`` to one figure under each of ``keys``, by atomic upserts: concurrent
-        workers never lose each other's increments."""
-        rows = [
-            {"month": month, "metric": metric, "dimension": d, "key": str(k), "value": delta}
-            for d, k in keys
-        ]
-        if rows:
-            dialect = self.session.bind.dialect.name
-            self.session.execute(_UPSERTS[dialect], rows)
-            self.session.execute(_ROLLUP_UPSERTS[dialect], rows)
 
 
 class Row:
@@ -318,6 +270,205 @@ class MemoryFacts:
         return rows
 
 
+class SessionFacts(MemoryFacts):
+    """The live path: the same state as a rebuild, in memory for one transaction (one batch of
+    events), read from the database on first use and written back by :meth:`flush`.
+
+    A batch of events touches a few hundred rows: each is read once (a Core ``SELECT`` by key),
+    the handlers change it in memory, and :meth:`flush` writes the stored events, the new and
+    changed rows, and every figure increment summed per key, in a handful of statements. The
+    figures are added by atomic upserts in key order, so several reporting processes never
+    lose or deadlock on each other's increments.
+    """
+
+    def __init__(self, session: Session):
+        super().__init__()
+        self.session = session
+        self.events: list[dict] = []  # staged rows of the event store
+        self.event_ids: set[str] = set()  # staged or known to be stored
+        self._loaded: dict[str, tuple] = {}  # case number → its columns as read
+        self._dirty_dims: set[tuple] = set()
+        self._new_activities: list[str] = []
+
+    # -- reads: the batch's memory first, else one row from the database --------------------
+
+    def _conn(self):
+        return self.session.connection()
+
+    def stored(self, event_id: str) -> bool:
+        if event_id in self.event_ids:
+            return True
+        found = self._conn().execute(_EVENT_SEEN, {"event_id": event_id}).first() is not None
+        if found:
+            self.event_ids.add(event_id)
+        return found
+
+    def store(self, row: dict) -> None:
+        self.event_ids.add(row["event_id"])
+        self.events.append(row)
+
+    def _dim(self, model, code):
+        if not code:
+            return None
+        dims = self.dims[model]
+        if code not in dims:
+            row = self._conn().execute(_DIM_BY_CODE[model], {"code": code}).mappings().first()
+            dims[code] = Row(**row) if row is not None else None
+        return dims[code]
+
+    def station(self, code):
+        return self._dim(StationDim, code)
+
+    def member(self, code):
+        return self._dim(MemberDim, code)
+
+    def studio(self, code):
+        return self._dim(StudioDim, code)
+
+    def case(self, number):
+        if number not in self.cases:
+            row = self._conn().execute(_CASE_BY_NUMBER, {"number": number}).first()
+            self.cases[number] = self._remember(row) if row is not None else None
+        return self.cases[number]
+
+    def _remember(self, row) -> Case:
+        fact = Case(*row)
+        self._loaded[fact.tracking_number] = tuple(row)
+        return fact
+
+    def add_case(self, **fields):
+        return super().add_case(**{**CASE_DEFAULTS, **fields})
+
+    def merged_into(self, numbers) -> list:
+        """The cases merged directly into any of ``numbers``, in memory or in the database."""
+        found = self._conn().execute(_MERGED_INTO, {"numbers": list(numbers)}).all()
+        for row in found:
+            if row[0] not in self.cases or self.cases[row[0]] is None:
+                self.cases[row[0]] = self._remember(row)
+        wanted = set(numbers)
+        return [f for f in self.cases.values() if f is not None and f.merged_into in wanted]
+
+    def merge(self, fact, into: str) -> None:
+        fact.merged_into = into
+
+    def save_dim(self, model, code, **fields):
+        self._dim(model, code)
+        dims = self.dims[model]
+        if dims[code] is None:
+            del dims[code]
+        super().save_dim(model, code, **fields)
+        self._dirty_dims.add((model, code))
+
+    def activity_seen(self, activity_id) -> bool:
+        if activity_id not in self.activities:
+            row = self._conn().execute(_ACTIVITY_SEEN, {"id": activity_id}).first()
+            if row is None:
+                return False
+            self.activities[activity_id] = None  # stored before this batch
+        return True
+
+    def add_activity(self, **fields):
+        super().add_activity(**fields)
+        self._new_activities.append(fields["activity_id"])
+
+    # -- the write-back ----------------------------------------------------------------------
+
+    def flush(self) -> None:
+        """Write what this batch changed; the caller's transaction commits it."""
+        conn = self._conn()
+        if self.events:
+            conn.execute(StoredEvent.__table__.insert(), self.events)
+        new, changed = [], []
+        for number, fact in self.cases.items():
+            if fact is None:
+                continue
+            values = attrgetter(*CASE_COLUMNS)(fact)
+            before = self._loaded.get(number)
+            if before is None:
+                new.append(dict(zip(CASE_COLUMNS, values, strict=True)))
+            elif before != values:
+                changed.append({"b_" + c: v for c, v in zip(CASE_COLUMNS, values, strict=True)})
+        if new:
+            conn.execute(CaseFact.__table__.insert(), new)
+        if changed:
+            conn.execute(_UPDATE_CASE, changed)
+        for model, code in sorted(self._dirty_dims, key=lambda mc: (mc[0].__tablename__, mc[1])):
+            row = self.dims[model][code]
+            columns = [c.name for c in model.__table__.columns]
+            conn.execute(
+                _upsert_row(conn.dialect.name, model), {c: getattr(row, c) for c in columns}
+            )
+        if self._new_activities:
+            columns = [c.name for c in ActivityFact.__table__.columns]
+            conn.execute(
+                ActivityFact.__table__.insert(),
+                [
+                    {c: getattr(self.activities[a], c) for c in columns}
+                    for a in self._new_activities
+                ],
+            )
+        figures = sorted(
+            (month, metric, d, str(k), value)
+            for (month, metric), counts in self.figures.items()
+            for (d, k), value in counts.items()
+            if value
+        )
+        if figures:
+            conn.execute(
+                _UPSERTS[conn.dialect.name],
+                [
+                    {"month": m, "metric": metric, "dimension": d, "key": k, "value": v}
+                    for m, metric, d, k, v in figures
+                ],
+            )
+            # the same increments into each key's rollup: one row per key, its deltas as one
+            # object added to the object stored (in key order too)
+            deltas: dict[tuple, dict] = {}
+            for m, metric, d, k, v in figures:
+                deltas.setdefault((m, d, k), {})[metric] = v
+            conn.execute(
+                _ROLLUP_UPSERTS[conn.dialect.name],
+                [
+                    {"month": m, "dimension": d, "key": k, "figures": _json(added)}
+                    for (m, d, k), added in sorted(deltas.items())
+                ],
+            )
+        self.__init__(self.session)  # a fresh batch: nothing read is trusted past a commit
+
+
+_CASE_TABLE = CaseFact.__table__
+_CASE_BY_NUMBER = select(*(_CASE_TABLE.c[c] for c in CASE_COLUMNS)).where(
+    _CASE_TABLE.c.tracking_number == bindparam("number")
+)
+_MERGED_INTO = select(*(_CASE_TABLE.c[c] for c in CASE_COLUMNS)).where(
+    _CASE_TABLE.c.merged_into.in_(bindparam("numbers", expanding=True))
+)
+_UPDATE_CASE = (
+    update(_CASE_TABLE)
+    .where(_CASE_TABLE.c.tracking_number == bindparam("b_tracking_number"))
+    .values({c: bindparam("b_" + c) for c in CASE_COLUMNS if c != "tracking_number"})
+)
+_EVENT_SEEN = select(StoredEvent.__table__.c.seq).where(
+    StoredEvent.__table__.c.event_id == bindparam("event_id")
+)
+_ACTIVITY_SEEN = select(ActivityFact.__table__.c.activity_id).where(
+    ActivityFact.__table__.c.activity_id == bindparam("id")
+)
+_DIM_BY_CODE = {
+    model: select(model.__table__).where(model.__table__.c.code == bindparam("code"))
+    for model in (StationDim, MemberDim, StudioDim)
+}
+
+
+def _upsert_row(dialect: str, model):
+    table = model.__table__
+    stmt = (pg_insert if dialect == "postgresql" else sqlite_insert)(table)
+    return stmt.on_conflict_do_update(
+        index_elements=["code"],
+        set_={c.name: stmt.excluded[c.name] for c in table.columns if c.name != "code"},
+    )
+
+
 @contextmanager
 def _indexes_after(session: Session, model):
     """Fill an empty table without its secondary indexes, then build them: one sort each
@@ -335,7 +486,7 @@ def _rollups(figures: list[tuple]):
     """``monthly_rollups`` rows of the figures (sorted by month, dimension, key, metric)."""
     dumps = orjson.dumps
     for (month, dimension, key), rows in groupby(figures, itemgetter(0, 1, 2)):
-        yield month, dimension, key, dumps({r[3]: r[4] for r in rows}).decode()
+        yield month, dimension, key, dumps({r[3]: r[4] for r in rows}).decode()  # metric order
 
 
 def bulk_insert(session: Session, model, columns, rows) -> None:

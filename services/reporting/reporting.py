@@ -19,7 +19,7 @@ import subprocess
 import sys
 import tempfile
 import zlib
-from datetime import datetime
+from datetime import UTC, datetime
 
 import orjson
 from sqlalchemy import Text, cast, delete, func, make_url, select, text
@@ -46,24 +46,46 @@ class FactMissing(Exception):
     """A routing event arrived before the issue it is about: retried shortly (by the inbox)."""
 
 
-def record(session: Session, event: dict) -> bool:
-    """Append ``event`` to the store and project it; False if it was already there."""
+def live_facts(session: Session) -> SessionFacts:
+    """The projections' state for this transaction: one for a whole batch of events."""
+    facts = session.info.get("lx_facts")
+    if facts is None:
+        facts = session.info["lx_facts"] = SessionFacts(session)
+    return facts
+
+
+def record(session: Session, event: dict, *, batch: bool = False) -> bool:
+    """Append ``event`` to the store and project it; False if it was already there.
+
+    With ``batch`` the changes stay in memory until :func:`flush` (the consumer calls it once
+    per batch, before the commit); without, they are written at once."""
     event_id = str(event["event_id"])
     logs.bind(event_id=event_id, tracking_number=event["payload"].get("tracking_number"))
-    if session.scalar(select(StoredEvent.seq).where(StoredEvent.event_id == event_id)):
+    facts = live_facts(session)
+    if facts.stored(event_id):
         return False
-    session.add(
-        StoredEvent(
-            event_id=event_id,
-            type=event["type"],
-            source=event["source"],
-            version=event["version"],
-            occurred_at=event["occurred_at"],
-            payload=json.dumps(event["payload"], ensure_ascii=False),
-        )
+    facts.store(
+        {
+            "event_id": event_id,
+            "type": event["type"],
+            "source": event["source"],
+            "version": event["version"],
+            "occurred_at": event["occurred_at"],
+            "payload": json.dumps(event["payload"], ensure_ascii=False),
+            "recorded_at": datetime.now(UTC),
+        }
     )
-    project(SessionFacts(session), event["type"], event["payload"], event["occurred_at"])
+    project(facts, event["type"], event["payload"], event["occurred_at"])
+    if not batch:
+        facts.flush()
     return True
+
+
+def flush(session: Session) -> None:
+    """Write what the batch's events changed (see :func:`record`)."""
+    facts = session.info.get("lx_facts")
+    if facts is not None:
+        facts.flush()
 
 
 def _fact(facts, payload: dict):

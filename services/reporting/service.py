@@ -65,10 +65,12 @@ class ReportingService(ServiceBase):
     def health_details(self, session):
         return {"events": reporting.event_count(session)}
 
-    @consume_reliably(queues=[topology.event_queue("reporting.events")])
-    def on_event(self, delivery):
-        return self.inbox.process(
-            delivery, lambda session, d: reporting.record(session, parse_event(d.body))
+    @consume_reliably(queues=[topology.event_queue("reporting.events")], batch=True)
+    def on_event(self, deliveries):
+        return self.inbox.process_batch(
+            deliveries,
+            lambda session, d: reporting.record(session, parse_event(d.body), batch=True),
+            finish=reporting.flush,
         )
 
     def _report(self, request) -> dict:

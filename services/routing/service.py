@@ -86,10 +86,10 @@ class RoutingService(ServiceBase):
     def health_details(self, session):
         return {"cases": routing.counts(session)}
 
-    @consume_reliably(queues=[topology.event_queue("routing.events")])
-    def on_event(self, delivery):
-        return self.inbox.process(
-            delivery, lambda session, d: routing.handle_event(session, parse_event(d.body))
+    @consume_reliably(queues=[topology.event_queue("routing.events")], batch=True)
+    def on_event(self, deliveries):
+        return self.inbox.process_batch(
+            deliveries, lambda session, d: routing.handle_event(session, parse_event(d.body))
         )
 
     @ConfiguredTimer.decorator("deadline_check_s", 60)

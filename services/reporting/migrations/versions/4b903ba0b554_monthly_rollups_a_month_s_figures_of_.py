@@ -26,11 +26,16 @@ def upgrade() -> None:
     )
     # ### end Alembic commands ###
     # the figures already kept, each key's as one object (the live path keeps both from now on)
-    agg = "json_object_agg" if op.get_bind().dialect.name == "postgresql" else "json_group_object"
+    if op.get_bind().dialect.name == "postgresql":
+        figures = "CAST(json_object_agg(metric, value ORDER BY metric) AS TEXT)"
+        ordered = "monthly_figures"
+    else:  # json_group_object follows the order of the rows it is given
+        figures = "json_group_object(metric, value)"
+        ordered = "(SELECT * FROM monthly_figures ORDER BY month, dimension, \"key\", metric)"
     op.execute(
         'INSERT INTO monthly_rollups (month, dimension, "key", figures)'
-        f' SELECT month, dimension, "key", CAST({agg}(metric, value) AS TEXT)'
-        ' FROM monthly_figures GROUP BY month, dimension, "key"'
+        f' SELECT month, dimension, "key", {figures}'
+        f' FROM {ordered} AS f GROUP BY month, dimension, "key"'
     )
 
 
