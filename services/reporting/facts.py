@@ -11,7 +11,6 @@ from __future__ import annotations
 import io
 from collections import Counter, _count_elements  # Counter.update's C loop, without its checks
 from contextlib import contextmanager
-from itertools import groupby
 from operator import attrgetter, itemgetter
 
 import orjson
@@ -254,19 +253,18 @@ class MemoryFacts:
         )
 
     def _figures(self) -> list[tuple]:
-        """The totals as rows, keyed as the database keeps them (a key is text, as ``str(k)``
-        live), in report order: a month's figures lie together in the table too."""
-        rows = [
-            (month, d, k, metric, value)
-            for (month, metric), counts in self.figures.items()
-            for (d, k), value in counts.items()
-        ]
+        """The totals as ``(month, dimension, key, metric, value)`` rows, keyed as the database
+        keeps them (a key is text, as ``str(k)`` live), in the order of the table's primary key
+        (month, metric, dimension, key): appended to its index rather than inserted all over."""
+        rows = []
+        for month, metric in sorted(self.figures):
+            counts = self.figures[month, metric]
+            rows += [(month, d, k, metric, value) for (d, k), value in sorted(counts.items())]
         if any(row[2].__class__ is not str for row in rows):  # never, unless a key was a number
             merged = Counter()
             for month, d, k, metric, value in rows:
                 merged[(month, d, str(k), metric)] += value
-            rows = [(*key, value) for key, value in merged.items()]
-        rows.sort()
+            rows = sorted(((*key, value) for key, value in merged.items()), key=_PK_ORDER)
         return rows
 
 
@@ -482,11 +480,21 @@ def _indexes_after(session: Session, model):
         conn.execute(CreateIndex(index))
 
 
+_PK_ORDER = itemgetter(0, 3, 1, 2)
+
+
 def _rollups(figures: list[tuple]):
-    """``monthly_rollups`` rows of the figures (sorted by month, dimension, key, metric)."""
+    """``monthly_rollups`` rows of the figures (as :meth:`MemoryFacts._figures` gives them), in
+    key order, each key's metrics in metric order."""
+    by_key: dict[tuple, dict] = {}
+    for month, dimension, key, metric, value in figures:  # by month, then metric
+        of_key = by_key.get((month, dimension, key))
+        if of_key is None:
+            of_key = by_key[month, dimension, key] = {}
+        of_key[metric] = value
     dumps = orjson.dumps
-    for (month, dimension, key), rows in groupby(figures, itemgetter(0, 1, 2)):
-        yield month, dimension, key, dumps({r[3]: r[4] for r in rows}).decode()  # metric order
+    for month, dimension, key in sorted(by_key):
+        yield month, dimension, key, dumps(by_key[month, dimension, key]).decode()
 
 
 def bulk_insert(session: Session, model, columns, rows) -> None:

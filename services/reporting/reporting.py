@@ -363,14 +363,19 @@ def _loads(text: str):
         return json.loads(text)
 
 
+_KEY = '"tracking_number"'
+_LEAD = '{"tracking_number": "'  # how the services' payloads begin
 _LEADING_NUMBER = re.compile(r'\{\s*"tracking_number"\s*:\s*"([^"\\]*)"').match
 
 
 def tracking_number(payload: str) -> str | None:
     """The top-level ``tracking_number`` of a payload: read without parsing the payload when it
     is its first key, written plainly and once (as the services write it); parsed otherwise."""
+    end = payload.find('"', 21) if payload.startswith(_LEAD) else -1
+    if end >= 21 and "\\" not in payload[21:end] and payload.count(_KEY) == 1:
+        return payload[21:end]
     found = _LEADING_NUMBER(payload)
-    if found is not None and payload.count('"tracking_number"') == 1:
+    if found is not None and payload.count(_KEY) == 1:
         return found[1]
     try:
         number = _loads(payload).get("tracking_number")
@@ -412,6 +417,7 @@ def replay(conn, chunk: int = 20_000, part: int = 0, parts: int = 1, upto=None, 
     groups = _merge_groups(conn, upto) if parts > 1 else {}
     shared, caseless = SHARED_EVENTS, CASELESS_EVENTS
     group_of, crc32, number_of = groups.get, zlib.crc32, tracking_number
+    loads, bad_json, time_of = orjson.loads, orjson.JSONDecodeError, datetime.fromisoformat
 
     gc_was_on = gc.isenabled()
     gc.disable()  # millions of long-lived objects and no cycles: collections would only cost
@@ -432,10 +438,15 @@ def replay(conn, chunk: int = 20_000, part: int = 0, parts: int = 1, upto=None, 
                                 continue
                         elif crc32(group_of(number, number).encode()) % parts != part:
                             continue
-                month = months.get(at[:13])
+                hour, at = at[:13], time_of(at + "+00:00")  # at: as utc_time(at)
+                month = months.get(hour)
                 if month is None:
-                    month = months[at[:13]] = month_of(utc_time(at))
-                handler(facts, _loads(payload), month, utc_time(at))
+                    month = months[hour] = month_of(at)
+                try:
+                    p = loads(payload)
+                except bad_json:
+                    p = _loads(payload)
+                handler(facts, p, month, at)
             done += len(batch)
             if progress:
                 progress(done)

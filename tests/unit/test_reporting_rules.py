@@ -428,6 +428,8 @@ def test_a_split_rebuild_replays_what_its_own_transaction_sees(session_of):
         ('{"tracking_number": "LX\\u0034"}', "LX4"),  # escaped: parsed
         ('{"a": {"tracking_number": "X"}, "tracking_number": "LX5"}', "LX5"),
         ('{"tracking_number": "LX6", "text": "\\"tracking_number\\": 1"}', "LX6"),
+        ('{"tracking_number": "LX\\"7", "station": "gwm"}', 'LX"7'),  # an escaped quote
+        ('{"tracking_number": "", "station": "gwm"}', ""),
         ('{"station": "gwm"}', None),
         ('{"tracking_number": 7}', None),
     ],
