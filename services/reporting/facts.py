@@ -30,7 +30,7 @@ from services.reporting.models import (
     StoredEvent,
     StudioDim,
 )
-from services.reporting.projections import issue_breakdowns
+from services.reporting.projections import issue_place_breakdowns, member_breakdowns
 
 
 def _upsert(dialect: str):
@@ -91,49 +91,30 @@ class Row:
         self.__dict__.update(fields)
 
 
-def _keyed(name: str):
-    """A case attribute that the case's breakdowns depend on: changing it drops them."""
-    slot = "_" + name
-
-    def set(self, value):
-        setattr(self, slot, value)
-        self._keys = None
-
-    return property(attrgetter(slot), set)  # read in C: read far more often than changed
-
-
 class Case:
-    """A :class:`CaseFact` in memory: the attributes the handlers read and change, and the
-    breakdowns its figures go to, kept until an attribute they depend on changes."""
+    """A :class:`CaseFact` in memory: the attributes the handlers read and change."""
 
-    __slots__ = ("tracking_number", "received_month", "received_at", "_station", "_district")
-    __slots__ += ("channel", "category", "_member", "_member_level", "_member_sector")
-    __slots__ += ("first_response_minutes", "rated", "handled", "merged_into", "served", "_keys")
-
-    station, district = _keyed("station"), _keyed("district")
-    member, member_level, member_sector = (
-        _keyed("member"),
-        _keyed("member_level"),
-        _keyed("member_sector"),
-    )
+    __slots__ = ("tracking_number", "received_month", "received_at", "station", "district")
+    __slots__ += ("channel", "category", "member", "member_level", "member_sector")
+    __slots__ += ("first_response_minutes", "rated", "handled", "merged_into", "served")
 
     def __init__(self, tracking_number, received_month, received_at, station, district, channel,
                  category, member=None, member_level=None, member_sector=None,
                  first_response_minutes=None, rated=False, handled=False, merged_into=None,
                  served=False):  # fmt: skip
         self.tracking_number, self.received_month = tracking_number, received_month
-        self.received_at, self._station, self._district = received_at, station, district
-        self.channel, self.category, self._member = channel, category, member
-        self._member_level, self._member_sector = member_level, member_sector
+        self.received_at, self.station, self.district = received_at, station, district
+        self.channel, self.category, self.member = channel, category, member
+        self.member_level, self.member_sector = member_level, member_sector
         self.first_response_minutes, self.rated, self.handled = (
             first_response_minutes,
             rated,
             handled,
         )
-        self.merged_into, self.served, self._keys = merged_into, served, None
+        self.merged_into, self.served = merged_into, served
 
 
-CASE_COLUMNS = tuple(name.lstrip("_") for name in Case.__slots__[:-1])
+CASE_COLUMNS = Case.__slots__
 
 
 class MemoryFacts:
@@ -146,6 +127,8 @@ class MemoryFacts:
         self.activities: dict[str, Row] = {}
         self.figures: dict[tuple[str, str], Counter] = {}  # (month, metric) → {(dim, key): n}
         self.pairs: dict = {}  # (dimension, key) → itself: one tuple per pair
+        self.places: dict = {}  # (station, district, channel, category) → their breakdowns
+        self.members: dict = {}  # (member, level, sector) → their breakdowns
 
     def station(self, code):
         return self.dims[StationDim].get(code)
@@ -160,13 +143,24 @@ class MemoryFacts:
         return self.cases.get(number)
 
     def breakdowns(self, fact) -> tuple:
-        """:func:`issue_breakdowns` of ``fact``, kept on it until it moves; every (dimension,
-        key) pair one shared tuple, so counting finds it by identity."""
-        keys = fact._keys
+        """:func:`issue_breakdowns` of ``fact``, its two parts (the place, the member) made once
+        for each place and member; every (dimension, key) pair one shared tuple, so counting
+        finds it by identity."""
+        place = (fact.station, fact.district, fact.channel, fact.category)
+        keys = self.places.get(place)
         if keys is None:
-            pair = self.pairs.setdefault
-            keys = fact._keys = tuple([pair(k, k) for k in issue_breakdowns(fact)])
+            keys = self.places[place] = self._shared(issue_place_breakdowns(*place))
+        if fact.member:
+            who = (fact.member, fact.member_level, fact.member_sector)
+            of_member = self.members.get(who)
+            if of_member is None:
+                of_member = self.members[who] = self._shared(member_breakdowns(*who))
+            keys += of_member
         return keys
+
+    def _shared(self, keys: list) -> tuple:
+        pair = self.pairs.setdefault
+        return tuple([pair(k, k) for k in keys])
 
     def add_case(self, **fields):
         fact = self.cases[fields["tracking_number"]] = Case(**fields)
