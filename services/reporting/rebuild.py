@@ -32,8 +32,16 @@ def main(db_url: str | None = None) -> int:
             )
 
     try:
-        with Session(engine) as session, session.begin():
-            n = reporting.rebuild(session, progress)
+        try:
+            with Session(engine) as session, session.begin():
+                n = reporting.rebuild(session, progress)
+        except reporting.HelperFailed as error:  # rolled back: once more, in this process alone
+            print(
+                f"\n辅助进程失败，单进程重建 a helper failed, rebuilding alone: {error}",
+                file=sys.stderr,
+            )
+            with Session(engine) as session, session.begin():
+                n = reporting.rebuild(session, progress, workers=1)
     finally:
         engine.dispose()
     print(file=sys.stderr)

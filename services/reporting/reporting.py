@@ -564,10 +564,15 @@ def _failed(helper, another_store_is_fine: bool = True):
     if proc.wait() and (proc.returncode != SAW_ANOTHER_STORE or not another_store_is_fine):
         err.seek(0)
         message = err.read().decode(errors="replace")[-2000:]
-        raise RuntimeError(f"rebuild helper failed ({proc.returncode}): {message}")
+        raise HelperFailed(f"rebuild helper failed ({proc.returncode}): {message}")
 
 
 SAW_ANOTHER_STORE = 3  # a helper's exit status: its store was not this transaction's
+
+
+class HelperFailed(RuntimeError):
+    """A helper process of a split rebuild failed: nothing was committed; replaying in one
+    process (``workers=1``) needs no helper."""
 
 
 def _helper_result(helper):

@@ -419,6 +419,37 @@ def test_a_split_rebuild_replays_what_its_own_transaction_sees(session_of):
     assert reporting.monthly(s, "2026-03")["city"]["issues_received"] == 2
 
 
+def test_a_rebuild_whose_helper_fails_changes_nothing_and_the_command_redoes_it_alone(
+    tmp_path, monkeypatch
+):
+    from sqlalchemy.orm import Session
+
+    from services.kernel.db import make_engine
+    from services.kernel.migrations import upgrade
+    from services.reporting import rebuild as command
+
+    url = f"sqlite:///{tmp_path}/reporting.db"
+    upgrade("reporting", url)
+    engine = make_engine(url)
+    with Session(engine) as s:
+        registry(s)
+        received(s, "LX1")
+        routed(s, "assigned", "LX1", T0)
+        s.commit()
+        live = reporting.all_figures(s)
+    monkeypatch.setattr(reporting, "PARALLEL_FROM", 0)  # split even this small store
+    monkeypatch.setattr(reporting.sys, "executable", "/bin/false")  # helpers that cannot start
+    with pytest.raises(reporting.HelperFailed), Session(engine) as s, s.begin():
+        reporting.rebuild(s)
+    with Session(engine) as s:
+        assert reporting.all_figures(s) == live  # rolled back: the old figures
+        events = reporting.event_count(s)
+    assert command.main(url) == events
+    with Session(engine) as s:
+        assert reporting.all_figures(s) == live
+    engine.dispose()
+
+
 @pytest.mark.parametrize(
     "payload, number",
     [
