@@ -101,3 +101,26 @@ class Database(DependencyProvider):
 
     def get_dependency(self, worker_ctx):
         return self.shared
+
+
+def insert_on_conflict(table, keys: list[str], add: list[str] = (), replace: list[str] = ()):
+    """``INSERT … ON CONFLICT (keys) DO NOTHING`` (or ``DO UPDATE`` adding to the ``add``
+    columns and overwriting the ``replace`` ones), the same SQL on SQLite and PostgreSQL.
+
+    Written as text with typed parameters because SQLAlchemy cannot cache the compiled form of
+    its dialect ``on_conflict_*`` constructs: built that way, a statement run for every message
+    was compiled again every time.
+    """
+    from sqlalchemy import bindparam, text
+
+    columns = [c.name for c in table.columns if not (c.primary_key and c.autoincrement is True)]
+    q = '"{}"'.format  # quoted: "key" is a column name here
+    sets = [f"{q(c)} = {q(table.name)}.{q(c)} + excluded.{q(c)}" for c in add]
+    sets += [f"{q(c)} = excluded.{q(c)}" for c in replace]
+    action = f"DO UPDATE SET {', '.join(sets)}" if sets else "DO NOTHING"
+    sql = (
+        f"INSERT INTO {q(table.name)} ({', '.join(map(q, columns))}) "
+        f"VALUES ({', '.join(':' + c for c in columns)}) "
+        f"ON CONFLICT ({', '.join(map(q, keys))}) {action}"
+    )
+    return text(sql).bindparams(*(bindparam(c, type_=table.c[c].type) for c in columns))

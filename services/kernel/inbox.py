@@ -25,7 +25,7 @@ import traceback
 from datetime import timedelta
 
 from nameko.extensions import DependencyProvider
-from sqlalchemy import delete, func, insert, select, text, tuple_
+from sqlalchemy import bindparam, delete, func, insert, select, text, tuple_
 
 from services.kernel import logs, metrics, sealed, topology
 from services.kernel.db import SharedEngine
@@ -40,6 +40,13 @@ _KEY_LOCKS = text(
     "SELECT pg_advisory_xact_lock(hashtextextended(k, 0))"
     " FROM (SELECT k FROM unnest(CAST(:keys AS text[])) AS k ORDER BY k) AS ordered"
 )
+
+_PROCESSED = ProcessedMessage.__table__
+_HANDLED = select(_PROCESSED.c.message_id).where(
+    _PROCESSED.c.consumer == bindparam("queue"),
+    _PROCESSED.c.message_id.in_(bindparam("ids", expanding=True)),
+)
+_RECORD_HANDLED = insert(_PROCESSED)
 
 DUPLICATE = "duplicate"
 RETRYING = "retrying"
@@ -147,13 +154,13 @@ class Inbox(DependencyProvider):
                 if session.bind.dialect.name == "postgresql":
                     # In key order, so two batches sharing messages cannot deadlock.
                     session.execute(_KEY_LOCKS, {"keys": [f"{q}:{k}" for q, k in keys]})
-                done = set(
-                    session.execute(
-                        select(ProcessedMessage.consumer, ProcessedMessage.message_id).where(
-                            tuple_(ProcessedMessage.consumer, ProcessedMessage.message_id).in_(keys)
-                        )
-                    ).all()
-                )
+                conn = session.connection()
+                done = set()
+                for queue in {q for q, _ in keys}:
+                    ids = [k for q, k in keys if q == queue]
+                    done.update(
+                        (queue, k) for (k,) in conn.execute(_HANDLED, {"queue": queue, "ids": ids})
+                    )
                 results, fresh = [], []
                 for delivery in deliveries:
                     key = (delivery.queue, delivery.key)
@@ -170,7 +177,7 @@ class Inbox(DependencyProvider):
                 if finish is not None:
                     finish(session)
                 if fresh:
-                    session.execute(insert(ProcessedMessage), fresh)
+                    conn.execute(_RECORD_HANDLED, fresh)
         except Exception as exc:
             log.warning(
                 "a batch of %d from %s failed (%s); handling them one at a time",

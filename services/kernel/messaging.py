@@ -100,6 +100,7 @@ class ReliableQueueConsumer(QueueConsumer):
         super().__init__()
         self._pending_queues = []
         self._channel = None
+        self._unacked: dict = {}  # channel → delivery tags handed to workers, not yet settled
 
     def add_queue(self, provider, queue) -> None:
         # kombu consumers may only be touched from the consumer thread: hand it over.
@@ -122,6 +123,7 @@ class ReliableQueueConsumer(QueueConsumer):
 
     def on_consume_ready(self, connection, channel, consumers, **kwargs):
         self._channel = channel
+        self._unacked = {}  # a new connection: what the old one delivered went back to the queue
         for provider, provider_consumers in self._consumers.items():
             provider.consuming = {q.name for c in provider_consumers for q in c.queues}
         super().on_consume_ready(connection, channel, consumers, **kwargs)
@@ -149,10 +151,47 @@ class ReliableQueueConsumer(QueueConsumer):
         super().on_iteration()
 
     def handle_message(self, provider, queue_name, message):
+        self._unacked.setdefault(message.channel, set()).add(message.delivery_tag)
         self.container.spawn_managed_thread(
             partial(provider.handle_message, queue_name, message),
             identifier=f"{type(provider).__name__}.handle_message[{queue_name}]",
         )
+
+    def _forget(self, message) -> None:
+        self._unacked.get(message.channel, set()).discard(message.delivery_tag)
+
+    def ack_message(self, message):
+        self._forget(message)
+        super().ack_message(message)
+
+    def requeue_message(self, message):
+        self._forget(message)
+        super().requeue_message(message)
+
+    def ack_messages(self, messages) -> None:
+        """Ack many messages with as few frames as the channel allows: one ``multiple`` ack
+        covers every tag up to the highest of ours below any other message still unacked on
+        the channel (another entrypoint's, or one waiting for the next batch); the rest are
+        acked one by one."""
+        by_channel: dict = {}
+        for message in messages:
+            by_channel.setdefault(message.channel, []).append(message.delivery_tag)
+        for channel, tags in by_channel.items():
+            outstanding = self._unacked.get(channel, set())
+            mine = set(tags)
+            outstanding -= mine
+            if not channel.connection:
+                continue  # the broker took them back with the connection
+            others = min(outstanding, default=None)
+            below = [t for t in tags if others is None or t < others]
+            try:
+                if below:
+                    channel.basic_ack(max(below), multiple=True)
+                for tag in tags:
+                    if others is not None and tag > others:
+                        channel.basic_ack(tag)
+            except ConnectionError:  # pragma: no cover - closing inside the check
+                pass
 
 
 class ReliableConsumer(Entrypoint):
@@ -247,8 +286,7 @@ class ReliableConsumer(Entrypoint):
 
     def handle_result(self, messages, worker_ctx, result=None, exc_info=None):
         if exc_info is None:
-            for message in messages:
-                self.queue_consumer.ack_message(message)
+            self.queue_consumer.ack_messages(messages)
         else:
             # Retrying or parking failed too: the messages stay ours, back on the queue later.
             log.error(

@@ -15,7 +15,7 @@ import logging
 import eventlet
 from eventlet.event import Event
 from nameko.extensions import SharedExtension
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from services.kernel.db import SharedEngine
@@ -30,16 +30,23 @@ log = logging.getLogger(__name__)
 def record(session: Session, event_type: str, payload: dict, source: str, occurred_at=None) -> dict:
     """Add an event to the outbox in ``session``'s transaction; returns its envelope."""
     envelope = new_event(event_type, payload, source, occurred_at=occurred_at)
-    session.add(
-        OutboxMessage(
-            event_id=envelope["event_id"],
-            exchange=EVENTS_EXCHANGE.name,
-            routing_key=event_type,
-            body=json.dumps(envelope, ensure_ascii=False),
-        )
+    # A plain INSERT on the session's connection, now: cheaper than an ORM object flushed later,
+    # and in the same transaction all the same.
+    session.connection().execute(
+        _INSERT,
+        {
+            "event_id": envelope["event_id"],
+            "exchange": EVENTS_EXCHANGE.name,
+            "routing_key": event_type,
+            "body": json.dumps(envelope, ensure_ascii=False),
+            "created_at": utcnow(),
+        },
     )
     session.info["lx_outbox"] = True
     return envelope
+
+
+_INSERT = insert(OutboxMessage.__table__)
 
 
 def backlog(session: Session) -> int:

@@ -1,9 +1,11 @@
 """The state the projections read and change, in two forms with one interface.
 
-:class:`SessionFacts` is the live path: ORM rows in the handler's transaction, figures added by
-atomic upserts. :class:`MemoryFacts` is a rebuild: the same state in plain Python objects and
-one dict of figure totals, written in bulk at the end (COPY on PostgreSQL). The handlers in
-``reporting.py`` only see this interface, so both paths run the same rules.
+:class:`MemoryFacts` is a rebuild: the whole state in plain Python objects and one dict of
+figure totals, written in bulk at the end (COPY on PostgreSQL). :class:`SessionFacts` is the
+live path: the same objects for one batch of events, each row read from the database on first
+use, and what the batch changed written back before its commit (figures added by atomic
+upserts). The handlers in ``reporting.py`` only see this interface, so both paths run the same
+rules.
 """
 
 from __future__ import annotations
@@ -15,11 +17,10 @@ from operator import attrgetter, itemgetter
 
 import orjson
 from sqlalchemy import bindparam, select, text, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 from sqlalchemy.schema import CreateIndex, DropIndex
 
+from services.kernel.db import insert_on_conflict
 from services.reporting.models import (
     ActivityFact,
     CaseFact,
@@ -32,19 +33,11 @@ from services.reporting.models import (
 )
 from services.reporting.projections import issue_place_breakdowns, member_breakdowns
 
+# Figures are added by atomic upserts: concurrent writers never lose each other's increments.
+_ADD_FIGURES = insert_on_conflict(
+    MonthlyFigure.__table__, ["month", "metric", "dimension", "key"], add=["value"]
+)
 
-def _upsert(dialect: str):
-    # On the Core table, not the ORM class: executed on the session's connection it skips the
-    # ORM's bulk-insert machinery (the most expensive part of projecting an event).
-    table = MonthlyFigure.__table__
-    stmt = (pg_insert if dialect == "postgresql" else sqlite_insert)(table)
-    return stmt.on_conflict_do_update(
-        index_elements=["month", "metric", "dimension", "key"],
-        set_={"value": table.c.value + stmt.excluded.value},
-    )
-
-
-_UPSERTS = {name: _upsert(name) for name in ("sqlite", "postgresql")}  # built, compiled once
 
 # A batch's increments of one key's figures, as one object, added to the key's rollup: the
 # metrics of both objects, each the sum of its values there, in metric order (as a rebuild
@@ -387,9 +380,7 @@ class SessionFacts(MemoryFacts):
         for model, code in sorted(self._dirty_dims, key=lambda mc: (mc[0].__tablename__, mc[1])):
             row = self.dims[model][code]
             columns = [c.name for c in model.__table__.columns]
-            conn.execute(
-                _upsert_row(conn.dialect.name, model), {c: getattr(row, c) for c in columns}
-            )
+            conn.execute(_SAVE_DIM[model], {c: getattr(row, c) for c in columns})
         if self._new_activities:
             columns = [c.name for c in ActivityFact.__table__.columns]
             conn.execute(
@@ -407,7 +398,7 @@ class SessionFacts(MemoryFacts):
         )
         if figures:
             conn.execute(
-                _UPSERTS[conn.dialect.name],
+                _ADD_FIGURES,
                 [
                     {"month": m, "metric": metric, "dimension": d, "key": k, "value": v}
                     for m, metric, d, k, v in figures
@@ -452,13 +443,14 @@ _DIM_BY_CODE = {
 }
 
 
-def _upsert_row(dialect: str, model):
-    table = model.__table__
-    stmt = (pg_insert if dialect == "postgresql" else sqlite_insert)(table)
-    return stmt.on_conflict_do_update(
-        index_elements=["code"],
-        set_={c.name: stmt.excluded[c.name] for c in table.columns if c.name != "code"},
+_SAVE_DIM = {
+    model: insert_on_conflict(
+        model.__table__,
+        ["code"],
+        replace=[c.name for c in model.__table__.columns if c.name != "code"],
     )
+    for model in (StationDim, MemberDim, StudioDim)
+}
 
 
 @contextmanager

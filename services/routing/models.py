@@ -94,8 +94,9 @@ class Case(Base):
     category: Mapped[str] = mapped_column(String(40))
     channel: Mapped[str | None] = mapped_column(String(20))
     member_hint: Mapped[str | None] = mapped_column(String(40))
-    status: Mapped[str] = mapped_column(String(20), index=True)
-    member_code: Mapped[str | None] = mapped_column(String(40), index=True)
+    # active_history: a change always knows the value before it (routing.loads counts on it)
+    status: Mapped[str] = mapped_column(String(20), index=True, active_history=True)
+    member_code: Mapped[str | None] = mapped_column(String(40), index=True, active_history=True)
     reason: Mapped[str | None] = mapped_column(Text)
     received_at: Mapped[datetime] = mapped_column(UtcDateTime)
     assigned_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
@@ -118,6 +119,22 @@ class Case(Base):
     version: Mapped[int] = mapped_column(Integer, default=1)
 
     __mapper_args__ = {"version_id_col": version}
+
+
+class MemberLoad(Base):
+    """Each member's open cases and last assignment, kept with every change to a case.
+
+    The assignment rules balance on these two figures; counting them from ``cases`` and
+    ``assignments`` each time costs more the longer the service runs, this stays one row per
+    member. ``routing.loads`` keeps it: a flush that changes a case's member or status (into or
+    out of the open ones) moves the counts in the same transaction; ``_give`` sets the time.
+    """
+
+    __tablename__ = "member_loads"
+
+    member_code: Mapped[str] = mapped_column(String(40), primary_key=True)
+    open_cases: Mapped[int] = mapped_column(Integer, default=0)
+    last_assigned_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
 class CaseEvent(Base):

@@ -16,6 +16,7 @@ which is what makes a retry after a lost answer safe).
 from __future__ import annotations
 
 import smtplib
+import time as time_module
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from email.message import EmailMessage
@@ -25,6 +26,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from services.kernel.db import insert_on_conflict
 from services.routing.models import Notice, NotificationSetting
 from services.routing.workdays import CHINA
 
@@ -68,19 +70,29 @@ def queue_notice(session: Session, member: str | None, kind: str, number: str, c
     if not member:
         return
     key = f"{kind}:{number}:{member}:{cause}"
-    if session.scalar(select(Notice.id).where(Notice.key == key)) is not None:
-        return
-    session.add(
-        Notice(
-            key=key,
-            member_code=member,
-            kind=kind,
-            tracking_number=number,
-            text=KIND_TEXT[kind].format(number=number),
-            status="pending",
-            next_attempt_at=datetime.now(UTC),
-        )
+    connection = session.connection()
+    at = datetime.now(UTC)
+    connection.execute(
+        _INSERT_NOTICE,
+        {
+            "key": key,
+            "member_code": member,
+            "kind": kind,
+            "tracking_number": number,
+            "text": KIND_TEXT[kind].format(number=number),
+            "status": "pending",
+            "channel": None,
+            "attempts": 0,
+            "next_attempt_at": at,
+            "last_error": None,
+            "created_at": at,
+            "sent_at": None,
+        },
     )
+
+
+# A plain INSERT that does nothing when the key is there already (notices only grow).
+_INSERT_NOTICE = insert_on_conflict(Notice.__table__, ["key"])
 
 
 def _minutes(hhmm: str) -> int:
@@ -158,6 +170,7 @@ def deliver_due(
             .limit(limit)
         ).all()
     for notice_id in due:
+        time_module.sleep(0)  # under nameko a green thread: let waiting messages in between
         with session_factory() as session:
             notice = session.get(Notice, notice_id)
             setting = session.get(NotificationSetting, notice.member_code)

@@ -11,11 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import bindparam, func, insert, or_, select
 from sqlalchemy.orm import Session
 
 from services.kernel import logs, outbox
-from services.routing import catalogue, lifecycle, notify
+from services.routing import catalogue, lifecycle, loads, notify
 from services.routing.assignment import Candidate, Decision, choose
 from services.routing.lifecycle import CaseError
 from services.routing.models import (
@@ -77,6 +77,8 @@ def handle_event(session: Session, event: dict) -> None:
     )
     handler = HANDLERS.get(event["type"])
     if handler is not None:
+        if event["type"].startswith("registry."):
+            session.info.pop("lx_pairs", None)  # the registry copy changes: forget what was read
         handler(session, event)
 
 
@@ -143,8 +145,8 @@ def on_roster_saved(session: Session, event: dict) -> None:
 
 def on_issue_received(session: Session, event: dict) -> None:
     p = event["payload"]
-    if session.get(Case, p["tracking_number"]) is not None:
-        return
+    if session.connection().execute(_CASE_EXISTS, {"number": p["tracking_number"]}).first():
+        return  # the same issue announced twice
     received = datetime.fromisoformat(p["received_at"])
     first, resolution = catalogue.limits_for(p["category"])
     cal = catalogue.calendar()
@@ -174,17 +176,8 @@ def on_issue_received(session: Session, event: dict) -> None:
 
 
 # The hot queries of assignment, built once: only their parameters change per case.
-_OPEN_COUNTS = (
-    select(Case.member_code, func.count())
-    .where(
-        Case.status.in_(lifecycle.ACTIVE), Case.member_code.in_(bindparam("codes", expanding=True))
-    )
-    .group_by(Case.member_code)
-)
-_LAST_ASSIGNED = (
-    select(Assignment.member_code, func.max(Assignment.assigned_at))
-    .where(Assignment.member_code.in_(bindparam("codes", expanding=True)))
-    .group_by(Assignment.member_code)
+_CASE_EXISTS = select(Case.__table__.c.tracking_number).where(
+    Case.__table__.c.tracking_number == bindparam("number")
 )
 _STATION_MEMBERS = (
     select(MemberCopy, MembershipCopy.role)
@@ -203,23 +196,37 @@ def _candidates(session: Session, pairs: list[tuple[MemberCopy, str]]) -> list[C
     codes = [m.code for m, _ in pairs]
     if not codes:
         return []
-    open_counts = dict(session.execute(_OPEN_COUNTS, {"codes": codes}).all())
-    last = dict(session.execute(_LAST_ASSIGNED, {"codes": codes}).all())
+    load = loads.read(session, codes)
     out = []
     for m, role in pairs:
-        when = last.get(m.code)
-        if isinstance(when, str):  # SQLite's max() returns text
-            when = datetime.fromisoformat(when)
-        out.append(Candidate(m.code, m.sector, role, m.active, open_counts.get(m.code, 0), when))
+        open_cases, when = load.get(m.code, (0, None))
+        out.append(Candidate(m.code, m.sector, role, m.active, open_cases, when))
     return out
 
 
+def _remembered(session: Session, key: tuple, read):
+    """What ``read()`` gives for ``key``, read once per transaction while the registry copy
+    stays as it is (``handle_event`` forgets it all when a registry event arrives)."""
+    memo = session.info.setdefault("lx_pairs", {})
+    if key not in memo:
+        memo[key] = read()
+    return memo[key]
+
+
 def _station_pairs(session: Session, station: str) -> list[tuple[MemberCopy, str]]:
-    return session.execute(_STATION_MEMBERS, {"station": station}).all()
+    return _remembered(
+        session,
+        ("station", station),
+        lambda: session.execute(_STATION_MEMBERS, {"station": station}).all(),
+    )
 
 
 def _duty_pairs(session: Session, station: str, day: date) -> list[tuple[MemberCopy, str]]:
     """Members on the station's roster that (Beijing) day, any slot."""
+    return _remembered(session, ("duty", station, day), lambda: _read_duty(session, station, day))
+
+
+def _read_duty(session: Session, station: str, day: date) -> list[tuple[MemberCopy, str]]:
     codes = {
         c
         for row in session.scalars(_ON_DUTY, {"station": station, "day": day})
@@ -235,6 +242,14 @@ def _duty_pairs(session: Session, station: str, day: date) -> list[tuple[MemberC
 
 def _studio_pairs(session: Session, station: str, sectors: list[str]):
     """Members of the active studios of ``sectors`` in the station's district."""
+    return _remembered(
+        session,
+        ("studio", station, tuple(sectors)),
+        lambda: _read_studio_pairs(session, station, sectors),
+    )
+
+
+def _read_studio_pairs(session: Session, station: str, sectors: list[str]):
     st = session.get(StationCopy, station)
     if st is None or not sectors:
         return []
@@ -319,32 +334,37 @@ def _give(session, case, member, rule, reason, actor, action, extra=None):
     at = now()
     before = case.status
     case.status, case.member_code, case.assigned_at = "assigned", member, at
-    assignment = Assignment(
-        tracking_number=case.tracking_number,
-        member_code=member,
-        rule=rule,
-        reason=reason,
-        assigned_at=at,
-    )
-    session.add(assignment)
-    session.add(
-        CaseEvent(
-            tracking_number=case.tracking_number,
-            action=action,
-            actor=actor,
-            from_status=before,
-            to_status="assigned",
-            note=reason,
-            at=at,
+    assignment_id = (
+        session.connection()
+        .execute(
+            _INSERT_ASSIGNMENT,
+            {
+                "tracking_number": case.tracking_number,
+                "member_code": member,
+                "rule": rule,
+                "reason": reason,
+                "assigned_at": at,
+            },
         )
+        .inserted_primary_key[0]
     )
-    session.flush()
+    _audit(
+        session,
+        tracking_number=case.tracking_number,
+        action=action,
+        actor=actor,
+        from_status=before,
+        to_status="assigned",
+        note=reason,
+        at=at,
+    )
+    loads.seen(session, member, at)
     notify.queue_notice(
         session,
         member,
         "assigned" if action == "assign" else "transferred",
         case.tracking_number,
-        f"a{assignment.id}",
+        f"a{assignment_id}",
     )
     event = "routing.issue_assigned" if action == "assign" else f"routing.issue_{PAST[action]}"
     outbox.record(
@@ -363,6 +383,17 @@ def _give(session, case, member, rule, reason, actor, action, extra=None):
         SOURCE,
         occurred_at=at,
     )
+
+
+# The audit trail and the assignments only grow: written by plain INSERTs at once (the case they
+# belong to is always already in the database), never held as ORM objects.
+_INSERT_ASSIGNMENT = insert(Assignment.__table__)
+_INSERT_CASE_EVENT = insert(CaseEvent.__table__)
+
+
+def _audit(session: Session, **fields) -> None:
+    """One step of a case's audit trail (``case_events``)."""
+    session.connection().execute(_INSERT_CASE_EVENT, fields)
 
 
 def _common(case: Case) -> dict:
@@ -461,16 +492,15 @@ def act(
             _reopen(case, at)
             extra["reopened"] = True
     case.status = after
-    session.add(
-        CaseEvent(
-            tracking_number=number,
-            action=action,
-            actor=actor,
-            from_status=before,
-            to_status=after,
-            note=note,
-            at=at,
-        )
+    _audit(
+        session,
+        tracking_number=number,
+        action=action,
+        actor=actor,
+        from_status=before,
+        to_status=after,
+        note=note,
+        at=at,
     )
     session.flush()
     outbox.record(
@@ -612,27 +642,25 @@ def _merge(session: Session, case: Case, actor: str, into, note) -> Case:
         reason += f" ({into} → {root.tracking_number})"
     if note and str(note).strip():
         reason += f"; {str(note).strip()}"
-    session.add(
-        CaseEvent(
-            tracking_number=case.tracking_number,
-            action="merge",
-            actor=actor,
-            from_status=before,
-            to_status=after,
-            note=reason,
-            at=at,
-        )
+    _audit(
+        session,
+        tracking_number=case.tracking_number,
+        action="merge",
+        actor=actor,
+        from_status=before,
+        to_status=after,
+        note=reason,
+        at=at,
     )
-    session.add(
-        CaseEvent(
-            tracking_number=root.tracking_number,
-            action="merged_in",
-            actor=actor,
-            from_status=root.status,
-            to_status=root.status,
-            note=f"{case.tracking_number} 合并到本案件 / {case.tracking_number} merged into this case",
-            at=at,
-        )
+    _audit(
+        session,
+        tracking_number=root.tracking_number,
+        action="merged_in",
+        actor=actor,
+        from_status=root.status,
+        to_status=root.status,
+        note=f"{case.tracking_number} 合并到本案件 / {case.tracking_number} merged into this case",
+        at=at,
     )
     session.flush()
     outbox.record(
@@ -654,16 +682,15 @@ def _merge(session: Session, case: Case, actor: str, into, note) -> Case:
 
 def record_refusal(session: Session, case: Case, action: str, actor: str, err: CaseError) -> None:
     """A refused merge, kept in the case's audit trail; the case itself does not change."""
-    session.add(
-        CaseEvent(
-            tracking_number=case.tracking_number,
-            action=f"{action}_refused",
-            actor=actor,
-            from_status=case.status,
-            to_status=case.status,
-            note=f"{err.code}: {err}",
-            at=now(),
-        )
+    _audit(
+        session,
+        tracking_number=case.tracking_number,
+        action=f"{action}_refused",
+        actor=actor,
+        from_status=case.status,
+        to_status=case.status,
+        note=f"{err.code}: {err}",
+        at=now(),
     )
     session.flush()
 
@@ -698,11 +725,20 @@ def station_lead(session: Session, station: str) -> str | None:
 def check_deadlines(
     session: Session, at: datetime | None = None, settings: Settings = Settings()
 ) -> dict:
-    """Colour every open case; announce each change, and escalate a case once it is red."""
+    """Colour every open case; announce each change, and escalate a case once it is red.
+
+    Only the open cases whose colour can change are read: those not green, and the green ones
+    with a deadline within ``due_soon`` (every other open case stays green), so the minute's
+    check costs what is near its deadline, not every open case there is."""
     at = at or now()
     due_soon = timedelta(hours=settings.due_soon_hours)
     changed = {"yellow": 0, "red": 0, "escalated": 0}
-    for case in session.scalars(select(Case).where(Case.status.in_(lifecycle.ACTIVE))):
+    near = at + due_soon
+    may_change = select(Case).where(
+        Case.status.in_(lifecycle.ACTIVE),
+        or_(Case.colour != "green", Case.response_due <= near, Case.resolution_due <= near),
+    )
+    for case in session.scalars(may_change):
         colour = colour_of(case, at, due_soon)
         if colour == case.colour:
             continue

@@ -47,3 +47,17 @@ class ProbeService(ServiceBase):
     @consume_reliably(queues=[topology.reliable_queue(PROBE_QUEUE)])
     def on_message(self, delivery):
         return self.inbox.process(delivery, handle)
+
+
+class BatchProbeService(ServiceBase):
+    """The same, consuming in batches as intake, routing and reporting do."""
+
+    name = "probe"
+
+    @consume_reliably(queues=[topology.reliable_queue(PROBE_QUEUE)], batch=True)
+    def on_message(self, deliveries):
+        BATCHES.append(len(deliveries))
+        return self.inbox.process_batch(deliveries, handle)
+
+
+BATCHES: list[int] = []  # the size of every batch the batch probe was given

@@ -18,9 +18,8 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from services.kernel import outbox, topology
-from services.kernel.db import make_engine
 from services.kernel.inbox import Inbox
-from services.kernel.models import KernelBase, OutboxMessage, ProcessedMessage, utcnow
+from services.kernel.models import OutboxMessage, ProcessedMessage, utcnow
 from tests.conftest import (
     RABBIT_MGMT,
     auth_headers,
@@ -32,15 +31,6 @@ from tests.conftest import (
 from tests.kernel import probe
 
 OFFICE = auth_headers()
-
-
-@pytest.fixture
-def engine(db_url):
-    engine = make_engine(db_url)
-    KernelBase.metadata.create_all(engine)
-    probe.ProbeBase.metadata.create_all(engine)
-    yield engine
-    engine.dispose()
 
 
 @pytest.fixture

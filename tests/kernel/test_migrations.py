@@ -46,6 +46,7 @@ OWN_TABLES = {
         "roster_copies",
         "notification_settings",
         "notices",
+        "member_loads",
     },
     "reporting": {
         "event_store",
@@ -68,5 +69,57 @@ def test_migrations_build_every_table_and_rerun_harmlessly(service, db_url):
     engine = make_engine(db_url)
     try:
         assert set(inspect(engine).get_table_names()) == OWN_TABLES[service] | KERNEL_TABLES
+    finally:
+        engine.dispose()
+
+
+def test_member_loads_are_counted_from_the_cases_already_there(db_url):
+    """Upgrading a routing database that already has cases fills member_loads as the live
+    listener would have kept it."""
+    from alembic import command
+    from sqlalchemy import text
+
+    from services.kernel.migrations import alembic_config
+
+    command.upgrade(alembic_config("routing", db_url), "8e4777c954e4")  # the one before
+    engine = make_engine(db_url)
+    try:
+        with engine.begin() as c:
+            for number, member, status in [
+                ("LX1", "doc", "assigned"),
+                ("LX2", "doc", "accepted"),
+                ("LX3", "doc", "resolved"),
+                ("LX4", "nurse", "closed"),
+                ("LX5", None, "waiting"),
+            ]:
+                c.execute(
+                    text(
+                        "INSERT INTO cases (tracking_number, station_code, category, status,"
+                        " member_code, received_at, colour, handoffs, reopens, version)"
+                        " VALUES (:n, 'gwm', 'health', :s, :m, :at, 'green', 0, 0, 1)"
+                    ),
+                    {"n": number, "s": status, "m": member, "at": "2026-11-20 08:00:00+00:00"},
+                )
+            for number, member, at in [
+                ("LX1", "doc", "2026-11-20 08:00:00+00:00"),
+                ("LX3", "doc", "2026-11-22 09:30:00+00:00"),
+                ("LX4", "nurse", "2026-11-21 10:00:00+00:00"),
+            ]:
+                c.execute(
+                    text(
+                        "INSERT INTO assignments (tracking_number, member_code, rule, reason,"
+                        " assigned_at) VALUES (:n, :m, 'sector', 'test', :at)"
+                    ),
+                    {"n": number, "m": member, "at": at},
+                )
+        upgrade("routing", db_url)
+        with engine.connect() as c:
+            rows = {
+                m: (n, str(at)[:16])
+                for m, n, at in c.execute(
+                    text("SELECT member_code, open_cases, last_assigned_at FROM member_loads")
+                )
+            }
+        assert rows == {"doc": (2, "2026-11-22 09:30"), "nurse": (0, "2026-11-21 10:00")}
     finally:
         engine.dispose()

@@ -1,0 +1,149 @@
+"""Consuming in batches keeps every promise of consuming one by one: a batch commits once for
+all its messages, a failing message rolls back only itself (it is retried and parked alone),
+every message is acked exactly once, and nothing is lost or done twice."""
+
+import time
+
+import pytest
+import requests
+from kombu import Connection
+from nameko.containers import ServiceContainer
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from services.kernel import topology
+from services.kernel.models import OutboxMessage, ProcessedMessage
+from tests.conftest import auth_headers, container_config, free_port, wait_for
+from tests.kernel import probe
+from tests.kernel.test_kernel_reliability import bind_probe_events, drain, publish
+
+OFFICE = auth_headers()
+
+
+def start(amqp_uri, db_url):
+    """A batch probe started after its queue filled up, so its batches are big ones."""
+    port = free_port()
+    config = container_config("probe", amqp_uri, db_url, port, delays_ms=(500, 800))
+    config["consume"] = {"prefetch": 200, "batch_size": 50}
+    container = ServiceContainer(probe.BatchProbeService, config)
+    container.start()
+    return container, f"http://127.0.0.1:{port}"
+
+
+def declare_probe_queue(amqp_uri):
+    with Connection(amqp_uri) as conn:
+        topology.declare(conn, [500, 800])
+        topology.reliable_queue(probe.PROBE_QUEUE)(conn.default_channel).declare()
+
+
+def notes(engine) -> list[str]:
+    with Session(engine) as session:
+        return probe.notes(session)
+
+
+def unsent(engine) -> int:
+    with Session(engine) as session:
+        return session.scalar(
+            select(func.count()).select_from(OutboxMessage).where(OutboxMessage.sent_at.is_(None))
+        )
+
+
+def queue_depth(amqp_uri) -> tuple[int, int]:
+    """(ready, unacked) of the probe queue, from the management API's live figures."""
+    vhost = amqp_uri.rsplit("/", 1)[1]
+    q = requests.get(
+        f"http://127.0.0.1:15672/api/queues/{vhost}/{probe.PROBE_QUEUE}",
+        auth=("guest", "guest"),
+        timeout=10,
+    ).json()
+    return q.get("messages_ready", 0), q.get("messages_unacknowledged", 0)
+
+
+@pytest.fixture
+def fresh(vhost):
+    probe.FAULTY.clear()
+    probe.CALLS.clear()
+    probe.BATCHES.clear()
+    return vhost[1]
+
+
+def test_a_faulty_message_in_a_batch_fails_alone_the_others_commit_once(fresh, engine, db_url):
+    amqp_uri = fresh
+    declare_probe_queue(amqp_uri)
+    events = bind_probe_events(amqp_uri)
+    probe.FAULTY.add("poison")
+    texts = [f"note-{i:03d}" for i in range(120)]
+    texts.insert(60, "poison")
+    for i, text in enumerate(texts):
+        publish(amqp_uri, text, f"m-{i}")
+    container, base = start(amqp_uri, db_url)
+    try:
+        parked = wait_for(
+            lambda: requests.get(f"{base}/admin/parked", headers=OFFICE, timeout=5).json()[
+                "parked"
+            ],
+            timeout=20,
+        )
+        assert [p["message_id"] for p in parked] == ["m-60"]
+        assert parked[0]["attempts"] == 3 and "boom on poison" in parked[0]["error"]
+        assert max(probe.BATCHES) > 1  # it really took batches
+        with Session(engine) as session:
+            assert probe.note_count(session) == 120
+            assert "poison" not in probe.notes(session)
+            handled = session.scalar(select(func.count()).select_from(ProcessedMessage))
+            assert handled == 120  # the poison is not recorded as handled: it can be replayed
+        got = drain(amqp_uri, events, 121, timeout=5)
+        assert sorted(e["payload"]["text"] for e in got) == sorted(texts[:60] + texts[61:])
+        # the others were rolled back with the failing batch and done again, once each
+        assert all(probe.CALLS[t] <= 2 for t in texts if t != "poison")
+        # in the batch that failed, then alone: one try and two retries, then parked
+        assert probe.CALLS["poison"] == 4
+        wait_for(lambda: queue_depth(amqp_uri) == (0, 0), timeout=15)
+
+        probe.FAULTY.clear()  # fixed: the replay completes it, alone
+        parked_id = parked[0]["id"]
+        r = requests.post(f"{base}/admin/parked/{parked_id}/replay", headers=OFFICE, timeout=5)
+        assert r.status_code == 200
+        wait_for(lambda: "poison" in notes(engine))
+        assert len(notes(engine)) == 121
+    finally:
+        container.stop()
+
+
+def test_every_message_of_many_batches_is_acked_once_and_handled_once(fresh, engine, db_url):
+    amqp_uri = fresh
+    declare_probe_queue(amqp_uri)
+    container, _ = start(amqp_uri, db_url)
+    try:
+        # Two publishers at once (a burst): batches form while earlier ones are handled.
+        with Connection(amqp_uri, transport_options={"confirm_publish": True}) as conn:
+            producer = conn.Producer()
+            for i in range(400):
+                producer.publish(
+                    {"text": f"burst-{i:03d}"},
+                    exchange="",
+                    routing_key=probe.PROBE_QUEUE,
+                    message_id=f"b-{i}",
+                    serializer="json",
+                    delivery_mode=2,
+                )
+        wait_for(lambda: len(notes(engine)) == 400, timeout=30)
+        wait_for(lambda: queue_depth(amqp_uri) == (0, 0), timeout=15)
+        time.sleep(0.5)
+        assert len(notes(engine)) == 400
+        assert set(probe.CALLS.values()) == {1}  # no redelivery: each acked exactly once
+        assert sum(probe.BATCHES) == 400
+        with Session(engine) as session:
+            assert session.scalar(select(func.count()).select_from(OutboxMessage)) == 400
+            wait_for(
+                lambda: (
+                    Session(engine).scalar(
+                        select(func.count())
+                        .select_from(OutboxMessage)
+                        .where(OutboxMessage.sent_at.is_(None))
+                    )
+                    == 0
+                )
+            )
+    finally:
+        container.stop()
