@@ -12,10 +12,13 @@ from __future__ import annotations
 
 import io
 from collections import Counter, _count_elements  # Counter.update's C loop, without its checks
-from operator import attrgetter
+from contextlib import contextmanager
+from operator import attrgetter, itemgetter
 
-from sqlalchemy import bindparam, select, update
+import orjson
+from sqlalchemy import bindparam, select, text, update
 from sqlalchemy.orm import Session
+from sqlalchemy.schema import CreateIndex, DropIndex
 
 from services.kernel.db import insert_on_conflict
 from services.reporting.models import (
@@ -23,15 +26,43 @@ from services.reporting.models import (
     CaseFact,
     MemberDim,
     MonthlyFigure,
+    MonthlyRollup,
     StationDim,
     StoredEvent,
     StudioDim,
 )
+from services.reporting.projections import issue_place_breakdowns, member_breakdowns
 
 # Figures are added by atomic upserts: concurrent writers never lose each other's increments.
 _ADD_FIGURES = insert_on_conflict(
     MonthlyFigure.__table__, ["month", "metric", "dimension", "key"], add=["value"]
 )
+
+
+# A batch's increments of one key's figures, as one object, added to the key's rollup: the
+# metrics of both objects, each the sum of its values there, in metric order (as a rebuild
+# writes them).
+_ROLLUP_UPSERTS = {
+    "sqlite": text(
+        'INSERT INTO monthly_rollups (month, dimension, "key", figures)'
+        ' VALUES (:month, :dimension, :key, :figures) ON CONFLICT (month, dimension, "key")'
+        " DO UPDATE SET figures = (SELECT json_group_object(m, v) FROM (SELECT m, sum(v) AS v"
+        " FROM (SELECT key AS m, value AS v FROM json_each(monthly_rollups.figures)"
+        " UNION ALL SELECT key, value FROM json_each(excluded.figures)) GROUP BY m ORDER BY m))"
+    ),
+    "postgresql": text(
+        'INSERT INTO monthly_rollups (month, dimension, "key", figures)'
+        ' VALUES (:month, :dimension, :key, :figures) ON CONFLICT (month, dimension, "key")'
+        " DO UPDATE SET figures = (SELECT json_object_agg(m, v ORDER BY m)::text FROM"
+        " (SELECT m, sum(v) AS v FROM (SELECT key AS m, value::bigint AS v"
+        " FROM jsonb_each_text(monthly_rollups.figures::jsonb) UNION ALL SELECT key,"
+        " value::bigint FROM jsonb_each_text(excluded.figures::jsonb)) AS f GROUP BY m) AS s)"
+    ),
+}
+
+
+def _json(figures: dict) -> str:
+    return orjson.dumps(figures, option=orjson.OPT_SORT_KEYS).decode()
 
 
 CASE_DEFAULTS = {
@@ -88,6 +119,9 @@ class MemoryFacts:
         self.merges: dict[str, list[Case]] = {}  # case number → the cases merged into it
         self.activities: dict[str, Row] = {}
         self.figures: dict[tuple[str, str], Counter] = {}  # (month, metric) → {(dim, key): n}
+        self.pairs: dict = {}  # (dimension, key) → itself: one tuple per pair
+        self.places: dict = {}  # (station, district, channel, category) → their breakdowns
+        self.members: dict = {}  # (member, level, sector) → their breakdowns
 
     def station(self, code):
         return self.dims[StationDim].get(code)
@@ -100,6 +134,26 @@ class MemoryFacts:
 
     def case(self, number):
         return self.cases.get(number)
+
+    def breakdowns(self, fact) -> tuple:
+        """:func:`issue_breakdowns` of ``fact``, its two parts (the place, the member) made once
+        for each place and member; every (dimension, key) pair one shared tuple, so counting
+        finds it by identity."""
+        place = (fact.station, fact.district, fact.channel, fact.category)
+        keys = self.places.get(place)
+        if keys is None:
+            keys = self.places[place] = self._shared(issue_place_breakdowns(*place))
+        if fact.member:
+            who = (fact.member, fact.member_level, fact.member_sector)
+            of_member = self.members.get(who)
+            if of_member is None:
+                of_member = self.members[who] = self._shared(member_breakdowns(*who))
+            keys += of_member
+        return keys
+
+    def _shared(self, keys: list) -> tuple:
+        pair = self.pairs.setdefault
+        return tuple([pair(k, k) for k in keys])
 
     def add_case(self, **fields):
         fact = self.cases[fields["tracking_number"]] = Case(**fields)
@@ -137,7 +191,28 @@ class MemoryFacts:
             for key in keys:
                 counts[key] += delta
 
-    def write(self, session: Session) -> None:
+    def _add_figures(self, figures: dict) -> None:
+        """Sum another process's figures (a partitioned rebuild) into these."""
+        for month_metric, counts in figures.items():
+            mine = self.figures.get(month_metric)
+            if mine is None:
+                self.figures[month_metric] = counts
+            else:
+                for key, n in counts.items():
+                    mine[key] = mine.get(key, 0) + n
+
+    def share(self, dialect) -> tuple:
+        """What a helper process of a rebuild hands back: the figures and its cases, encoded
+        for ``dialect`` as :func:`write_encoded` takes them."""
+        return self.figures, encode(dialect, CaseFact, CASE_COLUMNS, self._case_rows())
+
+    def _case_rows(self):
+        return map(attrgetter(*CASE_COLUMNS), self.cases.values())
+
+    def write(self, session: Session, more=()) -> None:
+        """Store everything (into empty tables): the dimensions, activities and this process's
+        cases first, then the shares of ``more`` (an iterable of :meth:`share` results, which
+        may still be coming in while the first rows are written), then the summed figures."""
         for model, dims in self.dims.items():
             columns = [c.name for c in model.__table__.columns]
             bulk_insert(
@@ -150,33 +225,33 @@ class MemoryFacts:
             columns,
             ([getattr(r, c) for c in columns] for r in self.activities.values()),
         )
+        with _indexes_after(session, CaseFact):
+            bulk_insert(session, CaseFact, CASE_COLUMNS, self._case_rows())
+            for figures, cases in more:
+                write_encoded(session, CaseFact, CASE_COLUMNS, cases)
+                self._add_figures(figures)
+        figures = self._figures()
+        with _indexes_after(session, MonthlyFigure):
+            bulk_insert(
+                session, MonthlyFigure, ("month", "dimension", "key", "metric", "value"), figures
+            )
         bulk_insert(
-            session,
-            CaseFact,
-            CASE_COLUMNS,
-            map(attrgetter(*CASE_COLUMNS), self.cases.values()),
-        )
-        bulk_insert(
-            session,
-            MonthlyFigure,
-            ("month", "dimension", "key", "metric", "value"),
-            self._figures(),
+            session, MonthlyRollup, ("month", "dimension", "key", "figures"), _rollups(figures)
         )
 
     def _figures(self) -> list[tuple]:
-        """The totals as rows, keyed as the database keeps them (a key is text, as ``str(k)``
-        live), in report order: a month's figures lie together in the table too."""
-        rows = [
-            (month, d, k, metric, value)
-            for (month, metric), counts in self.figures.items()
-            for (d, k), value in counts.items()
-        ]
+        """The totals as ``(month, dimension, key, metric, value)`` rows, keyed as the database
+        keeps them (a key is text, as ``str(k)`` live), in the order of the table's primary key
+        (month, metric, dimension, key): appended to its index rather than inserted all over."""
+        rows = []
+        for month, metric in sorted(self.figures):
+            counts = self.figures[month, metric]
+            rows += [(month, d, k, metric, value) for (d, k), value in sorted(counts.items())]
         if any(row[2].__class__ is not str for row in rows):  # never, unless a key was a number
             merged = Counter()
             for month, d, k, metric, value in rows:
                 merged[(month, d, str(k), metric)] += value
-            rows = [(*key, value) for key, value in merged.items()]
-        rows.sort()
+            rows = sorted(((*key, value) for key, value in merged.items()), key=_PK_ORDER)
         return rows
 
 
@@ -329,6 +404,18 @@ class SessionFacts(MemoryFacts):
                     for m, metric, d, k, v in figures
                 ],
             )
+            # the same increments into each key's rollup: one row per key, its deltas as one
+            # object added to the object stored (in key order too)
+            deltas: dict[tuple, dict] = {}
+            for m, metric, d, k, v in figures:
+                deltas.setdefault((m, d, k), {})[metric] = v
+            conn.execute(
+                _ROLLUP_UPSERTS[conn.dialect.name],
+                [
+                    {"month": m, "dimension": d, "key": k, "figures": _json(added)}
+                    for (m, d, k), added in sorted(deltas.items())
+                ],
+            )
         self.__init__(self.session)  # a fresh batch: nothing read is trusted past a commit
 
 
@@ -366,23 +453,62 @@ _SAVE_DIM = {
 }
 
 
-def bulk_insert(session: Session, model, columns, rows, batch: int = 50_000) -> None:
+@contextmanager
+def _indexes_after(session: Session, model):
+    """Fill an empty table without its secondary indexes, then build them: one sort each
+    instead of a B-tree insertion per row (the same indexes, by the model's definitions)."""
+    conn = session.connection()
+    indexes = sorted(model.__table__.indexes, key=attrgetter("name"))
+    for index in indexes:
+        conn.execute(DropIndex(index))
+    yield
+    for index in indexes:
+        conn.execute(CreateIndex(index))
+
+
+_PK_ORDER = itemgetter(0, 3, 1, 2)
+
+
+def _rollups(figures: list[tuple]):
+    """``monthly_rollups`` rows of the figures (as :meth:`MemoryFacts._figures` gives them), in
+    key order, each key's metrics in metric order."""
+    by_key: dict[tuple, dict] = {}
+    for month, dimension, key, metric, value in figures:  # by month, then metric
+        of_key = by_key.get((month, dimension, key))
+        if of_key is None:
+            of_key = by_key[month, dimension, key] = {}
+        of_key[metric] = value
+    dumps = orjson.dumps
+    for month, dimension, key in sorted(by_key):
+        yield month, dimension, key, dumps(by_key[month, dimension, key]).decode()
+
+
+def bulk_insert(session: Session, model, columns, rows) -> None:
     """Insert many rows fast: COPY on PostgreSQL; on SQLite, executemany of one plain statement
     (values converted by each column's own type, as the ORM would store them)."""
-    if session.bind.dialect.name == "postgresql":
-        _copy(session, model.__table__.name, columns, rows)
-        return
-    conn = session.connection()
+    write_encoded(session, model, columns, encode(session.bind.dialect, model, columns, rows))
+
+
+def encode(dialect, model, columns, rows, batch: int = 50_000) -> list:
+    """``rows`` ready for :func:`write_encoded`, in batches: COPY text on PostgreSQL, tuples of
+    values as each column's type stores them on SQLite (plain data: cheap to pickle)."""
+    if dialect.name == "postgresql":
+        out, lines, text = [], [], _text
+        for row in rows:
+            lines.append("\t".join(map(text, row)))
+            if len(lines) >= 2 * batch:
+                out.append("\n".join(lines) + "\n")
+                lines = []
+        if lines:
+            out.append("\n".join(lines) + "\n")
+        return out
     table = model.__table__
     convert = [
         (i, p)
-        for i, p in enumerate(table.c[c].type.bind_processor(conn.dialect) for c in columns)
+        for i, p in enumerate(table.c[c].type.bind_processor(dialect) for c in columns)
         if p is not None
     ]
-    sql = (
-        f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
-    )
-    chunk = []
+    out, chunk = [], []
     for row in rows:
         if convert:
             row = list(row)
@@ -390,9 +516,22 @@ def bulk_insert(session: Session, model, columns, rows, batch: int = 50_000) -> 
                 row[i] = p(row[i])
         chunk.append(tuple(row))
         if len(chunk) >= batch:
-            conn.exec_driver_sql(sql, chunk)
+            out.append(chunk)
             chunk = []
     if chunk:
+        out.append(chunk)
+    return out
+
+
+def write_encoded(session: Session, model, columns, encoded: list) -> None:
+    """Store rows from :func:`encode`: COPY on PostgreSQL, executemany on SQLite."""
+    table = model.__table__.name
+    if session.bind.dialect.name == "postgresql":
+        _copy(session, table, columns, encoded)
+        return
+    conn = session.connection()
+    sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
+    for chunk in encoded:
         conn.exec_driver_sql(sql, chunk)
 
 
@@ -410,28 +549,18 @@ def _text(value) -> str:
     return str(value)
 
 
-def _copy(session: Session, table: str, columns, rows, batch: int = 100_000) -> None:
-    """COPY in batches. psycopg2 refuses COPY under a green wait callback (psycogreen), so the
+def _copy(session: Session, table: str, columns, texts: list) -> None:
+    """COPY each text. psycopg2 refuses COPY under a green wait callback (psycogreen), so the
     callback is off while it runs: a COPY blocks the process, which a rebuild may."""
     from psycopg2 import extensions
 
-    rows = iter(rows)
     cursor = session.connection().connection.dbapi_connection.cursor()
     sql = f"COPY {table} ({', '.join(columns)}) FROM STDIN"
     wait = extensions.get_wait_callback()
     extensions.set_wait_callback(None)
     try:
-        while True:
-            lines = []
-            for row in rows:
-                lines.append("\t".join(map(_text, row)))
-                if len(lines) >= batch:
-                    break
-            if not lines:
-                return
-            cursor.copy_expert(sql, io.StringIO("\n".join(lines) + "\n"))
-            if len(lines) < batch:
-                return
+        for text in texts:
+            cursor.copy_expert(sql, io.StringIO(text))
     finally:
         extensions.set_wait_callback(wait)
         cursor.close()

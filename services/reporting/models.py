@@ -46,6 +46,20 @@ class MonthlyFigure(Base):
     value: Mapped[int] = mapped_column(Integer, default=0)
 
 
+class MonthlyRollup(Base):
+    """A month's figures of one breakdown key as one JSON object (``{"issues_received": 12,
+    ...}``): the figures of ``monthly_figures`` again, changed in the same statements' transaction
+    by the same increments, so a month's report reads one row per key rather than aggregating
+    some 40,000 figures."""
+
+    __tablename__ = "monthly_rollups"
+
+    month: Mapped[str] = mapped_column(String(7), primary_key=True)
+    dimension: Mapped[str] = mapped_column(String(20), primary_key=True)
+    key: Mapped[str] = mapped_column(String(60), primary_key=True)
+    figures: Mapped[str] = mapped_column(Text)  # JSON text: {metric: value}
+
+
 class CaseFact(Base):
     """What reporting knows of one issue: where it belongs, and its milestones.
 

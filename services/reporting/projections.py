@@ -37,20 +37,24 @@ def month_of(when: str | datetime) -> str:
 def issue_breakdowns(fact) -> list[tuple[str, str]]:
     """Where an issue's figures go: the city, its place, channel and category, and (once
     assigned) its member with the member's level and sector."""
-    keys = [
-        CITY,
-        ("district", fact.district),
-        ("station", fact.station),
-        ("channel", fact.channel),
-        ("category", fact.category),
-    ]
+    keys = issue_place_breakdowns(fact.station, fact.district, fact.channel, fact.category)
     if fact.member:
-        keys += [
-            ("member", fact.member),
-            ("level", fact.member_level or "?"),
-            ("sector", fact.member_sector or "?"),
-        ]
+        keys += member_breakdowns(fact.member, fact.member_level, fact.member_sector)
     return keys
+
+
+def issue_place_breakdowns(station, district, channel, category) -> list[tuple[str, str]]:
+    return [
+        CITY,
+        ("district", district),
+        ("station", station),
+        ("channel", channel),
+        ("category", category),
+    ]
+
+
+def member_breakdowns(member, level, sector) -> list[tuple[str, str]]:
+    return [("member", member), ("level", level or "?"), ("sector", sector or "?")]
 
 
 def place_breakdowns(station: str, district: str) -> list[tuple[str, str]]:

@@ -9,12 +9,20 @@ rates are computed. Both are kept incrementally; :func:`rebuild` replays the sto
 
 from __future__ import annotations
 
+import gc
 import json
+import os
+import pickle
+import re
 import statistics
+import subprocess
+import sys
+import tempfile
+import zlib
 from datetime import UTC, datetime
 
 import orjson
-from sqlalchemy import Text, cast, delete, func, select, text
+from sqlalchemy import Text, cast, delete, func, make_url, select, text
 from sqlalchemy.orm import Session
 
 from services.kernel import logs
@@ -24,11 +32,12 @@ from services.reporting.models import (
     CaseFact,
     MemberDim,
     MonthlyFigure,
+    MonthlyRollup,
     StationDim,
     StoredEvent,
     StudioDim,
 )
-from services.reporting.projections import issue_breakdowns, month_of
+from services.reporting.projections import month_of
 
 UNKNOWN_DISTRICT = "未知区县"
 
@@ -168,7 +177,7 @@ def _issue_received(facts, p, month, at):
         channel=p["channel"],
         category=p["category"],
     )
-    facts.bump(fact.received_month, "issues_received", issue_breakdowns(fact))
+    facts.bump(fact.received_month, "issues_received", facts.breakdowns(fact))
 
 
 def _rejected(facts, p, month, at):
@@ -194,7 +203,7 @@ def _assigned(facts, p, month, at):
     first = fact.member is None
     _give_to(facts, fact, p)
     if first:
-        facts.bump(month, "issues_assigned", issue_breakdowns(fact))
+        facts.bump(month, "issues_assigned", facts.breakdowns(fact))
 
 
 def _counted(metric: str, cohort: str | None = None, on_time: str | None = None):
@@ -203,7 +212,7 @@ def _counted(metric: str, cohort: str | None = None, on_time: str | None = None)
     def handler(facts, p, month, at):
         fact = _fact(facts, p)
         _place(facts, fact, p.get("station"))
-        keys = issue_breakdowns(fact)
+        keys = facts.breakdowns(fact)
         facts.bump(month, metric, keys)
         if cohort:
             facts.bump(fact.received_month, cohort, keys)
@@ -245,14 +254,14 @@ def _merged(facts, p, month, at):
     if fact.merged_into is not None:
         return
     facts.merge(fact, p["into"])
-    keys = issue_breakdowns(fact)
+    keys = facts.breakdowns(fact)
     facts.bump(month, "issues_merged", keys)
     facts.bump(fact.received_month, "cohort_merged", keys)
 
 
 def _rated(facts, p, month, at):
     fact = _fact(facts, p)
-    keys = issue_breakdowns(fact)
+    keys = facts.breakdowns(fact)
     facts.bump(month, f"rated_{p['rating']}", keys)
     if not fact.rated:
         fact.rated = True
@@ -265,13 +274,13 @@ def _rated(facts, p, month, at):
 
 def _transferred(facts, p, month, at):
     fact = _fact(facts, p)
-    facts.bump(month, "cases_transferred", issue_breakdowns(fact))  # where it was
+    facts.bump(month, "cases_transferred", facts.breakdowns(fact))  # where it was
     _give_to(facts, fact, p)
 
 
 def _waiting(facts, p, month, at):
     fact = _fact(facts, p)
-    facts.bump(month, "issues_waiting", issue_breakdowns(fact))
+    facts.bump(month, "issues_waiting", facts.breakdowns(fact))
 
 
 PROJECTIONS = {
@@ -314,18 +323,37 @@ KNOWN_UNCOUNTED = frozenset(
 )
 
 
-def stored_events(session: Session, chunk: int = 20_000):
+# How a rebuild splits the store between processes (see :func:`rebuild`): registry dimensions
+# are replayed by every process, in store order, so each sees them as the live path did; events
+# about no case go to the first process; every other event follows its case (by tracking number).
+SHARED_EVENTS = frozenset(
+    {"registry.station_saved", "registry.member_saved", "registry.studio_saved"}
+)
+CASELESS_EVENTS = frozenset({"intake.activity_recorded", "intake.submission_rejected"})
+
+
+def stored_events(session: Session, chunk: int = 20_000, upto: int | None = None):
     """The store in arrival order, in chunks of ``(type, payload text, occurred_at)`` rows read
-    straight from the driver (a server-side cursor on PostgreSQL)."""
-    dialect = session.bind.dialect
-    column_type = StoredEvent.__table__.c.occurred_at.type.dialect_impl(dialect)
-    to_time = column_type.result_processor(dialect, None)  # as the ORM would read it
-    result = session.connection().exec_driver_sql(
-        "SELECT type, payload, occurred_at FROM event_store ORDER BY seq",
+    straight from the driver (a server-side cursor on PostgreSQL). ``occurred_at`` is UTC text,
+    ``YYYY-MM-DD HH:MM:SS.ffffff`` on both backends (see :func:`utc_time`)."""
+    yield from _stored_events(session.connection(), chunk, upto)
+
+
+def _stored_events(conn, chunk: int, upto: int | None):
+    at = "occurred_at"
+    if conn.dialect.name == "postgresql":
+        at = "to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US')"
+    where = f" WHERE seq <= {int(upto)}" if upto is not None else ""
+    result = conn.exec_driver_sql(
+        f"SELECT type, payload, {at} FROM event_store{where} ORDER BY seq",
         execution_options={"stream_results": True, "yield_per": chunk},
     )
-    for rows in result.partitions(chunk):
-        yield [(t, p, to_time(at)) for t, p, at in rows] if to_time else rows
+    yield from result.partitions(chunk)
+
+
+def utc_time(text: str) -> datetime:
+    """A stored ``occurred_at`` read as text (UTC, no zone) as the ORM reads it: zone-aware UTC."""
+    return datetime.fromisoformat(text + "+00:00")
 
 
 def _loads(text: str):
@@ -335,35 +363,248 @@ def _loads(text: str):
         return json.loads(text)
 
 
-def rebuild(session: Session, progress=None, chunk: int = 20_000) -> int:
+_KEY = '"tracking_number"'
+_LEAD = '{"tracking_number": "'  # how the services' payloads begin
+_LEADING_NUMBER = re.compile(r'\{\s*"tracking_number"\s*:\s*"([^"\\]*)"').match
+
+
+def tracking_number(payload: str) -> str | None:
+    """The top-level ``tracking_number`` of a payload: read without parsing the payload when it
+    is its first key, written plainly and once (as the services write it); parsed otherwise."""
+    end = payload.find('"', 21) if payload.startswith(_LEAD) else -1
+    if end >= 21 and "\\" not in payload[21:end] and payload.count(_KEY) == 1:
+        return payload[21:end]
+    found = _LEADING_NUMBER(payload)
+    if found is not None and payload.count(_KEY) == 1:
+        return found[1]
+    try:
+        number = _loads(payload).get("tracking_number")
+    except (ValueError, AttributeError):
+        return None
+    return number if isinstance(number, str) else None
+
+
+def _merge_groups(conn, upto: int | None) -> dict[str, str]:
+    """Cases linked by merges, each mapped to one case of its group: a group's events must go to
+    one process, since serving a matter's reporters walks the whole group."""
+    parent: dict[str, str] = {}
+
+    def root(n):
+        while parent.get(n, n) != n:
+            n = parent[n]
+        return n
+
+    where = f" AND seq <= {int(upto)}" if upto is not None else ""
+    rows = conn.exec_driver_sql(
+        f"SELECT payload FROM event_store WHERE type = 'routing.issue_merged'{where}"
+    )
+    for (payload,) in rows:
+        p = _loads(payload)
+        a, b = p.get("tracking_number"), p.get("into")
+        if isinstance(a, str) and isinstance(b, str):
+            ra, rb = root(a), root(b)
+            if ra != rb:
+                parent[ra] = rb
+    return {n: root(n) for n in parent} | {r: r for r in set(parent.values())}
+
+
+def replay(conn, chunk: int = 20_000, part: int = 0, parts: int = 1, upto=None, progress=None):
+    """Replay the store (up to ``seq <= upto``) into a :class:`MemoryFacts`: all of it, or, with
+    ``parts`` > 1, the share of process ``part`` (see :func:`rebuild`). Returns the facts and
+    how many events were read."""
+    facts, handlers, done = MemoryFacts(), PROJECTIONS, 0
+    months: dict[str, str] = {}  # Beijing months start on a UTC hour: month_of once an hour
+    groups = _merge_groups(conn, upto) if parts > 1 else {}
+    shared, caseless = SHARED_EVENTS, CASELESS_EVENTS
+    group_of, crc32, number_of = groups.get, zlib.crc32, tracking_number
+    loads, bad_json, time_of = orjson.loads, orjson.JSONDecodeError, datetime.fromisoformat
+
+    gc_was_on = gc.isenabled()
+    gc.disable()  # millions of long-lived objects and no cycles: collections would only cost
+    try:
+        for batch in _stored_events(conn, chunk, upto):
+            for event_type, payload, at in batch:
+                handler = handlers.get(event_type)
+                if handler is None:
+                    continue
+                if parts > 1 and event_type not in shared:
+                    if event_type in caseless:
+                        if part:
+                            continue
+                    else:
+                        number = number_of(payload)
+                        if number is None:
+                            if part:
+                                continue
+                        elif crc32(group_of(number, number).encode()) % parts != part:
+                            continue
+                hour, at = at[:13], time_of(at + "+00:00")  # at: as utc_time(at)
+                month = months.get(hour)
+                if month is None:
+                    month = months[hour] = month_of(at)
+                try:
+                    p = loads(payload)
+                except bad_json:
+                    p = _loads(payload)
+                handler(facts, p, month, at)
+            done += len(batch)
+            if progress:
+                progress(done)
+    finally:
+        if gc_was_on:
+            gc.enable()
+    return facts, done
+
+
+def rebuild(
+    session: Session, progress=None, chunk: int = 20_000, workers: int | None = None
+) -> int:
     """Drop every projection and replay the whole store into them, in arrival order.
 
     The same handlers as the live path run over state held in memory (:class:`MemoryFacts`),
     reading the store in chunks; the projections are then written in bulk, all in the caller's
-    transaction, so readers see the old figures until the new ones are complete."""
-    for model in (MonthlyFigure, CaseFact, ActivityFact, StationDim, MemberDim, StudioDim):
-        session.execute(delete(model))
-    total = session.scalar(select(func.count()).select_from(StoredEvent))
+    transaction, so readers see the old figures until the new ones are complete.
+
+    A large store is replayed by ``workers`` processes (default: one per CPU, up to 4; one for
+    fewer than ``PARALLEL_FROM`` events or an in-memory database): each reads the whole store
+    and projects its share of the cases (every registry event, its cases' events, and for the
+    first also the events of no case), and the figures, being sums, are added up. Cases linked
+    by merges stay in one process. Helpers read what is committed: if they see another store
+    than this transaction does, this process replays it all alone."""
+    conn = session.connection()
+    total, last = conn.execute(select(func.count(), func.max(StoredEvent.seq))).one()
+    if workers is None:
+        workers = default_workers(session.bind.url, total)
+    helpers = _start_helpers(session, workers, total, last, chunk) if workers > 1 else []
+    report = (lambda done: progress(done, total)) if progress else None
+    facts, done = replay(conn, chunk, 0, len(helpers) + 1, last, report)
     if session.bind.dialect.name == "sqlite":  # room for the indexes being written in bulk
-        session.connection().exec_driver_sql("PRAGMA cache_size=-262144")  # 256 MB, this connection
-    facts, handlers, done = MemoryFacts(), PROJECTIONS, 0
-    months: dict[float, str] = {}  # Beijing months start on a UTC hour: month_of once an hour
-    for batch in stored_events(session, chunk):
-        for event_type, payload, at in batch:
-            handler = handlers.get(event_type)
-            if handler is not None:
-                hour = at.timestamp() // 3600
-                month = months.get(hour)
-                if month is None:
-                    month = months[hour] = month_of(at)
-                handler(facts, _loads(payload), month, at)
-        done += len(batch)
-        if progress:
-            progress(done, total)
-    facts.write(session)
+        conn.exec_driver_sql("PRAGMA cache_size=-262144")  # 256 MB, this connection
+    try:
+        shares = map(_helper_result, helpers)  # read as they come in, while this one writes
+        if not all([_same_store(h) for h in helpers]):  # they read another store than this
+            for proc, _path, _err in helpers:  # transaction does: replay it all here
+                proc.kill()
+            facts, done = replay(conn, chunk, upto=last, progress=report)
+            shares = ()
+        _clear(session)
+        facts.write(session, shares)
+    finally:
+        for proc, path, err in helpers:  # none left running or on disk, whatever happened
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait()
+            err.close()
+            if os.path.exists(path):
+                os.unlink(path)
     if session.bind.dialect.name == "sqlite":
-        session.connection().exec_driver_sql("PRAGMA cache_size=-2000")  # SQLite's default
+        conn.exec_driver_sql("PRAGMA cache_size=-2000")  # SQLite's default
+    if progress:
+        progress(done, total)
     return done
+
+
+def _clear(session: Session) -> None:
+    for model in (MonthlyFigure, MonthlyRollup, CaseFact, ActivityFact, StationDim, MemberDim):
+        session.execute(delete(model))
+    session.execute(delete(StudioDim))
+
+
+PARALLEL_FROM = 200_000
+
+
+def default_workers(url, total: int) -> int:
+    """How many processes replay a store of ``total`` events at ``url``."""
+    url = make_url(url)
+    if (
+        total < PARALLEL_FROM
+        or (url.get_backend_name() == "sqlite" and not url.database)
+        or (url.database == ":memory:")
+    ):
+        return 1
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cpus = os.cpu_count() or 1
+    return max(1, min(cpus, 4))
+
+
+def _start_helpers(session: Session, workers: int, total: int, last, chunk: int) -> list:
+    """Start ``workers - 1`` helper processes (``python -m services.reporting.rebuild --part``),
+    each writing its share to a file."""
+    url = session.bind.url.render_as_string(hide_password=False)
+    helpers = []
+    for part in range(1, workers):
+        out = tempfile.NamedTemporaryFile(prefix="lianxin-rebuild-", suffix=".pickle", delete=False)
+        out.close()
+        args = [sys.executable, "-m", "services.reporting.rebuild", "--part", f"{part}/{workers}"]
+        args += [f"--upto={last if last is not None else 0}", f"--total={total}"]
+        args += [f"--chunk={chunk}", f"--out={out.name}"]
+        env = {**os.environ, "LIANXIN_REBUILD_DB_URL": url}
+        err = tempfile.TemporaryFile()
+        proc = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=err, cwd=_ROOT)
+        helpers.append((proc, out.name, err))
+    return helpers
+
+
+_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+SAME_STORE = b"same store\n"  # a helper's first line: it sees the store this transaction sees
+
+
+def _same_store(helper) -> bool:
+    proc = helper[0]
+    if proc.stdout.readline() == SAME_STORE:
+        return True
+    _failed(helper)
+    return False
+
+
+def _failed(helper, another_store_is_fine: bool = True):
+    proc, _path, err = helper
+    if proc.wait() and (proc.returncode != SAW_ANOTHER_STORE or not another_store_is_fine):
+        err.seek(0)
+        message = err.read().decode(errors="replace")[-2000:]
+        raise HelperFailed(f"rebuild helper failed ({proc.returncode}): {message}")
+
+
+SAW_ANOTHER_STORE = 3  # a helper's exit status: its store was not this transaction's
+
+
+class HelperFailed(RuntimeError):
+    """A helper process of a split rebuild failed: nothing was committed; replaying in one
+    process (``workers=1``) needs no helper."""
+
+
+def _helper_result(helper):
+    proc, path, _err = helper
+    proc.stdout.read()
+    _failed(helper, another_store_is_fine=False)
+    with open(path, "rb") as f:
+        share = pickle.load(f)
+    os.unlink(path)
+    return share
+
+
+def helper_main(url: str, part: int, parts: int, upto: int, total: int, chunk: int, out: str):
+    """A helper process of :func:`rebuild`: replay share ``part`` and save it to ``out``."""
+    from sqlalchemy import create_engine
+
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            seen = conn.execute(
+                select(func.count()).select_from(StoredEvent).where(StoredEvent.seq <= upto)
+            ).scalar()
+            if seen != total:
+                return SAW_ANOTHER_STORE
+            sys.stdout.buffer.write(SAME_STORE)
+            sys.stdout.flush()
+            facts, _ = replay(conn, chunk, part, parts, upto)
+    finally:
+        engine.dispose()
+    with open(out, "wb") as f:
+        pickle.dump(facts.share(engine.dialect), f, protocol=pickle.HIGHEST_PROTOCOL)
+    return 0
 
 
 # -- reading ------------------------------------------------------------------------------------
@@ -383,40 +624,55 @@ def with_rates(figures: dict) -> dict:
 
 
 def _add_rates(figures: dict) -> dict:
-    if "issues_received" in figures and figures["issues_received"]:
+    get = figures.get
+    received = get("issues_received")
+    if received:
         # reports merged into another case are answered and resolved as that one matter
-        figures["matters_received"] = figures["issues_received"] - figures.get("cohort_merged", 0)
-    for rate, (num, den) in _RATE_PAIRS:
-        if den in figures and figures[den]:
-            figures[rate] = round(figures.get(num, 0) / figures[den], 4)
+        figures["matters_received"] = received - get("cohort_merged", 0)
+    for rate, num, den in _RATE_PAIRS:
+        of = get(den)
+        if of:
+            figures[rate] = round(get(num, 0) / of, 4)
     return figures
 
 
-_RATE_PAIRS = tuple(RATES.items())
+_RATE_PAIRS = tuple((rate, num, den) for rate, (num, den) in RATES.items())
+
+
+_ROLLUPS = {
+    dialect: f'SELECT dimension, "key", figures FROM monthly_rollups WHERE month = {mark}'
+    for dialect, mark in (("sqlite", "?"), ("postgresql", "%s"))
+}
 
 
 def _per_key(session: Session, months: list[str]):
-    """``(dimension, key, {metric: value})`` of the months, summed, one row per key: the
-    database builds each key's figures as one JSON object, so Python handles a few thousand
-    rows rather than one per figure."""
+    """``(dimension, key, {metric: value})`` of the months, summed, one row per key: a month's
+    are read as kept (``monthly_rollups``); for several, the database sums the figures and
+    builds each key's as one JSON object. Either way Python handles a few thousand rows rather
+    than one per figure."""
+    if len(months) == 1:  # one month: each key's figures are kept as one object already
+        cursor = session.connection().connection.driver_connection.cursor()
+        try:
+            cursor.execute(_ROLLUPS[session.bind.dialect.name], (months[0],))
+            rows = cursor.fetchall()
+        finally:
+            cursor.close()
+        loads = orjson.loads
+        for dimension, key, values in rows:
+            yield dimension, key, loads(values)
+        return
     pg = session.bind.dialect.name == "postgresql"
     agg = func.json_object_agg if pg else func.json_group_object
-    if len(months) == 1:  # one figure per (metric, dimension, key): nothing to sum
-        inner = select(
-            MonthlyFigure.dimension, MonthlyFigure.key, MonthlyFigure.metric, MonthlyFigure.value
-        ).where(MonthlyFigure.month == months[0])
-    else:
-        inner = (
-            select(
-                MonthlyFigure.dimension,
-                MonthlyFigure.key,
-                MonthlyFigure.metric,
-                func.sum(MonthlyFigure.value).label("value"),
-            )
-            .where(MonthlyFigure.month.in_(months))
-            .group_by(MonthlyFigure.dimension, MonthlyFigure.key, MonthlyFigure.metric)
+    inner = (
+        select(
+            MonthlyFigure.dimension,
+            MonthlyFigure.key,
+            MonthlyFigure.metric,
+            func.sum(MonthlyFigure.value).label("value"),
         )
-    inner = inner.subquery()
+        .where(MonthlyFigure.month.in_(months))
+        .group_by(MonthlyFigure.dimension, MonthlyFigure.key, MonthlyFigure.metric)
+    ).subquery()
     figures = cast(agg(inner.c.metric, inner.c.value), Text)  # text: parsed by orjson, fast
     query = select(inner.c.dimension, inner.c.key, figures).group_by(inner.c.dimension, inner.c.key)
     for dimension, key, values in session.connection().execute(query):

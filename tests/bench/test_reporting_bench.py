@@ -15,6 +15,7 @@ quick run.
 
 import json
 import os
+import resource
 import statistics
 import time
 from types import SimpleNamespace
@@ -63,11 +64,17 @@ def store(request, tmp_path_factory, pg_databases):
     engine.dispose()
 
 
+def _cpu() -> float:
+    """CPU seconds of this process and of its children that ended (the rebuild's helpers)."""
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time() + children.ru_utime + children.ru_stime
+
+
 def _rebuild(store) -> tuple[float, float]:
     with Session(store.engine) as s, s.begin():
-        t, cpu = time.perf_counter(), time.process_time()
+        t, cpu = time.perf_counter(), _cpu()
         replayed = reporting.rebuild(s)
-        seconds, cpu_seconds = time.perf_counter() - t, time.process_time() - cpu
+        seconds, cpu_seconds = time.perf_counter() - t, _cpu() - cpu
     assert replayed == store.events
     if store.backend == "postgresql":  # what autovacuum does to freshly written tables
         with store.engine.connect() as c:
@@ -90,7 +97,8 @@ def test_rebuild_speed_in_events_per_second(store):
         {
             "events_per_s": store.events / rebuild_s,
             "seconds": rebuild_s,
-            # what the process did with the CPU it got: less bent by the other work on the box
+            # what the processes did with the CPU they got (the rebuild's helpers included):
+            # less bent by the other work on the box
             "events_per_cpu_s": store.events / rebuild_cpu_s,
         },
         {
@@ -103,6 +111,7 @@ def test_rebuild_speed_in_events_per_second(store):
             "issues": ISSUES,
             "events": store.events,
             "store_written_in_s": round(store.written_s, 1),
+            "workers": reporting.default_workers(store.url, store.events),
             "baseline": "reading the store's rows alone (reporting.stored_events)",
         },
     )

@@ -51,6 +51,7 @@ OWN_TABLES = {
     "reporting": {
         "event_store",
         "monthly_figures",
+        "monthly_rollups",
         "case_facts",
         "station_dims",
         "member_dims",

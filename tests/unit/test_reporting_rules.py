@@ -254,6 +254,24 @@ def _facts(s):
     ]
 
 
+def _rollups(s):
+    import orjson
+    from sqlalchemy import select
+
+    from services.reporting.models import MonthlyRollup
+
+    rows = s.execute(select(MonthlyRollup.month, MonthlyRollup.dimension, MonthlyRollup.key,
+                            MonthlyRollup.figures))  # fmt: skip
+    return {(m, d, k): orjson.loads(f) for m, d, k, f in rows}
+
+
+def _rollups_of(figures):
+    out = {}
+    for month, metric, dimension, key, value in figures:
+        out.setdefault((month, dimension, key), {})[metric] = value
+    return out
+
+
 def test_rebuild_equals_live_for_every_kind_of_event_on_both_backends(db_url):
     """Activities, rejections, waiting, transfers, reopenings, ratings, overdue, merges (some in
     chains, some after the main case was resolved), an unknown type, a duplicate: the batched rebuild (COPY on PostgreSQL) gives the live figures exactly."""
@@ -352,10 +370,22 @@ def test_rebuild_equals_live_for_every_kind_of_event_on_both_backends(db_url):
                 city[metric] = city.get(metric, 0) + value
         assert city["issues_merged"] > 5 and city["reporters_served"] > city["matters_handled"]
 
+        live_rollups = _rollups(s)
+        assert live_rollups == _rollups_of(live)  # each key's figures of a month, as one row
         assert reporting.rebuild(s, chunk=37) == reporting.event_count(s)
         s.commit()
         assert reporting.all_figures(s) == live
         assert _facts(s) == live_facts
+        assert _rollups(s) == live_rollups
+        assert reporting.monthly(s, "2026-03") == live_report
+
+        # the same, replayed by three processes, each its share of the cases (merge chains kept
+        # whole), the figures added up
+        assert reporting.rebuild(s, chunk=37, workers=3) == reporting.event_count(s)
+        s.commit()
+        assert reporting.all_figures(s) == live
+        assert _facts(s) == live_facts
+        assert _rollups(s) == live_rollups
         assert reporting.monthly(s, "2026-03") == live_report
     finally:
         s.close()
@@ -372,6 +402,71 @@ def test_an_event_of_an_unknown_type_is_kept_and_reported(session_of):
     assert reporting.unknown_events(s) == {"intake.issue_merged": 2}  # accepted is known
     assert reporting.monthly(s, "2026-03")["city"]["issues_received"] == 1
     assert reporting.rebuild(s) == reporting.event_count(s) == 8  # still in the store
+
+
+def test_a_split_rebuild_replays_what_its_own_transaction_sees(session_of):
+    """Helper processes read what is committed: events recorded in the rebuilding transaction
+    and not committed yet are still counted (that process then replays the store alone)."""
+    s = session_of("reporting")
+    registry(s)
+    received(s, "LX1")
+    s.commit()
+    received(s, "LX2")  # not committed
+    routed(s, "assigned", "LX2", T0)
+    live = reporting.all_figures(s)
+    assert reporting.rebuild(s, workers=2) == reporting.event_count(s)
+    assert reporting.all_figures(s) == live
+    assert reporting.monthly(s, "2026-03")["city"]["issues_received"] == 2
+
+
+def test_a_rebuild_whose_helper_fails_changes_nothing_and_the_command_redoes_it_alone(
+    tmp_path, monkeypatch
+):
+    from sqlalchemy.orm import Session
+
+    from services.kernel.db import make_engine
+    from services.kernel.migrations import upgrade
+    from services.reporting import rebuild as command
+
+    url = f"sqlite:///{tmp_path}/reporting.db"
+    upgrade("reporting", url)
+    engine = make_engine(url)
+    with Session(engine) as s:
+        registry(s)
+        received(s, "LX1")
+        routed(s, "assigned", "LX1", T0)
+        s.commit()
+        live = reporting.all_figures(s)
+    monkeypatch.setattr(reporting, "PARALLEL_FROM", 0)  # split even this small store
+    monkeypatch.setattr(reporting.sys, "executable", "/bin/false")  # helpers that cannot start
+    with pytest.raises(reporting.HelperFailed), Session(engine) as s, s.begin():
+        reporting.rebuild(s)
+    with Session(engine) as s:
+        assert reporting.all_figures(s) == live  # rolled back: the old figures
+        events = reporting.event_count(s)
+    assert command.main(url) == events
+    with Session(engine) as s:
+        assert reporting.all_figures(s) == live
+    engine.dispose()
+
+
+@pytest.mark.parametrize(
+    "payload, number",
+    [
+        ('{"tracking_number": "LX1", "station": "gwm"}', "LX1"),
+        ('{ "tracking_number" :"LX2"}', "LX2"),
+        ('{"station": "gwm", "tracking_number": "LX3"}', "LX3"),  # not first: parsed
+        ('{"tracking_number": "LX\\u0034"}', "LX4"),  # escaped: parsed
+        ('{"a": {"tracking_number": "X"}, "tracking_number": "LX5"}', "LX5"),
+        ('{"tracking_number": "LX6", "text": "\\"tracking_number\\": 1"}', "LX6"),
+        ('{"tracking_number": "LX\\"7", "station": "gwm"}', 'LX"7'),  # an escaped quote
+        ('{"tracking_number": "", "station": "gwm"}', ""),
+        ('{"station": "gwm"}', None),
+        ('{"tracking_number": 7}', None),
+    ],
+)
+def test_a_split_rebuild_finds_each_events_case_as_the_payload_says(payload, number):
+    assert reporting.tracking_number(payload) == number
 
 
 def test_figures_over_a_range_of_months_add_up(session_of):
