@@ -98,8 +98,12 @@ def test_the_compose_processes_carry_an_issue_per_station_group(compose_env, tmp
         while time.monotonic() < deadline:
             try:
                 consumed = {n: set(get(n, "/health").json()["stations"]) for n in intakes}
-                if sum(len(s) for s in consumed.values()) >= 5 and all(
-                    get(n, "/ready").status_code == 200 for n in procs
+                # Both must have taken stations: the one that does not receive a station's
+                # announcement takes it from the shared copy on its next pick-up (5 s timer).
+                if (
+                    all(consumed.values())
+                    and sum(len(s) for s in consumed.values()) >= 5
+                    and all(get(n, "/ready").status_code == 200 for n in procs)
                 ):
                     break
             except requests.RequestException:
