@@ -235,9 +235,16 @@ def test_gbk_and_unknown_codes_over_amqp(stack):
         )
     [gbk] = wait_submission(stack, sid_gbk)
     assert gbk["status"] == "accepted"
-    _, rejected = get(stack, "intake", "/submissions", status="rejected", limit=200)
-    raw = [s for s in rejected["submissions"] if s["station"] == "sp" and s["errors"].get("_body")]
-    assert any("未声明字符集" in s["errors"]["_body"][0] for s in raw)
+
+    def raw_rejected():  # it has no readable submission id: found among the rejected
+        _, rejected = get(stack, "intake", "/submissions", status="rejected", limit=200)
+        return [
+            s
+            for s in rejected["submissions"]
+            if s["station"] == "sp" and "未声明字符集" in (s["errors"].get("_body") or [""])[0]
+        ]
+
+    assert stack.wait_for(raw_rejected, timeout=30, what="the GBK body without a charset rejected")
     [member] = wait_submission(stack, member_sid)
     assert member["status"] == "rejected" and "m999" in member["errors"]["member"][0]
 
