@@ -11,7 +11,7 @@ import threading
 from pathlib import Path
 
 from nameko.extensions import DependencyProvider, SharedExtension
-from sqlalchemy import create_engine, event
+from sqlalchemy import bindparam, create_engine, event, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -111,8 +111,6 @@ def insert_on_conflict(table, keys: list[str], add: list[str] = (), replace: lis
     its dialect ``on_conflict_*`` constructs: built that way, a statement run for every message
     was compiled again every time.
     """
-    from sqlalchemy import bindparam, text
-
     columns = [c.name for c in table.columns if not (c.primary_key and c.autoincrement is True)]
     q = '"{}"'.format  # quoted: "key" is a column name here
     sets = [f"{q(c)} = {q(table.name)}.{q(c)} + excluded.{q(c)}" for c in add]
