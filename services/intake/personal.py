@@ -21,25 +21,9 @@ from sqlalchemy.orm import Session
 from services.intake.models import ContactView, Issue, IssueStep, Submission
 from services.kernel import auth, sealed
 from services.kernel.http import not_found
+from services.kernel.masking import mask_name, mask_phone
 
 FIELDS = ("name", "phone")
-
-
-def mask_phone(phone: str | None) -> str | None:
-    """138****1234: the first three and the last four digits; shorter numbers keep the last two."""
-    if not phone:
-        return phone
-    digits = "".join(c for c in phone if c.isdigit())
-    if len(digits) >= 8:
-        return digits[:3] + "*" * (len(digits) - 7) + digits[-4:]
-    return "*" * max(len(digits) - 2, 1) + digits[-2:]
-
-
-def mask_name(name: str | None) -> str | None:
-    """张*: the first character only."""
-    if not name:
-        return name
-    return name.strip()[:1] + "*"
 
 
 def masked_contact(issue: Issue) -> dict | None:

@@ -27,6 +27,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from services.kernel.db import insert_on_conflict
+from services.kernel.masking import mask_address
 from services.routing.models import Notice, NotificationSetting
 from services.routing.workdays import CHINA
 
@@ -294,13 +295,6 @@ def save_setting(session: Session, member: str, data: dict) -> NotificationSetti
     return row
 
 
-def _mask(address: str) -> str:
-    if "@" in address:
-        name, _, domain = address.partition("@")
-        return f"{name[:1]}***@{domain}"
-    return f"{address[:3]}****{address[-4:]}" if len(address) >= 7 else "****"
-
-
 def setting_view(session: Session, member: str) -> dict:
     row = session.get(NotificationSetting, member)
     if row is None:
@@ -308,7 +302,7 @@ def setting_view(session: Session, member: str) -> dict:
     return {
         "member": member,
         "channel": row.channel,
-        "address": _mask(row.address),
+        "address": mask_address(row.address),
         "quiet_from": row.quiet_from,
         "quiet_to": row.quiet_to,
         "digest": row.digest,

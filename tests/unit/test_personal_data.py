@@ -18,7 +18,7 @@ from werkzeug.wrappers import Request
 
 from services.intake import personal, throttle
 from services.intake.models import ContactView, Issue, IssueStep, Submission
-from services.kernel import auth, sealed
+from services.kernel import auth, masking, sealed
 from services.kernel.config import ROOT
 from services.kernel.db import make_engine
 from services.kernel.http import ApiError
@@ -29,12 +29,14 @@ NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 
 
 def test_masks_keep_only_what_a_list_needs():
-    assert personal.mask_phone("13812341234") == "138****1234"
-    assert personal.mask_phone("+86 138-1234-1234") == "861******1234"
-    assert personal.mask_phone("12345") == "***45"
-    assert personal.mask_name("张三丰") == "张*"
-    assert personal.mask_name("Li Wei") == "L*"
-    assert personal.mask_name(None) is None and personal.mask_phone("") == ""
+    assert masking.mask_phone("13812341234") == "138****1234"
+    assert masking.mask_phone("+86 138-1234-1234") == "861******1234"
+    assert masking.mask_phone("12345") == "***45"
+    assert masking.mask_name("张三丰") == "张*"
+    assert masking.mask_name("Li Wei") == "L*"
+    assert masking.mask_name(None) is None and masking.mask_phone("") == ""
+    assert masking.mask_address("bai@example.cn") == "b***@example.cn"
+    assert masking.mask_address("13812341234") == "138****1234"  # a notice by SMS
 
 
 def test_a_rotated_key_ring_still_opens_old_values_and_reseals_them_under_the_new_key():
