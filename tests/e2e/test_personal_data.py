@@ -77,6 +77,11 @@ def shown(html, element_id):
     return found.group(1) if found else None
 
 
+def read(stack, service, path, headers=None, params=None) -> str:
+    """The text of a GET on one of the stack's services (as ``headers``, else anonymous)."""
+    return requests.get(stack.url(service, path), headers=headers, params=params, timeout=10).text
+
+
 def qr_report(stack, citizen=None, **fields):
     """A citizen reports at the gwm station's QR code; (tracking number, lookup code, page)."""
     citizen = citizen or Citizen(stack)
@@ -123,40 +128,24 @@ def test_name_and_phone_stay_in_intake_sealed_and_are_masked_wherever_shown(psta
 
     key = {"api_key": OPEN311_KEY}
     answers = {
-        "issue": requests.get(
-            pstack.url("intake", f"/issues/{number}"), headers=pstack.headers, timeout=10
-        ).text,
-        "submissions": requests.get(
-            pstack.url("intake", "/submissions"), headers=pstack.headers, timeout=10
-        ).text,
-        "open311 json": requests.get(
-            pstack.url("intake", f"/open311/v2/requests/{number}.json"), params=key, timeout=10
-        ).text,
-        "open311 xml": requests.get(
-            pstack.url("intake", "/open311/v2/requests.xml"), params=key, timeout=10
-        ).text,
+        "issue": read(pstack, "intake", f"/issues/{number}", headers=pstack.headers),
+        "submissions": read(pstack, "intake", "/submissions", headers=pstack.headers),
+        "open311 json": read(pstack, "intake", f"/open311/v2/requests/{number}.json", params=key),
+        "open311 xml": read(pstack, "intake", "/open311/v2/requests.xml", params=key),
         "status page": citizen.get("/status", number=number, code=code).text,
         "status api": citizen.http.get(
             pstack.url("intake", "/api/status"), params={"number": number, "code": code}
         ).text,
         "result page": page.text,
-        "unrouted": requests.get(
-            pstack.url("intake", "/admin/unrouted"), headers=pstack.headers, timeout=10
-        ).text,
-        "parked": requests.get(
-            pstack.url("intake", "/admin/parked?all=1"), headers=pstack.headers, timeout=10
-        ).text,
-        "case": requests.get(
-            pstack.url("routing", f"/cases/{number}"), headers=pstack.headers, timeout=10
-        ).text,
+        "unrouted": read(pstack, "intake", "/admin/unrouted", headers=pstack.headers),
+        "parked": read(pstack, "intake", "/admin/parked?all=1", headers=pstack.headers),
+        "case": read(pstack, "routing", f"/cases/{number}", headers=pstack.headers),
         "duty page": requests.get(
             pstack.url("routing", f"/duty/{case['member']}"),
             headers=bearer(pstack, auth.Principal("o", "office")),
             timeout=10,
         ).text,
-        "dashboard": requests.get(
-            pstack.url("reporting", "/dashboard"), headers=pstack.headers, timeout=10
-        ).text,
+        "dashboard": read(pstack, "reporting", "/dashboard", headers=pstack.headers),
     }
     for what, text in answers.items():
         assert PHONE not in text and NAME not in text, what
@@ -591,19 +580,11 @@ def test_script_and_sql_in_every_field_of_every_channel_come_back_inert(pstack):
     office = bearer(pstack, auth.Principal("o", "office"))
     pages = {
         "status page": citizen.get("/status", number=numbers["qr"], code=code).text,
-        "receipt": requests.get(pstack.url("intake", f"/q/receipt/{sid}"), timeout=10).text,
-        "issue": requests.get(
-            pstack.url("intake", f"/issues/{numbers['qr']}"), headers=pstack.headers, timeout=10
-        ).text,
-        "duty page": requests.get(
-            pstack.url("routing", f"/duty/{cases['qr']['member']}"), headers=office, timeout=10
-        ).text,
-        "station page": requests.get(
-            pstack.url("routing", "/duty/station/gwm"), headers=office, timeout=10
-        ).text,
-        "dashboard": requests.get(
-            pstack.url("reporting", "/dashboard"), headers=pstack.headers, timeout=10
-        ).text,
+        "receipt": read(pstack, "intake", f"/q/receipt/{sid}"),
+        "issue": read(pstack, "intake", f"/issues/{numbers['qr']}", headers=pstack.headers),
+        "duty page": read(pstack, "routing", f"/duty/{cases['qr']['member']}", headers=office),
+        "station page": read(pstack, "routing", "/duty/station/gwm", headers=office),
+        "dashboard": read(pstack, "reporting", "/dashboard", headers=pstack.headers),
     }
     for what, html in pages.items():
         assert inert(html), what
