@@ -149,6 +149,8 @@ class ReliableQueueConsumer(QueueConsumer):
     def on_iteration(self):
         self._add_pending_queues()
         super().on_iteration()
+        if self.should_stop:
+            self.flush_acks()  # while the connection is still open
 
     def handle_message(self, provider, queue_name, message):
         self._unacked.setdefault(message.channel, set()).add(message.delivery_tag)
@@ -168,30 +170,60 @@ class ReliableQueueConsumer(QueueConsumer):
         self._forget(message)
         super().requeue_message(message)
 
+    def setup(self):
+        super().setup()
+        consume = self.container.config.get("consume") or {}
+        self.ack_delay = float(consume.get("ack_delay_ms", 20)) / 1000
+        self._settled: dict = {}  # channel → delivery tags handled, their ack not sent yet
+        self._ack_flush = None
+
     def ack_messages(self, messages) -> None:
-        """Ack many messages with as few frames as the channel allows: one ``multiple`` ack
-        covers every tag up to the highest of ours below any other message still unacked on
-        the channel (another entrypoint's, or one waiting for the next batch); the rest are
-        acked one by one."""
-        by_channel: dict = {}
+        """Ack handled messages within ``consume.ack_delay_ms``, with as few frames as the
+        channel allows.
+
+        Each ack is a write on the broker's socket, which on one machine costs about as much
+        as a small handler: so acks are gathered for a moment (or until 100 wait) and sent as
+        one ``multiple`` ack covering every tag up to the highest settled one below any message
+        still being handled on the channel (another entrypoint's, or one waiting for the next
+        batch); the rest one by one. A message handled but not yet acked when the process dies
+        is delivered again, and found handled (the inbox's record).
+        """
         for message in messages:
-            by_channel.setdefault(message.channel, []).append(message.delivery_tag)
-        for channel, tags in by_channel.items():
+            self._settled.setdefault(message.channel, set()).add(message.delivery_tag)
+        if sum(len(tags) for tags in self._settled.values()) >= 100 or not self.ack_delay:
+            self.flush_acks()
+        elif self._ack_flush is None:
+            self._ack_flush = eventlet.spawn_after(self.ack_delay, self.flush_acks)
+
+    def flush_acks(self) -> None:
+        if self._ack_flush is not None:
+            self._ack_flush.cancel()
+            self._ack_flush = None
+        settled, self._settled = self._settled, {}
+        for channel, mine in settled.items():
             outstanding = self._unacked.get(channel, set())
-            mine = set(tags)
             outstanding -= mine
             if not channel.connection:
                 continue  # the broker took them back with the connection
             others = min(outstanding, default=None)
-            below = [t for t in tags if others is None or t < others]
+            below = [t for t in mine if others is None or t < others]
             try:
                 if below:
                     channel.basic_ack(max(below), multiple=True)
-                for tag in tags:
+                for tag in sorted(mine):
                     if others is not None and tag > others:
                         channel.basic_ack(tag)
             except ConnectionError:  # pragma: no cover - closing inside the check
                 pass
+
+    def stop(self):
+        self.flush_acks()
+        super().stop()
+
+    def kill(self):
+        if self._ack_flush is not None:
+            self._ack_flush.cancel()
+        super().kill()
 
 
 class ReliableConsumer(Entrypoint):

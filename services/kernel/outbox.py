@@ -15,7 +15,7 @@ import logging
 import eventlet
 from eventlet.event import Event
 from nameko.extensions import SharedExtension
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from services.kernel.db import SharedEngine
@@ -66,6 +66,22 @@ class OutboxRelay(SharedExtension):
         self._wake = Event()
         self._running = False
         self._gt = None
+        self._confirmed: list[int] = []  # confirmed by the broker, not marked sent yet (SQLite)
+        unsent = OutboxMessage.__table__
+        # Built once: a statement built per round costs more than a quiet round's query.
+        self._unsent = (
+            select(
+                unsent.c.id,
+                unsent.c.event_id,
+                unsent.c.exchange,
+                unsent.c.routing_key,
+                unsent.c.body,
+            )
+            .where(unsent.c.sent_at.is_(None))
+            .order_by(unsent.c.id)
+            .limit(self.batch_size)
+            .with_for_update(skip_locked=True)
+        )
         self.db.on_commit(self._on_commit)
 
     def _on_commit(self, session):
@@ -83,6 +99,10 @@ class OutboxRelay(SharedExtension):
             self._wake.send(True)
         if self._gt is not None:
             self._gt.wait()
+        try:
+            self.flush_marks()
+        except Exception as exc:  # the events go out again after a restart: consumers ignore them
+            log.warning("outbox: could not mark %d sent events (%s)", len(self._confirmed), exc)
 
     def kill(self):
         self._running = False
@@ -109,57 +129,70 @@ class OutboxRelay(SharedExtension):
     def relay_once(self) -> int:
         """Publish one batch of unsent events; returns how many were confirmed.
 
-        On PostgreSQL the batch stays locked (``FOR UPDATE SKIP LOCKED``) while it is published,
-        so relays of several processes share the work. SQLite has no row locks: there the read
-        ends before publishing, because a write after a yield could find the snapshot stale.
+        On PostgreSQL the batch stays locked (``FOR UPDATE SKIP LOCKED``) while it is published
+        and is marked sent in that same transaction, so relays of several processes share the
+        work and never publish a row twice. SQLite has no row locks: there the read ends before
+        publishing (a write after a yield could find the snapshot stale), and what the broker
+        confirmed is marked sent at the start of the next round, in the transaction of its read,
+        so a quiet service writes once per event, not twice. The next round comes with the next
+        commit or within ``poll_interval``; a crash in between publishes those events again,
+        which consumers, idempotent by event id, ignore.
         """
-        session = self.db.sessionmaker()
-        try:
-            rows = session.execute(
-                select(
-                    OutboxMessage.id,
-                    OutboxMessage.event_id,
-                    OutboxMessage.exchange,
-                    OutboxMessage.routing_key,
-                    OutboxMessage.body,
-                )
-                .where(OutboxMessage.sent_at.is_(None))
-                .order_by(OutboxMessage.id)
-                .limit(self.batch_size)
-                .with_for_update(skip_locked=True)
-            ).all()
-            if session.bind.dialect.name == "sqlite":
-                session.commit()
-            outcome = self.publisher.publish_many(
-                [
-                    Outgoing(
-                        body=row.body.encode("utf-8"),
-                        exchange=row.exchange,
-                        routing_key=row.routing_key,
-                        message_id=row.event_id,
-                        type=row.routing_key,
+        hold_locks = self.db.engine.dialect.name != "sqlite"
+        error, done = None, []
+        with self.db.engine.connect() as conn:
+            tx = conn.begin()
+            try:
+                if self._confirmed:
+                    conn.execute(_MARK_SENT, {"ids": self._confirmed, "at": utcnow()})
+                rows = conn.execute(self._unsent).all()
+                if not hold_locks:
+                    tx.commit()
+                    self._confirmed = []
+                if rows:
+                    outcome = self.publisher.publish_many(
+                        [
+                            Outgoing(
+                                body=row.body.encode("utf-8"),
+                                exchange=row.exchange,
+                                routing_key=row.routing_key,
+                                message_id=row.event_id,
+                                type=row.routing_key,
+                            )
+                            for row in rows
+                        ]
                     )
-                    for row in rows
-                ]
-            )
-            # Keep what the broker confirmed up to the first refusal (in id order); the rest is
-            # tried again on the next round.
-            done, error = [], None
-            for row, problem in zip(rows, outcome, strict=True):
-                if problem is not None:
-                    error = problem
-                    break
-                done.append(row.id)
-            if done:
-                session.execute(
-                    update(OutboxMessage).where(OutboxMessage.id.in_(done)).values(sent_at=utcnow())
-                )
-            session.commit()
-        except Exception:
-            session.rollback()
-            raise
-        finally:
-            session.close()
+                    # Keep what the broker confirmed up to the first refusal (in id order); the
+                    # rest is tried again on the next round.
+                    for row, problem in zip(rows, outcome, strict=True):
+                        if problem is not None:
+                            error = problem
+                            break
+                        done.append(row.id)
+                if hold_locks:
+                    if done:
+                        conn.execute(_MARK_SENT, {"ids": done, "at": utcnow()})
+                    tx.commit()
+                else:
+                    self._confirmed = done
+            except Exception:
+                if tx.is_active:
+                    tx.rollback()
+                raise
         if error is not None:
             raise error
         return len(done)
+
+    def flush_marks(self) -> None:
+        """Mark sent what the broker confirmed and is not marked yet (SQLite: see relay_once)."""
+        if self._confirmed:
+            with self.db.engine.begin() as conn:
+                conn.execute(_MARK_SENT, {"ids": self._confirmed, "at": utcnow()})
+            self._confirmed = []
+
+
+_MARK_SENT = (
+    update(OutboxMessage.__table__)
+    .where(OutboxMessage.__table__.c.id.in_(bindparam("ids", expanding=True)))
+    .values(sent_at=bindparam("at"))
+)
