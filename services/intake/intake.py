@@ -19,6 +19,7 @@ from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from services.intake.models import (
+    CopyRevisions,
     Issue,
     IssueStep,
     KnownCategory,
@@ -29,7 +30,8 @@ from services.intake.models import (
 )
 from services.intake.personal import masked_contact
 from services.intake.schemas import IssueReceivedSchema, SubmissionSchema, bilingual
-from services.kernel import logs, outbox
+from services.kernel import copies, logs, outbox
+from services.kernel.copies import CopyMemo
 from services.kernel.messaging import Delivery
 
 SOURCE = "intake"
@@ -261,6 +263,7 @@ def apply_catalogue(session: Session, event: dict) -> None:
     """Keep the category copy: the announced catalogue replaces the last one whole."""
     categories = event["payload"]["categories"]
     announced = {c["code"] for c in categories}
+    copies.bump(session, CopyRevisions, "catalogue")
     for row in session.scalars(select(KnownCategory)):
         row.active = row.code in announced
     for position, c in enumerate(categories):
@@ -269,14 +272,15 @@ def apply_catalogue(session: Session, event: dict) -> None:
         session.add(row)
 
 
+_CATALOGUE = CopyMemo(CopyRevisions, "catalogue")
+_ACTIVE_CODES = select(KnownCategory.__table__.c.code).where(KnownCategory.__table__.c.active)
+
+
 def category_codes(session: Session) -> frozenset[str]:
-    """The active category codes, read once per transaction (a batch of many submissions)."""
-    codes = session.info.get("lx_category_codes")
-    if codes is None:
-        codes = session.info["lx_category_codes"] = frozenset(
-            session.scalars(select(KnownCategory.code).where(KnownCategory.active))
-        )
-    return codes
+    """The active category codes, read again only when the catalogue copy changed."""
+    return _CATALOGUE.get(
+        session, "codes", lambda: frozenset(session.connection().execute(_ACTIVE_CODES).scalars())
+    )
 
 
 def categories(session: Session) -> list[dict]:
@@ -343,15 +347,19 @@ def _record_step(session: Session, event: dict) -> None:
         occurred = datetime.fromisoformat(occurred)
     if occurred.tzinfo is None:
         occurred = occurred.replace(tzinfo=UTC)
-    session.add(
-        IssueStep(
-            tracking_number=event["payload"]["tracking_number"],
-            step=event["type"],
-            occurred_at=occurred,
-            answer=event["payload"].get("answer"),
-            member_code=event["payload"].get("member"),
-        )
+    session.connection().execute(
+        _INSERT_STEP,
+        {
+            "tracking_number": event["payload"]["tracking_number"],
+            "step": event["type"],
+            "occurred_at": occurred,
+            "answer": event["payload"].get("answer"),
+            "member_code": event["payload"].get("member"),
+        },
     )
+
+
+_INSERT_STEP = insert(IssueStep.__table__)  # one per progress event: a plain INSERT
 
 
 def known_station_codes(session: Session) -> list[str]:

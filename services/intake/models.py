@@ -8,6 +8,7 @@ from datetime import date, datetime
 from sqlalchemy import Boolean, Date, Index, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from services.kernel.copies import revision_table
 from services.kernel.models import BigId, UtcDateTime, utcnow
 from services.kernel.sealed import SealedBytes, SealedText
 
@@ -39,6 +40,10 @@ class KnownCategory(Base):
     name_en: Mapped[str] = mapped_column(String(100))
     position: Mapped[int] = mapped_column(Integer)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+# The revision of each copy kept here ("catalogue"), for memos between transactions.
+CopyRevisions = revision_table(Base.metadata)
 
 
 class Submission(Base):

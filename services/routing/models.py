@@ -7,6 +7,7 @@ from datetime import date, datetime
 from sqlalchemy import Boolean, Date, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from services.kernel.copies import revision_table
 from services.kernel.models import BigId, UtcDateTime, utcnow
 
 
@@ -78,6 +79,10 @@ class RosterCopy(Base):
     members: Mapped[str] = mapped_column(Text)
     active: Mapped[bool] = mapped_column(Boolean)
     revision: Mapped[int] = mapped_column(Integer)
+
+
+# The revision of each copy kept here ("registry"), for memos between transactions.
+CopyRevisions = revision_table(Base.metadata)
 
 
 class Case(Base):

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from typing import NamedTuple
 
 from sqlalchemy import bindparam, func, insert, or_, select
 from sqlalchemy.orm import Session
 
-from services.kernel import logs, outbox
+from services.kernel import copies, logs, outbox
+from services.kernel.copies import CopyMemo
 from services.routing import catalogue, lifecycle, loads, notify
 from services.routing.assignment import Candidate, Decision, choose
 from services.routing.lifecycle import CaseError
@@ -22,6 +24,7 @@ from services.routing.models import (
     Assignment,
     Case,
     CaseEvent,
+    CopyRevisions,
     MemberCopy,
     MembershipCopy,
     PublishedCatalogue,
@@ -78,7 +81,7 @@ def handle_event(session: Session, event: dict) -> None:
     handler = HANDLERS.get(event["type"])
     if handler is not None:
         if event["type"].startswith("registry."):
-            session.info.pop("lx_pairs", None)  # the registry copy changes: forget what was read
+            copies.bump(session, CopyRevisions, "registry")  # forget what was read of it
         handler(session, event)
 
 
@@ -191,7 +194,7 @@ _ON_DUTY = select(RosterCopy.members).where(
 )
 
 
-def _candidates(session: Session, pairs: list[tuple[MemberCopy, str]]) -> list[Candidate]:
+def _candidates(session: Session, pairs: list[tuple[MemberView, str]]) -> list[Candidate]:
     """Members as candidates, with their open-case counts and last assignment times."""
     codes = [m.code for m, _ in pairs]
     if not codes:
@@ -204,16 +207,28 @@ def _candidates(session: Session, pairs: list[tuple[MemberCopy, str]]) -> list[C
     return out
 
 
-def _remembered(session: Session, key: tuple, read):
-    """What ``read()`` gives for ``key``, read once per transaction while the registry copy
-    stays as it is (``handle_event`` forgets it all when a registry event arrives)."""
-    memo = session.info.setdefault("lx_pairs", {})
-    if key not in memo:
-        memo[key] = read()
-    return memo[key]
+class MemberView(NamedTuple):
+    """What assignment needs of a member copy: plain values, kept between transactions."""
+
+    code: str
+    sector: str
+    active: bool
 
 
-def _station_pairs(session: Session, station: str) -> list[tuple[MemberCopy, str]]:
+_REGISTRY = CopyMemo(CopyRevisions, "registry")
+
+
+def _remembered(session: Session, key: tuple, read) -> list[tuple[MemberView, str]]:
+    """The ``(member, role)`` pairs ``read()`` gives for ``key``, read again only when the
+    registry copy changed (``handle_event`` bumps its revision with every registry event)."""
+
+    def views():
+        return [(MemberView(m.code, m.sector, m.active), role) for m, role in read()]
+
+    return _REGISTRY.get(session, key, views)
+
+
+def _station_pairs(session: Session, station: str) -> list[tuple[MemberView, str]]:
     return _remembered(
         session,
         ("station", station),
@@ -221,7 +236,7 @@ def _station_pairs(session: Session, station: str) -> list[tuple[MemberCopy, str
     )
 
 
-def _duty_pairs(session: Session, station: str, day: date) -> list[tuple[MemberCopy, str]]:
+def _duty_pairs(session: Session, station: str, day: date) -> list[tuple[MemberView, str]]:
     """Members on the station's roster that (Beijing) day, any slot."""
     return _remembered(session, ("duty", station, day), lambda: _read_duty(session, station, day))
 

@@ -32,6 +32,7 @@ OWN_TABLES = {
         "activities",
         "contact_views",
         "throttle_hits",
+        "copy_revisions",
     },
     "routing": {
         "member_copies",
@@ -47,6 +48,7 @@ OWN_TABLES = {
         "notification_settings",
         "notices",
         "member_loads",
+        "copy_revisions",
     },
     "reporting": {
         "event_store",
