@@ -142,7 +142,7 @@ class Inbox(DependencyProvider):
             elapsed = time.perf_counter() - started
             metrics.LATENCY.labels(service, delivery.queue).observe(elapsed)
             metrics.HANDLED.labels(service, delivery.queue, outcome).inc()
-            log.info("handled %s in %.1f ms: %s", delivery.queue, elapsed * 1000, outcome)
+            log.debug("handled %s in %.1f ms: %s", delivery.queue, elapsed * 1000, outcome)
 
     def process_batch(self, deliveries: list[Delivery], handler, finish=None) -> list:
         """Handle many deliveries in one transaction; returns one result each, as ``process``.
@@ -206,7 +206,7 @@ class Inbox(DependencyProvider):
             metrics.HANDLED.labels(service, queue, "ok").inc(len(mine) - dup)
             if dup:
                 metrics.HANDLED.labels(service, queue, DUPLICATE).inc(dup)
-        log.info(
+        log.debug(
             "handled a batch of %d in %.1f ms (%.2f ms each)",
             len(deliveries),
             elapsed * 1000,

@@ -12,6 +12,7 @@ eventlet.monkey_patch()
 import argparse  # noqa: E402
 import importlib  # noqa: E402
 import logging  # noqa: E402
+import os  # noqa: E402
 import sys  # noqa: E402
 
 from services.kernel import config as lx_config  # noqa: E402
@@ -30,12 +31,16 @@ def service_class(name: str):
 
 
 def setup_logging(service: str) -> None:
-    """JSON lines on stderr, each with the service and what the greenthread is working on."""
+    """JSON lines on stderr, each with the service and what the greenthread is working on.
+
+    ``LIANXIN_LOG_LEVEL`` (default ``INFO``): ``DEBUG`` adds a line for every message handled
+    (queue, message id, milliseconds), which costs about as much as handling a small event."""
     from services.kernel.logs import JsonFormatter
 
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter(service))
-    logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)
+    level = os.environ.get("LIANXIN_LOG_LEVEL", "INFO").upper()
+    logging.basicConfig(level=level, handlers=[handler], force=True)
     for noisy in ("amqp", "kombu", "nameko", "alembic.runtime.migration"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 

@@ -23,7 +23,7 @@ from email.message import EmailMessage
 
 import requests
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from services.kernel.db import insert_on_conflict
@@ -158,37 +158,56 @@ def send(settings: Settings, channel: str, address: str, text: str, key: str) ->
 
 
 def deliver_due(
-    session_factory, settings: Settings, now: datetime | None = None, limit: int = 100
+    session_factory, settings: Settings, now: datetime | None = None, limit: int = 1000
 ) -> Outcome:
-    """Send the notices that are due; each in its own short transactions around the I/O."""
+    """Send the notices that are due, up to ``limit`` a round.
+
+    What becomes of each is decided for all of them in one transaction: skipped (the member set
+    no channel), folded into the digest, or deferred to the end of quiet hours. Only those left
+    are sent, each in its own short transactions around the I/O. (A member with no channel is
+    the common case: deciding those one transaction each capped a round at 100 notices, 20 a
+    second, under a busy day's assignments.)
+    """
     now = now or datetime.now(UTC)
     out = Outcome()
+    to_send = []
     with session_factory() as session:
-        due = session.scalars(
-            select(Notice.id)
+        due = session.execute(
+            select(Notice.id, Notice.kind, Notice.text, Notice.key, NotificationSetting)
+            .outerjoin(NotificationSetting, NotificationSetting.member_code == Notice.member_code)
             .where(Notice.status == "pending", Notice.next_attempt_at <= now)
             .order_by(Notice.id)
             .limit(limit)
         ).all()
-    for notice_id in due:
-        time_module.sleep(0)  # under nameko a green thread: let waiting messages in between
-        with session_factory() as session:
-            notice = session.get(Notice, notice_id)
-            setting = session.get(NotificationSetting, notice.member_code)
+        skipped, digested, deferred = [], [], {}
+        for notice_id, kind, text, key, setting in due:
             if setting is None or setting.channel == "none":
-                notice.status, notice.last_error = "skipped", "没有提醒方式 / no channel set"
-                out.skipped += 1
-                continue
-            if setting.digest and notice.kind != "digest":
-                notice.status = "digested"
-                out.digested += 1
-                continue
-            until = quiet_until(setting, now)
-            if until is not None:
-                notice.next_attempt_at = until
-                out.deferred += 1
-                continue
-            channel, address, text, key = setting.channel, setting.address, notice.text, notice.key
+                skipped.append(notice_id)
+            elif setting.digest and kind != "digest":
+                digested.append(notice_id)
+            elif (until := quiet_until(setting, now)) is not None:
+                deferred.setdefault(until, []).append(notice_id)
+            else:
+                to_send.append((notice_id, setting.channel, setting.address, text, key))
+        notices = Notice.__table__
+        if skipped:
+            session.execute(
+                update(notices)
+                .where(notices.c.id.in_(skipped))
+                .values(status="skipped", last_error="没有提醒方式 / no channel set")
+            )
+        if digested:
+            session.execute(
+                update(notices).where(notices.c.id.in_(digested)).values(status="digested")
+            )
+        for until, ids in deferred.items():
+            session.execute(
+                update(notices).where(notices.c.id.in_(ids)).values(next_attempt_at=until)
+            )
+        out.skipped, out.digested = len(skipped), len(digested)
+        out.deferred = sum(len(ids) for ids in deferred.values())
+    for notice_id, channel, address, text, key in to_send:
+        time_module.sleep(0)  # under nameko a green thread: let waiting messages in between
         try:
             send(settings, channel, address, text, key)
             error = None

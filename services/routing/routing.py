@@ -8,6 +8,7 @@ audit row and a ``routing.issue_<action>`` event in the same transaction.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import NamedTuple
@@ -34,6 +35,8 @@ from services.routing.models import (
     StudioMembershipCopy,
 )
 from services.routing.workdays import CHINA
+
+log = logging.getLogger(__name__)
 
 SOURCE = "routing"
 SYSTEM = "system"
@@ -331,6 +334,7 @@ def assign(session: Session, case: Case) -> None:
         reason = f"派单目录中没有类别 {case.category} / category not in the catalogue; " + reason
     case.reason = reason
     if decision.member is None:
+        log.info("case %s waits for a member: %s", case.tracking_number, reason)
         outbox.record(
             session,
             "routing.issue_waiting",
@@ -349,6 +353,9 @@ def _give(session, case, member, rule, reason, actor, action, extra=None):
     at = now()
     before = case.status
     case.status, case.member_code, case.assigned_at = "assigned", member, at
+    # The one line per case an operator reads (every message handled is DEBUG, see runner).
+    done = "assigned" if action == "assign" else PAST[action]
+    log.info("case %s %s to %s (%s)", case.tracking_number, done, member, rule)
     assignment_id = (
         session.connection()
         .execute(
