@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import time
 from dataclasses import dataclass, field
 from functools import partial
 
@@ -237,6 +238,11 @@ class ReliableConsumer(Entrypoint):
     is handled one message at a time (no added wait) and a busy one in batches (one transaction,
     one commit for many: ``Inbox.process_batch``). One batch of an entrypoint is handled at a
     time; its messages are acked when the method returned, or all requeued if it raised.
+
+    A queue named in ``consume.linger_ms`` is not on anyone's critical path (reporting's figures,
+    intake's copy of case progress): its consumer lets a batch fill for up to that long after
+    its first message. Under a steady trickle that turns one transaction per message into one
+    per batch, and leaves the CPU to the queues people wait on.
     """
 
     queue_consumer = ReliableQueueConsumer()
@@ -258,11 +264,18 @@ class ReliableConsumer(Entrypoint):
             self.batch_size = int(consume.get("batch_size", 100))
             if self.prefetch_count is None:
                 self.prefetch_count = int(consume.get("prefetch", 200))
+            lingers = consume.get("linger_ms") or {}
+            self.linger = max((float(lingers.get(q.name, 0)) for q in self._queues), default=0)
+            self.linger /= 1000
             self._waiting: list = []  # (delivery, message) not yet handed to a worker
             self._busy = False
+            self._due = None  # when the oldest waiting message must be handed over (linger)
+            self._timer = None
         self.queue_consumer.register_provider(self)
 
     def stop(self):
+        if getattr(self, "_timer", None) is not None:
+            self._timer.cancel()
         self.queue_consumer.unregister_provider(self)
 
     def queues(self):
@@ -283,6 +296,8 @@ class ReliableConsumer(Entrypoint):
     def handle_message(self, queue_name, message):
         delivery = Delivery.from_kombu(queue_name, message)
         if self.batch:
+            if not self._waiting:
+                self._due = time.monotonic() + self.linger
             self._waiting.append((delivery, message))
             if not self._busy:
                 self._next_batch()
@@ -298,11 +313,19 @@ class ReliableConsumer(Entrypoint):
         if not self._waiting:
             self._busy = False
             return
+        wait = self._due - time.monotonic() if self._due is not None else 0
+        if wait > 0 and len(self._waiting) < self.batch_size:
+            # Lingering (``consume.linger_ms``): let the batch fill a while longer.
+            self._busy = False
+            if self._timer is None:
+                self._timer = eventlet.spawn_after(wait, self._linger_over)
+            return
         self._busy = True
         taken, self._waiting = (
             self._waiting[: self.batch_size],
             self._waiting[self.batch_size :],
         )
+        self._due = None  # what is left over waited long enough: it goes next, at once
         messages = [m for _, m in taken]
         try:
             self.container.spawn_worker(
@@ -315,6 +338,11 @@ class ReliableConsumer(Entrypoint):
             self._busy = False
             for message in messages:
                 self.queue_consumer.requeue_message(message)
+
+    def _linger_over(self):
+        self._timer = None
+        if not self._busy:
+            self._next_batch()
 
     def handle_result(self, messages, worker_ctx, result=None, exc_info=None):
         if exc_info is None:
