@@ -45,6 +45,24 @@ def setup_logging(service: str) -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
+def settle_garbage_collector() -> None:
+    """Keep Python's cycle collector from stalling the process.
+
+    A full collection walks every object the process holds: with nameko, SQLAlchemy and the
+    service's modules loaded, 50-100 ms during which no message of any queue moves (it was the
+    pipeline's p99 at 100 issues/s). Everything alive once the service is imported is frozen
+    out of the collector's sight (``gc.freeze``), and the youngest generation is collected every
+    20,000 allocations instead of 700, so the objects of one message mostly die before they are
+    promoted and full collections come rarely and find little to walk. Cycles are still
+    collected; memory stays well under the services' 150 MB (``make bench``).
+    """
+    import gc
+
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(20_000, 10, 10)
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("words", nargs="+", help="<service> | migrate <service>")
@@ -69,6 +87,7 @@ def main(argv=None) -> None:
         sys.exit(str(exc))
     from nameko.cli.run import run
 
+    settle_garbage_collector()
     run([service_class(name)], lx_config.service_config(config, name))
 
 
