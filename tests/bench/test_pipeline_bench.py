@@ -2,6 +2,7 @@
 is assigned by routing and counted by reporting, beside raw publish+consume on the same broker.
 
     make bench PYTEST_ARGS='-k pipeline'                   # 10,000 issues, then 100,000
+    BENCH_BACKEND=postgresql make bench PYTEST_ARGS='-k pipeline'   # the services on PostgreSQL
     BENCH_N=2000 BENCH_LINEAR_N=0 make bench PYTEST_ARGS='-k pipeline'   # a quick look
 
 Publishing: one client (one AMQP connection, publisher confirms) per station, all at once, as
@@ -38,6 +39,7 @@ from tests.e2e.conftest import get, make_stack
 N = int(os.environ.get("BENCH_N", "10000"))
 LINEAR_N = int(os.environ.get("BENCH_LINEAR_N", str(10 * N)))
 RATES = [int(r) for r in os.environ.get("BENCH_RATES", "10,100,500").split(",")]
+BACKEND = os.environ.get("BENCH_BACKEND", "sqlite")  # or postgresql: the services' databases
 STATIONS = ["gwm", "jnl", "jql", "ytl", "sp"]  # the small demo set's stations: one client each
 DESCRIPTION = "基准测试问题：小区门口的路灯坏了两周，晚上很黑，老人出行不便，请尽快修理 #{}"
 
@@ -209,7 +211,7 @@ def latencies(stack, amqp_uri: str, offered: int, total: int):
 
 def test_end_to_end_pipeline(tmp_path, pg_databases):
     baseline_rate = raw_baseline(N)
-    stack, vhost, amqp_uri = make_stack(tmp_path / "small", "sqlite", pg_databases)
+    stack, vhost, amqp_uri = make_stack(tmp_path / "small", BACKEND, pg_databases)
     try:
         rate, cpu = throughput(stack, amqp_uri, N)
         latency, paced_cpu, total = {}, {}, N
@@ -224,7 +226,7 @@ def test_end_to_end_pipeline(tmp_path, pg_databases):
 
     large_rate = None
     if LINEAR_N:
-        stack, vhost, amqp_uri = make_stack(tmp_path / "large", "sqlite", pg_databases)
+        stack, vhost, amqp_uri = make_stack(tmp_path / "large", BACKEND, pg_databases)
         try:
             large_rate, _ = throughput(stack, amqp_uri, LINEAR_N)
             for name, proc in stack.procs.items():
@@ -254,7 +256,7 @@ def test_end_to_end_pipeline(tmp_path, pg_databases):
         goals[f"peak_rss_mb_{name}"] = ("<", 150)
     goals = {k: v for k, v in goals.items() if k in figures}
     report(
-        f"pipeline_n{N}",
+        f"pipeline_n{N}" + ("" if BACKEND == "sqlite" else f"_{BACKEND}"),
         figures,
         {"issues_per_s_end_to_end": baseline_rate},
         goals,
@@ -264,6 +266,6 @@ def test_end_to_end_pipeline(tmp_path, pg_databases):
             "publishers": f"{len(STATIONS)} clients, one per station, confirms on",
             "baseline": "raw persistent publish with confirms by as many connections into a "
             "quorum queue, then consume with ack (messages/s)",
-            "backend": "SQLite (the one-machine default)",
+            "backend": "SQLite (the one-machine default)" if BACKEND == "sqlite" else BACKEND,
         },
     )
