@@ -167,18 +167,24 @@ def on_issue_received(session: Session, event: dict) -> None:
         response_due=cal.due(received, first),
         resolution_due=cal.due(received, resolution),
     )
-    session.add(case)
-    session.flush()
     same_as = p.get("same_as")
     if same_as:
         # The citizen chose "same as this one" on the QR page: follow that case if it is
         # still open; otherwise the refusal goes to the audit and the case is assigned as usual.
+        _written(session, case)
         try:
             _merge(session, case, "citizen", same_as, CITIZEN_SAME)
             return
         except CaseError as err:
             record_refusal(session, case, "merge", "citizen", err)
-    assign(session, case)
+    assign(session, case)  # a new case is written once, as assigned (or waiting)
+
+
+def _written(session: Session, case: Case) -> None:
+    """A new case goes into the database here, whole, before any row that refers to it."""
+    if case not in session:
+        session.add(case)
+        session.flush()
 
 
 # The hot queries of assignment, built once: only their parameters change per case.
@@ -334,6 +340,7 @@ def assign(session: Session, case: Case) -> None:
         reason = f"派单目录中没有类别 {case.category} / category not in the catalogue; " + reason
     case.reason = reason
     if decision.member is None:
+        _written(session, case)
         log.info("case %s waits for a member: %s", case.tracking_number, reason)
         outbox.record(
             session,
@@ -353,6 +360,7 @@ def _give(session, case, member, rule, reason, actor, action, extra=None):
     at = now()
     before = case.status
     case.status, case.member_code, case.assigned_at = "assigned", member, at
+    _written(session, case)  # a new case: one INSERT with all of this, no UPDATE after it
     # The one line per case an operator reads (every message handled is DEBUG, see runner).
     done = "assigned" if action == "assign" else PAST[action]
     log.info("case %s %s to %s (%s)", case.tracking_number, done, member, rule)
