@@ -4,10 +4,13 @@ The assignment rules break ties by these two figures. Counted from ``cases`` and
 ``assignments`` on every assignment they cost more the longer the service runs (a member's
 whole history is read each time); kept here they are one row per member, read by key.
 
-One listener keeps the counts for every code path: before each flush it compares every case
-being inserted, changed or deleted with what it was, and moves the count of the member who
-had it open and of the member who has it open now, in the same transaction. ``seen`` records
-an assignment's time (called by the one place that assigns, ``routing._give``).
+One listener keeps the counts for every change of a case object: before each flush it compares
+every case being inserted, changed or deleted with what it was, and moves the count of the
+member who had it open and of the member who has it open now, in the same transaction. The one
+case row written without the ORM, a new case on the hot path (``routing._written``: one plain
+INSERT, no flush), is counted by :func:`opened`. ``seen`` records an assignment's time (called
+by the one place that assigns, ``routing._give``). ``tests/unit/test_member_loads.py`` checks
+the counts against ``cases`` after every kind of change.
 """
 
 from __future__ import annotations
@@ -33,6 +36,14 @@ def read(session: Session, codes: list[str]) -> dict[str, tuple[int, object]]:
     """``{member: (open cases, last assigned at)}`` for the members that have a row."""
     session.flush()  # the listener brings the counts up to every change of this transaction
     return {m: (n, at) for m, n, at in session.connection().execute(_READ, {"codes": codes})}
+
+
+def opened(session: Session, status: str, member: str | None) -> None:
+    """A new case was written by a plain INSERT with this status and member."""
+    if holder := _holder(status, member):
+        session.connection().execute(
+            _ADD_OPEN, {"member_code": holder, "open_cases": 1, "last_assigned_at": None}
+        )
 
 
 def seen(session: Session, member: str, at) -> None:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import NamedTuple
 
-from sqlalchemy import bindparam, func, insert, or_, select
+from sqlalchemy import bindparam, func, insert, inspect, or_, select
 from sqlalchemy.orm import Session
 
 from services.kernel import copies, logs, outbox
@@ -171,7 +171,8 @@ def on_issue_received(session: Session, event: dict) -> None:
     if same_as:
         # The citizen chose "same as this one" on the QR page: follow that case if it is
         # still open; otherwise the refusal goes to the audit and the case is assigned as usual.
-        _written(session, case)
+        session.add(case)  # the merge changes it as any stored case
+        session.flush()
         try:
             _merge(session, case, "citizen", same_as, CITIZEN_SAME)
             return
@@ -181,10 +182,24 @@ def on_issue_received(session: Session, event: dict) -> None:
 
 
 def _written(session: Session, case: Case) -> None:
-    """A new case goes into the database here, whole, before any row that refers to it."""
-    if case not in session:
-        session.add(case)
-        session.flush()
+    """A new case goes into the database here, whole, before any row that refers to it.
+
+    One plain INSERT (a flush of one new object cost a quarter of routing's time per issue); the
+    object stays outside the session, and whatever reads the case later in the transaction loads
+    it from the row. ``loads.opened`` counts it, as the flush listener counts every other change.
+    """
+    state = inspect(case)
+    if case in session or state.key is not None or state.info.get("lx_written"):
+        return  # a case already stored
+    values = {c.key: getattr(case, c.key) for c in _CASE_COLUMNS}
+    values = {k: v for k, v in values.items() if v is not None}
+    session.connection().execute(_INSERT_CASE, values)
+    loads.opened(session, case.status, case.member_code)
+    state.info["lx_written"] = True
+
+
+_CASE_COLUMNS = inspect(Case).column_attrs
+_INSERT_CASE = insert(Case.__table__)
 
 
 # The hot queries of assignment, built once: only their parameters change per case.
