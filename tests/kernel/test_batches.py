@@ -20,11 +20,11 @@ from tests.kernel.test_kernel_reliability import bind_probe_events, drain, publi
 OFFICE = auth_headers()
 
 
-def start(amqp_uri, db_url):
+def start(amqp_uri, db_url, **consume):
     """A batch probe started after its queue filled up, so its batches are big ones."""
     port = free_port()
     config = container_config("probe", amqp_uri, db_url, port, delays_ms=(500, 800))
-    config["consume"] = {"prefetch": 200, "batch_size": 50}
+    config["consume"] = {"prefetch": 200, "batch_size": 50, **consume}
     container = ServiceContainer(probe.BatchProbeService, config)
     container.start()
     return container, f"http://127.0.0.1:{port}"
@@ -145,5 +145,49 @@ def test_every_message_of_many_batches_is_acked_once_and_handled_once(fresh, eng
                     == 0
                 )
             )
+    finally:
+        container.stop()
+
+
+def test_a_queue_no_one_waits_on_takes_a_trickle_in_few_batches(fresh, engine, db_url):
+    """``consume.linger_ms``: a message arriving alone waits that long for company, so a steady
+    trickle is handled in a few transactions, not one per message; nothing is lost or late by
+    more than the linger."""
+    amqp_uri = fresh
+    declare_probe_queue(amqp_uri)
+    container, _ = start(amqp_uri, db_url, linger_ms={probe.PROBE_QUEUE: 400})
+    try:
+        with Connection(amqp_uri, transport_options={"confirm_publish": True}) as conn:
+            producer = conn.Producer()
+            for i in range(30):  # one every 20 ms: 0.6 s in all
+                producer.publish(
+                    {"text": f"drip-{i:02d}"},
+                    exchange="",
+                    routing_key=probe.PROBE_QUEUE,
+                    message_id=f"d-{i}",
+                    serializer="json",
+                    delivery_mode=2,
+                )
+                time.sleep(0.02)
+            wait_for(lambda: len(notes(engine)) == 30, timeout=10)
+            assert sum(probe.BATCHES) == 30
+            assert len(probe.BATCHES) <= 5  # about 0.6 s / 0.4 s; one per message without it
+
+            probe.BATCHES.clear()
+            sent = time.monotonic()
+            producer.publish(
+                {"text": "alone"},
+                exchange="",
+                routing_key=probe.PROBE_QUEUE,
+                message_id="d-alone",
+                serializer="json",
+                delivery_mode=2,
+            )
+        wait_for(lambda: "alone" in notes(engine), timeout=5, interval=0.02)
+        waited = time.monotonic() - sent
+        assert 0.35 <= waited < 2  # it waited for company, then went on its own
+        assert probe.BATCHES == [1]
+        wait_for(lambda: queue_depth(amqp_uri) == (0, 0), timeout=15)  # every ack went out
+        assert set(probe.CALLS.values()) == {1}
     finally:
         container.stop()
