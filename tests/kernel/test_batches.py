@@ -41,6 +41,18 @@ def notes(engine) -> list[str]:
         return probe.notes(session)
 
 
+def put(producer, text: str, message_id: str) -> None:
+    """One persistent message straight onto the probe queue."""
+    producer.publish(
+        {"text": text},
+        exchange="",
+        routing_key=probe.PROBE_QUEUE,
+        message_id=message_id,
+        serializer="json",
+        delivery_mode=2,
+    )
+
+
 def unsent(engine) -> int:
     with Session(engine) as session:
         return session.scalar(
@@ -119,14 +131,7 @@ def test_every_message_of_many_batches_is_acked_once_and_handled_once(fresh, eng
         with Connection(amqp_uri, transport_options={"confirm_publish": True}) as conn:
             producer = conn.Producer()
             for i in range(400):
-                producer.publish(
-                    {"text": f"burst-{i:03d}"},
-                    exchange="",
-                    routing_key=probe.PROBE_QUEUE,
-                    message_id=f"b-{i}",
-                    serializer="json",
-                    delivery_mode=2,
-                )
+                put(producer, f"burst-{i:03d}", f"b-{i}")
         wait_for(lambda: len(notes(engine)) == 400, timeout=30)
         wait_for(lambda: queue_depth(amqp_uri) == (0, 0), timeout=15)
         time.sleep(0.5)
@@ -160,14 +165,7 @@ def test_a_queue_no_one_waits_on_takes_a_trickle_in_few_batches(fresh, engine, d
         with Connection(amqp_uri, transport_options={"confirm_publish": True}) as conn:
             producer = conn.Producer()
             for i in range(30):  # one every 20 ms: 0.6 s in all
-                producer.publish(
-                    {"text": f"drip-{i:02d}"},
-                    exchange="",
-                    routing_key=probe.PROBE_QUEUE,
-                    message_id=f"d-{i}",
-                    serializer="json",
-                    delivery_mode=2,
-                )
+                put(producer, f"drip-{i:02d}", f"d-{i}")
                 time.sleep(0.02)
             wait_for(lambda: len(notes(engine)) == 30, timeout=10)
             assert sum(probe.BATCHES) == 30
@@ -175,14 +173,7 @@ def test_a_queue_no_one_waits_on_takes_a_trickle_in_few_batches(fresh, engine, d
 
             probe.BATCHES.clear()
             sent = time.monotonic()
-            producer.publish(
-                {"text": "alone"},
-                exchange="",
-                routing_key=probe.PROBE_QUEUE,
-                message_id="d-alone",
-                serializer="json",
-                delivery_mode=2,
-            )
+            put(producer, "alone", "d-alone")
         wait_for(lambda: "alone" in notes(engine), timeout=5, interval=0.02)
         waited = time.monotonic() - sent
         assert 0.35 <= waited < 2  # it waited for company, then went on its own
