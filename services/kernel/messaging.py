@@ -251,6 +251,7 @@ class ReliableConsumer(Entrypoint):
         self.queue_spec = queues
         self.prefetch_count = prefetch_count
         self.batch = batch
+        self._timer = None  # a lingering batch's wake-up (batch=True)
         super().__init__(**kwargs)
 
     def setup(self):
@@ -270,11 +271,10 @@ class ReliableConsumer(Entrypoint):
             self._waiting: list = []  # (delivery, message) not yet handed to a worker
             self._busy = False
             self._due = None  # when the oldest waiting message must be handed over (linger)
-            self._timer = None
         self.queue_consumer.register_provider(self)
 
     def stop(self):
-        if getattr(self, "_timer", None) is not None:
+        if self._timer is not None:
             self._timer.cancel()
         self.queue_consumer.unregister_provider(self)
 
