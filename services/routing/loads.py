@@ -6,11 +6,12 @@ whole history is read each time); kept here they are one row per member, read by
 
 One listener keeps the counts for every change of a case object: before each flush it compares
 every case being inserted, changed or deleted with what it was, and moves the count of the
-member who had it open and of the member who has it open now, in the same transaction. The one
-case row written without the ORM, a new case on the hot path (``routing._written``: one plain
-INSERT, no flush), is counted by :func:`opened`. ``seen`` records an assignment's time (called
-by the one place that assigns, ``routing._give``). ``tests/unit/test_member_loads.py`` checks
-the counts against ``cases`` after every kind of change.
+member who had it open and of the member who has it open now, in the same transaction.
+``seen`` records an assignment's time (called by the one place that assigns, ``routing._give``)
+and, for the one case row written without the ORM (a new case on the hot path,
+``routing._written``: one plain INSERT, no flush), counts its open case too.
+``tests/unit/test_member_loads.py`` checks the counts against ``cases`` after every kind of
+change.
 """
 
 from __future__ import annotations
@@ -26,7 +27,9 @@ from services.routing.models import Case, MemberLoad
 
 _TABLE = MemberLoad.__table__
 _ADD_OPEN = insert_on_conflict(_TABLE, ["member_code"], add=["open_cases"])
-_SET_LAST = insert_on_conflict(_TABLE, ["member_code"], replace=["last_assigned_at"])
+_SET_LAST = insert_on_conflict(
+    _TABLE, ["member_code"], add=["open_cases"], replace=["last_assigned_at"]
+)
 _READ = select(_TABLE.c.member_code, _TABLE.c.open_cases, _TABLE.c.last_assigned_at).where(
     _TABLE.c.member_code.in_(bindparam("codes", expanding=True))
 )
@@ -38,18 +41,12 @@ def read(session: Session, codes: list[str]) -> dict[str, tuple[int, object]]:
     return {m: (n, at) for m, n, at in session.connection().execute(_READ, {"codes": codes})}
 
 
-def opened(session: Session, status: str, member: str | None) -> None:
-    """A new case was written by a plain INSERT with this status and member."""
-    if holder := _holder(status, member):
-        session.connection().execute(
-            _ADD_OPEN, {"member_code": holder, "open_cases": 1, "last_assigned_at": None}
-        )
-
-
-def seen(session: Session, member: str, at) -> None:
-    """``member`` was given a case at ``at``."""
+def seen(session: Session, member: str, at, new_case: bool = False) -> None:
+    """``member`` was given a case at ``at``; ``new_case``: one written by a plain INSERT, which
+    the listener never sees, so its open case is counted here, in the same statement."""
     session.connection().execute(
-        _SET_LAST, {"member_code": member, "open_cases": 0, "last_assigned_at": at}
+        _SET_LAST,
+        {"member_code": member, "open_cases": 1 if new_case else 0, "last_assigned_at": at},
     )
 
 

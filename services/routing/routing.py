@@ -181,21 +181,23 @@ def on_issue_received(session: Session, event: dict) -> None:
     assign(session, case)  # a new case is written once, as assigned (or waiting)
 
 
-def _written(session: Session, case: Case) -> None:
-    """A new case goes into the database here, whole, before any row that refers to it.
+def _written(session: Session, case: Case) -> bool:
+    """A new case goes into the database here, whole, before any row that refers to it; True
+    if it was new.
 
     One plain INSERT (a flush of one new object cost a quarter of routing's time per issue); the
     object stays outside the session, and whatever reads the case later in the transaction loads
-    it from the row. ``loads.opened`` counts it, as the flush listener counts every other change.
+    it from the row. The flush listener never sees it: ``_give`` counts its open case
+    (``loads.seen``); a waiting case is nobody's open case.
     """
     state = inspect(case)
     if case in session or state.key is not None or state.info.get("lx_written"):
-        return  # a case already stored
+        return False  # a case already stored
     values = {c.key: getattr(case, c.key) for c in _CASE_COLUMNS}
     values = {k: v for k, v in values.items() if v is not None}
     session.connection().execute(_INSERT_CASE, values)
-    loads.opened(session, case.status, case.member_code)
     state.info["lx_written"] = True
+    return True
 
 
 _CASE_COLUMNS = inspect(Case).column_attrs
@@ -375,7 +377,7 @@ def _give(session, case, member, rule, reason, actor, action, extra=None):
     at = now()
     before = case.status
     case.status, case.member_code, case.assigned_at = "assigned", member, at
-    _written(session, case)  # a new case: one INSERT with all of this, no UPDATE after it
+    new_case = _written(session, case)  # a new case: one INSERT with all of this, no UPDATE
     # The one line per case an operator reads (every message handled is DEBUG, see runner).
     done = "assigned" if action == "assign" else PAST[action]
     log.info("case %s %s to %s (%s)", case.tracking_number, done, member, rule)
@@ -403,7 +405,7 @@ def _give(session, case, member, rule, reason, actor, action, extra=None):
         note=reason,
         at=at,
     )
-    loads.seen(session, member, at)
+    loads.seen(session, member, at, new_case=new_case)
     notify.queue_notice(
         session,
         member,
