@@ -7,13 +7,19 @@ uses psycopg2 made green (psycogreen), or every query would block the whole even
 from __future__ import annotations
 
 import contextlib
+import logging
+import sqlite3
 import threading
 from pathlib import Path
 
+import eventlet
+from eventlet import tpool
 from nameko.extensions import DependencyProvider, SharedExtension
 from sqlalchemy import bindparam, create_engine, event, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
+
+log = logging.getLogger(__name__)
 
 _green_lock = threading.Lock()
 _green_done = False
@@ -139,25 +145,18 @@ class WalCheckpointer:
 
     def checkpoint(self) -> tuple[int, int, int]:
         """One passive checkpoint: (busy, pages in the log, pages copied), as SQLite says."""
-        import sqlite3
-
         if self._conn is None:
             self._conn = sqlite3.connect(self.path, timeout=0, check_same_thread=False)
         return tuple(self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone())
 
     def run(self):
-        import logging
-
-        import eventlet
-        from eventlet import tpool
-
         try:
             while self.running:
                 eventlet.sleep(self.interval_s)
                 try:
                     tpool.execute(self.checkpoint)
                 except Exception as exc:  # the next round tries again; SQLite keeps the log
-                    logging.getLogger(__name__).warning("WAL checkpoint failed: %s", exc)
+                    log.warning("WAL checkpoint failed: %s", exc)
         finally:
             if self._conn is not None:
                 self._conn.close()
