@@ -3,6 +3,7 @@
 import random
 from datetime import UTC, datetime
 
+import eventlet
 import pytest
 from sqlalchemy import create_engine, func, select
 
@@ -31,19 +32,25 @@ def crash_stack(tmp_path, pg_databases):
 def test_kill_routing_mid_flow_every_issue_assigned_exactly_once(crash_stack):
     stack = crash_stack
     rnd = random.Random(2024)
-    with SubmissionClient(stack.amqp_uri) as client:
-        for i in range(N):
-            client.submit(
-                rnd.choice(STATIONS),
-                category=rnd.choice(CATEGORIES),
-                description=f"第{i}号问题 issue {i}",
-            )
+
+    def publish():
+        with SubmissionClient(stack.amqp_uri) as client:
+            for i in range(N):
+                client.submit(
+                    rnd.choice(STATIONS),
+                    category=rnd.choice(CATEGORIES),
+                    description=f"第{i}号问题 issue {i}",
+                )
 
     def cases():
         return sum(stack.health("routing")["cases"].values())
 
+    # Watched while the issues are still being published: routing keeps up with one client, so
+    # waiting for the last publish first could find every case assigned before the kill.
+    publisher = eventlet.spawn(publish)
     stack.wait_for(lambda: cases() >= N // 5, timeout=120, interval=0.05, what="routing to be busy")
     stack.kill("routing")  # kill -9, mid-flow
+    publisher.wait()
     with create_engine(stack.db_urls["routing"]).connect() as conn:
         at_kill = conn.scalar(select(func.count()).select_from(Case))
     assert at_kill < N, "the kill came too late to prove anything"
