@@ -41,7 +41,7 @@ from urllib.parse import quote, urlsplit
 
 from werkzeug.wrappers import Response
 
-from services.kernel.http import ApiError
+from services.kernel.http import ApiError, answering, as_api_error
 
 ROLES = ("office", "station_admin", "studio_admin", "member")
 ROLE_NAMES = {
@@ -243,8 +243,10 @@ def guard(*roles: str, page: bool = False):
     """Decorator for an ``@http`` entrypoint: only a signed-in principal in one of ``roles`` (any
     role when none are given) gets through; :func:`current` gives the handler who it is.
 
-    Put it under ``@http``. An :class:`ApiError` the handler raises (``forbidden()`` after a
-    scope check) leaves in the one error format. For a ``page`` the refusals are pages too:
+    Put it under ``@http``. What a client got wrong (an :class:`ApiError` such as
+    ``forbidden()`` after a scope check, a marshmallow ``ValidationError``, a bad integer from
+    :func:`~services.kernel.http.int_arg`) leaves in the one error format
+    (:func:`~services.kernel.http.as_api_error`); entrypoints write no ``try/except`` for it. For a ``page`` the refusals are pages too:
     nobody signed in is sent to the sign-in page and back, a wrong role sees a short 403 page.
 
     A state-changing request that relies on the session cookie (not a Bearer header) must be JSON
@@ -266,7 +268,10 @@ def guard(*roles: str, page: bool = False):
                     )
                 request.environ[PRINCIPAL_ENVIRON] = who
                 return fn(self, request, *args, **kwargs)
-            except ApiError as err:
+            except Exception as exc:
+                err = as_api_error(exc)
+                if err is None:
+                    raise
                 return refusal_page(err, request, self.config) if page else err.response()
 
         wrapper.lianxin_access = roles or ROLES
@@ -277,9 +282,11 @@ def guard(*roles: str, page: bool = False):
 
 
 def public(fn):
-    """Marks an ``@http`` entrypoint as open to anybody on purpose (see docs/security.md)."""
-    fn.lianxin_access = "public"
-    return fn
+    """Marks an ``@http`` entrypoint as open to anybody on purpose (see docs/security.md); a
+    client's mistake it raises leaves in the one error format, as under :func:`guard`."""
+    wrapper = answering(fn)
+    wrapper.lianxin_access = "public"
+    return wrapper
 
 
 def current(request) -> Principal:

@@ -79,3 +79,17 @@ class CopyMemo:
         if key not in values:
             values[key] = read()
         return values[key]
+
+
+def newer(session: Session, model, code: str, revision: int):
+    """The copy row an announcement of ``code`` at ``revision`` should write, or None when the
+    copy already holds that revision or a later one (a repeated or overtaken announcement).
+
+    A new row is added to the session; the caller sets its fields (and ``revision``)."""
+    row = session.get(model, code)
+    if row is not None and row.revision is not None and row.revision >= revision:
+        return None
+    if row is None:
+        row = model(code=code)
+        session.add(row)
+    return row
