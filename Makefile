@@ -12,15 +12,15 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/python -m services.kernel.stack
+	$(BIN)/python -m tools.stack
 
 lint: $(STAMP)
-	$(BIN)/ruff check services tests
-	$(BIN)/ruff format --check services tests
+	$(BIN)/ruff check services tools tests
+	$(BIN)/ruff format --check services tools tests
 
 format: $(STAMP)
-	$(BIN)/ruff check --fix services tests
-	$(BIN)/ruff format services tests
+	$(BIN)/ruff check --fix services tools tests
+	$(BIN)/ruff format services tools tests
 
 test: lint
 	$(BIN)/python -m pytest --ignore=tests/bench $(PYTEST_ARGS)
@@ -32,7 +32,7 @@ bench: $(STAMP)
 
 # Replay the Lanzhou 2024 scenario against a running `make run` (SCALE=0.1 for a quick one).
 scenario: $(STAMP)
-	$(BIN)/python -m services.reporting.scenario --scale $(or $(SCALE),1.0)
+	$(BIN)/python -m tools.scenario --scale $(or $(SCALE),1.0)
 
 clean:
 	rm -rf var .pytest_cache

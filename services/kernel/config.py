@@ -17,7 +17,6 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_CONFIG_PATH = ROOT / "deploy" / "config" / "local.yaml"
-SERVICES = ("registry", "intake", "routing", "reporting")
 
 _parser_ready = False
 
@@ -41,6 +40,11 @@ def load(path: str | Path | None = None) -> dict:
     _setup_yaml()
     with open(config_path(path), encoding="utf-8") as f:
         return yaml.safe_load(f)
+
+
+def service_names(config: dict) -> tuple[str, ...]:
+    """The services a deployment runs: the sections under ``services:``, in the file's order."""
+    return tuple(config.get("services") or ())
 
 
 def service_config(config: dict, service: str) -> dict:

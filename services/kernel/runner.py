@@ -13,21 +13,29 @@ import argparse  # noqa: E402
 import importlib  # noqa: E402
 import logging  # noqa: E402
 import os  # noqa: E402
+import re  # noqa: E402
 import sys  # noqa: E402
 
 from services.kernel import config as lx_config  # noqa: E402
 
-SERVICE_CLASSES = {
-    "registry": "services.registry.service:RegistryService",
-    "intake": "services.intake.service:IntakeService",
-    "routing": "services.routing.service:RoutingService",
-    "reporting": "services.reporting.service:ReportingService",
-}
-
 
 def service_class(name: str):
-    module, _, cls = SERVICE_CLASSES[name].partition(":")
-    return getattr(importlib.import_module(module), cls)
+    """The nameko class of service ``name``: by convention the class in
+    ``services.<name>.service`` whose nameko ``name`` is ``name`` (the kernel names no service).
+    LookupError when there is none."""
+    if not re.fullmatch(r"[a-z][a-z0-9_]*", name or ""):
+        raise LookupError(name)
+    try:
+        module = importlib.import_module(f"services.{name}.service")
+    except ModuleNotFoundError as exc:
+        if exc.name not in (f"services.{name}", f"services.{name}.service"):
+            raise  # the service exists but something it imports does not: show that
+        raise LookupError(name) from exc
+    for value in vars(module).values():
+        if isinstance(value, type) and value.__module__ == module.__name__:
+            if getattr(value, "name", None) == name:
+                return value
+    raise LookupError(name)
 
 
 def setup_logging(service: str) -> None:
@@ -73,12 +81,15 @@ def main(argv=None) -> None:
     if args.words[0] == "migrate":
         from services.kernel.migrations import upgrade
 
-        for name in args.words[1:] or lx_config.SERVICES:
+        for name in args.words[1:] or lx_config.service_names(config):
             upgrade(name, config["services"][name]["db_url"])
         return
     name = args.words[0]
-    if name not in SERVICE_CLASSES:
-        parser.error(f"unknown service {name!r}; one of {', '.join(SERVICE_CLASSES)}")
+    try:
+        cls = service_class(name)
+    except LookupError:
+        known = ", ".join(lx_config.service_names(config))
+        parser.error(f"unknown service {name!r}; one of {known}")
     setup_logging(name)
     from services.kernel.auth import ConfigError, check_production
 
@@ -89,7 +100,7 @@ def main(argv=None) -> None:
     from nameko.cli.run import run
 
     settle_garbage_collector()
-    run([service_class(name)], lx_config.service_config(config, name))
+    run([cls], lx_config.service_config(config, name))
 
 
 if __name__ == "__main__":

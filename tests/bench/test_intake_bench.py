@@ -23,11 +23,11 @@ import pika
 import pytest
 import requests
 
-from services.intake.client import SubmissionClient
 from services.kernel.config import ROOT
 from tests.bench.conftest import report
 from tests.conftest import delete_vhost
 from tests.e2e.conftest import free_ports, make_stack
+from tools.client import SubmissionClient
 
 HTTP_REQUESTS = int(os.environ.get("LIANXIN_BENCH_HTTP", 400))
 HTTP_CONCURRENCY = int(os.environ.get("LIANXIN_BENCH_CONCURRENCY", 8))

@@ -28,13 +28,13 @@ import eventlet
 import pika
 from sqlalchemy import create_engine, select
 
-from services.intake.client import SubmissionClient
 from services.intake.models import Submission
 from services.reporting.projections import month_of
 from services.routing.models import Case
 from tests.bench.conftest import report
 from tests.conftest import create_vhost, delete_vhost
 from tests.e2e.conftest import get, make_stack
+from tools.client import SubmissionClient
 
 N = int(os.environ.get("BENCH_N", "10000"))
 LINEAR_N = int(os.environ.get("BENCH_LINEAR_N", str(10 * N)))

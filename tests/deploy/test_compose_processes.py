@@ -14,10 +14,10 @@ import pytest
 import requests
 from cryptography.fernet import Fernet
 
-from services.intake.client import SubmissionClient
 from services.kernel.config import ROOT, station_selection
 from tests.conftest import auth_headers, create_vhost, delete_vhost, free_port
 from tests.deploy.test_deploy_files import COMPOSE, our_compose_services
+from tools.client import SubmissionClient
 
 LONG_RUNNING = ("registry", "intake", "routing", "reporting")
 

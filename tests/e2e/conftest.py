@@ -11,8 +11,8 @@ import time
 import pytest
 import requests
 
-from services.kernel.stack import Stack
 from tests.conftest import auth_headers, create_vhost, delete_vhost
+from tools.stack import Stack
 
 
 def free_ports(n: int) -> list[int]:

@@ -12,13 +12,13 @@ import pytest
 import requests
 from nameko.web.handlers import HttpRequestHandler
 
-from services.intake.client import SubmissionClient
 from services.intake.service import IntakeService
 from services.registry.service import RegistryService
 from services.reporting.service import ReportingService
 from services.routing.service import RoutingService
 from tests.conftest import auth_headers, delete_vhost
 from tests.e2e.conftest import make_stack, wait_case, wait_submission
+from tools.client import SubmissionClient
 
 SERVICE_CLASSES = {
     "registry": RegistryService,

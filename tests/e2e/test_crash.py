@@ -7,10 +7,10 @@ import eventlet
 import pytest
 from sqlalchemy import create_engine, func, select
 
-from services.intake.client import SubmissionClient
 from services.reporting.projections import month_of
 from services.routing.models import Assignment, Case
 from tests.e2e.conftest import get, make_stack
+from tools.client import SubmissionClient
 
 N = 1000
 STATIONS = ["gwm", "jnl", "jql", "ytl", "sp"]

@@ -5,9 +5,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from services.kernel.db import make_engine
-from services.kernel.stack import Stack
 from services.registry.models import Member, Station, Studio
 from tests.e2e.conftest import free_ports, stack_env
+from tools.stack import Stack
 
 
 def counts(url):
@@ -46,8 +46,8 @@ def test_a_registry_in_use_is_left_alone(tmp_path):
 
 
 def test_make_run_creates_the_first_office_account_once_and_prints_how_to_sign_in(tmp_path, capsys):
-    from services.kernel.stack import print_accounts
     from services.registry import accounts
+    from tools.stack import print_accounts
 
     stack, url = prepared(tmp_path, "accounts", demo_set="small")
     found = stack.first_accounts(demo=True)

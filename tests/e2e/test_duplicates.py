@@ -13,10 +13,10 @@ from datetime import UTC, datetime
 import requests
 
 from services.intake import similar
-from services.intake.client import SubmissionClient
 from services.reporting.projections import month_of
 from tests.conftest import auth_headers
 from tests.e2e.conftest import Citizen, get, wait_case, wait_figure, wait_submission
+from tools.client import SubmissionClient
 
 MONTH = month_of(datetime.now(UTC))
 SLOPE = "焦家湾南坡的雨水管道破了，下雨水全冲到边坡上，坡上的土一直往下掉，下面就是居民楼。"

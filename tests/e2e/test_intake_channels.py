@@ -10,9 +10,9 @@ import uuid
 
 import requests
 
-from services.intake.client import SubmissionClient
 from tests.conftest import message_count
 from tests.e2e.conftest import Citizen, get, wait_case, wait_submission
+from tools.client import SubmissionClient
 
 
 def qr_url(stack, kind, code):

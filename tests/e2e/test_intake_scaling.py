@@ -11,10 +11,10 @@ import re
 import pytest
 import requests
 
-from services.intake.client import SubmissionClient
-from services.kernel.stack import Stack
 from tests.conftest import auth_headers, create_vhost, delete_vhost, message_count
 from tests.e2e.conftest import Citizen, free_ports, stack_env
+from tools.client import SubmissionClient
+from tools.stack import Stack
 
 SERVICES = ("registry", "intake", "routing", "reporting")
 PER_STATION = 15

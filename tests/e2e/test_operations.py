@@ -5,8 +5,8 @@ import json
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
-from services.intake.client import SubmissionClient
 from tests.e2e.conftest import wait_case, wait_submission
+from tools.client import SubmissionClient
 
 SERVICES = ("registry", "intake", "routing", "reporting")
 

@@ -8,7 +8,6 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC  # noqa: N812
 from selenium.webdriver.support.ui import WebDriverWait
 
-from services.intake.client import SubmissionClient
 from services.kernel.config import ROOT
 from services.reporting.projections import month_of
 from tests.conftest import auth_headers
@@ -21,6 +20,7 @@ from tests.e2e.conftest import (
     wait_figure,
     wait_submission,
 )
+from tools.client import SubmissionClient
 
 
 def test_a_member_accepts_and_answers_a_case_from_the_duty_list(stack, phone):

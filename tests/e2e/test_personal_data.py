@@ -18,13 +18,13 @@ import sqlalchemy as sa
 from cryptography.fernet import Fernet
 from sqlalchemy.orm import Session
 
-from services.intake.client import SubmissionClient
 from services.intake.models import Issue
 from services.kernel import auth, sealed
 from services.kernel.db import make_engine
-from services.kernel.stack import Stack
 from tests.conftest import auth_headers, create_vhost, delete_vhost
 from tests.e2e.conftest import Citizen, an_address, free_ports, stack_env, wait_case
+from tools.client import SubmissionClient
+from tools.stack import Stack
 
 PII_KEY = Fernet.generate_key().decode()  # this stack's key, from the environment
 OPEN311_KEY = "client-key-" + uuid.uuid4().hex[:8]

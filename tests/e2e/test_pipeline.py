@@ -10,10 +10,10 @@ from datetime import UTC, datetime
 
 import requests
 
-from services.intake.client import SubmissionClient
 from services.reporting.projections import month_of
 from tests.conftest import get_messages
 from tests.e2e.conftest import get, pause, wait_case, wait_figure, wait_submission
+from tools.client import SubmissionClient
 
 MONTH = month_of(datetime.now(UTC))
 

@@ -10,13 +10,13 @@ import requests
 from nameko.standalone.rpc import ClusterRpcProxy
 from sqlalchemy.orm import Session
 
-from services.intake.client import SubmissionClient
 from services.kernel.db import make_engine
 from services.registry import registry
 from services.reporting.projections import month_of
 from services.routing.workdays import CHINA
 from tests.conftest import auth_headers
 from tests.e2e.conftest import get, wait_case, wait_figure, wait_submission
+from tools.client import SubmissionClient
 
 MONTH = month_of(datetime.now(UTC))
 

@@ -4,7 +4,7 @@ import socket
 
 import pytest
 
-from services.kernel.stack import BrokerUnavailable, check_broker
+from tools.stack import BrokerUnavailable, check_broker
 
 
 def test_a_broker_that_does_not_answer_is_named_with_the_remedy():

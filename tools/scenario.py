@@ -1,7 +1,7 @@
 """The Lanzhou 2024 scenario: a year of activity driven through the real channels, whose
 ground truth is the city's own 2024 figures (../shared/reference/lanzhou.md).
 
-``python -m services.reporting.scenario [--scale 1.0] [--seed 2024]`` replays it against the
+``python -m tools.scenario [--scale 1.0] [--seed 2024]`` replays it against the
 running system (``make run``) and prints the report beside the expected figures:
 
 - reception days (委员接待日): ``round(1290 × scale)`` activities of kind ``reception_day``, dated
@@ -31,9 +31,9 @@ from datetime import UTC, date, datetime, timedelta
 
 import requests
 
-from services.intake.client import SubmissionClient
 from services.kernel import auth
 from services.reporting.projections import month_of
+from tools.client import SubmissionClient
 
 GROUND_TRUTH = {
     "reception_days": 1290,

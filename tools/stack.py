@@ -1,4 +1,4 @@
-"""Run the whole system on one machine: ``make run`` (``python -m services.kernel.stack``).
+"""Run the whole system on one machine: ``make run`` (``python -m tools.stack``).
 
 Checks that RabbitMQ answers (else one line saying how to start it), migrates every database,
 loads the demo registry, creates the first office account when there is none (password from
@@ -24,7 +24,9 @@ import requests
 from kombu import Connection
 
 from services.kernel import config as lx_config
-from services.kernel.config import ROOT, SERVICES
+from services.kernel.config import ROOT
+
+SERVICES = ("registry", "intake", "routing", "reporting")  # in the order they start
 
 PAGES = {
     "registry": ["/health", "/sign-in", "/stations", "/members"],
@@ -263,7 +265,7 @@ def main(argv=None) -> int:
         )
         keys = str(cfg["services"]["intake"].get("open311_api_keys") or "").split(",")
         print(f"  Open311    {stack.url('intake', '/open311/v2')} (api_key {keys[0].strip()})")
-        print('  try: .venv/bin/python -m services.intake.client gwm health "老人需要上门问诊"')
+        print('  try: .venv/bin/python -m tools.client gwm health "老人需要上门问诊"')
         print_accounts(stack, cfg, accounts)
         print(f"  logs: {stack.log_dir}/   Ctrl-C 停止 / stops everything\n", flush=True)
         while all(p.poll() is None for p in stack.procs.values()):

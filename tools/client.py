@@ -7,7 +7,7 @@ A message for a station with no queue yet is kept in ``intake.unrouted``, never 
     with SubmissionClient("amqp://guest:guest@127.0.0.1:5672/") as client:
         client.submit("gwm", category="property", description="楼道灯坏了两周")
 
-Command line: ``python -m services.intake.client gwm property "楼道灯坏了两周"``.
+Command line: ``python -m tools.client gwm property "楼道灯坏了两周"``.
 """
 
 from __future__ import annotations
