@@ -19,6 +19,8 @@ from sqlalchemy import bindparam, create_engine, event, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from services.kernel.settings import kernel_settings
+
 log = logging.getLogger(__name__)
 
 _green_lock = threading.Lock()
@@ -80,7 +82,7 @@ class SharedEngine(SharedExtension):
     def setup(self):
         if self.engine is None:
             config = self.container.config
-            pool = int(config.get("max_workers", 10)) + 5
+            pool = kernel_settings(config).max_workers + 5
             self.checkpointer = WalCheckpointer.for_url(config["DB_URL"])
             self.engine = make_engine(
                 config["DB_URL"], pool_size=pool, checkpoint_elsewhere=self.checkpointer is not None

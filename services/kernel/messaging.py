@@ -25,6 +25,7 @@ from nameko.extensions import Entrypoint, SharedExtension
 from nameko.messaging import QueueConsumer
 
 from services.kernel import topology
+from services.kernel.settings import kernel_settings
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +90,7 @@ class TopologyDeclarer(SharedExtension):
 
 
 def retry_delays_ms(config: dict) -> list[int]:
-    return [int(ms) for ms in config.get("retry", {}).get("delays_ms", [1000, 5000, 30000])]
+    return list(kernel_settings(config).retry_delays_ms)
 
 
 class ReliableQueueConsumer(QueueConsumer):
@@ -173,8 +174,7 @@ class ReliableQueueConsumer(QueueConsumer):
 
     def setup(self):
         super().setup()
-        consume = self.container.config.get("consume") or {}
-        self.ack_delay = float(consume.get("ack_delay_ms", 20)) / 1000
+        self.ack_delay = kernel_settings(self.container.config).ack_delay_ms / 1000
         self._settled: dict = {}  # channel → delivery tags handled, their ack not sent yet
         self._ack_flush = None
 
@@ -258,16 +258,14 @@ class ReliableConsumer(Entrypoint):
         spec = self.queue_spec
         self._queues = list(spec(self.container) if callable(spec) else spec)
         self.consuming: set[str] = set()  # queues declared, bound and consumed right now
-        config = self.container.config
-        self.requeue_delay = float(config.get("retry", {}).get("requeue_delay_s", 2))
+        settings = kernel_settings(self.container.config)
+        self.requeue_delay = settings.requeue_delay_s
         if self.batch:
-            consume = config.get("consume") or {}
-            self.batch_size = int(consume.get("batch_size", 100))
+            self.batch_size = settings.batch_size
             if self.prefetch_count is None:
-                self.prefetch_count = int(consume.get("prefetch", 200))
-            lingers = consume.get("linger_ms") or {}
-            self.linger = max((float(lingers.get(q.name, 0)) for q in self._queues), default=0)
-            self.linger /= 1000
+                self.prefetch_count = settings.prefetch
+            lingers = settings.linger_ms
+            self.linger = max((lingers.get(q.name, 0.0) for q in self._queues), default=0) / 1000
             self._waiting: list = []  # (delivery, message) not yet handed to a worker
             self._busy = False
             self._due = None  # when the oldest waiting message must be handed over (linger)

@@ -22,6 +22,7 @@ from services.kernel.db import SharedEngine
 from services.kernel.events import new_event
 from services.kernel.models import OutboxMessage, utcnow
 from services.kernel.publisher import ConfirmedPublisher, Outgoing
+from services.kernel.settings import kernel_settings
 from services.kernel.topology import EVENTS_EXCHANGE
 
 log = logging.getLogger(__name__)
@@ -60,9 +61,9 @@ class OutboxRelay(SharedExtension):
     publisher = ConfirmedPublisher()
 
     def setup(self):
-        cfg = self.container.config.get("outbox", {})
-        self.poll_interval = float(cfg.get("poll_interval_s", 0.5))
-        self.batch_size = int(cfg.get("batch_size", 200))
+        settings = kernel_settings(self.container.config)
+        self.poll_interval = settings.outbox_poll_interval_s
+        self.batch_size = settings.outbox_batch_size
         self._wake = Event()
         self._running = False
         self._gt = None

@@ -29,6 +29,7 @@ from services.kernel.http import ApiError, json_response, not_found
 from services.kernel.inbox import Inbox
 from services.kernel.messaging import ReliableConsumer
 from services.kernel.outbox import OutboxRelay
+from services.kernel.settings import kernel_settings
 
 log = logging.getLogger(__name__)
 
@@ -114,7 +115,7 @@ class ServiceBase:
     @timer(interval=3600)
     def prune_processed(self):
         """Hourly: forget handled messages older than ``inbox.keep_processed_days``."""
-        days = float((self.config.get("inbox") or {}).get("keep_processed_days") or 30)
+        days = kernel_settings(self.config).keep_processed_days
         pruned = self.inbox.prune_processed(days)
         if pruned:
             log.info("pruned %d handled-message records older than %s days", pruned, days)
