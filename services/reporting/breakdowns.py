@@ -1,4 +1,5 @@
-"""How figures are keyed (plain Python; docs/statistics.md defines every figure).
+"""How figures are keyed: by Beijing month and by breakdown (docs/statistics.md defines every
+figure).
 
 Months are calendar months in Beijing time (Asia/Shanghai), the office's own calendar.
 A figure is kept per (month, metric, dimension, key); ``city``/``-`` is the whole city.
@@ -8,6 +9,8 @@ from __future__ import annotations
 
 from datetime import datetime
 from zoneinfo import ZoneInfo
+
+from services.kernel.http import ApiError
 
 CHINA = ZoneInfo("Asia/Shanghai")
 CITY = ("city", "-")
@@ -59,3 +62,15 @@ def member_breakdowns(member, level, sector) -> list[tuple[str, str]]:
 
 def place_breakdowns(station: str, district: str) -> list[tuple[str, str]]:
     return [CITY, ("district", district), ("station", station)]
+
+
+def breakdown(value: str | None) -> str | None:
+    """A ``breakdown`` query argument: one of :data:`DIMENSIONS` (or None), else ApiError."""
+    if value is not None and value not in DIMENSIONS:
+        raise ApiError(
+            "invalid",
+            "未知的分类维度",
+            "unknown breakdown",
+            fields={"breakdown": [f"可选 / one of: {', '.join(DIMENSIONS)}"]},
+        )
+    return value

@@ -11,7 +11,7 @@ import io
 
 from openpyxl import Workbook
 
-from services.reporting.projections import DIMENSIONS
+from services.reporting.breakdowns import DIMENSIONS
 from services.reporting.statistics import COLUMNS
 
 

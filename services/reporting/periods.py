@@ -123,3 +123,15 @@ def date_range(start: str | None, end: str | None) -> tuple[date, date, list[str
         months.append(f"{y:04d}-{m:02d}")
         y, m = (y + 1, 1) if m == 12 else (y, m + 1)
     return first, last, months
+
+
+def months_before(month: str, n: int) -> list[str]:
+    """The ``n`` months up to ``month`` (``YYYY-MM``), oldest first, ``month`` last."""
+    year, mon = map(int, month.split("-"))
+    out = []
+    for _ in range(n):
+        out.append(f"{year}-{mon:02d}")
+        mon -= 1
+        if mon == 0:
+            year, mon = year - 1, 12
+    return out[::-1]

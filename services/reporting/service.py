@@ -1,4 +1,8 @@
-"""The reporting nameko service: consumes every event, serves the figures and the dashboard."""
+"""The reporting nameko service: consumes every event, serves the figures and the dashboard.
+
+Entrypoints only: each parses its arguments, calls one rule and answers. What a caller got
+wrong (a bad month, range or breakdown) leaves in the one error format through ``@guard``.
+"""
 
 from __future__ import annotations
 
@@ -12,111 +16,103 @@ from werkzeug.wrappers import Response
 from services.kernel import topology
 from services.kernel.auth import guard
 from services.kernel.events import parse_event
-from services.kernel.http import ApiError, json_response
+from services.kernel.http import json_response
 from services.kernel.messaging import consume_reliably
 from services.kernel.service import ServiceBase
-from services.reporting import dashboard, exports, periods, reporting
-from services.reporting.projections import DIMENSIONS, month_of
+from services.kernel.settings import Settings
+from services.reporting import dashboard, event_store, exports, periods, queries
+from services.reporting.breakdowns import breakdown, month_of
 from services.reporting.reconcile import reconcile
+from services.reporting.settings import ReportingSettings
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+READERS = ("office", "station_admin", "studio_admin")  # who may read the figures
 
 
 def _month(request) -> str:
     return periods.month(request.args.get("month") or month_of(datetime.now(UTC)))
 
 
-def _breakdown(request, default=None) -> str | None:
-    value = request.args.get("breakdown", default)
-    if value is not None and value not in DIMENSIONS:
-        raise ApiError(
-            "invalid",
-            "未知的分类维度",
-            "unknown breakdown",
-            fields={"breakdown": [f"可选 / one of: {', '.join(DIMENSIONS)}"]},
-        )
-    return value
-
-
-def _only(report: dict, breakdown: str | None, *head: str) -> dict:
-    """The report, or only its head fields and one breakdown."""
-    if not breakdown:
-        return report
-    return {**{k: report[k] for k in head}, breakdown: report.get(breakdown, {})}
-
-
-def _months_before(month: str, n: int) -> list[str]:
-    year, mon = map(int, month.split("-"))
-    out = []
-    for _ in range(n):
-        out.append(f"{year}-{mon:02d}")
-        mon -= 1
-        if mon == 0:
-            year, mon = year - 1, 12
-    return out[::-1]
+def _attachment(body, mimetype: str, filename: str, **kwargs) -> Response:
+    headers = {"Content-Disposition": f'attachment; filename="{filename}"'}
+    return Response(body, mimetype=mimetype, headers=headers, **kwargs)
 
 
 class ReportingService(ServiceBase):
     name = "reporting"
 
+    settings = Settings(ReportingSettings.from_config)
     intake_rpc = RpcProxy("intake")
     routing_rpc = RpcProxy("routing")
 
     def health_details(self, session):
-        return {"events": reporting.event_count(session)}
+        return {"events": event_store.event_count(session)}
 
     @consume_reliably(queues=[topology.event_queue("reporting.events")], batch=True)
     def on_event(self, deliveries):
         return self.inbox.process_batch(
             deliveries,
-            lambda session, d: reporting.record(session, parse_event(d.body), batch=True),
-            finish=reporting.flush,
+            lambda session, d: event_store.record(session, parse_event(d.body), batch=True),
+            finish=event_store.flush,
         )
 
-    def _report(self, request) -> dict:
+    def _monthly(self, request) -> dict:
         month = _month(request)
         with self.db.transaction() as session:
-            return reporting.monthly(session, month)
+            return queries.monthly(session, month)
 
     @http("GET", "/stats/monthly")
-    @guard("office", "station_admin", "studio_admin")
+    @guard(*READERS)
     def http_monthly(self, request):
-        try:
-            breakdown = _breakdown(request)
-            report = self._report(request)
-        except ApiError as err:
-            return err.response()
-        return json_response(_only(report, breakdown, "month"))
+        chosen = breakdown(request.args.get("breakdown"))
+        return json_response(queries.only(self._monthly(request), chosen, "month"))
 
     @http("GET", "/stats/range")
-    @guard("office", "station_admin", "studio_admin")
+    @guard(*READERS)
     def http_range(self, request):
         """Figures summed over whole months: ``?from=2024-03-01&to=2024-05-31[&breakdown=…]``."""
-        try:
-            breakdown = _breakdown(request)
-            first, last, months = periods.date_range(
-                request.args.get("from"), request.args.get("to")
-            )
-        except ApiError as err:
-            return err.response()
+        chosen = breakdown(request.args.get("breakdown"))
+        first, last, months = periods.date_range(request.args.get("from"), request.args.get("to"))
         with self.db.transaction() as session:
-            report = reporting.over_months(session, months)
+            report = queries.over_months(session, months)
         report = {"from": first.isoformat(), "to": last.isoformat(), **report}
-        return json_response(_only(report, breakdown, "from", "to", "months"))
+        return json_response(queries.only(report, chosen, "from", "to", "months"))
 
-    def _ask(self, proxy, timeout: float = 5):
+    @http("GET", "/stats/yearly")
+    @guard(*READERS)
+    def http_yearly(self, request):
+        year = periods.year(request.args.get("year", ""))
+        with self.db.transaction() as session:
+            return json_response(queries.yearly(session, year))
+
+    @http("GET", "/stats/monthly.xlsx")
+    @guard(*READERS)
+    def http_workbook(self, request):
+        report = self._monthly(request)
+        return _attachment(exports.workbook(report), XLSX, f"lianxin-{report['month']}.xlsx")
+
+    @http("GET", "/stats/monthly.csv")
+    @guard(*READERS)
+    def http_csv(self, request):
+        chosen = breakdown(request.args.get("breakdown", "city"))
+        report = self._monthly(request)
+        return _attachment(
+            exports.csv_text(report, chosen),
+            "text/csv",
+            f"lianxin-{report['month']}-{chosen}.csv",
+            content_type="text/csv; charset=utf-8",
+        )
+
+    def _ask(self, proxy):
         try:
-            with eventlet.Timeout(timeout):
+            with eventlet.Timeout(self.settings.peer_timeout_s):
                 return proxy.status.call_async().result()
         except (eventlet.Timeout, Exception):  # down or slow: reconciliation says so
             return None
 
     def reconciliation(self) -> dict:
         with self.db.transaction() as session:
-            mine = {
-                "issues": reporting.issue_count(session),
-                "unknown_events": reporting.unknown_events(session),
-            }
+            mine = queries.own_counts(session)
         mine.update(parked=self.inbox.count_parked(), queues=self.consumers.depths())
         return reconcile(self._ask(self.intake_rpc), self._ask(self.routing_rpc), mine)
 
@@ -125,59 +121,13 @@ class ReportingService(ServiceBase):
     def http_reconciliation(self, request):
         return json_response(self.reconciliation())
 
-    @http("GET", "/stats/yearly")
-    @guard("office", "station_admin", "studio_admin")
-    def http_yearly(self, request):
-        try:
-            year = periods.year(request.args.get("year", ""))
-        except ApiError as err:
-            return err.response()
-        with self.db.transaction() as session:
-            return json_response(reporting.yearly(session, year))
-
-    @http("GET", "/stats/monthly.xlsx")
-    @guard("office", "station_admin", "studio_admin")
-    def http_workbook(self, request):
-        try:
-            report = self._report(request)
-        except ApiError as err:
-            return err.response()
-        return Response(
-            exports.workbook(report),
-            mimetype=XLSX,
-            headers={
-                "Content-Disposition": f'attachment; filename="lianxin-{report["month"]}.xlsx"'
-            },
-        )
-
-    @http("GET", "/stats/monthly.csv")
-    @guard("office", "station_admin", "studio_admin")
-    def http_csv(self, request):
-        try:
-            breakdown = _breakdown(request, "city")
-            report = self._report(request)
-        except ApiError as err:
-            return err.response()
-        return Response(
-            exports.csv_text(report, breakdown),
-            mimetype="text/csv",
-            content_type="text/csv; charset=utf-8",
-            headers={
-                "Content-Disposition": f'attachment; filename="lianxin-'
-                f'{report["month"]}-{breakdown}.csv"'
-            },
-        )
-
     @http("GET", "/dashboard")
-    @guard("office", "station_admin", "studio_admin", page=True)
+    @guard(*READERS, page=True)
     def http_dashboard(self, request):
-        try:
-            report = self._report(request)
-        except ApiError as err:
-            return err.response()
-        months = _months_before(report["month"], 12)
+        report = self._monthly(request)
+        months = periods.months_before(report["month"], self.settings.trend_months)
         with self.db.transaction() as session:
-            trend = reporting.trend(session, months, ["issues_received", "issues_resolved"])
+            trend = queries.trend(session, months, ["issues_received", "issues_resolved"])
         return Response(
             dashboard.page(report, months, trend, self.reconciliation()),
             mimetype="text/html",

@@ -1,9 +1,9 @@
 """Reporting over a store of a million issues and their events (`make bench`), on SQLite and
 on PostgreSQL, each figure beside a baseline measured in the same run:
 
-1. Rebuild: the whole store replayed into the projections (``reporting.rebuild``), in events
+1. Rebuild: the whole store replayed into the projections (``rebuild.rebuild``), in events
    per second. Goal: at least 50,000/s. Baseline: reading the store's rows alone, the same way.
-2. The monthly report with every breakdown (``reporting.monthly``: figures by city, district,
+2. The monthly report with every breakdown (``queries.monthly``: figures by city, district,
    station, studio, sector, level, member, channel, category and activity kind, rates, the
    median and the registry counts), from the projections the rebuild wrote. Goal: under
    100 ms (median of the runs). Baseline: ``SELECT COUNT(*)`` over the issues (case_facts).
@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from services.kernel.db import make_engine
 from services.kernel.migrations import upgrade
-from services.reporting import reporting
+from services.reporting import event_store, queries, rebuild
 from services.reporting.models import CaseFact
 from tests.bench import reporting_data
 from tests.bench.conftest import report
@@ -73,7 +73,7 @@ def _cpu() -> float:
 def _rebuild(store) -> tuple[float, float]:
     with Session(store.engine) as s, s.begin():
         t, cpu = time.perf_counter(), _cpu()
-        replayed = reporting.rebuild(s)
+        replayed = rebuild.rebuild(s)
         seconds, cpu_seconds = time.perf_counter() - t, _cpu() - cpu
     assert replayed == store.events
     if store.backend == "postgresql":  # what autovacuum does to freshly written tables
@@ -88,7 +88,7 @@ def _rebuild(store) -> tuple[float, float]:
 def test_rebuild_speed_in_events_per_second(store):
     with Session(store.engine) as s:
         t, cpu = time.perf_counter(), time.process_time()
-        read = sum(len(rows) for rows in reporting.stored_events(s))
+        read = sum(len(rows) for rows in event_store.stored_events(s))
         read_s, read_cpu_s = time.perf_counter() - t, time.process_time() - cpu
     assert read == store.events
     rebuild_s, rebuild_cpu_s = _rebuild(store)
@@ -111,8 +111,8 @@ def test_rebuild_speed_in_events_per_second(store):
             "issues": ISSUES,
             "events": store.events,
             "store_written_in_s": round(store.written_s, 1),
-            "workers": reporting.default_workers(store.url, store.events),
-            "baseline": "reading the store's rows alone (reporting.stored_events)",
+            "workers": rebuild.default_workers(store.url, store.events),
+            "baseline": "reading the store's rows alone (event_store.stored_events)",
         },
     )
 
@@ -122,7 +122,7 @@ def test_monthly_report_with_every_breakdown(store):
         _rebuild(store)
     with Session(store.engine) as s:
         issues = lambda: s.scalar(select(func.count()).select_from(CaseFact))  # noqa: E731
-        monthly = lambda: reporting.monthly(s, MONTH)  # noqa: E731
+        monthly = lambda: queries.monthly(s, MONTH)  # noqa: E731
         monthly()  # warm the caches the way a serving process has them warm
         issues()
         count_ms = _ms(issues, RUNS)

@@ -4,7 +4,7 @@ issues received, one matter handled, thirty people served; rebuild still equals 
 import random
 from datetime import timedelta
 
-from services.reporting import reporting
+from services.reporting import event_store, queries, rebuild
 from tests.unit.test_reporting_rules import T0, received, registry, routed
 
 
@@ -23,12 +23,12 @@ def test_thirty_reports_merged_are_one_matter_with_thirty_people_served(session_
         merged(s, f"LX{i}", "LX1" if i == 2 else "LX0", T0 + timedelta(hours=1, minutes=i))
     routed(s, "responded", "LX0", T0 + timedelta(hours=2), on_time=True)
     routed(s, "resolved", "LX0", T0 + timedelta(hours=3), on_time=True)
-    city = reporting.monthly(s, "2026-03")["city"]
+    city = queries.monthly(s, "2026-03")["city"]
     assert city["issues_received"] == 30
     assert city["issues_merged"] == 29 and city["matters_received"] == 1
     assert city["matters_handled"] == 1 and city["reporters_served"] == 30
     assert city["response_rate"] == 1.0 and city["resolution_rate"] == 1.0
-    member = reporting.monthly(s, "2026-03")["member"]["m1"]
+    member = queries.monthly(s, "2026-03")["member"]["m1"]
     assert member["matters_handled"] == 1 and member["reporters_served"] == 30
 
 
@@ -46,7 +46,7 @@ def test_a_report_merged_after_a_reopening_is_served_when_resolved_again(session
     merged(s, "LX3", "LX1", T0 + timedelta(days=1, minutes=2))  # announced twice: counted once
     routed(s, "responded", "LX1", T0 + timedelta(days=2), on_time=True)
     routed(s, "resolved", "LX1", T0 + timedelta(days=2, minutes=1), on_time=True)
-    city = reporting.monthly(s, "2026-03")["city"]
+    city = queries.monthly(s, "2026-03")["city"]
     assert city["matters_handled"] == 1  # resolved twice, one matter
     assert city["reporters_served"] == 3 and city["issues_merged"] == 2
 
@@ -69,10 +69,10 @@ def test_rebuild_with_merges_gives_exactly_the_live_figures(session_of):
             main = open_mains.pop(0)
             routed(s, "responded", main, when + timedelta(hours=1), on_time=True)
             routed(s, "resolved", main, when + timedelta(hours=2), on_time=rnd.random() < 0.5)
-    live = reporting.all_figures(s)
-    figures = reporting.monthly(s, "2026-03")["city"]
+    live = queries.all_figures(s)
+    figures = queries.monthly(s, "2026-03")["city"]
     assert (
         figures["issues_merged"] > 20 and figures["reporters_served"] > figures["matters_handled"]
     )
-    assert reporting.rebuild(s) == reporting.event_count(s)
-    assert reporting.all_figures(s) == live
+    assert rebuild.rebuild(s) == event_store.event_count(s)
+    assert queries.all_figures(s) == live

@@ -9,7 +9,7 @@ import pytest
 from openpyxl import load_workbook
 
 from services.kernel.events import new_event, parse_event
-from services.reporting import exports, reporting
+from services.reporting import event_store, exports, projections, queries, rebuild
 from services.reporting.projections import month_of
 from services.reporting.statistics import COLUMNS
 
@@ -22,7 +22,7 @@ def event(kind, payload, when):
 
 def registry(s):
     for code, district in (("gwm", "城关区"), ("jnl", "安宁区")):
-        reporting.record(
+        event_store.record(
             s,
             event(
                 "registry.station_saved",
@@ -38,7 +38,7 @@ def registry(s):
             ),
         )
     for code, level, sector in (("m1", "municipal", "yiyao"), ("m2", "county", "jiaoyu")):
-        reporting.record(
+        event_store.record(
             s,
             event(
                 "registry.member_saved",
@@ -58,7 +58,7 @@ def registry(s):
 
 
 def received(s, number, station="gwm", when=T0, category="health"):
-    reporting.record(
+    event_store.record(
         s,
         event(
             "intake.issue_received",
@@ -77,7 +77,7 @@ def received(s, number, station="gwm", when=T0, category="health"):
 
 
 def routed(s, kind, number, when, station="gwm", member="m1", **extra):
-    reporting.record(
+    event_store.record(
         s,
         event(
             f"routing.issue_{kind}",
@@ -114,14 +114,14 @@ def test_an_event_recorded_twice_counts_once(session_of):
         },
         T0,
     )
-    assert reporting.record(s, e) is True
-    assert reporting.record(s, e) is False
-    assert reporting.monthly(s, "2026-03")["city"]["issues_received"] == 1
+    assert event_store.record(s, e) is True
+    assert event_store.record(s, e) is False
+    assert queries.monthly(s, "2026-03")["city"]["issues_received"] == 1
 
 
 def test_a_routing_event_before_its_issue_is_retried_not_lost(session_of):
     s = session_of("reporting")
-    with pytest.raises(reporting.FactMissing):
+    with pytest.raises(projections.FactMissing):
         routed(s, "assigned", "LX9", T0)
 
 
@@ -147,7 +147,7 @@ def test_cohorts_rates_and_breakdowns(session_of):
     )
     routed(s, "resolved", "LX3", T0 + timedelta(days=1), station="jnl", member="m2", on_time=False)
 
-    march = reporting.monthly(s, "2026-03")
+    march = queries.monthly(s, "2026-03")
     city = march["city"]
     assert city["issues_received"] == 4 and city["issues_assigned"] == 4
     assert city["issues_responded"] == 1  # April's response is April's count ...
@@ -160,7 +160,7 @@ def test_cohorts_rates_and_breakdowns(session_of):
     assert march["station"]["gwm"]["cases_transferred"] == 1
     assert march["level"]["county"]["issues_resolved"] == 1
     assert march["sector"]["yiyao"]["issues_assigned"] == 4
-    assert reporting.monthly(s, "2026-04")["city"]["issues_responded"] == 1
+    assert queries.monthly(s, "2026-04")["city"]["issues_responded"] == 1
     assert march["registry"] == {
         "stations": 2,
         "studios": 0,
@@ -206,9 +206,9 @@ def test_rebuild_from_the_store_gives_exactly_the_live_figures(session_of):
                     station,
                     rating=rnd.choice(["satisfied", "basically_satisfied", "unsatisfied"]),
                 )
-    live = reporting.all_figures(s)
-    assert reporting.rebuild(s) == reporting.event_count(s)
-    assert reporting.all_figures(s) == live
+    live = queries.all_figures(s)
+    assert rebuild.rebuild(s) == event_store.event_count(s)
+    assert queries.all_figures(s) == live
 
 
 def test_the_workbook_and_csv_say_what_the_api_says(session_of):
@@ -216,7 +216,7 @@ def test_the_workbook_and_csv_say_what_the_api_says(session_of):
     registry(s)
     received(s, "LX1")
     routed(s, "assigned", "LX1", T0)
-    report = reporting.monthly(s, "2026-03")
+    report = queries.monthly(s, "2026-03")
     book = load_workbook(io.BytesIO(exports.workbook(report)))
     assert book.sheetnames == [
         "全市",
@@ -285,7 +285,7 @@ def test_rebuild_equals_live_for_every_kind_of_event_on_both_backends(db_url):
     s = Session(engine)
     try:
         registry(s)
-        reporting.record(
+        event_store.record(
             s,
             event(
                 "registry.studio_saved",
@@ -348,9 +348,9 @@ def test_rebuild_equals_live_for_every_kind_of_event_on_both_backends(db_url):
                 },
                 T0,
             )
-            reporting.record(s, activity)
-            reporting.record(s, activity)  # the same event again
-        reporting.record(
+            event_store.record(s, activity)
+            event_store.record(s, activity)  # the same event again
+        event_store.record(
             s,
             event(
                 "intake.submission_rejected",
@@ -358,10 +358,10 @@ def test_rebuild_equals_live_for_every_kind_of_event_on_both_backends(db_url):
                 T0,
             ),
         )
-        reporting.record(s, event("intake.issue_merged", {"tracking_number": "LX0001"}, T0))
+        event_store.record(s, event("intake.issue_merged", {"tracking_number": "LX0001"}, T0))
         s.commit()
-        live, live_facts = reporting.all_figures(s), _facts(s)
-        live_report = reporting.monthly(s, "2026-03")
+        live, live_facts = queries.all_figures(s), _facts(s)
+        live_report = queries.monthly(s, "2026-03")
         assert live_report["city"]["issues_received"] > 50
         assert live_report["studio"]["st1"]["activities_held"] >= 1
         city = {}  # every month's city figures, summed
@@ -372,21 +372,21 @@ def test_rebuild_equals_live_for_every_kind_of_event_on_both_backends(db_url):
 
         live_rollups = _rollups(s)
         assert live_rollups == _rollups_of(live)  # each key's figures of a month, as one row
-        assert reporting.rebuild(s, chunk=37) == reporting.event_count(s)
+        assert rebuild.rebuild(s, chunk=37) == event_store.event_count(s)
         s.commit()
-        assert reporting.all_figures(s) == live
+        assert queries.all_figures(s) == live
         assert _facts(s) == live_facts
         assert _rollups(s) == live_rollups
-        assert reporting.monthly(s, "2026-03") == live_report
+        assert queries.monthly(s, "2026-03") == live_report
 
         # the same, replayed by three processes, each its share of the cases (merge chains kept
         # whole), the figures added up
-        assert reporting.rebuild(s, chunk=37, workers=3) == reporting.event_count(s)
+        assert rebuild.rebuild(s, chunk=37, workers=3) == event_store.event_count(s)
         s.commit()
-        assert reporting.all_figures(s) == live
+        assert queries.all_figures(s) == live
         assert _facts(s) == live_facts
         assert _rollups(s) == live_rollups
-        assert reporting.monthly(s, "2026-03") == live_report
+        assert queries.monthly(s, "2026-03") == live_report
     finally:
         s.close()
         engine.dispose()
@@ -397,11 +397,11 @@ def test_an_event_of_an_unknown_type_is_kept_and_reported(session_of):
     registry(s)
     received(s, "LX1")
     for _ in range(2):
-        reporting.record(s, event("intake.issue_merged", {"tracking_number": "LX1"}, T0))
-    reporting.record(s, event("routing.issue_accepted", {"tracking_number": "LX1"}, T0))
-    assert reporting.unknown_events(s) == {"intake.issue_merged": 2}  # accepted is known
-    assert reporting.monthly(s, "2026-03")["city"]["issues_received"] == 1
-    assert reporting.rebuild(s) == reporting.event_count(s) == 8  # still in the store
+        event_store.record(s, event("intake.issue_merged", {"tracking_number": "LX1"}, T0))
+    event_store.record(s, event("routing.issue_accepted", {"tracking_number": "LX1"}, T0))
+    assert event_store.unknown_events(s) == {"intake.issue_merged": 2}  # accepted is known
+    assert queries.monthly(s, "2026-03")["city"]["issues_received"] == 1
+    assert rebuild.rebuild(s) == event_store.event_count(s) == 8  # still in the store
 
 
 def test_a_split_rebuild_replays_what_its_own_transaction_sees(session_of):
@@ -413,10 +413,10 @@ def test_a_split_rebuild_replays_what_its_own_transaction_sees(session_of):
     s.commit()
     received(s, "LX2")  # not committed
     routed(s, "assigned", "LX2", T0)
-    live = reporting.all_figures(s)
-    assert reporting.rebuild(s, workers=2) == reporting.event_count(s)
-    assert reporting.all_figures(s) == live
-    assert reporting.monthly(s, "2026-03")["city"]["issues_received"] == 2
+    live = queries.all_figures(s)
+    assert rebuild.rebuild(s, workers=2) == event_store.event_count(s)
+    assert queries.all_figures(s) == live
+    assert queries.monthly(s, "2026-03")["city"]["issues_received"] == 2
 
 
 def test_a_rebuild_whose_helper_fails_changes_nothing_and_the_command_redoes_it_alone(
@@ -436,17 +436,17 @@ def test_a_rebuild_whose_helper_fails_changes_nothing_and_the_command_redoes_it_
         received(s, "LX1")
         routed(s, "assigned", "LX1", T0)
         s.commit()
-        live = reporting.all_figures(s)
-    monkeypatch.setattr(reporting, "PARALLEL_FROM", 0)  # split even this small store
-    monkeypatch.setattr(reporting.sys, "executable", "/bin/false")  # helpers that cannot start
-    with pytest.raises(reporting.HelperFailed), Session(engine) as s, s.begin():
-        reporting.rebuild(s)
+        live = queries.all_figures(s)
+    monkeypatch.setattr(rebuild, "PARALLEL_FROM", 0)  # split even this small store
+    monkeypatch.setattr(rebuild.sys, "executable", "/bin/false")  # helpers that cannot start
+    with pytest.raises(rebuild.HelperFailed), Session(engine) as s, s.begin():
+        rebuild.rebuild(s)
     with Session(engine) as s:
-        assert reporting.all_figures(s) == live  # rolled back: the old figures
-        events = reporting.event_count(s)
+        assert queries.all_figures(s) == live  # rolled back: the old figures
+        events = event_store.event_count(s)
     assert command.main(url) == events
     with Session(engine) as s:
-        assert reporting.all_figures(s) == live
+        assert queries.all_figures(s) == live
     engine.dispose()
 
 
@@ -466,7 +466,7 @@ def test_a_rebuild_whose_helper_fails_changes_nothing_and_the_command_redoes_it_
     ],
 )
 def test_a_split_rebuild_finds_each_events_case_as_the_payload_says(payload, number):
-    assert reporting.tracking_number(payload) == number
+    assert event_store.tracking_number(payload) == number
 
 
 def test_figures_over_a_range_of_months_add_up(session_of):
@@ -477,10 +477,10 @@ def test_figures_over_a_range_of_months_add_up(session_of):
     received(s, "LX2", when=T0 + timedelta(days=31))  # April
     routed(s, "assigned", "LX2", T0 + timedelta(days=31))
     routed(s, "responded", "LX2", T0 + timedelta(days=31, hours=2), on_time=True)
-    both = reporting.over_months(s, ["2026-03", "2026-04"])
+    both = queries.over_months(s, ["2026-03", "2026-04"])
     assert both["months"] == ["2026-03", "2026-04"]
     assert both["city"]["issues_received"] == 2 and both["city"]["response_rate"] == 0.5
     assert both["station"]["gwm"]["issues_assigned"] == 2
     assert both["city"]["median_minutes_to_first_response"] == 120
-    march = reporting.monthly(s, "2026-03")["city"]
+    march = queries.monthly(s, "2026-03")["city"]
     assert march["issues_received"] == 1 and "response_rate" in march

@@ -1,0 +1,210 @@
+"""Read queries for the HTTP side: a month's, a range's or a year's figures with their rates
+and the median, month-by-month trends, the registry's counts (docs/statistics.md).
+
+The figures are read as the projections keep them: one row per breakdown key of a month
+(``monthly_rollups``), or summed by the database over several months (``monthly_figures``).
+"""
+
+from __future__ import annotations
+
+import statistics
+
+import orjson
+from sqlalchemy import Text, cast, func, select
+from sqlalchemy.orm import Session
+
+from services.reporting.event_store import unknown_events
+from services.reporting.models import CaseFact, MemberDim, MonthlyFigure, StationDim, StudioDim
+
+RATES = {  # rate: (numerator, denominator), both cohort figures of the month's issues
+    "response_rate": ("cohort_responded", "matters_received"),
+    "resolution_rate": ("cohort_resolved", "matters_received"),
+    "on_time_rate": ("cohort_resolved_on_time", "cohort_resolved"),
+    "satisfaction_rate": ("cohort_satisfied", "cohort_rated"),
+}
+
+
+def with_rates(figures: dict) -> dict:
+    out = dict(figures)
+    _add_rates(out)
+    return out
+
+
+def _add_rates(figures: dict) -> dict:
+    get = figures.get
+    received = get("issues_received")
+    if received:
+        # reports merged into another case are answered and resolved as that one matter
+        figures["matters_received"] = received - get("cohort_merged", 0)
+    for rate, num, den in _RATE_PAIRS:
+        of = get(den)
+        if of:
+            figures[rate] = round(get(num, 0) / of, 4)
+    return figures
+
+
+_RATE_PAIRS = tuple((rate, num, den) for rate, (num, den) in RATES.items())
+
+
+_ROLLUPS = {
+    dialect: f'SELECT dimension, "key", figures FROM monthly_rollups WHERE month = {mark}'
+    for dialect, mark in (("sqlite", "?"), ("postgresql", "%s"))
+}
+
+
+def _per_key(session: Session, months: list[str]):
+    """``(dimension, key, {metric: value})`` of the months, summed, one row per key: a month's
+    are read as kept (``monthly_rollups``); for several, the database sums the figures and
+    builds each key's as one JSON object. Either way Python handles a few thousand rows rather
+    than one per figure."""
+    if len(months) == 1:  # one month: each key's figures are kept as one object already
+        cursor = session.connection().connection.driver_connection.cursor()
+        try:
+            cursor.execute(_ROLLUPS[session.bind.dialect.name], (months[0],))
+            rows = cursor.fetchall()
+        finally:
+            cursor.close()
+        loads = orjson.loads
+        for dimension, key, values in rows:
+            yield dimension, key, loads(values)
+        return
+    pg = session.bind.dialect.name == "postgresql"
+    agg = func.json_object_agg if pg else func.json_group_object
+    inner = (
+        select(
+            MonthlyFigure.dimension,
+            MonthlyFigure.key,
+            MonthlyFigure.metric,
+            func.sum(MonthlyFigure.value).label("value"),
+        )
+        .where(MonthlyFigure.month.in_(months))
+        .group_by(MonthlyFigure.dimension, MonthlyFigure.key, MonthlyFigure.metric)
+    ).subquery()
+    figures = cast(agg(inner.c.metric, inner.c.value), Text)  # text: parsed by orjson, fast
+    query = select(inner.c.dimension, inner.c.key, figures).group_by(inner.c.dimension, inner.c.key)
+    for dimension, key, values in session.connection().execute(query):
+        yield dimension, key, orjson.loads(values)
+
+
+def median_minutes(session: Session, months: list[str]):
+    """The median of the months' minutes to first response, read in index order
+    (``ix_case_facts_month_minutes``): a count and one seek, however many issues."""
+    where = (
+        CaseFact.received_month.in_(months)
+        if len(months) > 1
+        else CaseFact.received_month == months[0],
+        CaseFact.first_response_minutes.isnot(None),
+    )
+    conn = session.connection()
+    n = conn.scalar(select(func.count()).select_from(CaseFact).where(*where))
+    if not n:
+        return None
+    middle = conn.scalars(
+        select(CaseFact.first_response_minutes)
+        .where(*where)
+        .order_by(CaseFact.first_response_minutes)
+        .offset((n - 1) // 2)
+        .limit(1 if n % 2 else 2)
+    ).all()
+    return statistics.median(middle)
+
+
+def figures(session: Session, months: list[str]) -> dict:
+    """Summed figures of ``months``: ``{"city": {metric: n}, "station": {code: {...}}, …}``."""
+    session.flush()  # the queries below run on the connection, past the ORM's autoflush
+    out: dict = {"city": {}}
+    for dimension, key, values in _per_key(session, months):  # values: fresh dicts of ints
+        if dimension == "city":
+            out["city"] = _add_rates(values)
+        else:
+            out.setdefault(dimension, {})[key] = _add_rates(values)
+    median = median_minutes(session, months)
+    if median is not None:
+        out["city"]["median_minutes_to_first_response"] = median
+    return out
+
+
+def registry_counts(session: Session) -> dict:
+    """Stations, studios and members of each level, as the registry last announced them."""
+    levels = dict(
+        session.execute(
+            select(MemberDim.level, func.count()).where(MemberDim.active).group_by(MemberDim.level)
+        ).all()
+    )
+    return {
+        "stations": session.scalar(
+            select(func.count()).select_from(StationDim).where(StationDim.active)
+        ),
+        "studios": session.scalar(
+            select(func.count()).select_from(StudioDim).where(StudioDim.active)
+        ),
+        "members_by_level": levels,
+        "members": sum(levels.values()),
+    }
+
+
+def monthly(session: Session, month: str) -> dict:
+    return {"month": month, **figures(session, [month]), "registry": registry_counts(session)}
+
+
+def over_months(session: Session, months: list[str]) -> dict:
+    """The figures of several whole months summed (counts and cohorts; rates and the median
+    computed over them all)."""
+    return {"months": months, **figures(session, months), "registry": registry_counts(session)}
+
+
+def yearly(session: Session, year: int) -> dict:
+    months = [f"{year}-{m:02d}" for m in range(1, 13)]
+    return {"year": year, **figures(session, months), "registry": registry_counts(session)}
+
+
+def trend(session: Session, months: list[str], metrics: list[str]) -> dict:
+    """City figures month by month: ``{metric: [n per month]}``."""
+    values = {
+        (m, k): int(v)
+        for m, k, v in session.execute(
+            select(MonthlyFigure.month, MonthlyFigure.metric, MonthlyFigure.value).where(
+                MonthlyFigure.dimension == "city",
+                MonthlyFigure.month.in_(months),
+                MonthlyFigure.metric.in_(metrics),
+            )
+        )
+    }
+    return {metric: [values.get((m, metric), 0) for m in months] for metric in metrics}
+
+
+def all_figures(session: Session) -> list[tuple]:
+    return [
+        tuple(r)
+        for r in session.execute(
+            select(
+                MonthlyFigure.month,
+                MonthlyFigure.metric,
+                MonthlyFigure.dimension,
+                MonthlyFigure.key,
+                MonthlyFigure.value,
+            ).order_by(
+                MonthlyFigure.month,
+                MonthlyFigure.metric,
+                MonthlyFigure.dimension,
+                MonthlyFigure.key,
+            )
+        )
+    ]
+
+
+def issue_count(session: Session) -> int:
+    return session.scalar(select(func.count()).select_from(CaseFact))
+
+
+def only(report: dict, breakdown: str | None, *head: str) -> dict:
+    """The report, or only its head fields and one breakdown."""
+    if not breakdown:
+        return report
+    return {**{k: report[k] for k in head}, breakdown: report.get(breakdown, {})}
+
+
+def own_counts(session: Session) -> dict:
+    """What reconciliation asks of reporting's own store: the issues counted, and the events of a
+    type no projection knows."""
+    return {"issues": issue_count(session), "unknown_events": unknown_events(session)}
