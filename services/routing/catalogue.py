@@ -15,7 +15,11 @@ from functools import lru_cache
 from pathlib import Path
 
 import yaml
+from sqlalchemy.orm import Session
 
+from services.kernel import outbox
+from services.routing.models import PublishedCatalogue
+from services.routing.records import SOURCE
 from services.routing.workdays import Calendar
 
 CATALOGUE_PATH = Path(__file__).with_name("catalogue.yaml")
@@ -79,3 +83,13 @@ def published_form() -> dict:
         json.dumps(categories, ensure_ascii=False, sort_keys=True).encode("utf-8")
     ).hexdigest()
     return {"version": data["version"], "digest": digest, "categories": categories}
+
+
+def publish(session: Session) -> bool:
+    """Announce the catalogue if this content was never announced; True if it was now."""
+    form = published_form()
+    if session.get(PublishedCatalogue, form["digest"]) is not None:
+        return False
+    session.add(PublishedCatalogue(digest=form["digest"], version=form["version"]))
+    outbox.record(session, "routing.catalogue_published", form, SOURCE)
+    return True

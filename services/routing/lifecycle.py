@@ -14,7 +14,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from services.kernel.http import ApiError
 
 OPEN = ("waiting", "assigned", "accepted", "responded")
 ACTIVE = ("assigned", "accepted", "responded")
@@ -53,15 +53,17 @@ ACTION_NAMES = {
 }
 
 
-@dataclass
-class CaseError(Exception):
-    """A refused action: ``code`` for programs, both messages for people, HTTP ``status``."""
+class CaseError(ApiError):
+    """A refused action: ``code`` for programs, both messages for people, HTTP ``status``, and
+    the ``field`` it is about (if any). An :class:`ApiError`, so ``@guard`` answers it in the
+    one error format, the field's message under ``fields``."""
 
-    code: str
-    message_zh: str
-    message: str
-    status: int = 409
-    field: str | None = None
+    def __init__(
+        self, code: str, message_zh: str, message: str, status: int = 409, field: str | None = None
+    ):
+        fields = {field: [f"{message_zh} / {message}"]} if field else {}
+        super().__init__(code, message_zh, message, fields, status)
+        self.field = field
 
     def __str__(self):
         return f"{self.message_zh} / {self.message}"

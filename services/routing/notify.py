@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 from services.kernel.db import insert_on_conflict
 from services.kernel.masking import mask_address
 from services.routing.models import Notice, NotificationSetting
+from services.routing.settings import NotifySettings
 from services.routing.workdays import CHINA
 
 KIND_TEXT = {
@@ -38,32 +39,6 @@ KIND_TEXT = {
     "overdue": "【连心】问题 {number} 已超期，请立即办理。",
     "escalated": "【连心】督办：本站问题 {number} 已超期，请督促办理。",
 }
-
-
-@dataclass(frozen=True)
-class Settings:
-    smtp_host: str | None = None
-    smtp_port: int = 25
-    sender: str = "lianxin@localhost"
-    gateway_url: str | None = None
-    gateway_token: str | None = None
-    retry_s: tuple[int, ...] = (10, 60, 300, 1800)
-    digest_hour: int = 8
-    timeout_s: float = 10
-
-    @classmethod
-    def from_config(cls, section: dict | None) -> Settings:
-        s = section or {}
-        return cls(
-            s.get("smtp_host") or None,
-            int(s.get("smtp_port") or 25),
-            s.get("sender") or "lianxin@localhost",
-            s.get("gateway_url") or None,
-            s.get("gateway_token") or None,
-            tuple(int(x) for x in s.get("retry_s") or (10, 60, 300, 1800)),
-            int(s.get("digest_hour") or 8),
-            float(s.get("timeout_s") or 10),
-        )
 
 
 def queue_notice(session: Session, member: str | None, kind: str, number: str, cause: str):
@@ -128,7 +103,7 @@ class Outcome:
     errors: list = field(default_factory=list)
 
 
-def send(settings: Settings, channel: str, address: str, text: str, key: str) -> None:
+def send(settings: NotifySettings, channel: str, address: str, text: str, key: str) -> None:
     """Deliver one text through one channel; raises on any failure (the caller retries)."""
     if channel == "email":
         if not settings.smtp_host:
@@ -157,55 +132,28 @@ def send(settings: Settings, channel: str, address: str, text: str, key: str) ->
         raise RuntimeError(f"gateway answered {r.status_code}: {r.text[:200]}")
 
 
+def send_round(session_factory, settings: NotifySettings) -> Outcome:
+    """What the notice timer does: the digests (at their hour), then whatever is due."""
+    with session_factory() as session:
+        make_digests(session, settings)
+    return deliver_due(session_factory, settings)
+
+
 def deliver_due(
-    session_factory, settings: Settings, now: datetime | None = None, limit: int = 1000
+    session_factory, settings: NotifySettings, now: datetime | None = None, limit: int = 1000
 ) -> Outcome:
     """Send the notices that are due, up to ``limit`` a round.
 
-    What becomes of each is decided for all of them in one transaction: skipped (the member set
-    no channel), folded into the digest, or deferred to the end of quiet hours. Only those left
-    are sent, each in its own short transactions around the I/O. (A member with no channel is
-    the common case: deciding those one transaction each capped a round at 100 notices, 20 a
-    second, under a busy day's assignments.)
+    What becomes of each is decided for all of them in one transaction (:func:`_sort_due`):
+    skipped (the member set no channel), folded into the digest, or deferred to the end of
+    quiet hours. Only those left are sent, each in its own short transactions around the I/O.
+    (A member with no channel is the common case: deciding those one transaction each capped a
+    round at 100 notices, 20 a second, under a busy day's assignments.)
     """
     now = now or datetime.now(UTC)
     out = Outcome()
-    to_send = []
     with session_factory() as session:
-        due = session.execute(
-            select(Notice.id, Notice.kind, Notice.text, Notice.key, NotificationSetting)
-            .outerjoin(NotificationSetting, NotificationSetting.member_code == Notice.member_code)
-            .where(Notice.status == "pending", Notice.next_attempt_at <= now)
-            .order_by(Notice.id)
-            .limit(limit)
-        ).all()
-        skipped, digested, deferred = [], [], {}
-        for notice_id, kind, text, key, setting in due:
-            if setting is None or setting.channel == "none":
-                skipped.append(notice_id)
-            elif setting.digest and kind != "digest":
-                digested.append(notice_id)
-            elif (until := quiet_until(setting, now)) is not None:
-                deferred.setdefault(until, []).append(notice_id)
-            else:
-                to_send.append((notice_id, setting.channel, setting.address, text, key))
-        notices = Notice.__table__
-        if skipped:
-            session.execute(
-                update(notices)
-                .where(notices.c.id.in_(skipped))
-                .values(status="skipped", last_error="没有提醒方式 / no channel set")
-            )
-        if digested:
-            session.execute(
-                update(notices).where(notices.c.id.in_(digested)).values(status="digested")
-            )
-        for until, ids in deferred.items():
-            session.execute(
-                update(notices).where(notices.c.id.in_(ids)).values(next_attempt_at=until)
-            )
-        out.skipped, out.digested = len(skipped), len(digested)
-        out.deferred = sum(len(ids) for ids in deferred.values())
+        to_send = _sort_due(session, now, limit, out)
     for notice_id, channel, address, text, key in to_send:
         time_module.sleep(0)  # under nameko a green thread: let waiting messages in between
         try:
@@ -214,27 +162,63 @@ def deliver_due(
         except Exception as exc:  # recorded and retried; the notice is kept either way
             error = f"{type(exc).__name__}: {exc}"
         with session_factory() as session:
-            notice = session.get(Notice, notice_id)
-            notice.attempts += 1
-            notice.channel = channel
-            if error is None:
-                notice.status, notice.sent_at, notice.last_error = "sent", datetime.now(UTC), None
-                out.sent += 1
-            elif notice.attempts > len(settings.retry_s):
-                notice.status, notice.last_error = "failed", error
-                out.failed += 1
-                out.errors.append(error)
-            else:
-                notice.last_error = error
-                notice.next_attempt_at = now + timedelta(
-                    seconds=settings.retry_s[notice.attempts - 1]
-                )
-                out.retried += 1
-                out.errors.append(error)
+            _record_attempt(session.get(Notice, notice_id), channel, error, settings, now, out)
     return out
 
 
-def make_digests(session: Session, settings: Settings, now: datetime | None = None) -> int:
+def _sort_due(session: Session, now: datetime, limit: int, out: Outcome) -> list[tuple]:
+    """Skip, fold into the digest or defer each due notice; the ones to send now."""
+    due = session.execute(
+        select(Notice.id, Notice.kind, Notice.text, Notice.key, NotificationSetting)
+        .outerjoin(NotificationSetting, NotificationSetting.member_code == Notice.member_code)
+        .where(Notice.status == "pending", Notice.next_attempt_at <= now)
+        .order_by(Notice.id)
+        .limit(limit)
+    ).all()
+    skipped, digested, deferred, to_send = [], [], {}, []
+    for notice_id, kind, text, key, setting in due:
+        if setting is None or setting.channel == "none":
+            skipped.append(notice_id)
+        elif setting.digest and kind != "digest":
+            digested.append(notice_id)
+        elif (until := quiet_until(setting, now)) is not None:
+            deferred.setdefault(until, []).append(notice_id)
+        else:
+            to_send.append((notice_id, setting.channel, setting.address, text, key))
+    _set(session, skipped, status="skipped", last_error="没有提醒方式 / no channel set")
+    _set(session, digested, status="digested")
+    for until, ids in deferred.items():
+        _set(session, ids, next_attempt_at=until)
+    out.skipped, out.digested = len(skipped), len(digested)
+    out.deferred = sum(len(ids) for ids in deferred.values())
+    return to_send
+
+
+def _set(session: Session, ids: list[int], **values) -> None:
+    if ids:
+        notices = Notice.__table__
+        session.execute(update(notices).where(notices.c.id.in_(ids)).values(**values))
+
+
+def _record_attempt(notice, channel, error, settings: NotifySettings, now, out: Outcome) -> None:
+    """One delivery attempt: sent, retried later (back-off), or failed after the last retry."""
+    notice.attempts += 1
+    notice.channel = channel
+    if error is None:
+        notice.status, notice.sent_at, notice.last_error = "sent", datetime.now(UTC), None
+        out.sent += 1
+        return
+    out.errors.append(error)
+    if notice.attempts > len(settings.retry_s):
+        notice.status, notice.last_error = "failed", error
+        out.failed += 1
+    else:
+        notice.last_error = error
+        notice.next_attempt_at = now + timedelta(seconds=settings.retry_s[notice.attempts - 1])
+        out.retried += 1
+
+
+def make_digests(session: Session, settings: NotifySettings, now: datetime | None = None) -> int:
     """At the digest hour (Beijing), gather each digest member's waiting notices into one."""
     now = now or datetime.now(UTC)
     local = now.astimezone(CHINA)

@@ -11,6 +11,8 @@ from __future__ import annotations
 from datetime import datetime
 from html import escape
 
+from werkzeug.wrappers import Response
+
 from services.routing import catalogue
 from services.routing.workdays import CHINA
 
@@ -128,3 +130,7 @@ def station_page(station: str, cases: list[dict]) -> str:
         f"lead:{station}",
         [_card(c, with_actions=False) for c in cases],
     )
+
+
+def page_response(text: str) -> Response:
+    return Response(text, mimetype="text/html", content_type="text/html; charset=utf-8")

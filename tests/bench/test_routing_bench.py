@@ -21,7 +21,7 @@ from services.kernel.events import parse_event
 from services.kernel.migrations import upgrade
 from services.kernel.models import OutboxMessage
 from services.registry import demo
-from services.routing import catalogue, routing
+from services.routing import catalogue, deciding, handlers
 from services.routing.models import Case, MemberCopy, StationCopy
 from tests.bench.conftest import report
 
@@ -43,7 +43,7 @@ def test_assignment_decision_over_the_full_registry(tmp_path):
         started = time.perf_counter()
         events = 0
         for (body,) in r.execute(select(OutboxMessage.body).order_by(OutboxMessage.id)):
-            routing.handle_event(s, parse_event(body))
+            handlers.handle_event(s, parse_event(body))
             events += 1
         s.commit()
         copy_seconds = time.perf_counter() - started
@@ -62,7 +62,7 @@ def test_assignment_decision_over_the_full_registry(tmp_path):
                 received_at=start + timedelta(days=rnd.randrange(300)),
             )
             t = time.perf_counter()
-            decision = routing.decide(s, case)
+            decision = deciding.decide(s, case)
             decide_ms.append((time.perf_counter() - t) * 1000)
             rules[decision.rule] = rules.get(decision.rule, 0) + 1
             code = rnd.choice(members)

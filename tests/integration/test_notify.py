@@ -19,6 +19,7 @@ from services.kernel.db import make_engine
 from services.kernel.migrations import upgrade
 from services.routing import notify
 from services.routing.models import Notice
+from services.routing.settings import NotifySettings
 from tests.conftest import free_port
 
 
@@ -105,7 +106,7 @@ def db(tmp_path):
 
 def test_email_notices_reach_a_real_smtp_server_once(db, smtp_server):
     port, box = smtp_server
-    settings = notify.Settings(smtp_host="127.0.0.1", smtp_port=port)
+    settings = NotifySettings(smtp_host="127.0.0.1", smtp_port=port)
     with db() as s:
         notify.save_setting(s, "m003", {"channel": "email", "address": "m003@example.cn"})
         notify.queue_notice(s, "m003", "assigned", "LX1", "a1")
@@ -122,7 +123,7 @@ def test_email_notices_reach_a_real_smtp_server_once(db, smtp_server):
 
 def test_the_gateway_is_retried_until_it_answers_and_attempts_are_recorded(db, gateway):
     url, log = gateway
-    settings = notify.Settings(gateway_url=url, retry_s=(1, 1, 1))
+    settings = NotifySettings(gateway_url=url, retry_s=(1, 1, 1))
     with db() as s:
         notify.save_setting(s, "m005", {"channel": "sms", "address": "13800001234"})
         notify.queue_notice(s, "m005", "assigned", "LX2", "a7")
@@ -141,7 +142,7 @@ def test_the_gateway_is_retried_until_it_answers_and_attempts_are_recorded(db, g
 
 
 def test_a_gateway_that_never_answers_ends_failed_with_its_error(db):
-    settings = notify.Settings(
+    settings = NotifySettings(
         gateway_url=f"http://127.0.0.1:{free_port()}/x", retry_s=(1,), timeout_s=1
     )
     with db() as s:
@@ -157,7 +158,7 @@ def test_a_gateway_that_never_answers_ends_failed_with_its_error(db):
 
 def test_quiet_hours_defer_and_the_digest_gathers(db, smtp_server):
     port, box = smtp_server
-    settings = notify.Settings(smtp_host="127.0.0.1", smtp_port=port, digest_hour=8)
+    settings = NotifySettings(smtp_host="127.0.0.1", smtp_port=port, digest_hour=8)
     night = datetime(2026, 11, 27, 15, 0, tzinfo=UTC)  # 23:00 in Beijing
     with db() as s:
         notify.save_setting(
@@ -202,7 +203,7 @@ def test_a_busy_hour_of_notices_is_dealt_with_in_one_round(db, smtp_server):
     """600 notices due at once, most for members who set no channel: one round skips those and
     sends the rest (it used to look at 100 a round, 20 a second, less than a busy day makes)."""
     port, box = smtp_server
-    settings = notify.Settings(smtp_host="127.0.0.1", smtp_port=port)
+    settings = NotifySettings(smtp_host="127.0.0.1", smtp_port=port)
     with db() as s:
         notify.save_setting(s, "m003", {"channel": "email", "address": "m003@example.cn"})
         for i in range(597):

@@ -7,13 +7,13 @@ from sqlalchemy import select
 from services.intake import intake
 from services.kernel.events import new_event, parse_event
 from services.kernel.models import OutboxMessage
-from services.routing import catalogue, routing
+from services.routing import catalogue
 
 
 def test_routing_announces_a_catalogue_content_once(session_of):
     s = session_of("routing")
-    assert routing.publish_catalogue(s) is True
-    assert routing.publish_catalogue(s) is False
+    assert catalogue.publish(s) is True
+    assert catalogue.publish(s) is False
     s.commit()
     [event] = s.scalars(select(OutboxMessage)).all()
     payload = json.loads(event.body)["payload"]

@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
 
-from services.routing import lifecycle, routing
+from services.routing import actions, lifecycle
 from services.routing.models import Assignment, Case, MemberLoad
 from tests.unit.test_routing_rules import issue, member
 
@@ -53,14 +53,14 @@ def test_loads_follow_assignment_transfer_resolution_reopening_and_merging(sessi
     assert sorted(n for n, _ in kept(s).values()) == [3, 3]  # balanced between doc and doc2
 
     first = s.get(Case, "LX1")
-    routing.act(s, "LX1", "accept", first.member_code)
-    routing.act(s, "LX1", "transfer", first.member_code, note="更懂儿科", to_member="teacher")
-    routing.act(s, "LX2", "respond", s.get(Case, "LX2").member_code, note="答复")
-    routing.act(s, "LX2", "resolve", s.get(Case, "LX2").member_code, note="办结")
+    actions.act(s, "LX1", "accept", first.member_code)
+    actions.act(s, "LX1", "transfer", first.member_code, note="更懂儿科", to_member="teacher")
+    actions.act(s, "LX2", "respond", s.get(Case, "LX2").member_code, note="答复")
+    actions.act(s, "LX2", "resolve", s.get(Case, "LX2").member_code, note="办结")
     s.commit()  # attributes expire: the next changes must still know what they were
-    routing.act(s, "LX2", "rate", "citizen", rating="unsatisfied", note="没解决")  # reopens
-    routing.act(s, "LX3", "close_unresolved", s.get(Case, "LX3").member_code, note="无法解决")
-    routing.act(s, "LX4", "merge", s.get(Case, "LX4").member_code, into="LX5", note="同一件事")
+    actions.act(s, "LX2", "rate", "citizen", rating="unsatisfied", note="没解决")  # reopens
+    actions.act(s, "LX3", "close_unresolved", s.get(Case, "LX3").member_code, note="无法解决")
+    actions.act(s, "LX4", "merge", s.get(Case, "LX4").member_code, into="LX5", note="同一件事")
     s.commit()
     assert kept(s) == counted(s)
     assert kept(s)["teacher"][0] == 1

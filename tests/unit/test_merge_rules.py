@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import select
 
-from services.routing import lifecycle, routing
+from services.routing import actions, lifecycle, merging, views
 from services.routing.lifecycle import CaseError
 from services.routing.models import Case, CaseEvent
 from tests.unit.test_routing_rules import T0, events, feed, issue, member
@@ -32,20 +32,20 @@ def trail(s, number):
 def test_a_merged_case_follows_the_main_one(s):
     main = issue(s, "LX1")
     dup = issue(s, "LX2")
-    routing.act(s, "LX2", "merge", "doc", into="LX1", note="同一处路灯")
+    actions.act(s, "LX2", "merge", "doc", into="LX1", note="同一处路灯")
     assert dup.status == "merged" and dup.merged_into == "LX1"
     assert trail(s, "LX2")[-1] == ("merge", "doc", "assigned", "merged")
     assert trail(s, "LX1")[-1] == ("merged_in", "doc", "assigned", "assigned")
     [merged] = [e for e in events(s) if e["type"] == "routing.issue_merged"]
     assert merged["payload"]["tracking_number"] == "LX2"
     assert merged["payload"]["into"] == "LX1" and merged["payload"]["actor"] == "doc"
-    view = routing.case_view(s, "LX1")
+    view = views.case_view(s, "LX1")
     assert view["reporters"] == 2 and view["merged_in"] == ["LX2"]
-    assert routing.case_view(s, "LX2")["main"] == "LX1"
+    assert views.case_view(s, "LX2")["main"] == "LX1"
     # the merged case leaves its member's duty list and is never acted on by itself again
-    assert "LX2" not in [c["tracking_number"] for c in routing.duty_list(s, dup.member_code)]
+    assert "LX2" not in [c["tracking_number"] for c in views.duty_list(s, dup.member_code)]
     with pytest.raises(CaseError) as err:
-        routing.act(s, "LX2", "accept", dup.member_code)
+        actions.act(s, "LX2", "accept", dup.member_code)
     assert err.value.code == "illegal_transition"
     assert main.status == "assigned"
 
@@ -54,20 +54,20 @@ def test_merging_into_a_merged_case_follows_its_main_one(s):
     issue(s, "LX1")
     issue(s, "LX2")
     issue(s, "LX3")
-    routing.act(s, "LX2", "merge", "doc", into="LX1")
-    routing.act(s, "LX3", "merge", "doc", into="LX2")
+    actions.act(s, "LX2", "merge", "doc", into="LX1")
+    actions.act(s, "LX3", "merge", "doc", into="LX2")
     assert s.get(Case, "LX3").merged_into == "LX1"
-    assert routing.case_view(s, "LX1")["reporters"] == 3
+    assert views.case_view(s, "LX1")["reporters"] == 3
 
 
 def test_a_main_case_merged_on_takes_its_followers_along(s):
     for n in ("LX1", "LX2", "LX3"):
         issue(s, n)
-    routing.act(s, "LX2", "merge", "doc", into="LX1")
-    routing.act(s, "LX1", "merge", "doc", into="LX3")
-    assert routing.chain_of(s, "LX2") == ["LX2", "LX1", "LX3"]
-    assert routing.case_view(s, "LX3")["merged_in"] == ["LX1", "LX2"]
-    assert routing.case_view(s, "LX3")["reporters"] == 3
+    actions.act(s, "LX2", "merge", "doc", into="LX1")
+    actions.act(s, "LX1", "merge", "doc", into="LX3")
+    assert merging.chain_of(s, "LX2") == ["LX2", "LX1", "LX3"]
+    assert views.case_view(s, "LX3")["merged_in"] == ["LX1", "LX2"]
+    assert views.case_view(s, "LX3")["reporters"] == 3
 
 
 @pytest.mark.parametrize(
@@ -78,7 +78,7 @@ def test_bad_targets_are_refused_on_the_into_field(s, into, code, status):
     case = issue(s, "LX1")
     version = case.version
     with pytest.raises(CaseError) as err:
-        routing.act(s, "LX1", "merge", "doc", into=into)
+        actions.act(s, "LX1", "merge", "doc", into=into)
     assert (err.value.code, err.value.status, err.value.field) == (code, status, "into")
     assert case.status == "assigned" and case.version == version and case.merged_into is None
 
@@ -86,10 +86,10 @@ def test_bad_targets_are_refused_on_the_into_field(s, into, code, status):
 def test_merging_into_a_closed_case_is_refused(s):
     done = issue(s, "LX1", received=datetime.now(UTC))
     issue(s, "LX2")
-    routing.act(s, "LX1", "respond", done.member_code, note="已处理")
-    routing.act(s, "LX1", "resolve", done.member_code, note="已修好")
+    actions.act(s, "LX1", "respond", done.member_code, note="已处理")
+    actions.act(s, "LX1", "resolve", done.member_code, note="已修好")
     with pytest.raises(CaseError) as err:
-        routing.act(s, "LX2", "merge", "doc", into="LX1")
+        actions.act(s, "LX2", "merge", "doc", into="LX1")
     assert err.value.code == "merge_closed" and err.value.field == "into"
     assert "只能合并到未办结的案件" in err.value.message_zh
     assert s.get(Case, "LX2").status == "assigned"
@@ -98,16 +98,16 @@ def test_merging_into_a_closed_case_is_refused(s):
 def test_loops_are_refused_directly_and_through_a_chain(s):
     for n in ("LX1", "LX2", "LX3"):
         issue(s, n)
-    routing.act(s, "LX2", "merge", "doc", into="LX1")  # LX2 follows LX1
-    routing.act(s, "LX3", "merge", "doc", into="LX2")  # LX3 → LX1
+    actions.act(s, "LX2", "merge", "doc", into="LX1")  # LX2 follows LX1
+    actions.act(s, "LX3", "merge", "doc", into="LX2")  # LX3 → LX1
     before = [e["type"] for e in events(s)]
     # LX1 into LX2: LX2 already follows LX1
     assert lifecycle.merge_refusal("LX1", "LX2", ["LX2", "LX1"], "assigned").code == "merge_loop"
     with pytest.raises(CaseError) as err:
-        routing.act(s, "LX1", "merge", "doc", into="LX2")
+        actions.act(s, "LX1", "merge", "doc", into="LX2")
     assert err.value.code == "merge_loop" and err.value.field == "into"
     with pytest.raises(CaseError) as err:
-        routing.act(s, "LX1", "merge", "doc", into="LX3")
+        actions.act(s, "LX1", "merge", "doc", into="LX3")
     assert err.value.code == "merge_loop"
     assert s.get(Case, "LX1").status == "assigned"
     assert [e["type"] for e in events(s)] == before  # nothing announced
@@ -116,8 +116,8 @@ def test_loops_are_refused_directly_and_through_a_chain(s):
 def test_a_refusal_is_kept_in_the_audit_trail(s):
     case = issue(s, "LX1")
     with pytest.raises(CaseError) as err:
-        routing.act(s, "LX1", "merge", "doc", into="LX1")
-    routing.refuse(s, "LX1", "merge", "doc", err.value)
+        actions.act(s, "LX1", "merge", "doc", into="LX1")
+    merging.refuse(s, "LX1", "merge", "doc", err.value)
     action, actor, before, after = trail(s, "LX1")[-1]
     assert (action, actor, before, after) == ("merge_refused", "doc", "assigned", "assigned")
     assert s.get(Case, "LX1").version == case.version
@@ -152,8 +152,8 @@ def test_the_citizens_choice_merges_on_arrival_when_the_main_case_is_open(s):
 
 def test_the_citizens_choice_of_a_closed_case_opens_a_case_of_its_own(s):
     done = issue(s, "LX1", received=datetime.now(UTC))
-    routing.act(s, "LX1", "respond", done.member_code, note="已处理")
-    routing.act(s, "LX1", "resolve", done.member_code, note="已修好")
+    actions.act(s, "LX1", "respond", done.member_code, note="已处理")
+    actions.act(s, "LX1", "resolve", done.member_code, note="已修好")
     case = same_as(s, "LX2", "LX1")
     assert case.status == "assigned" and case.merged_into is None
     assert [a for a, *_ in trail(s, "LX2")] == ["merge_refused", "assign"]

@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from services.kernel.events import new_event, parse_event
 from services.kernel.models import OutboxMessage
-from services.routing import routing
+from services.routing import actions, deadlines, handlers, views
 from services.routing.lifecycle import CaseError
 from services.routing.models import Assignment, Case, CaseEvent
 
@@ -16,7 +16,7 @@ T0 = datetime(2026, 11, 25, 2, tzinfo=UTC)  # a Wednesday, 10:00 in Beijing
 
 
 def feed(s, kind, payload):
-    routing.handle_event(s, parse_event(new_event(kind, payload, kind.split(".")[0])))
+    handlers.handle_event(s, parse_event(new_event(kind, payload, kind.split(".")[0])))
     s.flush()
 
 
@@ -89,10 +89,10 @@ def test_sector_then_fairness_then_lead(s):
 def test_the_whole_life_of_a_case_with_audit_and_events(s):
     case = issue(s, "LX1", received=datetime.now(UTC))
     doc = case.member_code
-    routing.act(s, "LX1", "accept", doc)
-    routing.act(s, "LX1", "respond", doc, note="已电话联系，明天上门", version=case.version)
-    routing.act(s, "LX1", "resolve", doc, note="已上门问诊并开具处方")
-    routing.act(s, "LX1", "rate", "citizen", rating="satisfied", note="谢谢委员")
+    actions.act(s, "LX1", "accept", doc)
+    actions.act(s, "LX1", "respond", doc, note="已电话联系，明天上门", version=case.version)
+    actions.act(s, "LX1", "resolve", doc, note="已上门问诊并开具处方")
+    actions.act(s, "LX1", "rate", "citizen", rating="satisfied", note="谢谢委员")
     assert case.status == "resolved" and case.rating == "satisfied"
     trail = [
         (e.action, e.actor, e.to_status)
@@ -121,20 +121,20 @@ def test_refusals_leave_the_case_unchanged(s):
     case = issue(s, "LX1")
     version = case.version
     with pytest.raises(CaseError) as err:
-        routing.act(s, "LX1", "resolve", "doc", note="x")
+        actions.act(s, "LX1", "resolve", "doc", note="x")
     assert err.value.code == "illegal_transition"
     with pytest.raises(CaseError) as err:
-        routing.act(s, "LX1", "respond", "doc", note="  ")
+        actions.act(s, "LX1", "respond", "doc", note="  ")
     assert err.value.field == "note"
     with pytest.raises(CaseError) as err:
-        routing.act(s, "LX1", "rate", "citizen", rating="satisfied")
+        actions.act(s, "LX1", "rate", "citizen", rating="satisfied")
     assert err.value.code == "illegal_transition"  # not resolved yet
-    routing.act(s, "LX1", "accept", "doc")
+    actions.act(s, "LX1", "accept", "doc")
     with pytest.raises(CaseError) as err:
-        routing.act(s, "LX1", "respond", "doc", note="答复", version=version)
+        actions.act(s, "LX1", "respond", "doc", note="答复", version=version)
     assert err.value.code == "stale"
     with pytest.raises(CaseError) as err:
-        routing.act(s, "NOPE", "accept", "doc")
+        actions.act(s, "NOPE", "accept", "doc")
     assert err.value.status == 404
     assert case.status == "accepted"
 
@@ -144,14 +144,14 @@ def test_transfer_to_a_member_or_a_station_counts_a_handoff(s):
     member(s, "far-doc", "yiyao", station="jnl")
     case = issue(s, "LX1")
     with pytest.raises(CaseError) as err:
-        routing.act(s, "LX1", "transfer", "doc", note="换人", to_member="gone")
+        actions.act(s, "LX1", "transfer", "doc", note="换人", to_member="gone")
     assert err.value.field == "to_member"
     with pytest.raises(CaseError) as err:
-        routing.act(s, "LX1", "transfer", "doc", to_member="teacher")
+        actions.act(s, "LX1", "transfer", "doc", to_member="teacher")
     assert err.value.field == "note"
-    routing.act(s, "LX1", "transfer", "doc", note="更懂儿科", to_member="teacher")
+    actions.act(s, "LX1", "transfer", "doc", note="更懂儿科", to_member="teacher")
     assert (case.member_code, case.handoffs, case.status) == ("teacher", 1, "assigned")
-    routing.act(s, "LX1", "transfer", "teacher", note="属安宁区", to_station="jnl")
+    actions.act(s, "LX1", "transfer", "teacher", note="属安宁区", to_station="jnl")
     assert (case.station_code, case.member_code, case.handoffs) == ("jnl", "far-doc", 2)
     transferred = [e for e in events(s) if e["type"] == "routing.issue_transferred"]
     assert [e["payload"]["from_station"] for e in transferred] == ["gwm", "gwm"]
@@ -159,45 +159,45 @@ def test_transfer_to_a_member_or_a_station_counts_a_handoff(s):
 
 def test_rating_twice_unsatisfied_reopens_and_the_reopen_window(s):
     case = issue(s, "LX1")
-    routing.act(s, "LX1", "respond", case.member_code, note="答复")
-    routing.act(s, "LX1", "resolve", case.member_code, note="办结")
-    routing.act(s, "LX1", "rate", "citizen", rating="unsatisfied", note="没解决")
+    actions.act(s, "LX1", "respond", case.member_code, note="答复")
+    actions.act(s, "LX1", "resolve", case.member_code, note="办结")
+    actions.act(s, "LX1", "rate", "citizen", rating="unsatisfied", note="没解决")
     assert (case.status, case.reopens) == ("assigned", 1)
-    routing.act(s, "LX1", "respond", case.member_code, note="再次答复")
-    routing.act(s, "LX1", "resolve", case.member_code, note="已解决")
+    actions.act(s, "LX1", "respond", case.member_code, note="再次答复")
+    actions.act(s, "LX1", "resolve", case.member_code, note="已解决")
     with pytest.raises(CaseError) as err:
-        routing.act(s, "LX1", "rate", "citizen", rating="satisfied")
+        actions.act(s, "LX1", "rate", "citizen", rating="satisfied")
     assert err.value.code == "already_rated"
     with pytest.raises(CaseError) as err:
-        routing.act(s, "LX1", "rate", "citizen", rating="great")
+        actions.act(s, "LX1", "rate", "citizen", rating="great")
     case.resolved_at = datetime.now(UTC) - timedelta(days=16)
     with pytest.raises(CaseError) as err:
-        routing.act(s, "LX1", "reopen", "citizen")
+        actions.act(s, "LX1", "reopen", "citizen")
     assert err.value.code == "window_closed"
     case.resolved_at = datetime.now(UTC) - timedelta(days=2)
-    routing.act(s, "LX1", "reopen", "citizen")
+    actions.act(s, "LX1", "reopen", "citizen")
     assert (case.status, case.reopens) == ("assigned", 2)
 
 
 def test_deadline_colours_and_a_single_escalation(s):
     case = issue(s, "LX1", category="health", received=T0)  # first response due Thu 00:00 BJ
     due = case.response_due
-    assert routing.check_deadlines(s, due - timedelta(hours=30)) == {
+    assert deadlines.check_deadlines(s, due - timedelta(hours=30)) == {
         "yellow": 0,
         "red": 0,
         "escalated": 0,
     }
-    assert routing.check_deadlines(s, due - timedelta(hours=2))["yellow"] == 1
+    assert deadlines.check_deadlines(s, due - timedelta(hours=2))["yellow"] == 1
     assert case.colour == "yellow"
-    assert routing.check_deadlines(s, due + timedelta(minutes=1)) == {
+    assert deadlines.check_deadlines(s, due + timedelta(minutes=1)) == {
         "yellow": 0,
         "red": 1,
         "escalated": 1,
     }
-    assert routing.check_deadlines(s, due + timedelta(hours=5))["escalated"] == 0
+    assert deadlines.check_deadlines(s, due + timedelta(hours=5))["escalated"] == 0
     escalated = [e for e in events(s) if e["type"] == "routing.issue_escalated"]
     assert len(escalated) == 1 and escalated[0]["payload"]["to"] == ["lead", "office"]
-    assert routing.duty_list(s, case.member_code)[0]["colour"] == "red"
+    assert views.duty_list(s, case.member_code)[0]["colour"] == "red"
 
 
 def test_a_duty_list_puts_red_first_then_the_nearest_deadline(s):
@@ -205,7 +205,7 @@ def test_a_duty_list_puts_red_first_then_the_nearest_deadline(s):
     issue(s, "LX2", category="hazard", member_hint="doc")  # urgent: the same day
     late = issue(s, "LX3", category="property", member_hint="doc")  # complaint: 3 days
     late.colour = "red"  # as the deadline check leaves an overdue case
-    assert [c["tracking_number"] for c in routing.duty_list(s, "doc")] == ["LX3", "LX2", "LX1"]
+    assert [c["tracking_number"] for c in views.duty_list(s, "doc")] == ["LX3", "LX2", "LX1"]
 
 
 def test_the_roster_and_the_district_studios_from_registry_events(s):

@@ -1,0 +1,135 @@
+"""What routing shows of its cases: one case with its history, a member's duty list (履职清单),
+a station's cases, and the counts on ``/health``."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from services.routing import lifecycle, merging
+from services.routing.deadlines import due_of
+from services.routing.models import Assignment, Case, CaseEvent
+
+# What a citizen may see of a case (``case_status``): its state and dates, nobody's data.
+CITIZEN_FIELDS = (
+    "tracking_number",
+    "status",
+    "status_name",
+    "response_due",
+    "resolution_due",
+    "responded_at",
+    "resolved_at",
+    "rating",
+)
+
+
+def case_view(session: Session, number: str) -> dict | None:
+    case = session.get(Case, number)
+    if case is None:
+        return None
+    merged_in = merging.followers(session, number)
+    return {
+        **_summary(case),
+        "reason": case.reason,
+        "merged_into": case.merged_into,
+        "main": merging.root_of(session, number) if case.merged_into else number,
+        "merged_in": merged_in,
+        "reporters": 1 + len(merged_in),
+        "assignments": _assignments(session, number),
+        "history": _history(session, number),
+    }
+
+
+def _assignments(session: Session, number: str) -> list[dict]:
+    rows = session.scalars(
+        select(Assignment).where(Assignment.tracking_number == number).order_by(Assignment.id)
+    )
+    return [
+        {
+            "member": a.member_code,
+            "rule": a.rule,
+            "reason": a.reason,
+            "assigned_at": a.assigned_at.isoformat(),
+        }
+        for a in rows
+    ]
+
+
+def _history(session: Session, number: str) -> list[dict]:
+    rows = session.scalars(
+        select(CaseEvent).where(CaseEvent.tracking_number == number).order_by(CaseEvent.id)
+    )
+    return [
+        {
+            "action": e.action,
+            "actor": e.actor,
+            "from": e.from_status,
+            "to": e.to_status,
+            "note": e.note,
+            "at": e.at.isoformat(),
+        }
+        for e in rows
+    ]
+
+
+def holder_view(session: Session, number: str) -> dict | None:
+    """Whose case it is (its station and member), for the access rules; None if no such case."""
+    case = session.get(Case, number)
+    return None if case is None else {"station": case.station_code, "member": case.member_code}
+
+
+def citizen_view(session: Session, number: str) -> dict | None:
+    """What a citizen may see of a case, or None if there is no such case."""
+    case = session.get(Case, number)
+    if case is None:
+        return None
+    summary = _summary(case)
+    return {k: summary[k] for k in CITIZEN_FIELDS}
+
+
+def _iso(value):
+    return value.isoformat() if value else None
+
+
+def _summary(case: Case) -> dict:
+    return {
+        "tracking_number": case.tracking_number,
+        "station": case.station_code,
+        "category": case.category,
+        "status": case.status,
+        "status_name": lifecycle.STATUS_NAMES[case.status],
+        "member": case.member_code,
+        "colour": case.colour,
+        "version": case.version,
+        "response_due": _iso(case.response_due),
+        "resolution_due": _iso(case.resolution_due),
+        "responded_at": _iso(case.responded_at),
+        "resolved_at": _iso(case.resolved_at),
+        "handoffs": case.handoffs,
+        "reopens": case.reopens,
+        "rating": case.rating,
+    }
+
+
+def duty_list(session: Session, member: str) -> list[dict]:
+    """The member's 履职清单: open cases, red first, then by the next deadline."""
+    order = {"red": 0, "yellow": 1, "green": 2}
+    cases = session.scalars(
+        select(Case).where(Case.member_code == member, Case.status.in_(lifecycle.ACTIVE))
+    ).all()
+    cases.sort(key=lambda c: (order.get(c.colour, 3), due_of(c) or c.received_at))
+    return [_summary(c) for c in cases]
+
+
+def station_cases(session: Session, station: str) -> list[dict]:
+    cases = session.scalars(
+        select(Case)
+        .where(Case.station_code == station)
+        .order_by(Case.received_at.desc())
+        .limit(500)
+    )
+    return [_summary(c) for c in cases]
+
+
+def counts(session: Session) -> dict:
+    return dict(session.execute(select(Case.status, func.count()).group_by(Case.status)).all())
