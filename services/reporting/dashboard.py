@@ -121,18 +121,9 @@ def _balance(balance: dict | None) -> str:
     )
 
 
-def page(
-    report: dict, trend_months: list[str], trend: dict[str, list[int]], balance: dict | None = None
-) -> str:
-    figures = report["city"]
-    month = report["month"]
-    colours = ["#c62828", "#1565c0", "#2e7d32"]
-    names = {k: f"{by_key()[k].name_zh} {by_key()[k].name_en}" for k in trend}
-    trend_chart = _bars(
-        [m[2:] for m in trend_months], {names[k]: v for k, v in trend.items()}, colours
-    )
+def _district_chart(report: dict, names: dict, colours: list[str]) -> str:
     districts = sorted(report.get("district", {}).items())
-    district_chart = _bars(
+    return _bars(
         [d for d, _ in districts],
         {
             names.get("issues_received", "issues_received"): [
@@ -144,10 +135,28 @@ def page(
         },
         colours,
     )
-    reg = report.get("registry", {})
+
+
+def _registry(reg: dict) -> str:
     levels = {"national": "全国", "provincial": "省", "municipal": "市", "county": "县区"}
     members = "，".join(
         f"{levels.get(k, k)} {v}" for k, v in sorted(reg.get("members_by_level", {}).items())
+    )
+    return (
+        f"<div class=registry>委员工作站 {reg.get('stations', 0)} · 委员工作室 "
+        f"{reg.get('studios', 0)} · 委员 {reg.get('members', 0)}（{members}）</div>"
+    )
+
+
+def page(
+    report: dict, trend_months: list[str], trend: dict[str, list[int]], balance: dict | None = None
+) -> str:
+    figures = report["city"]
+    month = report["month"]
+    colours = ["#c62828", "#1565c0", "#2e7d32"]
+    names = {k: f"{by_key()[k].name_zh} {by_key()[k].name_en}" for k in trend}
+    trend_chart = _bars(
+        [m[2:] for m in trend_months], {names[k]: v for k, v in trend.items()}, colours
     )
     warning = ""
     if any(key not in figures for key in ("issues_received",)):
@@ -163,9 +172,8 @@ def page(
         f"<h2>月度趋势 <span class=en>Trend by month</span></h2>"
         f"<div class=chart>{trend_chart}<div>{_legend(list(names.values()), colours)}</div></div>"
         f"<h2>各区县 <span class=en>By district</span></h2>"
-        f"<div class=chart>{district_chart}</div>"
+        f"<div class=chart>{_district_chart(report, names, colours)}</div>"
         f"<h2>工作站与委员 <span class=en>Stations and members</span></h2>"
-        f"<div class=registry>委员工作站 {reg.get('stations', 0)} · 委员工作室 "
-        f"{reg.get('studios', 0)} · 委员 {reg.get('members', 0)}（{members}）</div>"
+        f"{_registry(report.get('registry', {}))}"
         "</main></body></html>"
     )

@@ -133,18 +133,23 @@ def rebuild(
         _clear(session)
         facts.write(session, shares)
     finally:
-        for proc, path, err in helpers:  # none left running or on disk, whatever happened
-            if proc.poll() is None:
-                proc.kill()
-            proc.wait()
-            err.close()
-            if os.path.exists(path):
-                os.unlink(path)
+        _remove(helpers)
     if session.bind.dialect.name == "sqlite":
         conn.exec_driver_sql("PRAGMA cache_size=-2000")  # SQLite's default
     if progress:
         progress(done, total)
     return done
+
+
+def _remove(helpers) -> None:
+    """None left running or on disk, whatever happened."""
+    for proc, path, err in helpers:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+        err.close()
+        if os.path.exists(path):
+            os.unlink(path)
 
 
 def _clear(session: Session) -> None:

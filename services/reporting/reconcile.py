@@ -21,28 +21,38 @@ def unknown(by_type: dict[str, int]) -> dict:
     return {"total": sum(by_type.values()), "by_type": dict(sorted(by_type.items()))}
 
 
+def _unavailable(missing: list[str], unknown_events: dict) -> dict:
+    return {
+        "holds": None,
+        "unavailable": missing,
+        "message_zh": f"无法对账：{'、'.join(missing)} 未响应",
+        "message": f"cannot reconcile: {', '.join(missing)} did not answer",
+        "unknown_events": unknown_events,
+    }
+
+
+def _in_flight(intake: dict, routing: dict, reporting: dict) -> dict:
+    """Issues on their way: to routing (intake's outbox, routing's queue), to reporting."""
+    return {
+        "to_routing": intake["outbox_backlog"] + routing.get("queues", {}).get("routing.events", 0),
+        "to_reporting": intake["outbox_backlog"]
+        + routing["outbox_backlog"]
+        + reporting["queues"].get("reporting.events", 0),
+    }
+
+
+# long because the answer is written out field by field, as the dashboard and the API show it
 def reconcile(intake: dict | None, routing: dict | None, reporting: dict) -> dict:
     unknown_events = unknown(reporting.get("unknown_events", {}))
     if intake is None or routing is None:
         missing = [n for n, s in (("intake", intake), ("routing", routing)) if s is None]
-        return {
-            "holds": None,
-            "unavailable": missing,
-            "message_zh": f"无法对账：{'、'.join(missing)} 未响应",
-            "message": f"cannot reconcile: {', '.join(missing)} did not answer",
-            "unknown_events": unknown_events,
-        }
+        return _unavailable(missing, unknown_events)
     subs = intake.get("submissions", {})
     accepted, rejected = subs.get("accepted", 0), subs.get("rejected", 0)
     duplicates = subs.get("duplicate", 0)
     cases = routing.get("cases", {})
     total_cases, waiting = sum(cases.values()), cases.get("waiting", 0)
-    to_routing = intake["outbox_backlog"] + routing.get("queues", {}).get("routing.events", 0)
-    to_reporting = (
-        intake["outbox_backlog"]
-        + routing["outbox_backlog"]
-        + reporting["queues"].get("reporting.events", 0)
-    )
+    in_flight = _in_flight(intake, routing, reporting)
     parked = {
         "intake": intake["parked"],
         "routing": routing["parked"],
@@ -54,14 +64,14 @@ def reconcile(intake: dict | None, routing: dict | None, reporting: dict) -> dic
             "受理 = 派单案件 + 在途",
             accepted,
             total_cases,
-            to_routing + parked["routing"],
+            in_flight["to_routing"] + parked["routing"],
         ),
         _check(
             "accepted = counted by reporting + in flight",
             "受理 = 统计已计 + 在途",
             accepted,
             reporting["issues"],
-            to_reporting + parked["reporting"],
+            in_flight["to_reporting"] + parked["reporting"],
         ),
     ]
     return {
@@ -78,7 +88,7 @@ def reconcile(intake: dict | None, routing: dict | None, reporting: dict) -> dic
             "assigned_or_further": total_cases - waiting,
         },
         "reporting": {"issues": reporting["issues"]},
-        "in_flight": {"to_routing": to_routing, "to_reporting": to_reporting},
+        "in_flight": in_flight,
         "parked": parked,
         "unknown_events": unknown_events,
         "checks": checks,
