@@ -18,8 +18,9 @@ import sys
 from sqlalchemy import func, select
 
 from services.kernel.db import make_engine
-from services.registry import registry
+from services.registry.members import save_member
 from services.registry.models import Station
+from services.registry.places import save_sector, save_station
 
 SETS = ("small", "lanzhou")
 
@@ -67,13 +68,13 @@ def load(session) -> int:
     """Save the demo registry through the registry's own rules; returns how many rows changed."""
     changed = 0
     for code, name in SECTORS:
-        changed += registry.save_sector(session, {"code": code, "name": name})[1]
+        changed += save_sector(session, {"code": code, "name": name})[1]
     for code, name, district, kind in STATIONS:
-        changed += registry.save_station(
+        changed += save_station(
             session, {"code": code, "name": name, "district": district, "kind": kind}
         )[1]
     for code, name, level, sector, district, stations in MEMBERS:
-        changed += registry.save_member(
+        changed += save_member(
             session,
             {
                 "code": code,

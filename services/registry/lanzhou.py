@@ -13,7 +13,10 @@ from __future__ import annotations
 import random
 from datetime import date
 
-from services.registry import demo, registry, roster
+from services.registry import demo, roster, rotation
+from services.registry.members import save_member
+from services.registry.places import save_sector, save_station, save_studio
+from services.registry.saving import preload
 
 SEED = 2024
 SECTORS = [
@@ -341,9 +344,9 @@ def roster_plan(data: dict, year: int, seed: int = SEED) -> list[dict]:
         months = range(1, 13) if kind == "station" else (3, 6, 9, 12)
         dates = []
         for month in months:
-            candidates = roster.month_days(f"{year}-{month:02d}", (weekday,))
+            candidates = rotation.month_days(f"{year}-{month:02d}", (weekday,))
             dates.append(candidates[rng.randrange(len(candidates))])
-        for day, on_duty in roster.plan_rotation(members, dates, per_day=2).items():
+        for day, on_duty in rotation.plan_rotation(members, dates, per_day=2).items():
             days.append({"date": day.isoformat(), "slot": slot, kind: code, "members": on_duty})
     return days
 
@@ -351,13 +354,13 @@ def roster_plan(data: dict, year: int, seed: int = SEED) -> list[dict]:
 def load(session, seed: int = SEED, year: int | None = None) -> int:
     """Save the demo registry through the registry's own rules; returns how many rows changed."""
     data = generate(seed)
-    registry.preload(session)
+    preload(session)
     changed = 0
     for kind, save in (
-        ("sectors", registry.save_sector),
-        ("stations", registry.save_station),
-        ("studios", registry.save_studio),
-        ("members", registry.save_member),
+        ("sectors", save_sector),
+        ("stations", save_station),
+        ("studios", save_studio),
+        ("members", save_member),
     ):
         for record in data[kind]:
             changed += save(session, record)[1]

@@ -87,7 +87,7 @@ def poster(url: str, heading: str, lines: list[str], code: str) -> bytes:
 
 def describe(session, kind: str, code: str) -> tuple[str, list[str]]:
     """The poster's heading and lines for a record; raises the registry's not-found error."""
-    from services.registry import registry
+    from services.registry import registry, search
     from services.registry.models import Sector, Station, Studio
     from services.registry.schemas import LEVEL_NAMES
 
@@ -107,7 +107,7 @@ def describe(session, kind: str, code: str) -> tuple[str, list[str]]:
         return f"{row.name} 委员", lines
     if kind == "station":
         lines = [f"{row.district} {row.street}".strip()]
-        members = registry.search_members(session, station=code, active=True, limit=0)[0]
+        members = search.search_members(session, station=code, active=True, limit=0)[0]
         lines.append(f"在站委员 {members} 名")
         return row.name, lines
     sectors = "、".join(sector_name(s.sector_code) for s in row.sectors)

@@ -1,4 +1,4 @@
-"""The sign-in page (登录) and where a signed-in person lands; phone-sized, Chinese first.
+"""The sign-in page (登录), phone-sized, Chinese first.
 
 The form carries a signed double-submit CSRF token (``services.kernel.auth.csrf_pair``) and the
 ``next`` address, which is only ever a path on this site or an address under the deployment's
@@ -12,7 +12,6 @@ from html import escape
 from werkzeug.wrappers import Response
 
 from services.kernel import auth
-from services.kernel.http import ApiError
 
 STYLE = """
 body{font-family:system-ui,"PingFang SC","Noto Sans CJK SC",sans-serif;margin:0;background:#f5f5f5}
@@ -64,54 +63,23 @@ WRONG = ("账号或密码错误", "wrong login or password")
 CSRF = ("页面已过期，请重新登录", "the page expired, please sign in again")
 
 
-def wait(seconds: int) -> tuple[str, str]:
-    minutes = max(1, (seconds + 59) // 60)
-    return (
-        f"尝试次数过多，请 {minutes} 分钟后再试",
-        f"too many attempts, try again in {minutes} min",
-    )
-
-
-def landing(who: auth.Principal, config: dict) -> str:
-    """Where a person goes after signing in when no ``next`` was asked for."""
-    routing = auth.public_url(config, "routing")
-    if who.role == "member" and who.member:
-        return f"{routing}/duty/{who.member}"
-    if who.role == "station_admin" and who.stations:
-        return f"{routing}/duty/station/{sorted(who.stations)[0]}"
-    return auth.public_url(config, "reporting") + "/dashboard"
-
-
-def me(who: auth.Principal) -> dict:
-    """Who is signed in, as `/auth/me` and the sign-in answer say it."""
-    return {
-        "login": who.account,
-        "name": who.name,
-        "role": who.role,
-        "role_name": auth.ROLE_NAMES[who.role][0],
-        "member": who.member,
-        "stations": sorted(who.stations),
-        "studios": sorted(who.studios),
-        "expires": who.expires,
-    }
-
-
-def throttled(retry_after: int) -> Response:
-    """429 with Retry-After: too many wrong passwords lately."""
-    zh, en = wait(retry_after)
-    response = ApiError("too_many_attempts", zh, en, status=429).response()
-    response.headers["Retry-After"] = str(retry_after)
+def answer(
+    request,
+    config: dict,
+    next_url: str,
+    login: str = "",
+    error: tuple[str, str] | None = None,
+    status: int = 200,
+    retry_after: int | None = None,
+) -> Response:
+    """The sign-in page as a response: a CSRF cookie when the browser has none, and who is
+    signed in already (on a 200), or ``error`` with ``status`` (and ``Retry-After``)."""
+    cookie, token, new = auth.csrf_pair(request, config)
+    who = auth.principal(request, config) if status == 200 else None
+    body = page(token, next_url, login, error, who)
+    response = Response(body, status=status, content_type="text/html; charset=utf-8")
+    if new:
+        response.set_cookie(auth.CSRF_COOKIE, cookie, httponly=True, samesite="Lax", path="/")
+    if retry_after:
+        response.headers["Retry-After"] = str(retry_after)
     return response
-
-
-def set_session_cookie(response, token: str, config: dict) -> None:
-    """``lx_session``: HttpOnly, SameSite=Lax, for the whole host (every service's port)."""
-    response.set_cookie(
-        auth.SESSION_COOKIE,
-        token,
-        max_age=auth.session_seconds(config),
-        httponly=True,
-        samesite="Lax",
-        secure=bool(auth.security(config).get("secure_cookies")),
-        path="/",
-    )

@@ -5,7 +5,7 @@ from sqlalchemy import inspect
 
 from services.kernel import config as lx_config
 from services.kernel.db import make_engine
-from services.kernel.migrations import upgrade
+from services.kernel.migrations import RETIRED, upgrade
 
 OWN_TABLES = {
     "registry": {
@@ -83,7 +83,7 @@ def test_member_loads_are_counted_from_the_cases_already_there(db_url):
 
     from services.kernel.migrations import alembic_config
 
-    command.upgrade(alembic_config("routing", db_url), "8e4777c954e4")  # the one before
+    command.upgrade(alembic_config("routing", db_url), "914901408a52")  # the one before
     engine = make_engine(db_url)
     try:
         with engine.begin() as c:
@@ -123,5 +123,49 @@ def test_member_loads_are_counted_from_the_cases_already_there(db_url):
                 )
             }
         assert rows == {"doc": (2, "2026-11-22 09:30"), "nurse": (0, "2026-11-21 10:00")}
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize(
+    "service, retired",
+    [
+        (svc, old)
+        for old, svc in zip(RETIRED, ("intake", "registry", "routing", "reporting"), strict=True)
+    ],
+)
+def test_a_database_stamped_with_a_retired_revision_upgrades(service, retired, db_url):
+    """A database made before the kernel branch (its kernel tables from the service's first
+    revision, stamped with the since-retired index revision) upgrades to both heads, keeps its
+    rows, and ends with exactly the tables of a fresh one."""
+    from alembic import command
+    from alembic.script import ScriptDirectory
+    from sqlalchemy import text
+
+    from services.kernel.migrations import alembic_config
+
+    cfg = alembic_config(service, db_url)
+    command.upgrade(cfg, RETIRED[retired])  # the schema the retired revision left …
+    command.upgrade(cfg, "kernel@head")  # … with the kernel tables its first revision made
+    engine = make_engine(db_url)
+    try:
+        with engine.begin() as c:  # … stamped as it was: the retired revision alone
+            c.execute(text("DELETE FROM alembic_version"))
+            c.execute(text("INSERT INTO alembic_version VALUES (:v)"), {"v": retired})
+            c.execute(
+                text(
+                    "INSERT INTO kernel_processed (consumer, message_id, processed_at)"
+                    " VALUES ('c', 'm1', '2026-11-20 08:00:00+00:00')"
+                )
+            )
+        upgrade(service, db_url)
+        with engine.connect() as c:
+            assert c.scalar(text("SELECT count(*) FROM kernel_processed")) == 1
+            stamped = set(c.scalars(text("SELECT version_num FROM alembic_version")))
+        script = ScriptDirectory.from_config(cfg)
+        applied = {r.revision for r in script.iterate_revisions(tuple(stamped), "base")}
+        assert retired not in stamped
+        assert set(script.get_heads()) | {"kernel0001"} <= applied  # at every head
+        assert set(inspect(engine).get_table_names()) == OWN_TABLES[service] | KERNEL_TABLES
     finally:
         engine.dispose()

@@ -10,7 +10,8 @@ from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Request
 
 from services.kernel import auth
-from services.registry import accounts, demo
+from services.registry import accounts, demo, first_accounts
+from services.registry.throttle import Throttle, Throttled
 
 NOW = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
 GOOD = "长城-correct-horse"
@@ -97,7 +98,7 @@ def test_sign_in_checks_the_password_and_the_account_being_active(s):
 
 
 def test_wrong_passwords_are_slowed_down_per_login_and_per_address(s):
-    throttle = accounts.Throttle(max_failures=3, max_failures_per_address=5, window_s=600)
+    throttle = Throttle(max_failures=3, max_failures_per_address=5, window_s=600)
     with s.begin():
         accounts.create(s, {"login": "boss", "name": "办", "role": "office", "password": GOOD})
     for i in range(3):
@@ -105,7 +106,7 @@ def test_wrong_passwords_are_slowed_down_per_login_and_per_address(s):
             at = NOW + timedelta(seconds=i)
             assert accounts.sign_in(s, "boss", "guess", "10.0.0.9", throttle, at) is None
     # the fourth try, even with the right password, waits until the first failure is 600 s old
-    with pytest.raises(accounts.Throttled) as waited, s.begin():
+    with pytest.raises(Throttled) as waited, s.begin():
         accounts.sign_in(s, "boss", GOOD, "10.0.0.8", throttle, NOW + timedelta(seconds=100))
     assert waited.value.retry_after == 501
     later = NOW + timedelta(seconds=603)  # every failure above is 600 s old
@@ -116,7 +117,7 @@ def test_wrong_passwords_are_slowed_down_per_login_and_per_address(s):
     for i in range(5):
         with s.begin():
             assert accounts.sign_in(s, f"who{i}", "x", "10.0.0.9", throttle, later) is None
-    with pytest.raises(accounts.Throttled), s.begin():
+    with pytest.raises(Throttled), s.begin():
         accounts.sign_in(s, "who9", "x", "10.0.0.9", throttle, later)
     with s.begin():  # another address is not held up
         assert accounts.sign_in(s, "boss", GOOD, "10.0.0.7", throttle, later) is not None
@@ -124,15 +125,15 @@ def test_wrong_passwords_are_slowed_down_per_login_and_per_address(s):
 
 def test_the_first_office_account_is_made_once_and_its_password_can_be_reset(s):
     with s.begin():
-        [office, station, member] = accounts.first_accounts(s, None, demo=True)
+        [office, station, member] = first_accounts.first_accounts(s, None, demo=True)
     assert office["login"] == "office" and len(office["password"]) >= 16
     assert (station["role"], station["stations"]) == ("station_admin", ["gwm"])
     assert (member["role"], member["member"]) == ("member", "m003")
     with s.begin():
-        again = accounts.first_accounts(s, None, demo=False)
+        again = first_accounts.first_accounts(s, None, demo=False)
     assert again == [{"login": "office", "password": None, "role": "office"}]
     with s.begin():
-        accounts.first_accounts(s, "lanzhou-yellow-river-26", demo=False)
+        first_accounts.first_accounts(s, "lanzhou-yellow-river-26", demo=False)
     with s.begin():
         assert accounts.sign_in(s, "office", "lanzhou-yellow-river-26", "::1") is not None
     with s.begin():

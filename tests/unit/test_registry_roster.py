@@ -9,37 +9,37 @@ from marshmallow import ValidationError
 from sqlalchemy import func, select
 
 from services.kernel.models import OutboxMessage
-from services.registry import demo, registry, roster
+from services.registry import demo, places, registry, roster, rotation
 
 
 def test_rotation_spreads_days_evenly_and_nobody_twice_a_day():
     members = ["m5", "m1", "m3", "m2", "m4"]
-    days = roster.month_days("2026-12", weekdays=(0, 2, 4))  # Mon, Wed, Fri
+    days = rotation.month_days("2026-12", weekdays=(0, 2, 4))  # Mon, Wed, Fri
     assert len(days) == 13 and all(d.month == 12 for d in days)
-    plan = roster.plan_rotation(members, days, per_day=2)
+    plan = rotation.plan_rotation(members, days, per_day=2)
     assert sorted(plan) == days
     assert all(len(set(on)) == 2 for on in plan.values())
     counts = Counter(m for on in plan.values() for m in on)
     assert set(counts) == set(members)
     assert max(counts.values()) - min(counts.values()) <= 1
-    assert roster.plan_rotation(list(reversed(members)), days, per_day=2) == plan
+    assert rotation.plan_rotation(list(reversed(members)), days, per_day=2) == plan
 
 
 def test_rotation_carries_last_months_duties_forward():
-    plan = roster.plan_rotation(
+    plan = rotation.plan_rotation(
         ["m1", "m2", "m3"], [date(2027, 1, 6), date(2027, 1, 13)], carried={"m1": 2, "m2": 1}
     )
     assert plan == {date(2027, 1, 6): ["m3"], date(2027, 1, 13): ["m2"]}
 
 
 def test_a_small_station_never_gets_more_per_day_than_it_has():
-    plan = roster.plan_rotation(["m1"], [date(2027, 1, 6)], per_day=3)
+    plan = rotation.plan_rotation(["m1"], [date(2027, 1, 6)], per_day=3)
     assert plan == {date(2027, 1, 6): ["m1"]}
 
 
 def test_month_must_be_a_month():
     with pytest.raises(ValidationError) as err:
-        roster.month_days("2026-13")
+        rotation.month_days("2026-13")
     assert "month" in err.value.messages
 
 
@@ -59,18 +59,18 @@ def loaded(session_of):
 def test_generated_month_is_saved_announced_and_regenerating_changes_nothing(session_of):
     s = loaded(session_of)
     with committed(s):
-        rows = roster.generate_rotation(s, station="gwm", month="2026-12", per_day=2)
-    assert [r.day for r in rows] == roster.month_days("2026-12")
+        rows = rotation.generate_rotation(s, station="gwm", month="2026-12", per_day=2)
+    assert [r.day for r in rows] == rotation.month_days("2026-12")
     counts = Counter(d.member_code for r in rows for d in r.duties)
     assert set(counts) == {"m001", "m002", "m003", "m004", "m014"}
     assert max(counts.values()) - min(counts.values()) <= 1
     events = s.scalar(select(func.count()).select_from(OutboxMessage))
     with committed(s):
-        roster.generate_rotation(s, station="gwm", month="2026-12", per_day=2)
+        rotation.generate_rotation(s, station="gwm", month="2026-12", per_day=2)
     assert s.scalar(select(func.count()).select_from(OutboxMessage)) == events
     # the next month starts with those who served least
     with committed(s):
-        january = roster.generate_rotation(s, station="gwm", month="2027-01", per_day=2)
+        january = rotation.generate_rotation(s, station="gwm", month="2027-01", per_day=2)
     first = {d.member_code for d in january[0].duties}
     assert all(counts[m] == min(counts.values()) for m in first)
 
@@ -85,7 +85,7 @@ def test_a_roster_day_for_a_deactivated_member_is_refused(session_of):
     assert "已停用" in err.value.messages["members"][0]
     s.rollback()
     with committed(s):
-        rows = roster.generate_rotation(s, station="gwm", month="2026-12", per_day=4)
+        rows = rotation.generate_rotation(s, station="gwm", month="2026-12", per_day=4)
     assert all("m003" not in [d.member_code for d in r.duties] for r in rows)
 
 
@@ -122,7 +122,7 @@ def test_on_duty_gives_the_members_of_a_sector_on_duty_that_day(session_of):
 def test_a_studio_rotates_its_own_members(session_of):
     s = loaded(session_of)
     with committed(s):
-        registry.save_studio(
+        places.save_studio(
             s,
             {
                 "code": "sd006",
@@ -133,7 +133,7 @@ def test_a_studio_rotates_its_own_members(session_of):
         )
         for code in ("m003", "m011"):
             registry.update(s, "members", code, {"studios": [{"studio": "sd006"}]})
-        rows = roster.generate_rotation(
+        rows = rotation.generate_rotation(
             s, studio="sd006", month="2027-03", weekdays=(5,), per_day=1, slot="day"
         )
     assert [(r.studio_code, r.station_code, r.slot) for r in rows][0] == ("sd006", None, "day")

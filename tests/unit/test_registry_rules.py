@@ -5,7 +5,7 @@ from marshmallow import ValidationError
 from sqlalchemy import func, select
 
 from services.kernel.models import OutboxMessage
-from services.registry import demo, registry
+from services.registry import demo, members, records
 
 
 def events(session):
@@ -28,7 +28,7 @@ def test_a_real_change_bumps_the_revision_and_announces_the_whole_record(session
     with s.begin():
         demo.load(s)
     with s.begin():
-        row, changed = registry.save_member(
+        row, changed = members.save_member(
             s,
             {
                 "code": "m002",
@@ -41,7 +41,7 @@ def test_a_real_change_bumps_the_revision_and_announces_the_whole_record(session
         )
     assert changed and row.revision == 2
     assert events(s)[-1] == "registry.member_saved"
-    assert registry.member_payload(row)["stations"] == [
+    assert records.member_payload(row)["stations"] == [
         {"station": "gwm", "role": "member"},
         {"station": "jql", "role": "member"},
     ]
@@ -53,7 +53,7 @@ def test_bad_member_names_every_bad_field_and_writes_nothing(session_of):
         demo.load(s)
     before = s.scalar(select(func.count()).select_from(OutboxMessage))
     with pytest.raises(ValidationError) as err:
-        registry.save_member(
+        members.save_member(
             s,
             {
                 "code": "Bad Code",
@@ -66,7 +66,7 @@ def test_bad_member_names_every_bad_field_and_writes_nothing(session_of):
     assert set(err.value.messages) == {"code", "name", "level", "district"}
     s.rollback()
     with pytest.raises(ValidationError) as err:
-        registry.save_member(
+        members.save_member(
             s,
             {
                 "code": "m100",

@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 
 from services.kernel.http import ApiError
 from services.kernel.models import OutboxMessage
-from services.registry import demo, registry, roster, spreadsheet
+from services.registry import demo, places, registry, rotation, spreadsheet
 
 HEADER = "编号,姓名,层级,界别,区县,电话,专长,届期,工作站,工作室,状态"
 
@@ -21,7 +21,7 @@ def events(s):
 def s(session_of):
     session = session_of("registry")
     demo.load(session)
-    registry.save_studio(
+    places.save_studio(
         session,
         {
             "code": "sd001",
@@ -41,7 +41,7 @@ def s(session_of):
             "studios": [{"studio": "sd001", "role": "lead"}],
         },
     )
-    roster.generate_rotation(session, station="gwm", month="2026-12", per_day=2)
+    rotation.generate_rotation(session, station="gwm", month="2026-12", per_day=2)
     session.commit()
     return session
 

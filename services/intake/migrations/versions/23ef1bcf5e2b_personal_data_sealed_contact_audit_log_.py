@@ -17,7 +17,7 @@ from services.kernel import auth, config, sealed
 revision = '23ef1bcf5e2b'
 down_revision = '0969b1b7e50b'
 branch_labels = None
-depends_on = None
+depends_on = 'kernel0001'  # seals the bodies of parked messages (kernel_parked)
 
 
 def upgrade() -> None:

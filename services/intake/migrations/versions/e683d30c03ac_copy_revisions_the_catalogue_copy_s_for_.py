@@ -1,7 +1,7 @@
 """copy revisions: the catalogue copy's, for memos between transactions
 
 Revision ID: e683d30c03ac
-Revises: 3b700c1be048
+Revises: 23ef1bcf5e2b
 Create Date: 2026-11-28 02:27:00.256495
 """
 from alembic import op
@@ -10,7 +10,7 @@ import services.kernel.models
 
 
 revision = 'e683d30c03ac'
-down_revision = '3b700c1be048'
+down_revision = '23ef1bcf5e2b'
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """monthly rollups: a month's figures of each key as one JSON object, for the monthly report
 
 Revision ID: 4b903ba0b554
-Revises: 1b60eb375b4f
+Revises: 8a4ffe8b7e1c
 Create Date: 2026-11-27 23:48:42.906554
 """
 from alembic import op
@@ -10,7 +10,7 @@ import services.kernel.models
 
 
 revision = '4b903ba0b554'
-down_revision = '1b60eb375b4f'
+down_revision = '8a4ffe8b7e1c'
 branch_labels = None
 depends_on = None
 

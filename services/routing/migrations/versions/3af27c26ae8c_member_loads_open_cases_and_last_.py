@@ -1,7 +1,7 @@
 """member loads: open cases and last assignment per member
 
 Revision ID: 3af27c26ae8c
-Revises: 8e4777c954e4
+Revises: 914901408a52
 Create Date: 2026-11-27 23:57:56.282580
 """
 from alembic import op
@@ -10,7 +10,7 @@ import services.kernel.models
 
 
 revision = '3af27c26ae8c'
-down_revision = '8e4777c954e4'
+down_revision = '914901408a52'
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,35 @@
+"""What the registry accepts as a password (the hash itself is ``services.kernel.auth``'s)."""
+
+from __future__ import annotations
+
+PASSWORD_MIN = 10
+# Passwords people pick first; refused whatever their length.
+COMMON_PASSWORDS = {
+    "1234567890",
+    "12345678910",
+    "0123456789",
+    "1111111111",
+    "password123",
+    "password1234",
+    "qwertyuiop",
+    "1q2w3e4r5t",
+    "abcdefghij",
+    "lianxin123",
+    "lianxin1234",
+    "admin12345",
+    "admin123456",
+}
+
+
+def password_problems(password, login: str = "") -> list[str]:
+    """What is wrong with ``password`` for ``login`` ('Chinese / English' each); [] if nothing."""
+    if not isinstance(password, str) or not password:
+        return ["必填 / required"]
+    problems = []
+    if len(password) < PASSWORD_MIN:
+        problems.append(f"至少 {PASSWORD_MIN} 个字符 / at least {PASSWORD_MIN} characters")
+    if password.isdigit() or len(set(password)) < 4:
+        problems.append("不能只用数字或重复字符 / not only digits or repeated characters")
+    if password.lower() in COMMON_PASSWORDS or (login and login.lower() in password.lower()):
+        problems.append("太容易被猜到 / too easy to guess")
+    return problems

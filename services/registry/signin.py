@@ -1,0 +1,80 @@
+"""Signing in and out over HTTP: the session token and cookie, who is signed in, and where a
+signed-in person lands. The page itself: ``signin_page.py``; the password check and its
+throttle: ``accounts.sign_in``."""
+
+from __future__ import annotations
+
+from werkzeug.wrappers import Response
+
+from services.kernel import auth
+from services.kernel.http import ApiError, json_response
+from services.registry.accounts import described
+from services.registry.settings import RegistrySettings
+from services.registry.signin_page import WRONG
+
+
+def wrong_password() -> ApiError:
+    return ApiError("sign_in_failed", *WRONG, status=401)
+
+
+def must_be_json(request) -> None:
+    if request.mimetype != "application/json":
+        raise ApiError("bad_json", "请以 JSON 提交", "send the sign-in as JSON", status=415)
+
+
+def landing(who: auth.Principal, settings: RegistrySettings) -> str:
+    """Where a person goes after signing in when no ``next`` was asked for."""
+    if who.role == "member" and who.member:
+        return f"{settings.routing_url}/duty/{who.member}"
+    if who.role == "station_admin" and who.stations:
+        return f"{settings.routing_url}/duty/station/{sorted(who.stations)[0]}"
+    return settings.reporting_url + "/dashboard"
+
+
+def me(who: auth.Principal) -> dict:
+    """Who is signed in, as `/auth/me` and the sign-in answer say it."""
+    return described(
+        who.account, who.name, who.role, who.member, sorted(who.stations), sorted(who.studios)
+    ) | {"expires": who.expires}
+
+
+def set_session_cookie(response, token: str, config: dict) -> None:
+    """``lx_session``: HttpOnly, SameSite=Lax, for the whole host (every service's port)."""
+    response.set_cookie(
+        auth.SESSION_COOKIE,
+        token,
+        max_age=auth.session_seconds(config),
+        httponly=True,
+        samesite="Lax",
+        secure=bool(auth.security(config).get("secure_cookies")),
+        path="/",
+    )
+
+
+def token_answer(who: auth.Principal, config: dict) -> Response:
+    """The JSON sign-in's answer: the token (for ``Authorization: Bearer``), when it expires,
+    who it is, and the session cookie."""
+    token = auth.issue_token(who, config)
+    who = auth.read_token(token, config)
+    response = json_response({"token": token, "expires": who.expires, "account": me(who)})
+    set_session_cookie(response, token, config)
+    return response
+
+
+def page_answer(who: auth.Principal, next_url: str, config: dict, settings) -> Response:
+    """The sign-in page's answer: on to ``next_url`` (or :func:`landing`), with the cookie."""
+    response = Response(status=303, headers={"Location": next_url or landing(who, settings)})
+    set_session_cookie(response, auth.issue_token(who, config), config)
+    return response
+
+
+def signed_out(request) -> Response:
+    """Forgets the session cookie (a Bearer token simply stops being sent); from a page's
+    form, back to the sign-in page."""
+    if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        # relative, so it holds behind nginx's /registry/ prefix too
+        response = Response(status=303, headers={"Location": "../sign-in"})
+    else:
+        response = json_response({"signed_out": True})
+    response.delete_cookie(auth.SESSION_COOKIE, path="/", samesite="Lax", httponly=True)
+    return response
