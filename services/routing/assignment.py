@@ -48,7 +48,7 @@ def choose(
     own: Candidate | None = None,
     on_duty: list[Candidate] = (),
     studio_members: list[Candidate] = (),
-) -> Decision:
+) -> Decision:  # long because it is the whole ladder of rules, read top to bottom as documented
     """``own``: the member whose personal QR code was scanned; ``on_duty``: members on the
     station's roster that day; ``studio_members``: members of the district's studios of
     ``sectors``."""
