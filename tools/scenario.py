@@ -1,5 +1,5 @@
 """The Lanzhou 2024 scenario: a year of activity driven through the real channels, whose
-ground truth is the city's own 2024 figures (../shared/reference/lanzhou.md).
+ground truth is the city's own 2024 figures (docs/reference/lanzhou.md).
 
 ``python -m tools.scenario [--scale 1.0] [--seed 2024]`` replays it against the
 running system (``make run``) and prints the report beside the expected figures:
