@@ -16,12 +16,14 @@ from marshmallow import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from services.intake import intake
+from services.intake import known
+from services.intake.intake import SOURCE, check_references
 from services.intake.models import Activity, Issue
 from services.intake.schemas import (
     ACTIVITY_KINDS,
     ActivityRecordedSchema,
     ActivitySchema,
+    Invalid,
     SubmissionSchema,
     bilingual,
 )
@@ -30,32 +32,28 @@ from services.kernel import outbox
 STAFF_CHANNELS = ("staff", "phone", "letter", "visit")
 
 
-class Invalid(Exception):
-    """Field errors ("中文 / English") for a staff request; nothing was stored or sent."""
-
-    def __init__(self, errors: dict):
-        super().__init__(errors)
-        self.errors = errors
+def _load(schema, data: dict) -> dict:
+    try:
+        return schema.load(data)
+    except ValidationError as err:
+        raise Invalid(bilingual(err.messages)) from err
 
 
 def staff_issue(session: Session, data: dict) -> dict:
     """The station message for a single issue staff typed in, or :class:`Invalid`."""
     message = {"submission_id": str(uuid.uuid4()), "channel": "staff", **data}
-    try:
-        sub = SubmissionSchema().load(message)
-    except ValidationError as err:
-        raise Invalid(bilingual(err.messages)) from err
+    sub = _load(SubmissionSchema(), message)
     errors = {}
     if sub["channel"] not in STAFF_CHANNELS:
         errors["channel"] = [
             f"工作人员录入的渠道须为 {'/'.join(STAFF_CHANNELS)} / staff channel must be one of "
             f"{', '.join(STAFF_CHANNELS)}"
         ]
-    if intake.known_station(session, sub["station"]) is None:
+    if known.known_station(session, sub["station"]) is None:
         errors["station"] = [
             f"没有编号为 {sub['station']} 的工作站 / no active station {sub['station']}"
         ]
-    errors.update(intake.check_references(session, sub))
+    errors.update(check_references(session, sub))
     if errors:
         raise Invalid(errors)
     return message
@@ -65,27 +63,34 @@ def record_activity(session: Session, data: dict) -> tuple[dict, list[dict]]:
     """Store an activity (once per ``activity_id``) and announce it; returns the activity and
     the station messages for the issues raised at it (ids derived from the activity's, so
     sending them again after a retry never makes second issues)."""
-    try:
-        a = ActivitySchema().load(data)
-    except ValidationError as err:
-        raise Invalid(bilingual(err.messages)) from err
+    a = _load(ActivitySchema(), data)
+    station = _activity_station(session, a)
+    activity_id = a["activity_id"] or str(uuid.uuid4())
+    row = session.scalar(select(Activity).where(Activity.activity_id == activity_id))
+    if row is None:
+        row = _store(session, a, activity_id)
+    return activity_view(row), _issue_messages(a, activity_id, station)
+
+
+def _activity_station(session: Session, a: dict) -> str | None:
+    """The station the activity's issues go to (its own, or its studio's); or :class:`Invalid`."""
     errors: dict[str, list[str]] = {}
     station = a["station"]
     if a["station"] is None and a["studio"] is None:
         errors["station"] = ["须填写工作站或工作室 / give a station or a studio"]
-    if a["station"] is not None and intake.known_station(session, a["station"]) is None:
+    if a["station"] is not None and known.known_station(session, a["station"]) is None:
         errors["station"] = [
             f"没有编号为 {a['station']} 的工作站 / no active station {a['station']}"
         ]
     if a["studio"] is not None:
-        studio = intake.known_studio(session, a["studio"])
+        studio = known.known_studio(session, a["studio"])
         if studio is None:
             errors["studio"] = [
                 f"没有编号为 {a['studio']} 的工作室 / no active studio {a['studio']}"
             ]
         elif station is None:
             station = studio["station"]
-    unknown = [m for m in a["members"] if intake.known_member(session, m) is None]
+    unknown = [m for m in a["members"] if known.known_member(session, m) is None]
     if unknown:
         errors["members"] = [f"没有这些在任委员 / no active members: {', '.join(unknown)}"]
     if a["issues"] and station is None and "station" not in errors and "studio" not in errors:
@@ -94,37 +99,43 @@ def record_activity(session: Session, data: dict) -> tuple[dict, list[dict]]:
         ]
     if errors:
         raise Invalid(errors)
+    return station
 
-    activity_id = a["activity_id"] or str(uuid.uuid4())
-    row = session.scalar(select(Activity).where(Activity.activity_id == activity_id))
-    if row is None:
-        now = datetime.now(UTC)
-        row = Activity(
-            activity_id=activity_id,
-            kind=a["kind"],
-            station_code=a["station"],
-            studio_code=a["studio"],
-            held_on=a["date"],
-            members=json.dumps(a["members"]),
-            people_served=a["people_served"],
-            note=a["note"],
-            recorded_at=now,
-        )
-        session.add(row)
-        payload = ActivityRecordedSchema().dump(
-            {
-                "activity_id": activity_id,
-                "kind": a["kind"],
-                "station": a["station"],
-                "studio": a["studio"],
-                "date": a["date"],
-                "members": a["members"],
-                "people_served": a["people_served"],
-                "issues_raised": len(a["issues"]),
-                "recorded_at": now,
-            }
-        )
-        outbox.record(session, "intake.activity_recorded", payload, intake.SOURCE, occurred_at=now)
+
+def _store(session: Session, a: dict, activity_id: str) -> Activity:
+    """The new activity row, and ``intake.activity_recorded`` in the same transaction."""
+    now = datetime.now(UTC)
+    row = Activity(
+        activity_id=activity_id,
+        kind=a["kind"],
+        station_code=a["station"],
+        studio_code=a["studio"],
+        held_on=a["date"],
+        members=json.dumps(a["members"]),
+        people_served=a["people_served"],
+        note=a["note"],
+        recorded_at=now,
+    )
+    session.add(row)
+    payload = ActivityRecordedSchema().dump(
+        {
+            "activity_id": activity_id,
+            "kind": a["kind"],
+            "station": a["station"],
+            "studio": a["studio"],
+            "date": a["date"],
+            "members": a["members"],
+            "people_served": a["people_served"],
+            "issues_raised": len(a["issues"]),
+            "recorded_at": now,
+        }
+    )
+    outbox.record(session, "intake.activity_recorded", payload, SOURCE, occurred_at=now)
+    return row
+
+
+def _issue_messages(a: dict, activity_id: str, station: str | None) -> list[dict]:
+    """One station message per issue raised, ``<activity_id>.<n>`` its submission id."""
     messages = []
     for n, issue in enumerate(a["issues"], start=1):
         message = {
@@ -140,7 +151,7 @@ def record_activity(session: Session, data: dict) -> tuple[dict, list[dict]]:
             "contact": issue["contact"],
         }
         messages.append({k: v for k, v in message.items() if v is not None})
-    return activity_view(row), messages
+    return messages
 
 
 def activity_view(a: Activity) -> dict:

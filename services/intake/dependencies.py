@@ -1,27 +1,52 @@
-"""How the HTTP channels hand a submission to the station queues and learn what became of it."""
+"""Intake's nameko dependencies: how the HTTP channels hand a submission to the station queues
+and learn what became of it (``StationChannel``), which station queues a process consumes
+(``selected_stations``, ``StationQueues``), and waiting for routing's word on a case
+(``StepWaiter``).
+
+Which stations a process serves comes from ``services.intake.stations`` in the deployment
+config: ``all`` (every active station intake knows of, growing as the registry announces new
+ones), a list of codes, or a shard, so a busy station can get an intake process of its own.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
 import time
+from functools import partial
 
+import eventlet
 from eventlet.event import Event
 from nameko.extensions import DependencyProvider
+from sqlalchemy.orm import Session
 
-from services.intake import intake
+from services.intake import known, progress, unrouted
+from services.intake.intake import station_of_queue
+from services.intake.settings import IntakeSettings
+from services.intake.submissions import submission_result
 from services.kernel import topology
-from services.kernel.db import SharedEngine
+from services.kernel.db import SharedEngine, make_engine
+from services.kernel.http import ApiError
 from services.kernel.publisher import ConfirmedPublisher
 
 log = logging.getLogger(__name__)
 
-# How long an HTTP channel waits for the station's intake worker before answering "received".
-DEFAULT_WAIT_S = 5.0
 
+class NotQueued(ApiError):
+    """The broker did not confirm the submission: nothing was queued; the sender should retry.
 
-class NotQueued(Exception):
-    """The broker did not confirm the submission: nothing was queued; the sender should retry."""
+    An ``ApiError`` (503): ``@guard`` answers it in the one error format; ``note`` says what
+    was kept all the same."""
+
+    def __init__(self, reason: str, note: str | None = None):
+        super().__init__(
+            "not_queued",
+            "暂时无法受理，请稍后重新提交",
+            "could not queue the submission right now; please send it again",
+            fields={"_body": [note]} if note else {},
+            status=503,
+        )
+        self.reason = reason
 
 
 class ChannelPublisher(ConfirmedPublisher):
@@ -42,7 +67,8 @@ class StationChannel(DependencyProvider):
     db = SharedEngine()
 
     def setup(self):
-        self.wait_s = float(self.container.config["SERVICE"].get("http_wait_s", DEFAULT_WAIT_S))
+        # read at start, like the service's own ``settings`` (the defaults are there)
+        self.wait_s = IntakeSettings.from_config(self.container.config).http_wait_s
         self._waiting: dict[str, Event] = {}
 
     def done(self, submission_id: str | None) -> None:
@@ -54,13 +80,13 @@ class StationChannel(DependencyProvider):
     def get_dependency(self, worker_ctx):
         return self
 
-    def publish(self, message: dict) -> None:
+    def publish(self, message: dict, note: str | None = None) -> None:
         """Queue one submission; returns once the broker confirmed it, else raises NotQueued."""
         try:
             self._publish(message)
         except Exception as exc:  # broker down, connection lost, no confirm: say so, never hide
             log.warning("submission %s not queued: %s", message["submission_id"], exc)
-            raise NotQueued(str(exc)) from exc
+            raise NotQueued(str(exc), note) from exc
 
     def _publish(self, message: dict) -> None:
         self.publisher.publish(
@@ -73,7 +99,7 @@ class StationChannel(DependencyProvider):
 
     def result(self, submission_id: str) -> dict | None:
         with self.db.transaction() as session:
-            return intake.submission_result(session, submission_id)
+            return submission_result(session, submission_id)
 
     def wait(self, submission_id: str, timeout: float | None = None) -> dict:
         """The submission's result, or ``{"status": "pending"}`` when it takes too long."""
@@ -104,3 +130,90 @@ class StationChannel(DependencyProvider):
             self._waiting.pop(message["submission_id"], None)
             raise
         return self.wait(message["submission_id"])
+
+
+def selected_stations(container) -> list:
+    """The station queues this process consumes at start (``@consume_reliably`` asks at setup)."""
+    wanted = IntakeSettings.from_config(container.config).stations
+    if wanted.codes is not None:
+        return [topology.station_queue(code) for code in wanted.codes]
+    engine = make_engine(container.config["DB_URL"])
+    try:
+        with Session(engine) as session:
+            return [
+                topology.station_queue(c)
+                for c in known.known_station_codes(session)
+                if wanted.serves(c)
+            ]
+    finally:
+        engine.dispose()
+
+
+class StationQueues(DependencyProvider):
+    """Lets a worker start consuming a station's queue when the registry announces it.
+
+    Once a new station's queue is consumed, whatever waited for it in ``intake.unrouted`` is
+    sent on (the same happens once at start, for stations that got queues while intake was down).
+    """
+
+    publisher = ConfirmedPublisher()
+
+    def get_dependency(self, worker_ctx):
+        return self
+
+    def start(self):
+        self.container.spawn_managed_thread(self._send_on_waiting, identifier="unrouted-replay")
+
+    def _consumer(self):
+        return next(
+            ep for ep in self.container.entrypoints if ep.method_name == "receive_submission"
+        )
+
+    def consume(self, code: str) -> bool:
+        queue = topology.station_queue(code)
+        if not self._consumer().add_queue(queue):
+            return False
+        self.container.spawn_managed_thread(
+            partial(self._send_on_waiting, queue.name), identifier="unrouted-replay"
+        )
+        return True
+
+    def _send_on_waiting(self, queue_name: str | None = None, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        consumer = self._consumer()
+        while time.monotonic() < deadline and (
+            not consumer.consuming if queue_name is None else queue_name not in consumer.consuming
+        ):
+            eventlet.sleep(0.1)
+        try:
+            self.replay_unrouted()
+        except Exception:  # the messages stay in intake.unrouted; an operator can replay
+            log.exception("could not send on the messages waiting in intake.unrouted")
+
+    def replay_unrouted(self) -> dict:
+        return unrouted.replay(self.container.config["AMQP_URI"], self.publisher)
+
+    def list_unrouted(self, limit: int) -> dict:
+        return unrouted.peek(self.container.config["AMQP_URI"], limit)
+
+    def consumed(self) -> list[str]:
+        return sorted(station_of_queue(q) for q in self._consumer().consuming)
+
+
+class StepWaiter(DependencyProvider):
+    """Waits (briefly, polling intake's copy) until routing's event about a case arrived: after
+    a citizen's rating or reopening, the status page then shows what the citizen did."""
+
+    db = SharedEngine()
+
+    def get_dependency(self, worker_ctx):
+        return self
+
+    def wait_for(self, number: str, step: str, timeout: float = 5) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self.db.transaction() as session:
+                if progress.has_step(session, number, step):
+                    return True
+            eventlet.sleep(0.1)
+        return False

@@ -16,7 +16,8 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from services.intake import intake, similar
+from services.intake import progress, similar
+from services.intake.intake import CHINA
 from services.intake.models import Issue, IssueStep, KnownStation
 
 WINDOW_DAYS = 180
@@ -67,7 +68,7 @@ def open_cases(
 
 
 def _open_main(issue: Issue, steps: list[str]) -> bool:
-    if intake.is_closed(steps):
+    if progress.is_closed(steps):
         return False
     # A report whose citizen chose "same as" another follows it as soon as routing merges it;
     # until routing has said otherwise (assigned it on its own: the merge was refused), it is
@@ -99,7 +100,7 @@ def similar_cases(
 
 
 def reporters(session: Session, number: str) -> int:
-    return 1 + len(intake.followers(session, number))
+    return 1 + len(progress.followers(session, number))
 
 
 def for_citizen(session: Session, message: dict) -> list[dict]:
@@ -124,7 +125,7 @@ def for_citizen(session: Session, message: dict) -> list[dict]:
                 "tracking_number": issue.tracking_number,
                 "snippet": similar.snippet(issue.description),
                 "station_name": station.name if station else issue.station_code,
-                "received_on": f"{issue.received_at.astimezone(intake.CHINA):%Y-%m-%d}",
+                "received_on": f"{issue.received_at.astimezone(CHINA):%Y-%m-%d}",
                 "reporters": reporters(session, issue.tracking_number),
             }
         )

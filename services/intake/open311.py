@@ -20,9 +20,10 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from services.intake import intake
+from services.intake import progress
 from services.intake.models import Issue, IssueStep
 from services.intake.schemas import SubmissionSchema, bilingual
+from services.intake.submissions import submission_result
 
 FORMATS = ("json", "xml")
 POST_FIELDS = {
@@ -151,7 +152,7 @@ def post_answer(result: dict) -> list[dict]:
 
 
 def token(session: Session, token_id: str) -> list[dict]:
-    found = intake.submission_result(session, token_id)
+    found = submission_result(session, token_id)
     if found is None:
         return [{"token": token_id, "service_request_id": None}]
     if found["status"] == "rejected":
@@ -188,7 +189,7 @@ def requests(session: Session, args, names: dict, full: bool) -> list[dict]:
         raise Open311Error(400, "status: 须为 open 或 closed / must be open or closed")
     issues = session.scalars(query.order_by(Issue.id.desc()).limit(MAX_RESULTS)).all()
     # a merged issue reports the progress of the case it follows (its 主案件)
-    mains = {i.tracking_number: intake.main_of(session, i).tracking_number for i in issues}
+    mains = {i.tracking_number: progress.main_of(session, i).tracking_number for i in issues}
     steps: dict[str, list[IssueStep]] = {}
     if issues:
         for s in session.scalars(
@@ -214,24 +215,24 @@ def request_view(
     issue: Issue, steps: list[IssueStep], names: dict, full: bool, merged: bool = False
 ) -> dict:
     """``steps`` are the case's: the issue's own, or those of the case it was merged into."""
-    shown = [s for s in steps if s.step not in intake.HIDDEN_STEPS]
+    shown = [s for s in steps if s.step not in progress.HIDDEN_STEPS]
     last = shown[-1] if shown else None
-    label = intake.STEP_LABELS.get(
+    label = progress.STEP_LABELS.get(
         last.step if last else "intake.issue_received", ("处理中", "in progress")
     )
-    answers = [s.answer for s in shown if s.step in intake.ANSWER_STEPS and s.answer]
+    answers = [s.answer for s in shown if s.step in progress.ANSWER_STEPS and s.answer]
     notes = f"{label[0]} / {label[1]}"
     if answers and full:  # the answer may name people or places: with an api_key only
         notes += f": {answers[-1]}"
     return {
         "service_request_id": issue.tracking_number,
-        "status": "closed" if intake.is_closed([s.step for s in shown]) else "open",
+        "status": "closed" if progress.is_closed([s.step for s in shown]) else "open",
         "status_notes": notes,
         "service_name": names.get(issue.category, issue.category),
         "service_code": issue.category,
         "description": issue.description if full else None,
         "agency_responsible": issue.station_code,
-        "service_notice": intake.STEP_LABELS["routing.issue_merged"][0] if merged else None,
+        "service_notice": progress.STEP_LABELS["routing.issue_merged"][0] if merged else None,
         "requested_datetime": issue.submitted_at.isoformat(),
         "updated_datetime": (last.occurred_at if last else issue.received_at).isoformat(),
         "expected_datetime": None,

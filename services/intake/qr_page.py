@@ -1,23 +1,37 @@
 """The QR channel (委员码上见): the public mobile pages a citizen reaches by scanning a code.
 
-Plain rules, no nameko: which page a code opens (``target``), turning the posted form into a
-station message or field errors (``submission_from_form``), and rendering the pages. Every page
-is simplified Chinese first with an English switch (``?lang=en``), fits a phone, loads nothing
-from outside, and escapes whatever a citizen wrote (Jinja2 autoescape).
+Which page a code opens (``target``), turning the posted form into a station message or field
+errors (``submission_from_form``), and the pages themselves: the form (:class:`FormView`), the
+steps of a submission (:func:`submit`: CSRF, throttle, fields, "是否与以下问题相同?", the station
+queue) and the result. Every page fits a phone and loads nothing from outside (``pages``).
 """
 
 from __future__ import annotations
 
 import re
 import uuid
-from datetime import datetime
-from pathlib import Path
+from dataclasses import dataclass
 
-from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy.orm import Session
+from werkzeug.wrappers import Response
 
-from services.intake import intake
+from services.intake import duplicates, known, throttle
+from services.intake.dependencies import NotQueued
+from services.intake.pages import (
+    TEXT,
+    Call,
+    html_response,
+    language,
+    message_page,
+    minutes,
+    posted_form,
+    render,
+    switch_url,
+    too_large_page,
+    with_csrf,
+)
 from services.intake.schemas import DESCRIPTION_MAX, SubmissionSchema, bilingual
+from services.kernel import auth
 
 KINDS = ("member", "station", "studio")
 NOT_QUEUED = (
@@ -39,153 +53,19 @@ FORM_FIELDS = (
 )
 PHONE = re.compile(r"^\+?[0-9][0-9 -]{5,19}$")
 
-_env = Environment(
-    loader=FileSystemLoader(Path(__file__).parent / "templates"),
-    autoescape=select_autoescape(["html"]),
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
-
-TEXT = {
-    "zh": {
-        "title": "委员码上见 · 反映问题",
-        "to_member": "向委员反映问题",
-        "to_station": "向委员工作站反映问题",
-        "to_studio": "向委员工作室反映问题",
-        "station": "工作站",
-        "category": "问题类别",
-        "choose": "请选择",
-        "description": "问题描述",
-        "description_hint": f"请写清楚发生了什么（最多 {DESCRIPTION_MAX} 字）",
-        "place": "地点（选填）",
-        "name": "姓名（选填）",
-        "phone": "电话（选填）",
-        "anonymous": "可以匿名反映。留下姓名或电话，委员才能联系您。",
-        "consent": "我同意委员和工作站为办理此事使用我的姓名和电话，不作他用。",
-        "submit": "提交",
-        "fix": "请修改标出的内容后再提交。",
-        "done": "已受理",
-        "tracking_number": "受理编号",
-        "lookup_code": "查询码",
-        "keep": "请保存受理编号和查询码，凭二者查询办理进度。",
-        "check": "查询办理进度",
-        "pending": "已收到，正在受理",
-        "pending_hint": "稍后打开下面的链接即可看到受理编号和查询码。",
-        "pending_link": "查看受理结果",
-        "status_title": "查询办理进度",
-        "status_none": "未找到：请核对受理编号和查询码。",
-        "status_now": "当前状态",
-        "not_found": "未找到这个二维码对应的委员、工作站或工作室。",
-        "no_station": "这个二维码暂未开通线上受理，请到附近的委员工作站反映。",
-        "switch": "English",
-        "rejected": "提交未被受理，请修改后重试。",
-        "rate_title": "回访评价：您对办理结果满意吗？",
-        "satisfied": "满意",
-        "basically_satisfied": "基本满意",
-        "unsatisfied": "不满意",
-        "comment": "意见（选填）",
-        "rate_submit": "提交评价",
-        "reopen_title": "问题没有解决？",
-        "reopen_submit": "申请重新办理",
-        "action_done": "已提交，谢谢您的反馈。",
-        "action_failed": "未能提交：",
-        "same_title": "是否与以下问题相同？",
-        "same_hint": "附近已有群众反映过相似的问题。如果是同一个问题，选择它即可合并办理；"
-        "无论选哪一项，您填写的内容都会提交，并得到自己的受理编号和查询码。",
-        "same_this": "是同一个问题",
-        "new_problem": "不是，这是一个新问题",
-        "reported_by": "已有 {n} 人反映",
-        "chosen_same": "已记录：您认为与已有问题相同，将合并办理，您可凭自己的受理编号查看进度和答复。",
-        "answer": "委员答复",
-        "merged_note": "您反映的问题已与其他群众反映的同一问题合并办理（共 {n} 人反映），"
-        "进度和答复与之相同。",
-        "slow_down": "提交太频繁，请稍后再试（约 {minutes} 分钟后）。您填写的内容已保留。",
-        "lookup_slowed": "查询失败次数过多，请 {minutes} 分钟后再试。",
-        "expired": "页面已过期，您填写的内容已保留，请再点一次提交。",
-        "too_large": "提交的内容过大，请删减后再提交。",
-    },
-    "en": {
-        "title": "Reach your CPPCC member · report an issue",
-        "to_member": "Report an issue to member",
-        "to_station": "Report an issue to the member workstation",
-        "to_studio": "Report an issue to the member studio",
-        "station": "Workstation",
-        "category": "Category",
-        "choose": "Please choose",
-        "description": "What is the issue?",
-        "description_hint": f"Say what happened (at most {DESCRIPTION_MAX} characters)",
-        "place": "Place (optional)",
-        "name": "Name (optional)",
-        "phone": "Phone (optional)",
-        "anonymous": "You may stay anonymous. Leave a name or phone if you want the member to "
-        "contact you.",
-        "consent": "I agree that the members and the station use my name and phone for this "
-        "matter only.",
-        "submit": "Submit",
-        "fix": "Please correct the marked fields and submit again.",
-        "done": "Received",
-        "tracking_number": "Tracking number",
-        "lookup_code": "Lookup code",
-        "keep": "Keep the tracking number and the lookup code: you need both to check progress.",
-        "check": "Check progress",
-        "pending": "Received, being processed",
-        "pending_hint": "Open the link below in a moment to get your tracking number and code.",
-        "pending_link": "See the result",
-        "status_title": "Check progress",
-        "status_none": "Not found: check the tracking number and the lookup code.",
-        "status_now": "Status",
-        "not_found": "No member, workstation or studio has this QR code.",
-        "no_station": "This code does not take issues online yet; please visit a member "
-        "workstation.",
-        "switch": "中文",
-        "rejected": "The submission was not accepted; please correct it and try again.",
-        "rate_title": "Return visit: are you satisfied with the result?",
-        "satisfied": "Satisfied",
-        "basically_satisfied": "Basically satisfied",
-        "unsatisfied": "Not satisfied",
-        "comment": "Comment (optional)",
-        "rate_submit": "Send rating",
-        "reopen_title": "Not solved?",
-        "reopen_submit": "Ask to reopen",
-        "action_done": "Sent. Thank you for your feedback.",
-        "action_failed": "Could not send: ",
-        "same_title": "Is it the same as one of these?",
-        "same_hint": "People nearby reported something similar. If it is the same problem, choose "
-        "it and it is handled together; whichever you choose, what you wrote is sent and you get "
-        "your own tracking number and lookup code.",
-        "same_this": "Same as this one",
-        "new_problem": "No, a new problem",
-        "reported_by": "reported by {n}",
-        "chosen_same": "Noted: you said it is the same as a reported problem; they are handled "
-        "together, and your own tracking number shows the progress and the answer.",
-        "answer": "The member's answer",
-        "merged_note": "Your report is handled together with the same problem reported by others "
-        "({n} reports): the progress and the answer are the same.",
-        "slow_down": "Too many submissions; please try again later (in about {minutes} min). "
-        "Your text is kept.",
-        "lookup_slowed": "Too many failed lookups; please try again in {minutes} min.",
-        "expired": "The page expired; your text is kept, please submit again.",
-        "too_large": "What you sent is too large; please shorten it and submit again.",
-    },
-}
-
-
-def language(value: str | None) -> str:
-    return "en" if value == "en" else "zh"
-
 
 def target(session: Session, kind: str, code: str) -> dict | None:
     """What a QR code opens: who it names and which station(s) its issues go to."""
     if kind == "station":
-        station = intake.known_station(session, code)
+        station = known.known_station(session, code)
         if station is None:
             return None
         return {"kind": kind, "code": code, "name": station["name"], "stations": [station]}
     if kind == "member":
-        member = intake.known_member(session, code)
+        member = known.known_member(session, code)
         if member is None:
             return None
-        stations = [intake.known_station(session, c) for c in member["stations"]]
+        stations = [known.known_station(session, c) for c in member["stations"]]
         return {
             "kind": kind,
             "code": code,
@@ -193,10 +73,10 @@ def target(session: Session, kind: str, code: str) -> dict | None:
             "stations": [s for s in stations if s is not None],
         }
     if kind == "studio":
-        studio = intake.known_studio(session, code)
+        studio = known.known_studio(session, code)
         if studio is None:
             return None
-        station = intake.known_station(session, studio["station"]) if studio["station"] else None
+        station = known.known_station(session, studio["station"]) if studio["station"] else None
         return {
             "kind": kind,
             "code": code,
@@ -262,38 +142,135 @@ def choice(form) -> str | None:
     return (form.get("same_as") or "").strip()
 
 
-def minutes(seconds: int) -> int:
-    """A wait as the pages say it: whole minutes, at least one."""
-    return max(1, -(-int(seconds) // 60))
-
-
-def render(template: str, lang: str, **context) -> str:
-    return _env.get_template(template).render(t=TEXT[lang], lang=lang, **context)
-
-
 def new_submission_id() -> str:
     """Made when the form is shown: posting the same form twice never makes two issues."""
     return str(uuid.uuid4())
 
 
-def status_view(status: dict) -> dict:
-    """The status for the page: each step's time in Beijing time, to the minute."""
-    steps = [
-        {
-            **s,
-            "at_local": datetime.fromisoformat(s["at"])
-            .astimezone(intake.CHINA)
-            .strftime("%Y-%m-%d %H:%M"),
-        }
-        for s in status["steps"]
-    ]
-    names = [s["step"] for s in status["steps"]]
-    last_close = max((i for i, n in enumerate(names) if n in intake.CLOSING_STEPS), default=-1)
-    resolved = status["closed"] and names[last_close] == "routing.issue_resolved"
-    rated = "routing.issue_rated" in names[last_close:]
-    return {
-        **status,
-        "steps": steps,
-        "can_rate": resolved and not rated,
-        "can_reopen": status["closed"],
-    }
+# -- the pages ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FormView:
+    """The form a QR code opens, for one request: what it is about and the categories."""
+
+    call: Call
+    lang: str
+    page: dict
+    categories: list[dict]
+
+    def answer(self, form, errors=None, status=200, retry_after=None, suggestions=None):
+        """The form page again: what was written kept, the errors or the question beside it."""
+
+        def render_page(token: str) -> Response:
+            body = render(
+                "form.html",
+                self.lang,
+                page=self.page,
+                categories=self.categories,
+                form=form,
+                errors=errors or {},
+                suggestions=suggestions or [],
+                action=self.call.request.path,
+                description_max=DESCRIPTION_MAX,
+                switch_url=switch_url(self.call.request, self.lang),
+                csrf_token=token,
+            )
+            return html_response(body, status)
+
+        response = with_csrf(self.call, render_page)
+        if retry_after:
+            response.headers["Retry-After"] = str(retry_after)
+        return response
+
+
+def form_view(call: Call, kind: str, code: str, lang: str) -> FormView | Response:
+    """The form a QR code opens; or the 404 page (unknown code, or no station behind it)."""
+    with call.db.transaction() as session:
+        page = target(session, kind, code) if kind in KINDS else None
+        categories = known.categories(session)
+    if page is None or not page["stations"]:
+        text = TEXT[lang]["not_found" if page is None else "no_station"]
+        return message_page(call.request, lang, text, 404)
+    return FormView(call, lang, page, categories)
+
+
+def show(call: Call, kind: str, code: str) -> Response:
+    """``GET /q/<kind>/<code>``: the empty form, with the submission id it will be sent with."""
+    view = form_view(call, kind, code, language(call.request.args.get("lang")))
+    if isinstance(view, Response):
+        return view
+    return view.answer({"submission_id": new_submission_id()})
+
+
+def submit(call: Call, kind: str, code: str) -> Response:
+    """``POST /q/<kind>/<code>``: each step may answer with the form again, what was written kept
+    (a corrected form keeps its submission id: one issue at most)."""
+    form = posted_form(call.request)
+    if form is None:
+        return too_large_page(call.request)
+    view = form_view(call, kind, code, language(form.get("lang")))
+    if isinstance(view, Response):
+        return view
+    kept = {**form.to_dict(), "submission_id": form.get("submission_id") or ""}
+    kept.pop("csrf_token", None)
+    if not auth.csrf_ok(call.request, call.config, form.get("csrf_token")):
+        return view.answer(kept, {"_form": [TEXT[view.lang]["expired"]]}, 403)
+    slowed = _admit(call, f"{kind}/{code}")
+    if slowed:
+        text = TEXT[view.lang]["slow_down"].format(minutes=minutes(slowed))
+        return view.answer(kept, {"_form": [text]}, 429, slowed)
+    message, errors = submission_from_form(form, view.page, view.categories)
+    again = {**form.to_dict(), "submission_id": message["submission_id"]}
+    if errors:
+        return view.answer(again, errors, 400)
+    offered = _ask_same(call, form, message)
+    if offered:
+        return view.answer(again, suggestions=offered)
+    try:
+        result = call.channel.submit(message)
+    except NotQueued:  # the citizen's text stays in the form; sending it again is safe
+        return view.answer(again, {"_form": [NOT_QUEUED]}, 503)
+    return result_page(call.request, result, view.lang, same=bool(message.get("same_as")))
+
+
+def _admit(call: Call, code: str) -> int | None:
+    """Count the submission against the address and the code; the seconds to wait if slowed."""
+    try:
+        with call.db.transaction() as session:
+            throttle.admit_submission(session, "qr", call.address(), code, call.settings.limits)
+    except throttle.Slowed as slowed:
+        return slowed.retry_after
+    return None
+
+
+def _ask_same(call: Call, form, message: dict) -> list[dict]:
+    """是否与以下问题相同? Asked once, before sending: the cases to offer (the answer rides with
+    the form next time), or none; a case chosen from those offered becomes ``same_as``."""
+    chosen = choice(form)
+    if chosen is not None and not chosen:
+        return []  # "a new problem"
+    with call.db.transaction() as session:
+        offered = duplicates.for_citizen(session, message)
+    if chosen is None:
+        return offered
+    # only a case that was offered for this very text may be chosen (a made-up number
+    # is a new problem: nothing is merged, nothing the citizen wrote is lost)
+    if chosen in {c["tracking_number"] for c in offered}:
+        message["same_as"] = chosen
+    return []
+
+
+def result_page(request, result: dict, lang: str, same: bool = False) -> Response:
+    status = 202 if result["status"] == "pending" else 200
+    body = render(
+        "result.html", lang, result=result, same=same, switch_url=switch_url(request, lang)
+    )
+    return html_response(body, status)
+
+
+def receipt(call: Call, submission_id: str) -> Response:
+    """Where "received, being processed" leads: the tracking number once it is made."""
+    lang = language(call.request.args.get("lang"))
+    result = call.channel.result(submission_id) or {"status": "pending"}
+    return result_page(call.request, {**result, "submission_id": submission_id}, lang)

@@ -6,6 +6,8 @@ from datetime import UTC
 
 from marshmallow import Schema, fields, validate
 
+from services.kernel.http import ApiError
+
 CHANNELS = ("qr", "staff", "phone", "letter", "visit", "open311", "amqp")
 DESCRIPTION_MAX = 4000
 
@@ -22,6 +24,16 @@ _BILINGUAL = {
     "Invalid input type.": "类型不正确 / invalid input type",
     "Invalid value.": "值不正确 / invalid value",
 }
+
+
+class Invalid(ApiError):
+    """Field errors ("中文 / English") for a request; nothing was stored or sent.
+
+    An ``ApiError``: ``@guard``/``@public`` answer it in the one error format (400, ``fields``)."""
+
+    def __init__(self, errors: dict):
+        super().__init__("invalid", "提交的内容有误", "invalid submission", fields=errors)
+        self.errors = errors
 
 
 def bilingual(errors):

@@ -11,7 +11,8 @@ process behind the proxy. Two kinds:
 - Submissions (QR form, Open311 POST): at most ``limit_per_address`` per client address and
   ``limit_per_code`` per QR code (``limit_per_api_key`` per Open311 key) in ``limit_window_s``.
   Only submissions let through count against the code, so one address's flood cannot use up a
-  code's allowance and shut out the citizens behind it.
+  code's allowance and shut out the citizens behind it. The limits are intake's settings
+  (``IntakeSettings.limits``, defaults in ``services/intake/settings.py``).
 
 The client address is the kernel's ``auth.client_address``: the socket's, or the X-Forwarded-For
 address the trusted proxy (``security.trusted_proxies``) saw, never what a client claims.
@@ -20,6 +21,7 @@ address the trusted proxy (``security.trusted_proxies``) saw, never what a clien
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import delete, func, select, text
@@ -32,13 +34,6 @@ LOOKUP_FREE = 5  # wrong codes per tracking number before the waits begin
 LOOKUP_FREE_ADDRESS = 10  # per client address (many citizens may share one carrier address)
 LOOKUP_FIRST_WAIT = 60  # seconds, doubling with each further failure
 LOOKUP_MAX_WAIT = 3600
-
-DEFAULT_LIMITS = {
-    "limit_window_s": 600,
-    "limit_per_address": 20,
-    "limit_per_code": 300,
-    "limit_per_api_key": 3000,
-}
 
 
 class Slowed(Exception):
@@ -118,16 +113,12 @@ def fingerprint(secret: str) -> str:
     return "sha256:" + hashlib.sha256(secret.encode("utf-8")).hexdigest()[:24]
 
 
-def limits(service_config: dict) -> dict:
-    return {k: int(service_config.get(k) or v) for k, v in DEFAULT_LIMITS.items()}
-
-
 def admit_submission(
     session: Session,
     channel: str,
     address: str,
     code: str,
-    settings: dict,
+    settings: Mapping[str, int],
     now: datetime | None = None,
 ) -> None:
     """Count one public submission, or raise :class:`Slowed` (nothing counted) when the address

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
-from services.intake import duplicates, intake
+from services.intake import duplicates, known, progress
 from services.intake.models import Issue
 from tests.unit import test_intake_channels_rules as channels
 from tests.unit.test_intake_channels_rules import deliver, event, good
@@ -30,7 +30,7 @@ def report(s, sid, text, station="gwm", category="health", **extra):
 
 def routing_says(s, kind, number, minutes=1, **payload):
     with s.begin():
-        intake.apply_event(
+        known.apply_event(
             s, event(kind, {"tracking_number": number, **payload}, occurred_at=at(minutes))
         )
 
@@ -45,7 +45,7 @@ def offered(s, text, station="gwm", category="health"):
 
 def test_open_cases_of_the_district_and_category_are_offered(s):
     with s.begin():
-        intake.apply_event(
+        known.apply_event(
             s,
             event(
                 "registry.station_saved",
@@ -104,8 +104,8 @@ def test_a_merged_number_shows_the_main_cases_progress_and_answer(s):
     routing_says(s, "routing.issue_merged", dup, minutes=2, into=main)
     routing_says(s, "routing.issue_responded", main, minutes=3, answer="已报路灯所，三天内修好")
     with s.begin():
-        mine = intake.public_status(s, dup, code)
-        theirs = intake.public_status(s, main, main_code)
+        mine = progress.public_status(s, dup, code)
+        theirs = progress.public_status(s, main, main_code)
     assert mine["answer"] == theirs["answer"] == "已报路灯所，三天内修好"
     assert mine["status"] == theirs["status"] == "routing.issue_responded"
     assert mine["merged"] is True and theirs["merged"] is False
@@ -117,7 +117,7 @@ def test_a_merged_number_shows_the_main_cases_progress_and_answer(s):
     ]
     assert mine["tracking_number"] == dup and main not in json.dumps(mine)
     with s.begin():
-        assert intake.case_to_act_on(s, dup) == main
+        assert progress.case_to_act_on(s, dup) == main
 
 
 def test_same_as_must_name_an_issue_intake_made(s):
@@ -127,10 +127,10 @@ def test_same_as_must_name_an_issue_intake_made(s):
 
 
 def test_the_question_on_the_form_escapes_what_others_wrote_and_defaults_to_a_new_problem():
-    from services.intake import qr_page
+    from services.intake import pages, qr_page
 
     page = {"kind": "station", "code": "gwm", "name": "广武门", "stations": [{"code": "gwm"}]}
-    html = qr_page.render(
+    html = pages.render(
         "form.html",
         "zh",
         page=page,

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import select
 
-from services.intake import activities, intake, qr_page
+from services.intake import activities, intake, known, progress, qr_page
 from services.intake.models import Issue
 from services.kernel.messaging import Delivery
 from services.kernel.models import OutboxMessage
@@ -23,7 +23,7 @@ def s(session_of):
     session = session_of("intake")
     with session.begin():
         for code, name in (("gwm", "广武门街道委员工作站"), ("jql", "酒泉路街道委员工作站")):
-            intake.apply_event(
+            known.apply_event(
                 session,
                 event(
                     "registry.station_saved",
@@ -37,8 +37,8 @@ def s(session_of):
                     },
                 ),
             )
-        intake.apply_event(session, member_saved("m003", stations=("gwm", "jql")))
-        intake.apply_event(
+        known.apply_event(session, member_saved("m003", stations=("gwm", "jql")))
+        known.apply_event(
             session,
             event(
                 "routing.catalogue_published",
@@ -108,7 +108,7 @@ def test_html_in_the_text_is_stored_as_written(s):
 def test_the_qr_form_of_a_member_makes_a_message_for_the_chosen_station(s):
     page = qr_page.target(s, "member", "m003")
     assert [st["code"] for st in page["stations"]] == ["gwm", "jql"]
-    cats = intake.categories(s)
+    cats = known.categories(s)
     message, errors = qr_page.submission_from_form(
         {
             "station": "jql",
@@ -149,9 +149,9 @@ def test_the_public_status_needs_both_codes_and_shows_only_steps(s):
     number = result["tracking_number"]
     with s.begin():
         issue = s.scalar(select(Issue))
-        assert intake.public_status(s, number, "wrong") is None
-        assert intake.public_status(s, number, "查询码") is None
-        intake.apply_event(
+        assert progress.public_status(s, number, "wrong") is None
+        assert progress.public_status(s, number, "查询码") is None
+        known.apply_event(
             s,
             event(
                 "routing.issue_assigned",
@@ -159,7 +159,7 @@ def test_the_public_status_needs_both_codes_and_shows_only_steps(s):
                 occurred_at=datetime.now(UTC).isoformat(),
             ),
         )
-        status = intake.public_status(s, number, issue.lookup_code)
+        status = progress.public_status(s, number, issue.lookup_code)
     assert status["status_zh"] == "已派给委员办理"
     assert [x["step"] for x in status["steps"]] == [
         "intake.issue_received",
@@ -173,7 +173,7 @@ def test_the_public_status_needs_both_codes_and_shows_only_steps(s):
             "routing.issue_resolved",
             "routing.issue_rated",
         ):
-            intake.apply_event(
+            known.apply_event(
                 s,
                 event(
                     kind,
@@ -181,10 +181,10 @@ def test_the_public_status_needs_both_codes_and_shows_only_steps(s):
                     occurred_at=datetime.now(UTC).isoformat(),
                 ),
             )
-        later = intake.public_status(s, number, issue.lookup_code)
+        later = progress.public_status(s, number, issue.lookup_code)
     assert [x["label_zh"] for x in later["steps"]][-3:] == ["委员已答复", "已办结", "已评价"]
     assert later["closed"] is True and "routing.issue_overdue" not in str(later)
-    assert intake.is_closed(["routing.issue_resolved", "routing.issue_reopened"]) is False
+    assert progress.is_closed(["routing.issue_resolved", "routing.issue_reopened"]) is False
     text = json.dumps([status, later], ensure_ascii=False)
     for private in ("m003", "李女士", "13800001234", "医药卫生", "需要义诊", "已联系物业"):
         assert private not in text
@@ -227,7 +227,7 @@ def test_an_activity_is_recorded_once_and_announced_without_personal_data(s):
 def test_a_studio_page_sends_issues_to_the_studio_station(s):
     with s.begin():
         assert qr_page.target(s, "studio", "st01") is None
-        intake.apply_event(
+        known.apply_event(
             s,
             event(
                 "registry.studio_saved",
@@ -244,7 +244,7 @@ def test_a_studio_page_sends_issues_to_the_studio_station(s):
         )
         page = qr_page.target(s, "studio", "st01")
         message, errors = qr_page.submission_from_form(
-            {"category": "health", "description": "义诊"}, page, intake.categories(s)
+            {"category": "health", "description": "义诊"}, page, known.categories(s)
         )
     assert errors == {} and message["station"] == "gwm" and message["studio"] == "st01"
     assert deliver(s, json.dumps(message).encode())["status"] == "accepted"

@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import select
 
-from services.intake import intake
+from services.intake import intake, known
 from services.intake.models import Issue, Submission
 from services.kernel.messaging import Delivery
 from services.kernel.models import OutboxMessage
@@ -47,7 +47,7 @@ def member_saved(code="m003", stations=("gwm",), revision=1, active=True):
 def knows_member(session, code="m003"):
     """Intake's member copy as the registry's event leaves it."""
     with session.begin():
-        intake.apply_event(session, member_saved(code))
+        known.apply_event(session, member_saved(code))
 
 
 def test_tracking_number_carries_the_beijing_date():

@@ -1,0 +1,176 @@
+"""Intake's copies of other services' data, fed by their events, and what it reads from them.
+
+From the registry: stations, members and studios (``registry.*_saved``, newest revision wins).
+From routing: the dispatch catalogue (``routing.catalogue_published``, replaced whole), and each
+case's progress (every ``routing.*`` event about an issue, one ``issue_steps`` row each, and the
+merge it announces). Intake never asks either service at the time of a submission.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+from sqlalchemy import insert, select
+from sqlalchemy.orm import Session
+
+from services.intake.models import (
+    CopyRevisions,
+    Issue,
+    IssueStep,
+    KnownCategory,
+    KnownMember,
+    KnownStation,
+    KnownStudio,
+)
+from services.kernel import copies
+from services.kernel.copies import CopyMemo
+
+# -- the handlers, one per event type -------------------------------------------------------------
+
+
+def apply_event(session: Session, event: dict) -> str | None:
+    """Keep intake's copies; returns the code of a station that is new or changed."""
+    kind = event["type"]
+    handler = _HANDLERS.get(kind)
+    if handler is not None:
+        return handler(session, event)
+    if kind.startswith("routing.") and event["payload"].get("tracking_number"):
+        _record_step(session, event)
+    return None
+
+
+def apply_catalogue(session: Session, event: dict) -> None:
+    """Keep the category copy: the announced catalogue replaces the last one whole."""
+    categories = event["payload"]["categories"]
+    announced = {c["code"] for c in categories}
+    copies.bump(session, CopyRevisions, "catalogue")
+    for row in session.scalars(select(KnownCategory)):
+        row.active = row.code in announced
+    for position, c in enumerate(categories):
+        row = session.get(KnownCategory, c["code"]) or KnownCategory(code=c["code"])
+        row.name, row.name_en, row.position, row.active = c["name"], c["name_en"], position, True
+        session.add(row)
+
+
+def _issue_merged(session: Session, event: dict) -> None:
+    """A step like any other, and the issue now follows the case it was merged into."""
+    p = event["payload"]
+    if not p.get("tracking_number"):
+        return
+    _record_step(session, event)
+    issue = session.scalar(select(Issue).where(Issue.tracking_number == p["tracking_number"]))
+    if issue is not None:
+        issue.merged_into = p["into"]
+
+
+def _member_saved(session: Session, event: dict) -> None:
+    p = event["payload"]
+    row = _newer(session, KnownMember, p)
+    if row is not None:
+        row.stations = json.dumps([s["station"] for s in p.get("stations", [])])
+
+
+def _studio_saved(session: Session, event: dict) -> None:
+    p = event["payload"]
+    row = _newer(session, KnownStudio, p)
+    if row is not None:
+        row.station_code = p.get("station")
+
+
+def _station_saved(session: Session, event: dict) -> str | None:
+    p = event["payload"]
+    row = _newer(session, KnownStation, p)
+    if row is None:
+        return None  # an older or repeated announcement
+    row.district = p.get("district")
+    return row.code
+
+
+def _newer(session: Session, model, p: dict):
+    """The copy row with the announced name, state and revision; None if not newer."""
+    row = copies.newer(session, model, p["code"], p["revision"])
+    if row is not None:
+        row.name, row.active, row.revision = p["name"], p["active"], p["revision"]
+    return row
+
+
+_HANDLERS = {
+    "routing.catalogue_published": apply_catalogue,
+    "routing.issue_merged": _issue_merged,
+    "registry.member_saved": _member_saved,
+    "registry.studio_saved": _studio_saved,
+    "registry.station_saved": _station_saved,
+}
+
+
+def _record_step(session: Session, event: dict) -> None:
+    occurred = event["occurred_at"]  # parse_event gives a datetime; a plain dict gives text
+    if isinstance(occurred, str):
+        occurred = datetime.fromisoformat(occurred)
+    if occurred.tzinfo is None:
+        occurred = occurred.replace(tzinfo=UTC)
+    session.connection().execute(
+        _INSERT_STEP,
+        {
+            "tracking_number": event["payload"]["tracking_number"],
+            "step": event["type"],
+            "occurred_at": occurred,
+            "answer": event["payload"].get("answer"),
+            "member_code": event["payload"].get("member"),
+        },
+    )
+
+
+_INSERT_STEP = insert(IssueStep.__table__)  # one per progress event: a plain INSERT
+
+# -- reading the copies ---------------------------------------------------------------------------
+
+_CATALOGUE = CopyMemo(CopyRevisions, "catalogue")
+_ACTIVE_CODES = select(KnownCategory.__table__.c.code).where(KnownCategory.__table__.c.active)
+
+
+def category_codes(session: Session) -> frozenset[str]:
+    """The active category codes, read again only when the catalogue copy changed."""
+    return _CATALOGUE.get(
+        session, "codes", lambda: frozenset(session.connection().execute(_ACTIVE_CODES).scalars())
+    )
+
+
+def categories(session: Session) -> list[dict]:
+    """The categories a citizen may choose, in the catalogue's order."""
+    return [
+        {"code": c.code, "name": c.name, "name_en": c.name_en}
+        for c in session.scalars(
+            select(KnownCategory).where(KnownCategory.active).order_by(KnownCategory.position)
+        )
+    ]
+
+
+def known_station_codes(session: Session) -> list[str]:
+    return list(
+        session.scalars(
+            select(KnownStation.code).where(KnownStation.active).order_by(KnownStation.code)
+        )
+    )
+
+
+def known_member(session: Session, code: str) -> dict | None:
+    row = session.get(KnownMember, code)
+    if row is None or not row.active:
+        return None
+    return {"code": row.code, "name": row.name, "stations": json.loads(row.stations)}
+
+
+def known_studio(session: Session, code: str) -> dict | None:
+    row = session.get(KnownStudio, code)
+    if row is None or not row.active:
+        return None
+    return {"code": row.code, "name": row.name, "station": row.station_code}
+
+
+def known_station(session: Session, code: str) -> dict | None:
+    row = session.get(KnownStation, code)
+    if row is None or not row.active:
+        return None
+    return {"code": row.code, "name": row.name}

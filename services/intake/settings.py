@@ -1,0 +1,48 @@
+"""Intake's settings (its section of the deployment file), parsed once at start.
+
+Every default intake falls back to lives here and nowhere else (``deploy/config/*.yaml`` name
+the same ones). The nameko class declares ``settings = Settings(IntakeSettings.from_config)``
+(``services.kernel.settings``): a bad value stops the service at start.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+from services.kernel.config import StationSelection, station_selection
+
+# Public forms (QR form, Open311 POST): submissions per client address, per QR code and per
+# Open311 api_key in the window (services/intake/throttle.py).
+DEFAULT_LIMITS = MappingProxyType(
+    {
+        "limit_window_s": 600,
+        "limit_per_address": 20,
+        "limit_per_code": 300,
+        "limit_per_api_key": 3000,
+    }
+)
+# How long an HTTP channel waits for the station's intake worker before answering "received".
+DEFAULT_WAIT_S = 5.0
+
+
+@dataclass(frozen=True)
+class IntakeSettings:
+    stations: StationSelection = field(default_factory=StationSelection)
+    http_wait_s: float = DEFAULT_WAIT_S
+    open311_api_keys: frozenset[str] = frozenset()
+    limits: Mapping[str, int] = field(default_factory=lambda: DEFAULT_LIMITS)
+
+    @classmethod
+    def from_config(cls, config: dict) -> IntakeSettings:
+        """From the flattened nameko config (intake's own section is ``SERVICE``)."""
+        own = config.get("SERVICE") or {}
+        wait = own.get("http_wait_s")
+        keys = own.get("open311_api_keys") or ""
+        return cls(
+            stations=station_selection(own.get("stations")),
+            http_wait_s=DEFAULT_WAIT_S if wait is None else float(wait),
+            open311_api_keys=frozenset(k.strip() for k in str(keys).split(",") if k.strip()),
+            limits=MappingProxyType({k: int(own.get(k) or v) for k, v in DEFAULT_LIMITS.items()}),
+        )
