@@ -14,7 +14,7 @@ from nameko.web.handlers import http
 from services.kernel import topology
 from services.kernel.auth import current, guard
 from services.kernel.events import parse_event
-from services.kernel.http import json_response, not_found, read_json
+from services.kernel.http import int_arg, json_response, not_found, read_json
 from services.kernel.messaging import consume_reliably
 from services.kernel.service import ServiceBase
 from services.kernel.settings import Settings
@@ -113,8 +113,8 @@ class RoutingService(ServiceBase):
         if holder is None:
             raise not_found(number)
         actor = access.may_see_case(current(request), holder)
-        fields = ("note", "version", "to_member", "to_station", "into")
-        given = {k: body.get(k) for k in fields}
+        given = {k: body.get(k) for k in ("note", "to_member", "to_station", "into")}
+        given["version"] = int_arg(body.get("version"), "version")
         actions.perform(self.db.transaction, number, action, actor, settings=self.settings, **given)
         with self.db.transaction() as session:
             return json_response(views.case_view(session, number))

@@ -146,7 +146,10 @@ def test_a_refused_action_answers_in_the_one_format_with_its_field(service):
     assert list(body["fields"]) == ["to_member"]
 
 
-def test_a_stale_version_is_refused_and_a_fresh_one_acts(service):
+def test_a_stale_version_is_refused_and_a_fresh_one_acts(service, db):
+    body = error(act(service, "LX1", "accept", version="two"), 400)
+    assert body["code"] == "invalid" and list(body["fields"]) == ["version"]
+    assert trail(db, "LX1") == ["assign"]
     version = ok(service.http_case(request("/", DOC), "LX1"))["version"]
     assert ok(act(service, "LX1", "accept", version=version))["status"] == "accepted"
     assert error(act(service, "LX1", "respond", note="答复", version=version), 409)["code"] == (
