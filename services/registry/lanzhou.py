@@ -2,7 +2,7 @@
 
 126 workstations, 133 studios and about 2,200 members of four levels over the 30 sectors of a
 municipal CPPCC and the 9 districts and counties, with a year of reception-day rosters. Place
-names follow ../shared/reference/lanzhou.md; every person, phone number and most sites are
+names follow docs/reference/lanzhou.md; every person, phone number and most sites are
 invented (演示数据，人员均为虚构 / demo data, the people are fictitious). The small demo set
 (``demo.py``: stations gwm, jnl, jql, ytl, sp; members m001–m014) is part of it unchanged, so
 the README's examples work against either. The same seed and year give the same registry.
@@ -114,6 +114,28 @@ def _name(rng: random.Random) -> str:
     return rng.choice(SURNAMES) + "".join(rng.choice(GIVEN) for _ in range(rng.choice((1, 2))))
 
 
+def _extra_stations(rng: random.Random, specs: list[dict]) -> None:
+    """The rest, up to STATION_COUNT: communities, enterprises and parks in the bigger districts."""
+    extra = [("community", "社区"), ("enterprise", "企业"), ("park", "产业园")]
+    districts = list(DISTRICT_WEIGHT)
+    weights = [DISTRICT_WEIGHT[d] for d in districts]
+    n = 0
+    while len(specs) < STATION_COUNT:
+        n += 1
+        district = rng.choices(districts, weights)[0]
+        kind, word = extra[n % 3]
+        place = rng.choice(PLACES[district].split())
+        street = place if place.endswith(("镇", "乡")) else f"{place}街道"
+        specs.append(
+            {
+                "name": f"{place}第{n}{word}委员工作站",
+                "district": district,
+                "kind": kind,
+                "street": street,
+            }
+        )
+
+
 def _station_specs(rng: random.Random) -> list[dict]:
     small = {code: (name, district, kind) for code, name, district, kind in demo.STATIONS}
     specs = [
@@ -135,77 +157,63 @@ def _station_specs(rng: random.Random) -> list[dict]:
                     "street": street,
                 }
             )
-    # the rest: communities, enterprises and parks in the bigger districts
-    extra = [("community", "社区"), ("enterprise", "企业"), ("park", "产业园")]
-    districts = list(DISTRICT_WEIGHT)
-    weights = [DISTRICT_WEIGHT[d] for d in districts]
-    n = 0
-    while len(specs) < STATION_COUNT:
-        n += 1
-        district = rng.choices(districts, weights)[0]
-        kind, word = extra[n % 3]
-        place = rng.choice(PLACES[district].split())
-        street = place if place.endswith(("镇", "乡")) else f"{place}街道"
-        specs.append(
-            {
-                "name": f"{place}第{n}{word}委员工作站",
-                "district": district,
-                "kind": kind,
-                "street": street,
-            }
-        )
+    _extra_stations(rng, specs)
     for i, spec in enumerate(specs[len(small) :], start=len(small) + 1):
         spec["code"] = f"st{i:03d}"
     return specs[:STATION_COUNT]
 
 
+# The real studios of the newspaper account, first and unchanged.
+FIRST_STUDIOS = [
+    {
+        "code": "sd001",
+        "name": "民建·社会科学·科协界别委员工作室",
+        "district": "安宁区",
+        "location": "培黎街道建宁路社区",
+        "sectors": ["kexie", "minjian", "shehuikexue"],
+    },
+    {
+        "code": "sd002",
+        "name": "少数民族界别委员工作室",
+        "district": "城关区",
+        "location": "酒泉路街道南关民族风味一条街",
+        "sectors": ["shaoshu"],
+    },
+    {
+        "code": "sd003",
+        "name": "经济·工商联界别“玫好协商”委员工作室",
+        "district": "永登县",
+        "location": "树屏产业园",
+        "sectors": ["gongshanglian", "jingji"],
+    },
+    {
+        "code": "sd004",
+        "name": "共青团和青联界别“舞动青春”委员工作室",
+        "district": "城关区",
+        "location": "广武门街道",
+        "sectors": ["qingnian"],
+    },
+    {
+        "code": "sd005",
+        "name": "教育界别委员工作室",
+        "district": "西固区",
+        "location": "兰炼二小",
+        "sectors": ["jiaoyu"],
+    },
+    {
+        "code": "sd006",
+        "name": "医药卫生界别义诊委员工作室",
+        "district": "城关区",
+        "location": "广武门街道社区卫生服务中心",
+        "sectors": ["yiyao"],
+    },
+]
+
+
 def _studio_specs(rng: random.Random, stations: list[dict]) -> list[dict]:
     codes = [c for c, _ in SECTORS]
     names = dict(SECTORS)
-    specs = [
-        {
-            "code": "sd001",
-            "name": "民建·社会科学·科协界别委员工作室",
-            "district": "安宁区",
-            "location": "培黎街道建宁路社区",
-            "sectors": ["kexie", "minjian", "shehuikexue"],
-        },
-        {
-            "code": "sd002",
-            "name": "少数民族界别委员工作室",
-            "district": "城关区",
-            "location": "酒泉路街道南关民族风味一条街",
-            "sectors": ["shaoshu"],
-        },
-        {
-            "code": "sd003",
-            "name": "经济·工商联界别“玫好协商”委员工作室",
-            "district": "永登县",
-            "location": "树屏产业园",
-            "sectors": ["gongshanglian", "jingji"],
-        },
-        {
-            "code": "sd004",
-            "name": "共青团和青联界别“舞动青春”委员工作室",
-            "district": "城关区",
-            "location": "广武门街道",
-            "sectors": ["qingnian"],
-        },
-        {
-            "code": "sd005",
-            "name": "教育界别委员工作室",
-            "district": "西固区",
-            "location": "兰炼二小",
-            "sectors": ["jiaoyu"],
-        },
-        {
-            "code": "sd006",
-            "name": "医药卫生界别义诊委员工作室",
-            "district": "城关区",
-            "location": "广武门街道社区卫生服务中心",
-            "sectors": ["yiyao"],
-        },
-    ]
+    specs = [dict(s, sectors=list(s["sectors"])) for s in FIRST_STUDIOS]
     while len(specs) < STUDIO_COUNT:
         i = len(specs) + 1
         sectors = sorted(rng.sample(codes, rng.choice((1, 1, 1, 2, 2, 3))))
@@ -223,17 +231,9 @@ def _studio_specs(rng: random.Random, stations: list[dict]) -> list[dict]:
     return specs
 
 
-def _member_specs(rng: random.Random, stations: list[dict], studios: list[dict]) -> list[dict]:
-    sector_codes = [c for c, _ in SECTORS]
-    by_district = {}
-    for s in stations:
-        if s["code"] != "gwm":  # gwm's members are counted out below
-            by_district.setdefault(s["district"], []).append(s["code"])
-    studios_by_sector = {}
-    for s in studios:
-        for sector in s["sectors"]:
-            studios_by_sector.setdefault(sector, []).append(s)
-    small = [
+def _small_members() -> list[dict]:
+    """The small demo set's members, as the generator writes members."""
+    return [
         {
             "code": code,
             "name": name,
@@ -244,53 +244,75 @@ def _member_specs(rng: random.Random, stations: list[dict], studios: list[dict])
         }
         for code, name, level, sector, district, places in demo.MEMBERS
     ]
+
+
+def _generated_member(
+    rng: random.Random, i: int, level: str, at_gwm: bool, by_district: dict, studios_by_sector: dict
+) -> dict:
+    """Member ``i`` of ``level``: a sector, a district and its stations, maybe a studio."""
+    sector = rng.choice([c for c, _ in SECTORS])
+    if at_gwm:
+        district, places = "城关区", [{"station": "gwm", "role": "member"}]
+    else:
+        districts = list(DISTRICT_WEIGHT)
+        district = rng.choices(districts, [DISTRICT_WEIGHT[d] for d in districts])[0]
+        first = rng.choice(by_district[district])
+        places = [{"station": first, "role": "member"}]
+        if rng.random() < 0.1:
+            second = rng.choice(by_district[district])
+            if second != first:
+                places.append({"station": second, "role": "member"})
+    in_studios = []
+    if rng.random() < 0.45 and sector in studios_by_sector:
+        in_studios = [{"studio": rng.choice(studios_by_sector[sector])["code"]}]
+    tags = EXPERTISE.get(sector, []) + GENERAL
+    return {
+        "code": f"m{i:04d}",
+        "name": _name(rng),
+        "level": level,
+        "sector": sector,
+        "district": district,
+        "phone": f"139{rng.randrange(10**8):08d}",
+        "expertise": sorted(rng.sample(tags, rng.choice((1, 2, 2, 3)))),
+        "term": TERMS[level],
+        "stations": places,
+        "studios": in_studios,
+    }
+
+
+def _fill_empty_studios(rng: random.Random, members: list[dict], generated: int, studios):
+    """A studio nobody joined by chance takes two generated members of its sectors (those
+    from index ``generated`` on)."""
+    joined = {p["studio"] for m in members for p in m.get("studios", [])}
+    for studio in studios:
+        if studio["code"] not in joined:
+            fits = [m for m in members[generated:] if m["sector"] in studio["sectors"]]
+            for m in rng.sample(fits, min(2, len(fits))):
+                m["studios"].append({"studio": studio["code"]})
+
+
+def _member_specs(rng: random.Random, stations: list[dict], studios: list[dict]) -> list[dict]:
+    by_district = {}
+    for s in stations:
+        if s["code"] != "gwm":  # gwm's members are counted out below
+            by_district.setdefault(s["district"], []).append(s["code"])
+    studios_by_sector = {}
+    for s in studios:
+        for sector in s["sectors"]:
+            studios_by_sector.setdefault(sector, []).append(s)
+    small = _small_members()
     levels = [lv for lv, n in LEVEL_COUNTS.items() for _ in range(n)]
     for m in small:
         levels.remove(m["level"])
     rng.shuffle(levels)
-    districts = list(DISTRICT_WEIGHT)
-    weights = [DISTRICT_WEIGHT[d] for d in districts]
     # the newspaper's 广武门: members of three levels, 75 of them, receive residents there
     gwm_extra = 75 - sum(1 for m in small if any(p["station"] == "gwm" for p in m["stations"]))
     members = list(small)
     for i, level in enumerate(levels, start=len(small) + 1):
-        sector = rng.choice(sector_codes)
-        if gwm_extra > 0 and level != "national":
-            gwm_extra -= 1
-            district, places = "城关区", [{"station": "gwm", "role": "member"}]
-        else:
-            district = rng.choices(districts, weights)[0]
-            first = rng.choice(by_district[district])
-            places = [{"station": first, "role": "member"}]
-            if rng.random() < 0.1:
-                second = rng.choice(by_district[district])
-                if second != first:
-                    places.append({"station": second, "role": "member"})
-        in_studios = []
-        if rng.random() < 0.45 and sector in studios_by_sector:
-            in_studios = [{"studio": rng.choice(studios_by_sector[sector])["code"]}]
-        tags = EXPERTISE.get(sector, []) + GENERAL
-        members.append(
-            {
-                "code": f"m{i:04d}",
-                "name": _name(rng),
-                "level": level,
-                "sector": sector,
-                "district": district,
-                "phone": f"139{rng.randrange(10**8):08d}",
-                "expertise": sorted(rng.sample(tags, rng.choice((1, 2, 2, 3)))),
-                "term": TERMS[level],
-                "stations": places,
-                "studios": in_studios,
-            }
-        )
-    # a studio nobody joined by chance takes two members of its sectors
-    joined = {p["studio"] for m in members for p in m.get("studios", [])}
-    for studio in studios:
-        if studio["code"] not in joined:
-            fits = [m for m in members[len(small) :] if m["sector"] in studio["sectors"]]
-            for m in rng.sample(fits, min(2, len(fits))):
-                m["studios"].append({"studio": studio["code"]})
+        at_gwm = gwm_extra > 0 and level != "national"
+        gwm_extra -= at_gwm
+        members.append(_generated_member(rng, i, level, at_gwm, by_district, studios_by_sector))
+    _fill_empty_studios(rng, members, len(small), studios)
     _name_leads(members, "stations", "station")
     _name_leads(members, "studios", "studio")
     return members

@@ -13,19 +13,10 @@ from marshmallow import ValidationError
 from sqlalchemy.orm import Session
 
 from services.kernel.http import ApiError
+from services.registry import records as R
 from services.registry.members import save_member
 from services.registry.models import Member, Sector, Station, Studio
 from services.registry.places import save_sector, save_station, save_studio
-from services.registry.records import (
-    member_payload,
-    member_record,
-    sector_payload,
-    sector_record,
-    station_payload,
-    station_record,
-    studio_payload,
-    studio_record,
-)
 
 
 @dataclass(frozen=True)
@@ -39,10 +30,12 @@ class Kind:
 
 
 KINDS = {
-    "sectors": Kind(Sector, save_sector, sector_record, sector_payload, "界别", "sector"),
-    "stations": Kind(Station, save_station, station_record, station_payload, "工作站", "station"),
-    "studios": Kind(Studio, save_studio, studio_record, studio_payload, "工作室", "studio"),
-    "members": Kind(Member, save_member, member_record, member_payload, "委员", "member"),
+    "sectors": Kind(Sector, save_sector, R.sector_record, R.sector_payload, "界别", "sector"),
+    "stations": Kind(
+        Station, save_station, R.station_record, R.station_payload, "工作站", "station"
+    ),
+    "studios": Kind(Studio, save_studio, R.studio_record, R.studio_payload, "工作室", "studio"),
+    "members": Kind(Member, save_member, R.member_record, R.member_payload, "委员", "member"),
 }
 
 
