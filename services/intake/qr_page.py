@@ -124,14 +124,19 @@ def submission_from_form(form, page: dict, categories: list[dict]) -> tuple[dict
         "contact": {"name": name, "phone": phone} if (name or phone) else None,
     }
     message = {k: v for k, v in message.items() if v is not None}
-    schema_errors = bilingual(SubmissionSchema().validate(message))
-    for field, messages in schema_errors.items():
+    return message, _with_schema_errors(message, errors)
+
+
+def _with_schema_errors(message: dict, errors: dict) -> dict:
+    """``errors`` and what the message schema finds besides, under the form's field names (the
+    contact's name and phone are fields of their own on the form)."""
+    for field, messages in bilingual(SubmissionSchema().validate(message)).items():
         if field == "contact":
             for sub, sub_messages in messages.items():
                 errors.setdefault(sub, []).extend(sub_messages)
         elif field not in errors:
             errors[field] = messages
-    return message, errors
+    return errors
 
 
 def choice(form) -> str | None:
