@@ -156,21 +156,10 @@ class Inbox(DependencyProvider):
         """
         if len(deliveries) == 1:
             return [self.process(deliveries[0], handler, finish)]
-        service = self.container.config.get("SERVICE_NAME", "?")
         started = time.perf_counter()
         try:
             with self.db.transaction() as session:
-                keys = sorted({(d.queue, d.key) for d in deliveries})
-                if session.bind.dialect.name == "postgresql":
-                    # In key order, so two batches sharing messages cannot deadlock.
-                    session.execute(_KEY_LOCKS, {"keys": [f"{q}:{k}" for q, k in keys]})
-                conn = session.connection()
-                done = set()
-                for queue in {q for q, _ in keys}:
-                    ids = [k for q, k in keys if q == queue]
-                    done.update(
-                        (queue, k) for (k,) in conn.execute(_HANDLED, {"queue": queue, "ids": ids})
-                    )
+                done = self._handled_already(session, deliveries)
                 results, fresh = [], []
                 for delivery in deliveries:
                     key = (delivery.queue, delivery.key)
@@ -187,7 +176,7 @@ class Inbox(DependencyProvider):
                 if finish is not None:
                     finish(session)
                 if fresh:
-                    conn.execute(_RECORD_HANDLED, fresh)
+                    session.connection().execute(_RECORD_HANDLED, fresh)
         except Exception as exc:
             log.warning(
                 "a batch of %d from %s failed (%s); handling them one at a time",
@@ -198,7 +187,26 @@ class Inbox(DependencyProvider):
             return [self.process(d, handler, finish) for d in deliveries]
         finally:
             logs.clear()
-        elapsed = time.perf_counter() - started
+        self._observe_batch(deliveries, results, time.perf_counter() - started)
+        return results
+
+    @staticmethod
+    def _handled_already(session, deliveries: list[Delivery]) -> set[tuple[str, str]]:
+        """The ``(queue, key)`` of the batch's messages recorded as handled, read under the
+        messages' locks on PostgreSQL."""
+        keys = sorted({(d.queue, d.key) for d in deliveries})
+        if session.bind.dialect.name == "postgresql":
+            # In key order, so two batches sharing messages cannot deadlock.
+            session.execute(_KEY_LOCKS, {"keys": [f"{q}:{k}" for q, k in keys]})
+        conn = session.connection()
+        done = set()
+        for queue in {q for q, _ in keys}:
+            ids = [k for q, k in keys if q == queue]
+            done.update((queue, k) for (k,) in conn.execute(_HANDLED, {"queue": queue, "ids": ids}))
+        return done
+
+    def _observe_batch(self, deliveries: list[Delivery], results: list, elapsed: float) -> None:
+        service = self.container.config.get("SERVICE_NAME", "?")
         for queue in {d.queue for d in deliveries}:
             mine = [r for d, r in zip(deliveries, results, strict=True) if d.queue == queue]
             dup = sum(1 for r in mine if r == DUPLICATE)
@@ -212,39 +220,49 @@ class Inbox(DependencyProvider):
             elapsed * 1000,
             elapsed * 1000 / len(deliveries),
         )
-        return results
 
     def fail(self, delivery: Delivery, exc: Exception) -> str:
         """Retry after the next back-off step, or park after the last one."""
         attempt = delivery.attempts + 1
         error = "".join(traceback.format_exception_only(type(exc), exc)).strip()
         if attempt <= len(self.delays_ms):
-            delay = self.delays_ms[attempt - 1]
-            log.warning(
-                "handler for %s failed (attempt %d, retry in %d ms): %s",
-                delivery.queue,
-                attempt,
-                delay,
-                error,
-            )
-            headers = _clean_headers(delivery.headers)
-            headers.update(
-                {
-                    topology.RETRY_HEADER: delivery.queue,
-                    topology.ATTEMPTS_HEADER: attempt,
-                    topology.ERROR_HEADER: error[:500],
-                }
-            )
-            self.publisher.publish(
-                delivery.body,
-                exchange="",
-                routing_key=topology.delay_queue_name(delay),
-                headers=headers,
-                message_id=delivery.message_id,
-                content_type=delivery.content_type or "application/octet-stream",
-            )
+            self._retry_later(delivery, attempt, error)
             return RETRYING
         log.error("handler for %s failed %d times; parked: %s", delivery.queue, attempt, error)
+        self._park(delivery, attempt, exc)
+        return PARKED
+
+    def _retry_later(self, delivery: Delivery, attempt: int, error: str) -> None:
+        """Send the message to the delay queue of its attempt; it comes back by itself."""
+        delay = self.delays_ms[attempt - 1]
+        log.warning(
+            "handler for %s failed (attempt %d, retry in %d ms): %s",
+            delivery.queue,
+            attempt,
+            delay,
+            error,
+        )
+        headers = _clean_headers(delivery.headers)
+        headers.update(
+            {
+                topology.RETRY_HEADER: delivery.queue,
+                topology.ATTEMPTS_HEADER: attempt,
+                topology.ERROR_HEADER: error[:500],
+            }
+        )
+        self.publisher.publish(
+            delivery.body,
+            exchange="",
+            routing_key=topology.delay_queue_name(delay),
+            headers=headers,
+            message_id=delivery.message_id,
+            content_type=delivery.content_type or "application/octet-stream",
+        )
+
+    def _park(self, delivery: Delivery, attempt: int, exc: Exception) -> None:
+        """Keep the whole message with its error, for an admin to read and replay."""
+        body = sealed.current().seal_body(delivery.body) if self.seal_parked else delivery.body
+        headers = json.dumps(_jsonable(_clean_headers(delivery.headers)), ensure_ascii=False)
         with self.db.transaction() as session:
             session.add(
                 ParkedMessage(
@@ -254,19 +272,12 @@ class Inbox(DependencyProvider):
                     routing_key=delivery.routing_key,
                     message_id=delivery.message_id,
                     content_type=delivery.content_type,
-                    headers=json.dumps(
-                        _jsonable(_clean_headers(delivery.headers)), ensure_ascii=False
-                    ),
-                    body=(
-                        sealed.current().seal_body(delivery.body)
-                        if self.seal_parked
-                        else delivery.body
-                    ),
+                    headers=headers,
+                    body=body,
                     attempts=attempt,
                     error="".join(traceback.format_exception(type(exc), exc, exc.__traceback__)),
                 )
             )
-        return PARKED
 
     # -- the parked-message store --------------------------------------------------------------
 

@@ -151,25 +151,7 @@ class OutboxRelay(SharedExtension):
                     tx.commit()
                     self._confirmed = []
                 if rows:
-                    outcome = self.publisher.publish_many(
-                        [
-                            Outgoing(
-                                body=row.body.encode("utf-8"),
-                                exchange=row.exchange,
-                                routing_key=row.routing_key,
-                                message_id=row.event_id,
-                                type=row.routing_key,
-                            )
-                            for row in rows
-                        ]
-                    )
-                    # Keep what the broker confirmed up to the first refusal (in id order); the
-                    # rest is tried again on the next round.
-                    for row, problem in zip(rows, outcome, strict=True):
-                        if problem is not None:
-                            error = problem
-                            break
-                        done.append(row.id)
+                    done, error = self._publish(rows)
                 if hold_locks:
                     if done:
                         conn.execute(_MARK_SENT, {"ids": done, "at": utcnow()})
@@ -183,6 +165,28 @@ class OutboxRelay(SharedExtension):
         if error is not None:
             raise error
         return len(done)
+
+    def _publish(self, rows) -> tuple[list[int], Exception | None]:
+        """Publish ``rows`` with confirms: the ids the broker confirmed up to the first refusal
+        (in id order; the rest is tried again on the next round), and that refusal."""
+        outcome = self.publisher.publish_many(
+            [
+                Outgoing(
+                    body=row.body.encode("utf-8"),
+                    exchange=row.exchange,
+                    routing_key=row.routing_key,
+                    message_id=row.event_id,
+                    type=row.routing_key,
+                )
+                for row in rows
+            ]
+        )
+        done = []
+        for row, problem in zip(rows, outcome, strict=True):
+            if problem is not None:
+                return done, problem
+            done.append(row.id)
+        return done, None
 
     def flush_marks(self) -> None:
         """Mark sent what the broker confirmed and is not marked yet (SQLite: see relay_once)."""

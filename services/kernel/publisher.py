@@ -146,6 +146,19 @@ class ConfirmedPublisher(SharedExtension):
             )
             channel.lx_seq += 1
         last = channel.lx_seq
+        self._await_confirms(channel, first, last)
+        outcome = []
+        for tag, m in zip(range(first, last + 1), messages, strict=True):
+            if tag in channel.lx_bad:
+                outcome.append(NotConfirmed(channel.lx_bad.pop(tag)))
+            elif m.message_id in channel.lx_returned:
+                outcome.append(NotConfirmed(f"unroutable: {m.exchange} {m.routing_key}"))
+            else:
+                outcome.append(None)
+        return outcome
+
+    def _await_confirms(self, channel, first: int, last: int) -> None:
+        """Read the broker's confirms until every tag from ``first`` to ``last`` has one."""
         deadline = time.monotonic() + self.confirm_timeout_s
 
         def confirmed(tag):
@@ -158,15 +171,6 @@ class ConfirmedPublisher(SharedExtension):
             self._batch_conn.drain_events(timeout=remaining)
         channel.lx_acked = max(channel.lx_acked, last)
         channel.lx_single = {t for t in channel.lx_single if t > last}
-        outcome = []
-        for tag, m in zip(range(first, last + 1), messages, strict=True):
-            if tag in channel.lx_bad:
-                outcome.append(NotConfirmed(channel.lx_bad.pop(tag)))
-            elif m.message_id in channel.lx_returned:
-                outcome.append(NotConfirmed(f"unroutable: {m.exchange} {m.routing_key}"))
-            else:
-                outcome.append(None)
-        return outcome
 
     def publish(
         self,

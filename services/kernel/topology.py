@@ -148,7 +148,7 @@ def declare_with_retry(amqp_uri: str, delays_ms, stations=(), attempts: int | No
             time.sleep(wait)
 
 
-def definitions(delays_ms, vhost: str = "/") -> dict:
+def definitions(delays_ms, vhost: str = "/") -> dict:  # long: it spells out one document
     """The static topology as a RabbitMQ definitions document (queues, exchanges, bindings).
 
     Station queues are not in it: they follow the registry and intake declares each one when it
