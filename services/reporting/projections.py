@@ -7,7 +7,7 @@ resolved, on time, rated satisfied …) keyed by the month the issue arrived, fr
 rates are computed.
 
 A handler reads and changes the projections' state through one interface: the database on the
-live path (:class:`~services.reporting.live.SessionFacts`), memory during a rebuild
+live path (:class:`~services.reporting.session_facts.SessionFacts`), memory during a rebuild
 (:class:`~services.reporting.facts.MemoryFacts`), so both give the same figures.
 """
 
