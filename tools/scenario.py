@@ -28,6 +28,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from functools import partial
 
 import requests
 
@@ -145,51 +146,57 @@ class Replay:
                 raise RuntimeError(f"activity {a['activity_id']}: {r.status_code} {r.text}")
 
     def send_issues(self, p: Plan) -> list[tuple[str, bool]]:
+        """Every planned issue through its channel; ``(submission id, to resolve)`` each."""
         sent = []
         with SubmissionClient(self.amqp_uri) as client:
-            for issue in p.issues:
+            send = {"amqp": partial(self.send_amqp, client), "qr": self.send_qr}
+            for n, issue in enumerate(p.issues):
                 sid = str(uuid.uuid4())
-                if issue["channel"] == "amqp":
-                    client.submit(
-                        issue["station"],
-                        category=issue["category"],
-                        description=issue["text"],
-                        submission_id=sid,
-                    )
-                elif issue["channel"] == "qr":
-                    r = self.http.post(
-                        self.url("intake", f"/q/station/{issue['station']}"),
-                        data={
-                            "submission_id": sid,
-                            "category": issue["category"],
-                            "description": issue["text"],
-                            # "是否与以下问题相同?" answered up front: a new problem (the
-                            # scenario's texts are alike on purpose, and each is its own matter)
-                            "same_as": "",
-                            "csrf_token": self.csrf_token(issue["station"]),
-                        },
-                        # each citizen from an address of their own, as through the proxy
-                        # (local.yaml trusts loopback), so the per-address limit holds them
-                        headers={"X-Forwarded-For": f"10.77.{len(sent) // 250}.{len(sent) % 250}"},
-                        timeout=30,
-                    )
-                    r.raise_for_status()
-                else:
-                    r = self.http.post(
-                        self.url("intake", "/staff/issues"),
-                        timeout=30,
-                        json={
-                            "submission_id": sid,
-                            "station": issue["station"],
-                            "channel": "phone",
-                            "category": issue["category"],
-                            "description": issue["text"],
-                        },
-                    )
-                    if r.status_code not in (200, 201, 202):
-                        raise RuntimeError(f"staff issue: {r.status_code} {r.text}")
+                send.get(issue["channel"], self.send_staff)(issue, sid, n)
                 sent.append((sid, issue["resolve"]))
         return sent
+
+    def send_amqp(self, client: SubmissionClient, issue: dict, sid: str, n: int) -> None:
+        client.submit(
+            issue["station"],
+            category=issue["category"],
+            description=issue["text"],
+            submission_id=sid,
+        )
+
+    def send_qr(self, issue: dict, sid: str, n: int) -> None:
+        r = self.http.post(
+            self.url("intake", f"/q/station/{issue['station']}"),
+            data={
+                "submission_id": sid,
+                "category": issue["category"],
+                "description": issue["text"],
+                # "是否与以下问题相同?" answered up front: a new problem (the scenario's texts
+                # are alike on purpose, and each is its own matter)
+                "same_as": "",
+                "csrf_token": self.csrf_token(issue["station"]),
+            },
+            # each citizen from an address of their own, as through the proxy (local.yaml
+            # trusts loopback), so the per-address limit holds them
+            headers={"X-Forwarded-For": f"10.77.{n // 250}.{n % 250}"},
+            timeout=30,
+        )
+        r.raise_for_status()
+
+    def send_staff(self, issue: dict, sid: str, n: int) -> None:
+        r = self.http.post(
+            self.url("intake", "/staff/issues"),
+            timeout=30,
+            json={
+                "submission_id": sid,
+                "station": issue["station"],
+                "channel": "phone",
+                "category": issue["category"],
+                "description": issue["text"],
+            },
+        )
+        if r.status_code not in (200, 201, 202):
+            raise RuntimeError(f"staff issue: {r.status_code} {r.text}")
 
     def csrf_token(self, station: str) -> str:
         """The form token the QR page gives this client (its CSRF cookie is in the session)."""
@@ -263,6 +270,11 @@ def run(
         actual = replay.report(months_2024)
         actual["matters_handled"] = replay.report(replay_months)["matters_handled"]
     reg = actual.pop("registry")
+    print_report(expected, actual, reg, replay_months, scale, seed, out)
+    return {"expected": expected, "actual": {k: actual[k] for k in expected}, "registry": reg}
+
+
+def print_report(expected, actual, reg, replay_months, scale, seed, out) -> None:
     rows = [
         ("委员接待日 reception days (2024)", expected["reception_days"], actual["reception_days"]),
         ("服务群众 people served (2024)", expected["people_served"], actual["people_served"]),
@@ -285,7 +297,6 @@ def run(
         "it runs against)",
         file=out,
     )
-    return {"expected": expected, "actual": {k: actual[k] for k in expected}, "registry": reg}
 
 
 def main(argv=None) -> int:

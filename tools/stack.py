@@ -227,6 +227,23 @@ def print_accounts(stack: Stack, cfg: dict, accounts: list[dict]) -> None:
     )
 
 
+def print_addresses(stack: Stack, cfg: dict, accounts: list[dict]) -> None:
+    """What a person needs once everything runs: the pages, the channels, the accounts."""
+    print("\n连心 Lianxin is running / 已启动:")
+    for service in SERVICES:
+        for path in PAGES[service]:
+            print(f"  {service:<10} {stack.url(service, path)}")
+    print(
+        f"\n  AMQP       {_safe(cfg['AMQP_URI'])} (exchange lianxin.intake, "
+        "routing key station.<code>)"
+    )
+    keys = str(cfg["services"]["intake"].get("open311_api_keys") or "").split(",")
+    print(f"  Open311    {stack.url('intake', '/open311/v2')} (api_key {keys[0].strip()})")
+    print('  try: .venv/bin/python -m tools.client gwm health "老人需要上门问诊"')
+    print_accounts(stack, cfg, accounts)
+    print(f"  logs: {stack.log_dir}/   Ctrl-C 停止 / stops everything\n", flush=True)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description="run every Lianxin service with demo data")
     parser.add_argument("--config", default=None)
@@ -255,19 +272,7 @@ def main(argv=None) -> int:
                 timeout=30,
                 what="intake to consume the demo stations",
             )
-        print("\n连心 Lianxin is running / 已启动:")
-        for service in SERVICES:
-            for path in PAGES[service]:
-                print(f"  {service:<10} {stack.url(service, path)}")
-        print(
-            f"\n  AMQP       {_safe(cfg['AMQP_URI'])} (exchange lianxin.intake, "
-            "routing key station.<code>)"
-        )
-        keys = str(cfg["services"]["intake"].get("open311_api_keys") or "").split(",")
-        print(f"  Open311    {stack.url('intake', '/open311/v2')} (api_key {keys[0].strip()})")
-        print('  try: .venv/bin/python -m tools.client gwm health "老人需要上门问诊"')
-        print_accounts(stack, cfg, accounts)
-        print(f"  logs: {stack.log_dir}/   Ctrl-C 停止 / stops everything\n", flush=True)
+        print_addresses(stack, cfg, accounts)
         while all(p.poll() is None for p in stack.procs.values()):
             time.sleep(0.5)
         dead = [n for n, p in stack.procs.items() if p.poll() is not None]

@@ -108,28 +108,14 @@ class Inbox(DependencyProvider):
         started, outcome = time.perf_counter(), "requeued"
         try:
             with self.db.transaction() as session:
-                if session.bind.dialect.name == "postgresql":
-                    # Two deliveries of one message at once (a redelivery racing the original):
-                    # the second waits here for the first to commit, then finds it handled,
-                    # instead of running the handler again only to fail on the primary key.
-                    session.execute(_KEY_LOCK, {"key": f"{delivery.queue}:{delivery.key}"})
-                # Plain statements, as in a batch: an ORM get and add cost more than the
-                # handler of a small event.
-                conn = session.connection()
-                if conn.execute(_HANDLED, {"queue": delivery.queue, "ids": [delivery.key]}).first():
+                if self._handled_already(session, [delivery]):
                     outcome = DUPLICATE
                     return DUPLICATE
                 result = handler(session, delivery)
                 if finish is not None:
                     finish(session)
-                conn.execute(
-                    _RECORD_HANDLED,
-                    {
-                        "consumer": delivery.queue,
-                        "message_id": delivery.key,
-                        "processed_at": utcnow(),
-                    },
-                )
+                handled = {"consumer": delivery.queue, "message_id": delivery.key}
+                session.connection().execute(_RECORD_HANDLED, handled | {"processed_at": utcnow()})
             outcome = "ok"
             return result
         except Exception as exc:
@@ -192,12 +178,18 @@ class Inbox(DependencyProvider):
 
     @staticmethod
     def _handled_already(session, deliveries: list[Delivery]) -> set[tuple[str, str]]:
-        """The ``(queue, key)`` of the batch's messages recorded as handled, read under the
-        messages' locks on PostgreSQL."""
+        """The ``(queue, key)`` of these messages recorded as handled already.
+
+        On PostgreSQL read under each message's lock: of two deliveries of one message at once
+        (a redelivery racing the original) the second waits for the first to commit, then finds
+        it handled, instead of running the handler again only to fail on the primary key. Plain
+        statements: an ORM get and add cost more than the handler of a small event."""
         keys = sorted({(d.queue, d.key) for d in deliveries})
         if session.bind.dialect.name == "postgresql":
-            # In key order, so two batches sharing messages cannot deadlock.
-            session.execute(_KEY_LOCKS, {"keys": [f"{q}:{k}" for q, k in keys]})
+            if len(keys) == 1:
+                session.execute(_KEY_LOCK, {"key": "{}:{}".format(*keys[0])})
+            else:  # in key order, so two batches sharing messages cannot deadlock
+                session.execute(_KEY_LOCKS, {"keys": [f"{q}:{k}" for q, k in keys]})
         conn = session.connection()
         done = set()
         for queue in {q for q, _ in keys}:
