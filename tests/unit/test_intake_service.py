@@ -236,3 +236,30 @@ def test_open311_refuses_a_wrong_key_and_an_unknown_format(with_db):
 def test_the_status_api_needs_both_halves(with_db):
     response = with_db.status_json(request("/api/status", number="LX1"))
     assert error(response, 404)["code"] == "not_found"
+
+
+def test_staff_bad_requests_say_which_field_schema_first_then_codes_unknown(with_db):
+    service = with_db
+    bad = {
+        "station": "nowhere",
+        "channel": "pigeon",
+        "category": "hazard",
+        "description": "x" * 4001,
+        "member": "m999",
+        "colour": "red",
+    }
+    response = service.staff_issue(request("/staff/issues", OFFICE, "POST", json.dumps(bad)))
+    fields = error(response, 400)["fields"]
+    assert set(fields) == {"channel", "description", "colour"}  # schema first
+    assert fields["colour"] == ["未知字段 / unknown field"]
+    unknown = {"station": "nowhere", "category": "hazard", "description": "x", "member": "m999"}
+    response = service.staff_issue(request("/staff/issues", OFFICE, "POST", json.dumps(unknown)))
+    assert set(error(response, 400)["fields"]) == {"station", "member"}
+    service.channel.submit.assert_not_called()
+
+
+def test_a_gbk_body_must_say_its_charset(service):
+    gbk = json.dumps({"station": "jnl", "description": "来信：路灯不亮"}, ensure_ascii=False)
+    response = service.staff_issue(request("/staff/issues", OFFICE, "POST", gbk.encode("gbk")))
+    assert "UTF-8" in error(response, 400)["fields"]["_body"][0]
+    service.db.transaction.assert_not_called()
