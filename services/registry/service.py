@@ -232,7 +232,7 @@ class RegistryService(ServiceBase):
         who = self._sign_in(request, data.get("login"), data.get("password"))
         if who is None:
             raise signin.wrong_password()
-        return signin.token_answer(who, self.config)
+        return signin.token_answer(who, self.config, self.settings)
 
     @http("POST", "/auth/sign-out")
     @public

@@ -17,6 +17,8 @@ class RegistrySettings:
     routing_url: str = ""  # public_urls.routing: the duty pages people land on
     reporting_url: str = ""  # public_urls.reporting: the office's dashboard
     throttle: Throttle = field(default_factory=Throttle)
+    session_s: int = 8 * 3600  # the session cookie's life (security.session_hours, as tokens)
+    secure_cookies: bool = False  # security.secure_cookies: cookies only over HTTPS
 
     @classmethod
     def from_config(cls, config: dict) -> RegistrySettings:
@@ -26,6 +28,8 @@ class RegistrySettings:
             intake_url=auth.public_url(config, "intake"),
             routing_url=auth.public_url(config, "routing"),
             reporting_url=auth.public_url(config, "reporting"),
+            session_s=auth.session_seconds(config),
+            secure_cookies=bool(security.get("secure_cookies")),
             throttle=Throttle(
                 int(security.get("sign_in_max_failures", limits.max_failures)),
                 int(

@@ -38,33 +38,35 @@ def me(who: auth.Principal) -> dict:
     ) | {"expires": who.expires}
 
 
-def set_session_cookie(response, token: str, config: dict) -> None:
+def set_session_cookie(response, token: str, settings: RegistrySettings) -> None:
     """``lx_session``: HttpOnly, SameSite=Lax, for the whole host (every service's port)."""
     response.set_cookie(
         auth.SESSION_COOKIE,
         token,
-        max_age=auth.session_seconds(config),
+        max_age=settings.session_s,
         httponly=True,
         samesite="Lax",
-        secure=bool(auth.security(config).get("secure_cookies")),
+        secure=settings.secure_cookies,
         path="/",
     )
 
 
-def token_answer(who: auth.Principal, config: dict) -> Response:
+def token_answer(who: auth.Principal, config: dict, settings: RegistrySettings) -> Response:
     """The JSON sign-in's answer: the token (for ``Authorization: Bearer``), when it expires,
     who it is, and the session cookie."""
     token = auth.issue_token(who, config)
     who = auth.read_token(token, config)
     response = json_response({"token": token, "expires": who.expires, "account": me(who)})
-    set_session_cookie(response, token, config)
+    set_session_cookie(response, token, settings)
     return response
 
 
-def page_answer(who: auth.Principal, next_url: str, config: dict, settings) -> Response:
+def page_answer(
+    who: auth.Principal, next_url: str, config: dict, settings: RegistrySettings
+) -> Response:
     """The sign-in page's answer: on to ``next_url`` (or :func:`landing`), with the cookie."""
     response = Response(status=303, headers={"Location": next_url or landing(who, settings)})
-    set_session_cookie(response, auth.issue_token(who, config), config)
+    set_session_cookie(response, auth.issue_token(who, config), settings)
     return response
 
 
