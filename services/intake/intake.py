@@ -254,7 +254,3 @@ def _reject(session, delivery, submission_id, errors: dict) -> dict:
         occurred_at=now,
     )
     return {"status": "rejected", "errors": errors}
-
-
-# tests/unit/test_catalogue.py (outside intake's ground) reads these here; they live in ``known``.
-from services.intake.known import apply_event, categories  # noqa: E402, F401

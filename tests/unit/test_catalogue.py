@@ -4,7 +4,7 @@ import json
 
 from sqlalchemy import select
 
-from services.intake import intake
+from services.intake import known as intake_known
 from services.kernel.events import new_event, parse_event
 from services.kernel.models import OutboxMessage
 from services.routing import catalogue
@@ -25,7 +25,7 @@ def test_intake_copy_replaces_the_catalogue_whole(session_of):
     s = session_of("intake")
 
     def announce(categories):
-        intake.apply_event(
+        intake_known.apply_event(
             s,
             parse_event(
                 new_event(
@@ -43,11 +43,11 @@ def test_intake_copy_replaces_the_catalogue_whole(session_of):
             {"code": "b", "name": "乙", "name_en": "B", "sectors": []},
         ]
     )
-    assert [c["code"] for c in intake.categories(s)] == ["a", "b"]
+    assert [c["code"] for c in intake_known.categories(s)] == ["a", "b"]
     announce(
         [
             {"code": "c", "name": "丙", "name_en": "C", "sectors": []},
             {"code": "a", "name": "甲", "name_en": "A", "sectors": []},
         ]
     )
-    assert [c["code"] for c in intake.categories(s)] == ["c", "a"]
+    assert [c["code"] for c in intake_known.categories(s)] == ["c", "a"]
