@@ -123,7 +123,7 @@ class Stack:
         run = subprocess.run(
             self._python(
                 "-m",
-                "services.registry.accounts",
+                "services.registry.first_accounts",
                 *(["--demo"] if demo else []),
                 self.config()["services"]["registry"]["db_url"],
             ),

@@ -251,8 +251,3 @@ def sign_in(
     account.last_sign_in_at = now
     return account
 
-
-if __name__ == "__main__":  # `python -m services.registry.accounts` (tools/stack.py)
-    from services.registry.first_accounts import main
-
-    raise SystemExit(main())
