@@ -10,6 +10,7 @@ service's branch).
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -41,7 +42,8 @@ def alembic_config(service: str, db_url: str) -> Config:
     cfg = Config()
     cfg.set_main_option("script_location", str(SERVICES_DIR / service / "migrations"))
     own = SERVICES_DIR / service / "migrations" / "versions"
-    cfg.set_main_option("version_locations", f"{own} {KERNEL_VERSIONS}")
+    cfg.set_main_option("path_separator", "os")
+    cfg.set_main_option("version_locations", os.pathsep.join([str(own), str(KERNEL_VERSIONS)]))
     cfg.set_main_option("sqlalchemy.url", db_url.replace("%", "%%"))
     return cfg
 

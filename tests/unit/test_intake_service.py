@@ -8,36 +8,17 @@ from contextlib import contextmanager
 
 import pytest
 from nameko.testing.services import worker_factory
-from werkzeug.test import EnvironBuilder
-from werkzeug.wrappers import Request
 
 from services.intake import known
 from services.intake.dependencies import NotQueued
 from services.intake.service import ACTIVITY_NOT_QUEUED, IntakeService
 from services.intake.settings import IntakeSettings
 from tests.conftest import auth_headers
+from tests.unit.workers import error, request
 
 OFFICE = auth_headers(role="office")
 GWM_ADMIN = auth_headers(role="station_admin", stations=["gwm"])
 MEMBER = auth_headers(role="member", member="m003")
-
-
-def request(path, headers=None, method="GET", body=None, data=None, **query) -> Request:
-    builder = EnvironBuilder(
-        path=path,
-        method=method,
-        query_string=query,
-        headers={**(headers or {}), **({"Content-Type": "application/json"} if body else {})},
-        data=body if body is not None else data,
-    )
-    return Request(builder.get_environ())
-
-
-def error(response, status: int) -> dict:
-    assert response.status_code == status
-    body = json.loads(response.get_data(as_text=True))["error"]
-    assert set(body) == {"code", "message_zh", "message", "fields"}
-    return body
 
 
 @pytest.fixture

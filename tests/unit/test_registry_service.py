@@ -4,15 +4,11 @@ real (SQLite) registry database with the small demo set. The end-to-end tests in
 tests/registry keep what needs RabbitMQ and the HTTP server."""
 
 import json
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from nameko.testing.services import worker_factory
 from sqlalchemy import select
-from sqlalchemy.orm import sessionmaker
-from werkzeug.test import EnvironBuilder
-from werkzeug.wrappers import Request
 
 from services.kernel.models import OutboxMessage
 from services.registry import accounts, demo
@@ -20,6 +16,14 @@ from services.registry.service import RegistryService
 from services.registry.settings import RegistrySettings
 from services.registry.throttle import Throttle
 from tests.conftest import auth_headers
+from tests.unit import workers
+from tests.unit.workers import Db, error
+
+
+def request(*args, **kwargs):
+    """From one client address (the sign-in throttle counts per address)."""
+    return workers.request(*args, remote_addr="10.0.0.9", **kwargs)
+
 
 OFFICE = auth_headers(role="office")
 GWM_ADMIN = auth_headers(role="station_admin", stations=["gwm"])
@@ -27,18 +31,6 @@ JNL_ADMIN = auth_headers(role="station_admin", stations=["jnl"])
 M003 = auth_headers(role="member", member="m003")
 M001 = auth_headers(role="member", member="m001")
 GOOD = "长城-correct-horse"
-
-
-class Db:
-    """The ``db`` dependency on a test's own database: one transaction per ``transaction()``."""
-
-    def __init__(self, engine):
-        self.sessionmaker = sessionmaker(engine)
-
-    @contextmanager
-    def transaction(self):
-        with self.sessionmaker.begin() as session:
-            yield session
 
 
 @pytest.fixture
@@ -60,26 +52,6 @@ SETTINGS = RegistrySettings(
 def service(db):
     # config {}: tokens signed with the development key, as auth_headers(None) signs them
     return worker_factory(RegistryService, config={}, db=db, settings=SETTINGS)
-
-
-def request(path, headers=None, method="GET", body=None, data=None, **query) -> Request:
-    builder = EnvironBuilder(
-        path=path,
-        method=method,
-        headers=headers,
-        query_string=query,
-        json=body,
-        data=data,
-        environ_base={"REMOTE_ADDR": "10.0.0.9"},
-    )
-    return Request(builder.get_environ())
-
-
-def error(response, status: int) -> dict:
-    assert response.status_code == status, response.get_data(as_text=True)
-    body = json.loads(response.get_data(as_text=True))["error"]
-    assert set(body) == {"code", "message_zh", "message", "fields"}
-    return body
 
 
 def ok(response, status: int = 200) -> dict:

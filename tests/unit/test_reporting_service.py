@@ -2,38 +2,24 @@
 the figures, and a bad month, year, range or breakdown answered in the one error format before
 anything is read. The end-to-end tests keep what needs the whole stack."""
 
-import json
-
 import pytest
 from nameko.testing.services import worker_factory
-from werkzeug.test import EnvironBuilder
-from werkzeug.wrappers import Request
 
 from services.reporting import queries
 from services.reporting.service import ReportingService
 from services.reporting.settings import ReportingSettings
 from tests.conftest import auth_headers
+from tests.unit.workers import error, request
 
 OFFICE = auth_headers(role="office")
 STATION_ADMIN = auth_headers(role="station_admin", stations=["gwm"])
 MEMBER = auth_headers(role="member", member="m1")
 
 
-def request(path: str, headers=None, **query) -> Request:
-    return Request(EnvironBuilder(path=path, query_string=query, headers=headers).get_environ())
-
-
 @pytest.fixture
 def service():
     # config {}: tokens signed with the development key, as auth_headers(None) signs them
     return worker_factory(ReportingService, config={}, settings=ReportingSettings())
-
-
-def error(response, status: int) -> dict:
-    assert response.status_code == status
-    body = json.loads(response.get_data(as_text=True))["error"]
-    assert set(body) == {"code", "message_zh", "message", "fields"}
-    return body
 
 
 @pytest.mark.parametrize(

@@ -3,12 +3,10 @@ act on cases, and bad input or a refused action answered in the one error format
 (SQLite) routing database. The end-to-end tests keep what needs the whole stack."""
 
 import json
-from contextlib import contextmanager
 
 import pytest
 from nameko.testing.services import worker_factory
 from sqlalchemy import select
-from sqlalchemy.orm import sessionmaker
 from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Request
 
@@ -18,24 +16,13 @@ from services.routing.service import RoutingService
 from services.routing.settings import NotifySettings, RoutingSettings
 from tests.conftest import auth_headers
 from tests.unit.test_routing_rules import issue, member
+from tests.unit.workers import Db, error, request
 
 OFFICE = auth_headers(role="office")
 DOC = auth_headers(role="member", member="doc")
 TEACHER = auth_headers(role="member", member="teacher")
 GWM_ADMIN = auth_headers(role="station_admin", stations=["gwm"])
 JNL_ADMIN = auth_headers(role="station_admin", stations=["jnl"])
-
-
-class Db:
-    """The ``db`` dependency on a test's own database: one transaction per ``transaction()``."""
-
-    def __init__(self, engine):
-        self.sessionmaker = sessionmaker(engine)
-
-    @contextmanager
-    def transaction(self):
-        with self.sessionmaker.begin() as session:
-            yield session
 
 
 @pytest.fixture
@@ -56,23 +43,9 @@ def service(db):
     return worker_factory(RoutingService, config={}, db=db, settings=RoutingSettings())
 
 
-def request(path, headers=None, method="GET", body=None, data=None, **query) -> Request:
-    builder = EnvironBuilder(
-        path=path, method=method, headers=headers, query_string=query, json=body, data=data
-    )
-    return Request(builder.get_environ())
-
-
 def act(service, number, action, headers=DOC, **body):
     path = f"/cases/{number}/actions/{action}"
     return service.http_act(request(path, headers, "POST", body), number, action)
-
-
-def error(response, status: int) -> dict:
-    assert response.status_code == status
-    body = json.loads(response.get_data(as_text=True))["error"]
-    assert set(body) == {"code", "message_zh", "message", "fields"}
-    return body
 
 
 def ok(response) -> dict:
