@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-from services.kernel.config import StationSelection, station_selection
+from services.intake.stations import StationSelection, station_selection
 
 # Public forms (QR form, Open311 POST): submissions per client address, per QR code and per
 # Open311 api_key in the window (services/intake/throttle.py).

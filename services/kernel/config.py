@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import copy
 import os
-import zlib
-from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
@@ -63,39 +61,3 @@ def service_config(config: dict, service: str) -> dict:
     flat["WEB_SERVER_ADDRESS"] = f"{config.get('http_host', '127.0.0.1')}:{own['port']}"
     flat["max_workers"] = own.get("max_workers", config.get("max_workers", 10))
     return flat
-
-
-@dataclass(frozen=True)
-class StationSelection:
-    """Which stations an intake process serves: every one, a list, or a share of all.
-
-    ``all``; ``gwm,jnl``; or ``shard:<i>/<n>``: the stations whose code hashes (CRC-32) to
-    ``i`` modulo ``n``, so ``n`` processes with ``shard:0/n`` … ``shard:<n-1>/n`` split every
-    station between them, stations created later included, each taken exactly once.
-    """
-
-    codes: tuple[str, ...] | None = None
-    shard: tuple[int, int] | None = None
-
-    def serves(self, code: str) -> bool:
-        if self.codes is not None:
-            return code in self.codes
-        if self.shard is not None:
-            index, count = self.shard
-            return zlib.crc32(code.encode("utf-8")) % count == index
-        return True
-
-
-def station_selection(value) -> StationSelection:
-    """Parse ``services.intake.stations`` (or ``INTAKE_STATIONS``)."""
-    if value is None or (isinstance(value, str) and value.strip().lower() in ("", "all")):
-        return StationSelection()
-    if isinstance(value, str) and value.strip().startswith("shard:"):
-        index, _, count = value.strip().removeprefix("shard:").partition("/")
-        index, count = int(index), int(count)
-        if not 0 <= index < count:
-            raise ValueError(f"bad station shard {value!r}: want shard:<i>/<n> with 0 <= i < n")
-        return StationSelection(shard=(index, count))
-    if isinstance(value, str):
-        value = value.split(",")
-    return StationSelection(codes=tuple(sorted({str(v).strip() for v in value if str(v).strip()})))

@@ -14,7 +14,8 @@ import pytest
 import requests
 from cryptography.fernet import Fernet
 
-from services.kernel.config import ROOT, station_selection
+from services.intake.stations import station_selection
+from services.kernel.config import ROOT
 from tests.conftest import auth_headers, create_vhost, delete_vhost, free_port
 from tests.deploy.test_deploy_files import COMPOSE, our_compose_services
 from tools.client import SubmissionClient

@@ -68,7 +68,7 @@ def test_every_variable_compose_sets_is_read_by_the_config():
 
 
 def test_intake_groups_together_cover_every_station_once():
-    from services.kernel.config import station_selection
+    from services.intake.stations import station_selection
 
     groups = [
         svc["environment"]["INTAKE_STATIONS"]

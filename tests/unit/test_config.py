@@ -1,5 +1,6 @@
 """Configuration: one YAML per deployment, environment variables override."""
 
+from services.intake import stations
 from services.kernel import config
 
 
@@ -16,12 +17,12 @@ def test_environment_overrides_the_yaml_default(monkeypatch):
 
 
 def test_station_selection():
-    assert config.station_selection("all").serves("anything")
-    assert config.station_selection(None).serves("anything")
-    listed = config.station_selection("gwm, jnl,gwm")
+    assert stations.station_selection("all").serves("anything")
+    assert stations.station_selection(None).serves("anything")
+    listed = stations.station_selection("gwm, jnl,gwm")
     assert listed.codes == ("gwm", "jnl") and listed.serves("jnl") and not listed.serves("sp")
-    assert config.station_selection(["sp"]).codes == ("sp",)
-    halves = [config.station_selection(f"shard:{i}/2") for i in range(2)]
+    assert stations.station_selection(["sp"]).codes == ("sp",)
+    halves = [stations.station_selection(f"shard:{i}/2") for i in range(2)]
     codes = [f"station-{i}" for i in range(200)]
     assert all(sum(h.serves(c) for h in halves) == 1 for c in codes)
     assert 60 < sum(halves[0].serves(c) for c in codes) < 140  # a fair share, roughly
