@@ -5,7 +5,7 @@ import io
 
 import requests
 
-from services.reporting import scenario
+from tools import scenario
 
 
 def test_the_scaled_down_scenario_reproduces_its_ground_truth(stack):
