@@ -65,6 +65,7 @@ def prepared_databases(tmp_path, backend: str, pg_databases) -> dict[str, str]:
     templates = pg_databases.templates[key]
     if backend != "sqlite":
         return {s: pg_databases.create(template=templates[s]) for s in SERVICES}
+    tmp_path.mkdir(parents=True, exist_ok=True)
     for url in templates.values():
         source = Path(url.removeprefix("sqlite:///"))
         for part in source.parent.glob(f"{source.name}*"):  # the database and its WAL, if any
