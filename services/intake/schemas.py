@@ -26,6 +26,18 @@ _BILINGUAL = {
 }
 
 
+def description_field() -> fields.String:
+    """The citizen's words: required, 1 to DESCRIPTION_MAX characters."""
+    return fields.String(
+        required=True,
+        validate=validate.Length(
+            min=1,
+            max=DESCRIPTION_MAX,
+            error=f"问题描述须为 1–{DESCRIPTION_MAX} 字 / description must be 1-{DESCRIPTION_MAX} characters",
+        ),
+    )
+
+
 class Invalid(ApiError):
     """Field errors ("中文 / English") for a request; nothing was stored or sent.
 
@@ -77,14 +89,7 @@ class SubmissionSchema(Schema):
         ),
     )
     category = fields.String(required=True, validate=validate.Length(min=1, max=40))
-    description = fields.String(
-        required=True,
-        validate=validate.Length(
-            min=1,
-            max=DESCRIPTION_MAX,
-            error=f"问题描述须为 1–{DESCRIPTION_MAX} 字 / description must be 1-{DESCRIPTION_MAX} characters",
-        ),
-    )
+    description = description_field()
     place = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=200))
     member = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=40))
     studio = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=40))
@@ -123,14 +128,7 @@ class ActivityIssueSchema(Schema):
     """An issue raised at an activity; it goes to the station's queue like any other."""
 
     category = fields.String(required=True, validate=validate.Length(min=1, max=40))
-    description = fields.String(
-        required=True,
-        validate=validate.Length(
-            min=1,
-            max=DESCRIPTION_MAX,
-            error=f"问题描述须为 1–{DESCRIPTION_MAX} 字 / description must be 1-{DESCRIPTION_MAX} characters",
-        ),
-    )
+    description = description_field()
     place = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=200))
     member = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=40))
     contact = fields.Nested(ContactSchema, load_default=None, allow_none=True)
