@@ -250,4 +250,3 @@ def sign_in(
     throttling.forget(session, login)
     account.last_sign_in_at = now
     return account
-
