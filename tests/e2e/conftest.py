@@ -85,7 +85,19 @@ def make_stack(tmp_path, backend: str, pg_databases) -> tuple[Stack, str, str]:
         timeout=30,
         what="intake consuming the five demo stations",
     )
+    stack.wait_for(
+        lambda: demo_copied(stack),
+        timeout=30,
+        what="intake's copy of the demo members and of routing's catalogue",
+    )
     return stack, vhost, amqp_uri
+
+
+def demo_copied(stack) -> bool:
+    """Whether intake has heard of the demo registry and the catalogue (the registry and routing
+    announce them when they start; a QR page shows both): a citizen's first scan finds them."""
+    page = requests.get(stack.url("intake", "/q/member/m003"), timeout=5)
+    return page.status_code == 200 and "张志强" in page.text and "医疗健康" in page.text
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
