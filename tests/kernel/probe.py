@@ -12,6 +12,7 @@ from services.kernel.service import ServiceBase
 PROBE_QUEUE = "probe.in"
 FAULTY: set[str] = set()  # texts whose handling raises, until the test removes them
 CALLS: Counter = Counter()  # how often the handler ran, per text
+ATTEMPTS: dict[str, list[int]] = {}  # per text, the delivery's attempt number at each run
 
 
 class ProbeBase(DeclarativeBase):
@@ -27,6 +28,7 @@ class Note(ProbeBase):
 def handle(session, delivery):
     text = delivery.json()["text"]
     CALLS[text] += 1
+    ATTEMPTS.setdefault(text, []).append(delivery.attempts)
     if text in FAULTY:
         raise RuntimeError(f"boom on {text}")
     session.add(Note(text=text))
