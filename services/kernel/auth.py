@@ -327,19 +327,30 @@ def safe_next(value: str | None, config: dict) -> str | None:
 
 
 def refusal_page(err: ApiError, request, config: dict) -> Response:
-    """A page's answer to a refused request: sign in (303) or a short 403 page."""
+    """A page's answer to a refused request: sign in (303), a short 403 page, or for the
+    caller's own mistake (400…) the page saying which field is wrong, with a way back."""
     if err.status == 401:
         here = request.full_path.rstrip("?")
         service = config.get("SERVICE_NAME", "")
         base = public_url(config, service)
         return Response(status=303, headers={"Location": sign_in_url(config, base + here)})
+    if err.status == 403:
+        way_out = (
+            f'<a href="{escape(sign_in_url(config))}">换个账号登录 / sign in as someone else</a>'
+        )
+    else:  # the caller's mistake in the address (a bad month, say): say which, and go back
+        way_out = f'<a href="{escape(request.path)}">返回 / back</a>'
+    fields = "".join(
+        f"<li>{escape(name)}: {escape('; '.join(map(str, messages)))}</li>"
+        for name, messages in err.fields.items()
+        if isinstance(messages, list | tuple)
+    )
     body = (
         "<!doctype html><html lang=zh-CN><head><meta charset=utf-8>"
         '<meta name=viewport content="width=device-width, initial-scale=1">'
         f'<title>{escape(err.message_zh)}</title></head><body style="font-family:sans-serif;'
         f'padding:16px"><h1 id=refused>{escape(err.message_zh)}</h1><p>{escape(err.message)}</p>'
-        f'<p><a href="{escape(sign_in_url(config))}">换个账号登录 / sign in as someone else</a>'
-        "</p></body></html>"
+        f"{f'<ul id=fields>{fields}</ul>' if fields else ''}<p>{way_out}</p></body></html>"
     )
     return Response(body, status=err.status, content_type="text/html; charset=utf-8")
 

@@ -92,7 +92,10 @@ def test_a_bad_month_on_the_dashboard_is_a_page_saying_why(service):
     page = service.http_dashboard(request("/dashboard", OFFICE, month="2024-13"))
     assert page.status_code == 400
     assert page.mimetype == "text/html"
-    assert "没有 13 月" in page.get_data(as_text=True)
+    html = page.get_data(as_text=True)
+    assert "没有 13 月" in html
+    # the office's own typo: a way back to the dashboard, not "sign in as someone else"
+    assert 'href="/dashboard">返回 / back' in html and "sign in as someone else" not in html
 
 
 def test_one_breakdown_answers_the_month_and_that_breakdown_only(service, monkeypatch):
