@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.orm import Session
 
 from services.kernel import logs, outbox
-from services.routing import catalogue, deciding, lifecycle, loads, merging, opening
+from services.routing import access, catalogue, deciding, lifecycle, loads, merging, opening
 from services.routing.assignment import choose
 from services.routing.lifecycle import CaseError
 from services.routing.models import Case, MemberCopy
@@ -38,6 +38,7 @@ class Request:
     note: str | None
     params: dict
     settings: RoutingSettings
+    scope: access.Scope | None = None  # whose scope the ids in ``params`` must be in
     at: datetime = field(default_factory=now)
     after: str = ""  # the status after a step (``lifecycle.next_status``)
 
@@ -54,9 +55,14 @@ def act(
     note: str | None = None,
     version: int | None = None,
     settings: RoutingSettings = RoutingSettings(),
+    scope: access.Scope | None = None,
     **params,
 ) -> Case:
-    """Apply one member, office or citizen action to a case; CaseError if it is not allowed."""
+    """Apply one member, office or citizen action to a case; CaseError if it is not allowed.
+
+    ``scope``: the signed-in caller's (``access.Scope``); every case, member or station the
+    action names besides the case itself must be in it, else it answers as an unknown one.
+    None for a caller inside the system (the citizen's RPC, the rules)."""
     logs.bind(tracking_number=number)
     case = session.get(Case, number, with_for_update=True)
     if case is None:
@@ -70,7 +76,8 @@ def act(
     after = lifecycle.next_status(action, case.status)
     if action not in ACTIONS:  # "assign" is the rules' own, never asked for
         raise CaseError("unknown_action", f"未知操作: {action}", f"unknown action: {action}", 400)
-    ACTIONS[action](Request(session, case, action, actor, note, params, settings, after=after))
+    r = Request(session, case, action, actor, note, params, settings, scope, after=after)
+    ACTIONS[action](r)
     return case
 
 
@@ -148,7 +155,7 @@ def _reopen(r: Request) -> dict:
 @step
 def _rate(r: Request) -> dict:
     rating = r.params.get("rating")
-    if rating not in RATINGS:
+    if not isinstance(rating, str) or rating not in RATINGS:
         raise CaseError(
             "invalid",
             "评价须为 满意/基本满意/不满意",
@@ -192,8 +199,11 @@ def _transfer(r: Request) -> None:
     case = r.case
     extra = {"from_member": case.member_code, "from_station": case.station_code}
     if to_member:
-        member = _member_for(r.session, case, to_member)
+        member = _member_for(r, str(to_member).strip())
     else:
+        to_station = str(to_station).strip()
+        if r.scope is not None and not r.scope.may_hand_to(r.session, case, to_station):
+            raise access.unseen_station(to_station)
         member, why = _station_member_for(r.session, case, to_station)
         case.station_code = to_station
         reason = f"{reason}; {why}"
@@ -202,16 +212,15 @@ def _transfer(r: Request) -> None:
     opening.give(r.session, case, member, "transfer", reason, r.actor, "transfer", extra)
 
 
-def _member_for(session: Session, case: Case, code: str) -> str:
+def _member_for(r: Request, code: str) -> str:
+    """The member a transfer names: active and within the caller's scope (``access.Scope``),
+    else the same answer as for a member that does not exist."""
+    session, case = r.session, r.case
     member = session.get(MemberCopy, code)
     if member is None or not member.active:
-        raise CaseError(
-            "invalid",
-            f"委员 {code} 不存在或已停用",
-            f"member {code} is unknown or inactive",
-            400,
-            "to_member",
-        )
+        raise access.unseen_member(code)
+    if r.scope is not None and not r.scope.may_give_to(session, case, member):
+        raise access.unseen_member(code)
     if code == case.member_code:
         raise CaseError(
             "invalid", "不能转给本人", "cannot transfer to the same member", 400, "to_member"
@@ -235,7 +244,8 @@ def _station_member_for(session: Session, case: Case, station: str) -> tuple[str
 
 
 def _merge(r: Request) -> None:
-    merging.merge(r.session, r.case, r.actor, r.params.get("into"), r.note)
+    may_see = r.scope.may_cases if r.scope is not None else None
+    merging.merge(r.session, r.case, r.actor, r.params.get("into"), r.note, may_see)
 
 
 ACTIONS["transfer"] = _transfer

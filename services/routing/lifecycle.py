@@ -83,12 +83,18 @@ def next_status(action: str, status: str) -> str:
     return to or status
 
 
+def unknown_case(number, field: str = "into") -> CaseError:
+    """The one answer for a case named in a body that does not exist or that the caller may not
+    see (``access.py``): 404 ``not_found`` on that field, so it never tells which."""
+    return CaseError("not_found", f"未找到案件 {number}", f"no case {number}", 404, field)
+
+
 def merge_refusal(number: str, into: str | None, chain: list[str], root_status: str | None):
     """Why ``number`` cannot be merged into ``into``, as a CaseError; None when it can.
 
     ``chain`` is ``into`` followed by the cases it already follows (``into`` → its main → …),
     ``root_status`` the status of the last of them (the case ``number`` would follow), None if
-    ``into`` is not a case.
+    ``into`` is not a case (or not one the caller may see: the same refusal, 404).
     """
 
     def refuse(code, zh, en, status=409):
@@ -101,7 +107,7 @@ def merge_refusal(number: str, into: str | None, chain: list[str], root_status: 
             "merge_self", "不能把案件合并到它自己", "a case cannot be merged into itself", 400
         )
     if root_status is None:
-        return refuse("not_found", f"未找到案件 {into}", f"no case {into}", 400)
+        return unknown_case(into)
     if number in chain:
         path = " → ".join(chain)
         return refuse(

@@ -43,11 +43,15 @@ def followers(session: Session, number: str) -> list[str]:
     return merges.followers(number, followers_of)
 
 
-def merge(session: Session, case: Case, actor: str, into, note) -> Case:
+def merge(session: Session, case: Case, actor: str, into, note, may_see=None) -> Case:
     """Merge ``case`` into ``into`` (or the open case ``into`` already follows): it stops being
-    worked on by itself and follows that case, its 主案件; its reporter keeps the tracking number."""
+    worked on by itself and follows that case, its 主案件; its reporter keeps the tracking number.
+
+    ``may_see``: the caller's case scope over a list of cases (``access.Scope.may_cases``), None
+    for a caller inside the system. ``into`` and every case it follows must be in it: otherwise
+    the merge is refused exactly as for a case that does not exist (404 ``not_found``)."""
     into = str(into).strip() if into else None
-    root = _main_case(session, case.tracking_number, into)
+    root = _main_case(session, case.tracking_number, into, may_see)
     number, main, before, at = case.tracking_number, root.tracking_number, case.status, now()
     after = lifecycle.next_status("merge", before)
     loads.moved(session, loads.holder(before, case.member_code), None)
@@ -78,10 +82,14 @@ def merge(session: Session, case: Case, actor: str, into, note) -> Case:
     return case
 
 
-def _main_case(session: Session, number: str, into: str | None) -> Case:
-    """The open case a merge of ``number`` into ``into`` would follow; CaseError if none."""
+def _main_case(session: Session, number: str, into: str | None, may_see=None) -> Case:
+    """The open case a merge of ``number`` into ``into`` would follow; CaseError if none. A case
+    of the chain outside ``may_see`` makes it none: the refusal cannot tell the two apart."""
     chain = chain_of(session, into) if into else []
     root = session.get(Case, chain[-1], with_for_update=True) if chain else None
+    if root is not None and may_see is not None:
+        if not may_see([session.get(Case, n) for n in chain]):
+            root = None
     refusal = lifecycle.merge_refusal(number, into, chain, root.status if root else None)
     if refusal is not None:
         raise refusal

@@ -8,17 +8,27 @@ number and lookup code; routing never sees lookup codes.
 
 from __future__ import annotations
 
+from marshmallow import ValidationError
 from nameko.rpc import rpc
 from nameko.web.handlers import http
 
 from services.kernel import topology
 from services.kernel.auth import current, guard
 from services.kernel.events import parse_event
-from services.kernel.http import int_arg, json_response, not_found, read_json
+from services.kernel.http import json_response, read_json
 from services.kernel.messaging import consume_reliably
 from services.kernel.service import ServiceBase
 from services.kernel.settings import Settings
-from services.routing import access, actions, catalogue, deadlines, handlers, notify, views
+from services.routing import (
+    access,
+    actions,
+    catalogue,
+    deadlines,
+    handlers,
+    inputs,
+    notify,
+    views,
+)
 from services.routing.dependencies import CatalogueAnnouncer, ConfiguredTimer
 from services.routing.lifecycle import CaseError
 from services.routing.pages import duty_page, page_response, station_page
@@ -83,9 +93,11 @@ class RoutingService(ServiceBase):
     @http("GET", "/notices")
     @guard("office", "member")
     def http_notices(self, request):
-        member, status = access.notices_member(request), request.args.get("status")
+        query = inputs.notice_query(request.args)
+        member = access.notices_member(request, query["member"])
         with self.db.transaction() as session:
-            return json_response({"notices": notify.list_notices(session, status, member)})
+            notices = notify.list_notices(session, query["status"], member)
+        return json_response({"notices": notices})
 
     @http("GET", "/catalogue")
     @guard()
@@ -97,9 +109,7 @@ class RoutingService(ServiceBase):
     def http_case(self, request, number):
         with self.db.transaction() as session:
             view = views.case_view(session, number)
-        if view is None:
-            raise not_found(number)
-        access.may_see_case(current(request), view)
+        access.case(request, view, number)
         return json_response(view)
 
     @http("POST", "/cases/<string:number>/actions/<string:action>")
@@ -110,12 +120,13 @@ class RoutingService(ServiceBase):
             raise unknown_action(action, 404)
         with self.db.transaction() as session:
             holder = views.holder_view(session, number)
-        if holder is None:
-            raise not_found(number)
-        actor = access.may_see_case(current(request), holder)
-        given = {k: body.get(k) for k in ("note", "to_member", "to_station", "into")}
-        given["version"] = int_arg(body.get("version"), "version")
-        actions.perform(self.db.transaction, number, action, actor, settings=self.settings, **given)
+        actor = access.case(request, holder, number)
+        given = inputs.action_body(body)
+        given.pop("actor", None)  # the history records the signed-in caller, never the body's
+        scope = access.Scope(current(request))
+        actions.perform(
+            self.db.transaction, number, action, actor, settings=self.settings, scope=scope, **given
+        )
         with self.db.transaction() as session:
             return json_response(views.case_view(session, number))
 
@@ -150,9 +161,18 @@ class RoutingService(ServiceBase):
     @rpc
     def citizen_action(self, number, action, rating=None, comment=None):
         """Rate or reopen, for intake's status page (which checked the lookup code)."""
-        if action not in CITIZEN_ACTIONS:
-            return rpc_error(unknown_action(action, 400), with_field=False)
-        given = {"note": comment, "rating": rating, "settings": self.settings}
+        if not isinstance(action, str) or action not in CITIZEN_ACTIONS:
+            return rpc_error(unknown_action(str(action)[:40], 400), with_field=False)
+        try:
+            args = inputs.CitizenAction().load(
+                {"number": number, "rating": rating, "comment": comment}
+            )
+        except ValidationError as err:
+            field, [message, *_] = next(iter(err.messages.items()))
+            zh, _, en = message.partition(" / ")
+            return rpc_error(CaseError("invalid", zh, en or zh, 400, field))
+        number = args["number"]
+        given = {"note": args["comment"], "rating": args["rating"], "settings": self.settings}
         try:
             with self.db.transaction() as session:
                 actions.act(session, number, action, "citizen", **given)
@@ -163,5 +183,7 @@ class RoutingService(ServiceBase):
     @rpc
     def case_status(self, number):
         """What a citizen may see of a case: its state and dates, nobody's personal data."""
+        if not isinstance(number, str) or not 0 < len(number) <= inputs.NUMBER_MAX:
+            return None
         with self.db.transaction() as session:
             return views.citizen_view(session, number)

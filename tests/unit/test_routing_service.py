@@ -115,8 +115,8 @@ def test_a_refused_action_answers_in_the_one_format_with_its_field(service):
     body = error(act(service, "LX1", "respond", note="  "), 400)
     assert body["code"] == "missing" and list(body["fields"]) == ["note"]
     assert body["fields"]["note"] == [f"{body['message_zh']} / {body['message']}"]
-    body = error(act(service, "LX1", "transfer", note="换人", to_member="nobody"), 400)
-    assert list(body["fields"]) == ["to_member"]
+    body = error(act(service, "LX1", "transfer", note="换人", to_member="nobody"), 404)
+    assert body["code"] == "not_found" and list(body["fields"]) == ["to_member"]
 
 
 def test_a_stale_version_is_refused_and_a_fresh_one_acts(service, db):
