@@ -5,11 +5,16 @@ Tests neither need nor disturb a `make run` on the same broker: each gets its ow
 PostgreSQL databases.
 """
 
-import eventlet
+import os
+
+# Hypothesis loads other packages' plugins at import (trio's among them), and trio cannot be
+# imported once eventlet has patched the socket module: our property tests need no plugin.
+os.environ.setdefault("HYPOTHESIS_NO_PLUGINS", "1")
+
+import eventlet  # noqa: E402
 
 eventlet.monkey_patch()  # noqa: E402  nameko's pytest plugin no longer does this for us
 
-import os  # noqa: E402
 import uuid  # noqa: E402
 from urllib.parse import quote  # noqa: E402
 

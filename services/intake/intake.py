@@ -7,7 +7,6 @@ announced as ``intake.submission_rejected``. A submission id seen before gives n
 
 from __future__ import annotations
 
-import codecs
 import json
 import secrets
 from datetime import UTC, datetime
@@ -21,7 +20,7 @@ from sqlalchemy.orm import Session
 from services.intake.known import category_codes
 from services.intake.models import Issue, KnownMember, KnownStudio, Submission
 from services.intake.schemas import IssueReceivedSchema, SubmissionSchema, bilingual
-from services.kernel import logs, outbox
+from services.kernel import http, logs, outbox
 from services.kernel.messaging import Delivery
 
 SOURCE = "intake"
@@ -39,48 +38,17 @@ def station_of_queue(queue: str) -> str:
     return queue.removeprefix("station.")
 
 
-def charset_of(content_type: str | None) -> str | None:
-    """The ``charset`` parameter of a content type (``application/json; charset=gbk`` → gbk)."""
-    for part in (content_type or "").split(";")[1:]:
-        name, _, value = part.strip().partition("=")
-        if name.strip().lower() == "charset" and value.strip():
-            return value.strip().strip('"').lower()
-    return None
-
-
 def decode_body(body: bytes, content_type: str | None) -> tuple[object, dict | None]:
-    """The body as JSON, decoded with the charset the message names (UTF-8 if none).
+    """The body as JSON, decoded with the charset the message names (UTF-8 if none), at most
+    :data:`MAX_BODY_BYTES` and nested at most ``http.MAX_JSON_DEPTH`` levels: the kernel's one
+    decoder (:func:`services.kernel.http.decode_json`), for the queue and HTTP alike.
 
     Returns ``(data, None)`` or ``(None, errors)`` with the reason under ``_body``.
     """
-    if len(body) > MAX_BODY_BYTES:
-        return None, {
-            "_body": [
-                f"内容过大（{len(body)} 字节，上限 {MAX_BODY_BYTES}）/ "
-                f"body too large ({len(body)} bytes, limit {MAX_BODY_BYTES})"
-            ]
-        }
-    charset = charset_of(content_type)
-    if charset is not None:
-        try:
-            codecs.lookup(charset)
-        except LookupError:
-            return None, {"_body": [f"未知字符集 {charset} / unknown charset {charset}"]}
     try:
-        text = body.decode(charset or "utf-8")
-    except UnicodeDecodeError:
-        if charset is None:
-            reason = (
-                "内容不是 UTF-8，且消息未声明字符集 / body is not UTF-8 and the message names no "
-                "charset (send content_type 'application/json; charset=gbk')"
-            )
-        else:
-            reason = f"内容不是有效的 {charset} 编码 / body is not valid {charset}"
-        return None, {"_body": [reason]}
-    try:
-        return json.loads(text), None
-    except ValueError as exc:
-        return None, {"_body": [f"内容不是有效的 JSON / body is not JSON: {exc}"]}
+        return http.decode_json(body, content_type, MAX_BODY_BYTES), None
+    except http.ApiError as err:
+        return None, err.fields
 
 
 def check_references(session: Session, sub: dict) -> dict:

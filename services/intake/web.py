@@ -3,35 +3,17 @@ submission staff sent; errors in the kernel's one format (``services.kernel.http
 
 from __future__ import annotations
 
-from werkzeug.exceptions import RequestEntityTooLarge
-
 from services.intake import duplicates, intake
 from services.intake.schemas import Invalid
-from services.kernel.http import ApiError, json_response
-
-
-def too_large() -> ApiError:
-    return ApiError(
-        "too_large",
-        f"请求内容过大（上限 {intake.MAX_BODY_BYTES} 字节）",
-        f"request body too large (limit {intake.MAX_BODY_BYTES} bytes)",
-        status=413,
-    )
+from services.kernel import http
+from services.kernel.http import json_response
 
 
 def read_body(request) -> dict:
-    """A JSON request body, decoded by its declared charset, capped in size; or an ApiError."""
+    """A JSON request body through the kernel's input layer (:func:`http.read_json`: charset,
+    depth, an object), capped at intake's :data:`intake.MAX_BODY_BYTES` as on the queue."""
     request.max_content_length = intake.MAX_BODY_BYTES
-    try:
-        raw = request.get_data()
-    except RequestEntityTooLarge as exc:
-        raise too_large() from exc
-    data, errors = intake.decode_body(raw, request.content_type)
-    if errors is None and not isinstance(data, dict):
-        errors = {"_body": ["内容必须是 JSON 对象 / body must be a JSON object"]}
-    if errors is not None:
-        raise Invalid(errors)
-    return data
+    return http.read_json(request)
 
 
 def submission_answer(db, result: dict):

@@ -41,7 +41,7 @@ from urllib.parse import quote, urlsplit
 
 from werkzeug.wrappers import Response
 
-from services.kernel.http import ApiError, answering, as_api_error
+from services.kernel.http import ApiError, answering
 
 ROLES = ("office", "station_admin", "studio_admin", "member")
 ROLE_NAMES = {
@@ -239,15 +239,17 @@ PRINCIPAL_ENVIRON = "lianxin.principal"
 UNSAFE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
 
 
-def guard(*roles: str, page: bool = False):
+def guard(*roles: str, page: bool = False, max_body: int | None = None):
     """Decorator for an ``@http`` entrypoint: only a signed-in principal in one of ``roles`` (any
     role when none are given) gets through; :func:`current` gives the handler who it is.
 
-    Put it under ``@http``. What a client got wrong (an :class:`ApiError` such as
+    Put it under ``@http``. The request passes the kernel's input layer
+    (:func:`services.kernel.http.answering`: the body capped at ``max_body`` bytes, by default
+    ``http.MAX_BODY_BYTES``) and what a client got wrong (an :class:`ApiError` such as
     ``forbidden()`` after a scope check, a marshmallow ``ValidationError``, a bad integer from
-    :func:`~services.kernel.http.int_arg`) leaves in the one error format
-    (:func:`~services.kernel.http.as_api_error`); entrypoints write no ``try/except`` for it. For a ``page`` the refusals are pages too:
-    nobody signed in is sent to the sign-in page and back, a wrong role sees a short 403 page.
+    :func:`~services.kernel.http.int_arg`) leaves in the one error format; entrypoints write no
+    ``try/except`` for it. For a ``page`` the refusals are pages too: nobody signed in is sent to
+    the sign-in page and back, a wrong role sees a short 403 page.
 
     A state-changing request that relies on the session cookie (not a Bearer header) must be JSON
     (``Content-Type: application/json``): a cross-site HTML form cannot send that without a CORS
@@ -256,24 +258,19 @@ def guard(*roles: str, page: bool = False):
 
     def decorate(fn):
         @functools.wraps(fn)
-        def wrapper(self, request, *args, **kwargs):
-            try:
-                who = require(request, self.config, *roles)
-                if _cookie_form_post(request):
-                    raise ApiError(
-                        "csrf",
-                        "请求须为 JSON（或用 Authorization 头）",
-                        "a cookie-authenticated change must be sent as JSON",
-                        status=403,
-                    )
-                request.environ[PRINCIPAL_ENVIRON] = who
-                return fn(self, request, *args, **kwargs)
-            except Exception as exc:
-                err = as_api_error(exc)
-                if err is None:
-                    raise
-                return refusal_page(err, request, self.config) if page else err.response()
+        def checked(self, request, *args, **kwargs):
+            who = require(request, self.config, *roles)
+            if _cookie_form_post(request):
+                raise ApiError(
+                    "csrf",
+                    "请求须为 JSON（或用 Authorization 头）",
+                    "a cookie-authenticated change must be sent as JSON",
+                    status=403,
+                )
+            request.environ[PRINCIPAL_ENVIRON] = who
+            return fn(self, request, *args, **kwargs)
 
+        wrapper = answering(checked, _page_refusal if page else None, max_body)
         wrapper.lianxin_access = roles or ROLES
         wrapper.lianxin_page = page
         return wrapper
@@ -281,12 +278,21 @@ def guard(*roles: str, page: bool = False):
     return decorate
 
 
-def public(fn):
-    """Marks an ``@http`` entrypoint as open to anybody on purpose (see docs/security.md); a
-    client's mistake it raises leaves in the one error format, as under :func:`guard`."""
-    wrapper = answering(fn)
-    wrapper.lianxin_access = "public"
-    return wrapper
+def _page_refusal(err: ApiError, request, service) -> Response:
+    return refusal_page(err, request, service.config)
+
+
+def public(fn=None, *, max_body: int | None = None):
+    """Marks an ``@http`` entrypoint as open to anybody on purpose (see docs/security.md); it
+    passes the kernel's input layer as under :func:`guard` (``@public`` or
+    ``@public(max_body=…)``)."""
+
+    def decorate(fn):
+        wrapper = answering(fn, max_body=max_body)
+        wrapper.lianxin_access = "public"
+        return wrapper
+
+    return decorate(fn) if fn is not None else decorate
 
 
 def current(request) -> Principal:

@@ -1,14 +1,46 @@
-"""JSON over HTTP: one response helper and one error format for every service.
+"""JSON over HTTP: one input layer, one response helper and one error format for every service.
 
 An error body is always ``{"error": {"code", "message_zh", "message", "fields"}}``; ``fields``
 maps each bad field to its messages (Chinese first, English after the slash).
+
+The input layer (every ``@http`` entrypoint passes through it, via :func:`answering`, which
+:func:`services.kernel.auth.guard` and :func:`~services.kernel.auth.public` apply):
+
+- a body is read at most ``max_body`` bytes (:data:`MAX_BODY_BYTES` unless the entrypoint says
+  otherwise: an Excel import, say); more answers 413 ``too_large``;
+- a JSON body (:func:`read_json`, :func:`decode_json`) is decoded only in a charset of
+  :data:`CHARSETS` (UTF-8 when none is named), nested at most :data:`MAX_JSON_DEPTH` levels, with
+  no ``NaN``/``Infinity``, and must be an object; else 400 with the reason under ``_body``;
+- whole numbers in the address (:func:`int_arg`) are ASCII digits within bounds
+  (at most :data:`INT_MAX` unless the caller says less);
+- werkzeug's own refusals (a malformed form, say) keep their 4xx status in the one format;
+- anything else is our fault: logged with its traceback, answered 500 ``internal`` in the one
+  format, with nothing of the exception in the body.
 """
 
 from __future__ import annotations
 
+import codecs
+import functools
 import json
+import logging
+import math
+import re
 
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.wrappers import Response
+
+log = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 256 * 1024
+"""The default cap of a request body: far above any form or JSON a person sends."""
+MAX_JSON_DEPTH = 16
+"""The deepest nesting a JSON body may have (our deepest schema needs 3)."""
+INT_MAX = 2**31 - 1
+"""The largest whole number :func:`int_arg` takes unless told a smaller bound."""
+CHARSETS = frozenset({"utf-8", "utf-16", "gbk", "gb2312", "gb18030", "big5", "ascii", "latin-1"})
+"""Charsets a body may name (by Python's canonical codec name): the UTF forms and the Chinese
+national ones. ``rot13``, ``base64``, ``zlib`` and the like are codecs, not charsets: refused."""
 
 JSON = "application/json; charset=utf-8"
 
@@ -68,42 +100,75 @@ def as_api_error(exc: Exception) -> ApiError | None:
     if isinstance(exc, ValidationError):
         messages = exc.messages if isinstance(exc.messages, dict) else {"_body": exc.messages}
         return invalid(messages)
+    if isinstance(exc, RequestEntityTooLarge):
+        return too_large(MAX_BODY_BYTES)
+    if isinstance(exc, HTTPException) and exc.code is not None and 400 <= exc.code < 500:
+        reason = exc.description or exc.name
+        return ApiError(
+            re.sub(r"\W+", "_", exc.name.lower()).strip("_"),
+            f"请求有误：{exc.name}",
+            f"bad request: {reason}",
+            status=exc.code,
+        )
     return None
 
 
-def answering(fn):
-    """Wraps an ``@http`` handler so that a client's mistake leaves in the one error format.
+def answering(fn, page=None, max_body: int | None = None):
+    """Wraps an ``@http`` handler in the input layer (module docstring): its body is capped at
+    ``max_body`` bytes, and whatever it raises leaves in the one error format, a client's
+    mistake as 4xx, our own fault as a logged 500 ``internal``. ``page(err, request, self)``,
+    when given, answers a refusal as a page instead of JSON.
 
     :func:`services.kernel.auth.guard` and :func:`~services.kernel.auth.public` apply it: no
     entrypoint writes its own ``try/except`` for that."""
-    import functools
+    cap = MAX_BODY_BYTES if max_body is None else max_body
 
     @functools.wraps(fn)
     def wrapper(self, request, *args, **kwargs):
+        request.max_content_length = cap
         try:
             return fn(self, request, *args, **kwargs)
         except Exception as exc:
-            err = as_api_error(exc)
+            err = too_large(cap) if isinstance(exc, RequestEntityTooLarge) else as_api_error(exc)
             if err is None:
-                raise
-            return err.response()
+                log.exception("%s %s failed", request.method, request.path)
+                err = internal()
+            return page(err, request, self) if page is not None else err.response()
 
     return wrapper
 
 
+def internal() -> ApiError:
+    return ApiError(
+        "internal",
+        "服务内部出错，已记录，请稍后再试",
+        "internal error, logged; try again later",
+        status=500,
+    )
+
+
+def too_large(limit: int) -> ApiError:
+    return ApiError(
+        "too_large",
+        f"请求内容过大（上限 {limit} 字节）",
+        f"request body too large (limit {limit} bytes)",
+        fields={"_body": [f"内容过大，上限 {limit} 字节 / body larger than {limit} bytes"]},
+        status=413,
+    )
+
+
 def int_arg(value, name: str, default=None, minimum: int = 0, maximum: int | None = None):
     """A whole number from a query argument or a path part, or an ``invalid`` answer naming
-    ``name``; ``default`` when it is missing or empty."""
+    ``name``; ``default`` when it is missing or empty. Only ASCII digits (an optional minus),
+    between ``minimum`` and ``maximum`` (:data:`INT_MAX` when not given): ``1e3``, ``abc``,
+    ``10^20`` and ``-1`` for a limit are refused, never passed on to SQL."""
     if value is None or value == "":
         return default
-    try:
-        number = int(str(value).strip())
-    except ValueError:
-        number = None
-    if number is None or number < minimum or (maximum is not None and number > maximum):
-        bound = f"{minimum}–{maximum}" if maximum is not None else f"≥ {minimum}"
-        zh = f"{minimum}到{maximum}" if maximum is not None else f"不小于{minimum}"
-        raise invalid({name: [f"应为{zh}的整数 / must be an integer {bound}"]})
+    top = INT_MAX if maximum is None else maximum
+    text = str(value).strip()
+    number = int(text) if re.fullmatch(r"-?[0-9]{1,12}", text) else None
+    if number is None or number < minimum or number > top:
+        raise invalid({name: [f"应为{minimum}到{top}的整数 / must be an integer {minimum}–{top}"]})
     return number
 
 
@@ -122,12 +187,115 @@ def not_found(what: str) -> ApiError:
     return ApiError("not_found", f"未找到: {what}", f"not found: {what}", status=404)
 
 
-def read_json(request) -> dict:
-    """The request body as a JSON object, or an ApiError that says why not."""
+def read_json(request, max_depth: int = MAX_JSON_DEPTH) -> dict:
+    """The request body as a JSON object (:func:`decode_json`), or an ApiError that says why
+    not. The size cap is the entrypoint's (:func:`answering` sets it)."""
     try:
-        data = json.loads(request.get_data(as_text=True) or "null")
-    except ValueError as exc:
-        raise ApiError("bad_json", "请求内容不是有效的 JSON", f"body is not JSON: {exc}") from exc
+        raw = request.get_data()
+    except RequestEntityTooLarge as exc:
+        raise too_large(request.max_content_length or MAX_BODY_BYTES) from exc
+    data = decode_json(raw, request.content_type, len(raw), max_depth)
     if not isinstance(data, dict):
-        raise ApiError("bad_json", "请求内容必须是 JSON 对象", "body must be a JSON object")
+        raise bad_body("内容必须是 JSON 对象", "body must be a JSON object")
+    return data
+
+
+def bad_body(zh: str, en: str) -> ApiError:
+    """A body that is not a JSON object we can read: 400 ``bad_json``, the reason under
+    ``_body``."""
+    return ApiError(
+        "bad_json",
+        f"请求内容有误：{zh}",
+        f"bad request body: {en}",
+        fields={"_body": [f"{zh} / {en}"]},
+    )
+
+
+def charset_of(content_type: str | None) -> str | None:
+    """The ``charset`` parameter of a content type (``application/json; charset=gbk`` → gbk)."""
+    for part in (content_type or "").split(";")[1:]:
+        name, _, value = part.strip().partition("=")
+        if name.strip().lower() == "charset" and value.strip():
+            return value.strip().strip('"').lower()
+    return None
+
+
+def _not_constant(name: str):
+    raise ValueError(f"{name} is not a number JSON allows")
+
+
+def _finite(text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):
+        raise ValueError(f"{text} is out of range")
+    return number
+
+
+def depth(data) -> int:
+    """How deeply ``data`` (parsed JSON) nests: 0 for a scalar, 1 for ``[]`` or ``{"a": 1}``.
+    Iterative, so no input can exhaust the stack."""
+    deepest, stack = 0, [(data, 1)]
+    while stack:
+        value, level = stack.pop()
+        if isinstance(value, dict):
+            children = value.values()
+        elif isinstance(value, list):
+            children = value
+        else:
+            continue
+        deepest = max(deepest, level)
+        stack.extend((child, level + 1) for child in children)
+    return deepest
+
+
+def decode_json(
+    raw: bytes,
+    content_type: str | None,
+    max_bytes: int = MAX_BODY_BYTES,
+    max_depth: int = MAX_JSON_DEPTH,
+):
+    """``raw`` as JSON, decoded in the charset ``content_type`` names (UTF-8 if none); or an
+    ApiError with the reason under ``_body``: larger than ``max_bytes`` (413), a charset not in
+    :data:`CHARSETS`, bytes not in that charset, not JSON, ``NaN``/``Infinity``, or nested deeper
+    than ``max_depth``. HTTP bodies and AMQP messages (intake's station queues) both go
+    through here."""
+
+    def refuse(zh: str, en: str):
+        return bad_body(zh, en)
+
+    if len(raw) > max_bytes:
+        raise too_large(max_bytes)
+    named = charset_of(content_type)
+    charset = "utf-8"
+    if named is not None:
+        try:
+            charset = codecs.lookup(named).name
+        except LookupError:
+            charset = None
+        if charset not in CHARSETS:
+            raise refuse(
+                f"未知字符集 {named}（可用 UTF-8、GBK、GB18030 等）",
+                f"unknown or unsupported charset {named} (use UTF-8, GBK, GB18030…)",
+            )
+    try:
+        text = raw.decode(charset)
+    except UnicodeDecodeError as exc:
+        if named is None:
+            raise refuse(
+                "内容不是 UTF-8，且消息未声明字符集",
+                "body is not UTF-8 and names no charset (send 'application/json; charset=gbk')",
+            ) from exc
+        raise refuse(f"内容不是有效的 {named} 编码", f"body is not valid {named}") from exc
+    try:
+        data = json.loads(text or "null", parse_constant=_not_constant, parse_float=_finite)
+    except RecursionError as exc:
+        raise refuse(
+            f"内容嵌套过深（上限 {max_depth} 层）", f"body nested deeper than {max_depth} levels"
+        ) from exc
+    except ValueError as exc:
+        raise refuse("内容不是有效的 JSON", f"body is not JSON: {exc}") from exc
+    if depth(data) > max_depth:
+        raise refuse(
+            f"内容嵌套过深（上限 {max_depth} 层）", f"body nested deeper than {max_depth} levels"
+        )
     return data

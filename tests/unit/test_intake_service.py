@@ -76,12 +76,14 @@ def test_a_station_admin_enters_issues_at_its_own_station_only(service):
     [
         ("{not json", "_body"),
         ("[1, 2]", "_body"),
+        ("[" * 5000 + "]" * 5000, "_body"),
+        ('{"a": NaN}', "_body"),
     ],
 )
 def test_a_bad_body_is_answered_with_the_field(service, body, field):
     response = service.staff_issue(request("/staff/issues", OFFICE, "POST", body))
     got = error(response, 400)
-    assert got["code"] == "invalid" and list(got["fields"]) == [field]
+    assert got["code"] == "bad_json" and list(got["fields"]) == [field]
     service.channel.submit.assert_not_called()
 
 
