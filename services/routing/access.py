@@ -8,12 +8,12 @@ and its body alike.
 - **case** (:func:`may_case`): the office; the member it is assigned to; an admin of its station.
   A case named in a body (merge ``into``, and every case ``into`` already follows) must pass the
   same rule; one that does not answers exactly as a case that does not exist
-  (``lifecycle.unknown_case``: 404 ``not_found`` on that field), so a refusal never tells whether a case
-  exists.
+  (``lifecycle.unknown_case``: 400 ``not_found`` on that field), so a refusal never tells
+  whether a case exists.
 - **hand-over** (:meth:`Scope.may_hand_to`), where a transfer may send a case: the office anywhere;
   a station admin to its own stations and the members serving at them; a member to the case's
   station, the stations it serves itself, and the members serving at those. Any other target
-  answers as an unknown one (404 ``not_found`` on ``to_member`` / ``to_station``).
+  answers as an unknown one (400 ``not_found`` on ``to_member`` / ``to_station``).
 
 A path's own case keeps its documented answers: 404 when there is no such case, 403 when the
 caller may not see it (tests/e2e/test_access.py).
@@ -102,7 +102,7 @@ def unseen_member(code) -> CaseError:
         "not_found",
         f"未找到可转给的委员 {code}",
         f"no member {code} this case can be transferred to",
-        404,
+        400,
         "to_member",
     )
 
@@ -113,7 +113,7 @@ def unseen_station(code) -> CaseError:
         "not_found",
         f"未找到可转给的工作站 {code}",
         f"no station {code} this case can be transferred to",
-        404,
+        400,
         "to_station",
     )
 

@@ -85,8 +85,9 @@ def next_status(action: str, status: str) -> str:
 
 def unknown_case(number, field: str = "into") -> CaseError:
     """The one answer for a case named in a body that does not exist or that the caller may not
-    see (``access.py``): 404 ``not_found`` on that field, so it never tells which."""
-    return CaseError("not_found", f"未找到案件 {number}", f"no case {number}", 404, field)
+    see (``access.py``): 400 ``not_found`` on that field, so it never tells which. (400, not 404:
+    the path's case exists; it is the body that names nothing the caller can use.)"""
+    return CaseError("not_found", f"未找到案件 {number}", f"no case {number}", 400, field)
 
 
 def merge_refusal(number: str, into: str | None, chain: list[str], root_status: str | None):
@@ -94,7 +95,7 @@ def merge_refusal(number: str, into: str | None, chain: list[str], root_status: 
 
     ``chain`` is ``into`` followed by the cases it already follows (``into`` → its main → …),
     ``root_status`` the status of the last of them (the case ``number`` would follow), None if
-    ``into`` is not a case (or not one the caller may see: the same refusal, 404).
+    ``into`` is not a case (or not one the caller may see: the same refusal).
     """
 
     def refuse(code, zh, en, status=409):

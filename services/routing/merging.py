@@ -49,7 +49,7 @@ def merge(session: Session, case: Case, actor: str, into, note, may_see=None) ->
 
     ``may_see``: the caller's case scope over a list of cases (``access.Scope.may_cases``), None
     for a caller inside the system. ``into`` and every case it follows must be in it: otherwise
-    the merge is refused exactly as for a case that does not exist (404 ``not_found``)."""
+    the merge is refused exactly as for a case that does not exist (400 ``not_found`` on ``into``)."""
     into = str(into).strip() if into else None
     root = _main_case(session, case.tracking_number, into, may_see)
     number, main, before, at = case.tracking_number, root.tracking_number, case.status, now()

@@ -72,7 +72,7 @@ def test_a_main_case_merged_on_takes_its_followers_along(s):
 
 @pytest.mark.parametrize(
     "into, code, status",
-    [("LX1", "merge_self", 400), ("LX404", "not_found", 404), ("", "missing", 400)],
+    [("LX1", "merge_self", 400), ("LX404", "not_found", 400), ("", "missing", 400)],
 )
 def test_bad_targets_are_refused_on_the_into_field(s, into, code, status):
     case = issue(s, "LX1")

@@ -77,8 +77,8 @@ def same_refusal(unknown: dict, hidden: dict, unknown_id: str, hidden_id: str) -
 
 def test_a_station_admin_cannot_merge_into_another_stations_case(service, db):
     before_theirs, before_mine = state(db, "LX9"), state(db, "LX1")
-    hidden = error(act(service, "LX1", "merge", GWM_ADMIN, into="LX9"), 404)
-    unknown = error(act(service, "LX1", "merge", GWM_ADMIN, into="LX404"), 404)
+    hidden = error(act(service, "LX1", "merge", GWM_ADMIN, into="LX9"), 400)
+    unknown = error(act(service, "LX1", "merge", GWM_ADMIN, into="LX404"), 400)
     assert hidden["code"] == "not_found" and list(hidden["fields"]) == ["into"]
     same_refusal(unknown, hidden, "LX404", "LX9")
     assert "far" not in json.dumps(hidden) and "jnl" not in json.dumps(hidden)
@@ -94,15 +94,15 @@ def test_a_station_admin_cannot_merge_into_another_stations_case(service, db):
 def test_a_case_that_follows_one_out_of_scope_is_out_of_scope_too(service, db):
     ok(act(service, "LX3", "merge", OFFICE, into="LX9"))  # LX3 (gwm) now follows LX9 (jnl)
     before = state(db, "LX9")
-    body = error(act(service, "LX1", "merge", GWM_ADMIN, into="LX3"), 404)
+    body = error(act(service, "LX1", "merge", GWM_ADMIN, into="LX3"), 400)
     assert body["code"] == "not_found" and "LX9" not in json.dumps(body)
     assert state(db, "LX9") == before and state(db, "LX1")["merged_into"] is None
 
 
 def test_a_member_merges_only_into_cases_it_may_see(service, db):
     before = state(db, "LX3")
-    hidden = error(act(service, "LX1", "merge", DOC, into="LX3"), 404)  # teacher's, same station
-    unknown = error(act(service, "LX1", "merge", DOC, into="LX404"), 404)
+    hidden = error(act(service, "LX1", "merge", DOC, into="LX3"), 400)  # teacher's, same station
+    unknown = error(act(service, "LX1", "merge", DOC, into="LX404"), 400)
     same_refusal(unknown, hidden, "LX404", "LX3")
     assert state(db, "LX3") == before
     assert ok(act(service, "LX2", "merge", DOC, into="LX1"))["merged_into"] == "LX1"
@@ -111,11 +111,11 @@ def test_a_member_merges_only_into_cases_it_may_see(service, db):
 def test_a_transfer_target_must_be_in_scope(service, db):
     before = state(db, "LX1")
     for headers in (GWM_ADMIN, DOC):
-        hidden = error(act(service, "LX1", "transfer", headers, note="转", to_member="far"), 404)
-        unknown = error(act(service, "LX1", "transfer", headers, note="转", to_member="nope"), 404)
+        hidden = error(act(service, "LX1", "transfer", headers, note="转", to_member="far"), 400)
+        unknown = error(act(service, "LX1", "transfer", headers, note="转", to_member="nope"), 400)
         assert list(hidden["fields"]) == ["to_member"]
         same_refusal(unknown, hidden, "nope", "far")
-        body = error(act(service, "LX1", "transfer", headers, note="转", to_station="jnl"), 404)
+        body = error(act(service, "LX1", "transfer", headers, note="转", to_station="jnl"), 400)
         assert body["code"] == "not_found" and list(body["fields"]) == ["to_station"]
         assert "far" not in json.dumps(body)
     assert state(db, "LX1") == before  # refused transfers leave no trace on the case
@@ -127,7 +127,7 @@ def test_a_transfer_target_must_be_in_scope(service, db):
     holder = auth_headers(role="member", member=moved["member"])
     colleague = {"far": "far2", "far2": "far"}[moved["member"]]
     # its new member may hand it on at its station (jnl), not back to gwm's members
-    assert error(act(service, "LX2", "transfer", holder, note="转", to_member="doc"), 404)
+    assert error(act(service, "LX2", "transfer", holder, note="转", to_member="doc"), 400)
     again = ok(act(service, "LX2", "transfer", holder, note="同站", to_member=colleague))
     assert again["member"] == colleague
 

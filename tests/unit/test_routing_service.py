@@ -115,7 +115,7 @@ def test_a_refused_action_answers_in_the_one_format_with_its_field(service):
     body = error(act(service, "LX1", "respond", note="  "), 400)
     assert body["code"] == "missing" and list(body["fields"]) == ["note"]
     assert body["fields"]["note"] == [f"{body['message_zh']} / {body['message']}"]
-    body = error(act(service, "LX1", "transfer", note="换人", to_member="nobody"), 404)
+    body = error(act(service, "LX1", "transfer", note="换人", to_member="nobody"), 400)
     assert body["code"] == "not_found" and list(body["fields"]) == ["to_member"]
 
 
