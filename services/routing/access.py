@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 from services.kernel import auth
 from services.kernel.auth import Principal
 from services.kernel.http import not_found
+from services.routing.inputs import CODE_MAX
 from services.routing.lifecycle import CaseError
 from services.routing.models import Case, MemberCopy, MembershipCopy
 
@@ -57,15 +58,27 @@ def actor_of(who: Principal) -> str:
 
 
 def own(request, member: str) -> None:
-    """A member's own things (cases, duty page, notification settings): the member, the office."""
+    """A member's own things (cases, duty page, notification settings): the member, the office.
+    A code longer than any code can be is no member (404), after the scope check."""
     if not may_member(auth.current(request), member):
         raise auth.forbidden()
+    if len(member) > CODE_MAX:
+        raise not_found(member[:CODE_MAX])
+
+
+def known_member(session: Session, member: str) -> None:
+    """Before a write about a member (its notification settings): 404 if routing has no such
+    member (the office could otherwise make rows for codes nobody has)."""
+    if session.get(MemberCopy, member) is None:
+        raise not_found(member)
 
 
 def station(request, code: str) -> None:
     """A station's cases: its admins, the office."""
     if not may_station(auth.current(request), code):
         raise auth.forbidden()
+    if len(code) > CODE_MAX:
+        raise not_found(code[:CODE_MAX])
 
 
 def case(request, holder: dict | None, number: str) -> str:

@@ -23,6 +23,7 @@ _TYPE = {
     "null": "不能为空 / may not be null",
     "required": "必填 / required",
 }
+TYPE_MESSAGES = {**_TYPE, "invalid": "必须是文本 / must be text"}
 
 
 def text(max_len: int, what_zh: str, what: str) -> fields.String:
@@ -34,7 +35,7 @@ def text(max_len: int, what_zh: str, what: str) -> fields.String:
             max=max_len,
             error=f"{what_zh}最多 {max_len} 字 / {what} is at most {max_len} characters",
         ),
-        error_messages={**_TYPE, "invalid": "必须是文本 / must be text"},
+        error_messages=TYPE_MESSAGES,
     )
 
 

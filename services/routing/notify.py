@@ -22,12 +22,13 @@ from datetime import UTC, datetime, time, timedelta
 from email.message import EmailMessage
 
 import requests
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import ValidationError, fields, validate, validates_schema
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from services.kernel.db import insert_on_conflict
 from services.kernel.masking import mask_address
+from services.routing.inputs import TYPE_MESSAGES, Body
 from services.routing.models import Notice, NotificationSetting
 from services.routing.settings import NotifySettings
 from services.routing.workdays import CHINA
@@ -251,18 +252,26 @@ def make_digests(session: Session, settings: NotifySettings, now: datetime | Non
     return made
 
 
-class SettingSchema(Schema):
+class SettingSchema(Body):
+    """``PUT /members/<code>/notifications``: unknown fields and wrong types refused, bilingual."""
+
     channel = fields.String(
         required=True,
+        error_messages=TYPE_MESSAGES,
         validate=validate.OneOf(
             ("email", "sms", "wechat", "none"),
             error="须为 email/sms/wechat/none / must be one of {choices}",
         ),
     )
-    address = fields.String(load_default="", validate=validate.Length(max=200))
+    address = fields.String(
+        load_default="",
+        validate=validate.Length(max=200, error="最多 200 字 / at most 200 characters"),
+        error_messages=TYPE_MESSAGES,
+    )
     quiet_from = fields.String(
         load_default=None,
         allow_none=True,
+        error_messages=TYPE_MESSAGES,
         validate=validate.Regexp(
             r"^([01]\d|2[0-3]):[0-5]\d$", error="格式应为 HH:MM / must be HH:MM"
         ),
@@ -270,11 +279,15 @@ class SettingSchema(Schema):
     quiet_to = fields.String(
         load_default=None,
         allow_none=True,
+        error_messages=TYPE_MESSAGES,
         validate=validate.Regexp(
             r"^([01]\d|2[0-3]):[0-5]\d$", error="格式应为 HH:MM / must be HH:MM"
         ),
     )
-    digest = fields.Boolean(load_default=False)
+    digest = fields.Boolean(
+        load_default=False,
+        error_messages={**TYPE_MESSAGES, "invalid": "须为 true 或 false / must be true or false"},
+    )
 
     @validates_schema
     def _address(self, data, **kwargs):

@@ -86,6 +86,7 @@ class RoutingService(ServiceBase):
     def http_put_notifications(self, request, code):
         access.own(request, code)
         with self.db.transaction() as session:
+            access.known_member(session, code)
             notify.save_setting(session, code, read_json(request))
         with self.db.transaction() as session:
             return json_response(notify.setting_view(session, code))

@@ -213,3 +213,31 @@ def auth_headers_principal(role, **scope):
     from services.kernel.auth import Principal
 
     return Principal(account=f"t-{role}", role=role, **scope)
+
+
+def test_member_and_station_codes_in_the_path_are_checked_and_bounded(service, db):
+    def put(code, body, headers=OFFICE):
+        path = f"/members/{code}/notifications"
+        return service.http_put_notifications(request(path, headers, "PUT", body), code)
+
+    # the office writes settings only for a member routing knows; no row for a made-up code
+    assert error(put("nobody", {"channel": "none"}), 404)["code"] == "not_found"
+    assert error(put("m" * 41, {"channel": "none"}), 404)["code"] == "not_found"
+    assert error(put("far", {"channel": "none"}, DOC), 403)["code"] == "forbidden"
+    long_station = "s" * 41
+    response = service.http_station_cases(request("/", OFFICE), long_station)
+    assert error(response, 404)["code"] == "not_found"
+    response = service.http_duty_list(request("/", OFFICE), "m" * 41)
+    assert error(response, 404)["code"] == "not_found"
+    for body, field in (
+        ({"channel": ["sms"]}, "channel"),
+        ({"channel": "sms", "address": ["138"]}, "address"),
+        ({"channel": "email", "address": "a@b.cn", "digest": "often"}, "digest"),
+        ({"channel": "none", "quiet_from": 2200, "quiet_to": "07:00"}, "quiet_from"),
+        ({"channel": "email", "address": "a@b.cn" + "x" * 200}, "address"),
+        ({"channel": "none", "phone": "138"}, "phone"),
+    ):
+        answer = error(put("doc", body, DOC), 400)
+        assert list(answer["fields"]) == [field], answer
+        assert all(" / " in m for m in answer["fields"][field]), answer
+    assert ok(service.http_get_notifications(request("/", DOC), "doc"))["channel"] == "none"
