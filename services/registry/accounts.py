@@ -21,10 +21,12 @@ from services.kernel.http import not_found
 from services.kernel.models import utcnow
 from services.registry import throttle as throttling
 from services.registry.models import Account, Member, Station, Studio
-from services.registry.passwords import password_problems
+from services.registry.passwords import PASSWORD_MAX, password_problems
+from services.registry.schemas import CODE
 from services.registry.throttle import Throttle
 
-LOGIN = re.compile(r"^[a-z0-9][a-z0-9._-]{1,59}$")
+CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+LOGIN = re.compile(r"[a-z0-9][a-z0-9._-]{1,59}")
 # What each role's scope is made of: a member account names its member, an admin its places.
 SCOPE_FIELDS = {
     "office": (),
@@ -85,7 +87,8 @@ def list_accounts(session: Session, role: str | None = None, active: bool | None
 
 
 def get(session: Session, login: str) -> Account:
-    account = session.get(Account, login)
+    could_be = isinstance(login, str) and LOGIN.fullmatch(login) is not None
+    account = session.get(Account, login) if could_be else None
     if account is None:
         raise not_found(f"account {login}")
     return account
@@ -94,11 +97,20 @@ def get(session: Session, login: str) -> Account:
 # -- checking what the office typed -------------------------------------------------------------
 
 
+MAX_SCOPE = 50  # stations or studios one account may hold
+
+
 def _codes(value, field: str, errors: dict) -> list[str]:
     if value is None:
         return []
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        errors[field] = ["应为编号列表 / must be a list of codes"]
+    if (
+        not isinstance(value, list)
+        or len(value) > MAX_SCOPE
+        or not all(isinstance(v, str) and CODE.regex.fullmatch(v) for v in value)
+    ):
+        errors[field] = [
+            f"应为编号列表（最多{MAX_SCOPE}个）/ must be a list of codes (≤ {MAX_SCOPE})"
+        ]
         return []
     return sorted(set(value))
 
@@ -106,9 +118,13 @@ def _codes(value, field: str, errors: dict) -> list[str]:
 def _scope(session: Session, data: dict, errors: dict) -> dict:
     """Role, member, stations and studios from ``data``, each checked against the registry."""
     role = data.get("role")
-    if role not in auth.ROLES:
+    if not isinstance(role, str) or role not in auth.ROLES:
         errors["role"] = [f"可选 / one of: {', '.join(auth.ROLES)}"]
+        role = None
     member = data.get("member") or None
+    if member is not None and not (isinstance(member, str) and CODE.regex.fullmatch(member)):
+        errors["member"] = ["应为委员编号 / must be a member code"]
+        member = None
     stations = _codes(data.get("stations"), "stations", errors)
     studios = _codes(data.get("studios"), "studios", errors)
     unknown = [c for c in stations if session.get(Station, c) is None]
@@ -117,11 +133,11 @@ def _scope(session: Session, data: dict, errors: dict) -> dict:
     unknown = [c for c in studios if session.get(Studio, c) is None]
     if unknown:
         errors["studios"] = [f"未知的工作室 / unknown studio: {', '.join(unknown)}"]
-    if member is not None and session.get(Member, str(member)) is None:
+    if member is not None and session.get(Member, member) is None:
         errors["member"] = [f"未知的委员编号 / unknown member code: {member}"]
     values = {"member": member, "stations": stations, "studios": studios}
     for field in SCOPE_FIELDS.get(role, ()):
-        if not values[field]:
+        if not values[field] and field not in errors:
             errors.setdefault(field, []).append("该角色必填 / required for this role")
     for field, value in values.items():
         if value and role in SCOPE_FIELDS and field not in SCOPE_FIELDS[role]:
@@ -130,15 +146,17 @@ def _scope(session: Session, data: dict, errors: dict) -> dict:
 
 
 def _name(data: dict, errors: dict) -> str:
-    name = str(data.get("name") or "").strip()
-    if not name or len(name) > 100:
+    name = data.get("name")
+    name = name.strip() if isinstance(name, str) else ""
+    if not name or len(name) > 100 or CONTROL.search(name):
         errors["name"] = ["必填，最多100字 / required, at most 100 characters"]
     return name
 
 
 def _login(session: Session, data: dict, errors: dict) -> str:
-    login = str(data.get("login") or "").strip().lower()
-    if not LOGIN.match(login):
+    login = data.get("login")
+    login = login.strip().lower() if isinstance(login, str) else ""
+    if not LOGIN.fullmatch(login):
         errors["login"] = [
             "2–60 个小写字母、数字或 . _ - / 2–60 lowercase letters, digits or . _ -"
         ]
@@ -241,9 +259,10 @@ def sign_in(
     limits = throttling.keys(login, address, throttle)
     throttling.check(session, limits, throttle, now)
     account = session.get(Account, login) if login else None
-    good = auth.check_password(
-        str(password or ""), account.password_hash if account else _DUMMY_HASH
-    )
+    password = str(password or "")
+    if len(password) > PASSWORD_MAX:  # never a password of ours: hash only a short prefix
+        password, account = password[:PASSWORD_MAX], None
+    good = auth.check_password(password, account.password_hash if account else _DUMMY_HASH)
     if account is None or not account.active or not good:
         throttling.failed(session, limits, throttle, now)
         return None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 PASSWORD_MIN = 10
+PASSWORD_MAX = 256  # a passphrase fits; a megabyte is not hashed
 # Passwords people pick first; refused whatever their length.
 COMMON_PASSWORDS = {
     "1234567890",
@@ -23,8 +24,12 @@ COMMON_PASSWORDS = {
 
 def password_problems(password, login: str = "") -> list[str]:
     """What is wrong with ``password`` for ``login`` ('Chinese / English' each); [] if nothing."""
-    if not isinstance(password, str) or not password:
+    if not isinstance(password, str):
+        return ["必填，应为文本 / required, as a string"]
+    if not password:
         return ["必填 / required"]
+    if len(password) > PASSWORD_MAX:
+        return [f"最多 {PASSWORD_MAX} 个字符 / at most {PASSWORD_MAX} characters"]
     problems = []
     if len(password) < PASSWORD_MIN:
         problems.append(f"至少 {PASSWORD_MIN} 个字符 / at least {PASSWORD_MIN} characters")

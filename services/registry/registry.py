@@ -17,6 +17,7 @@ from services.registry import records as R
 from services.registry.members import save_member
 from services.registry.models import Member, Sector, Station, Studio
 from services.registry.places import save_sector, save_station, save_studio
+from services.registry.schemas import CODE
 
 
 @dataclass(frozen=True)
@@ -40,7 +41,9 @@ KINDS = {
 
 
 def get(session: Session, kind: str, code: str):
-    row = session.get(KINDS[kind].model, code)
+    """The row of ``kind`` under ``code``, or a 404; a code that could not be one (a NUL, a
+    thousand characters) is not looked up."""
+    row = session.get(KINDS[kind].model, code) if could_be_code(code) else None
     if row is None:
         k = KINDS[kind]
         raise ApiError(
@@ -49,9 +52,13 @@ def get(session: Session, kind: str, code: str):
     return row
 
 
+def could_be_code(code) -> bool:
+    return isinstance(code, str) and CODE.regex.fullmatch(code) is not None
+
+
 def find(session: Session, kind: str, code: str) -> dict | None:
     """The record as its announcement carries it (no phone), or None."""
-    row = session.get(KINDS[kind].model, code)
+    row = session.get(KINDS[kind].model, code) if could_be_code(code) else None
     return None if row is None else KINDS[kind].payload(row)
 
 
@@ -59,7 +66,7 @@ def create(session: Session, kind: str, data: dict):
     """Save a new record. The same data again is harmless; other data under a used code is not."""
     k = KINDS[kind]
     code = data.get("code") if isinstance(data, dict) else None
-    existing = session.get(k.model, code) if isinstance(code, str) else None
+    existing = session.get(k.model, code) if could_be_code(code) else None
     if existing is not None:
         # validates field by field first; a change is refused (the caller's transaction rolls
         # back), the same data again answers "unchanged"

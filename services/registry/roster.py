@@ -48,6 +48,11 @@ def roster_record(r: RosterDay) -> dict:
     return {k: v for k, v in roster_payload(r).items() if k not in ("code", "revision")}
 
 
+def parse(data: dict) -> dict:
+    """A duty day as the schema loads it (types, bounds, exactly one place), or field errors."""
+    return _SCHEMA.load(data)
+
+
 def _check(session: Session, d: dict, wanted: list[str], existing: RosterDay | None) -> None:
     """Refuses unknown places and members, and putting a deactivated member on duty."""
     errors = {}

@@ -14,6 +14,7 @@ from marshmallow import ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from services.registry.args import MAX_PER_DAY
 from services.registry.models import Member, Membership, RosterDay, RosterDuty, StudioMembership
 from services.registry.roster import save_roster
 
@@ -43,13 +44,15 @@ def plan_rotation(
 def month_days(month: str, weekdays=(2,)) -> list[date]:
     """The days of ``month`` (YYYY-MM) falling on ``weekdays`` (0 = Monday; default Wednesday)."""
     try:
-        year, mon = (int(x) for x in month.split("-"))
+        year, mon = (int(x) for x in str(month).split("-"))
         last = calendar.monthrange(year, mon)[1]
+        return [
+            date(year, mon, d)
+            for d in range(1, last + 1)
+            if date(year, mon, d).weekday() in weekdays
+        ]
     except (ValueError, calendar.IllegalMonthError) as exc:
         raise ValidationError({"month": ["应为 YYYY-MM / must be YYYY-MM"]}) from exc
-    return [
-        date(year, mon, d) for d in range(1, last + 1) if date(year, mon, d).weekday() in weekdays
-    ]
 
 
 def place_members(session: Session, station: str | None = None, studio: str | None = None):
@@ -97,8 +100,10 @@ def generate_rotation(
     """Plan and save one month's reception days; running it again for the month changes nothing."""
     if bool(station) == bool(studio):
         raise ValidationError({"station": ["工作站和工作室须填且只填一个 / give exactly one"]})
-    if per_day < 1:
-        raise ValidationError({"per_day": ["至少为1 / must be at least 1"]})
+    if not 1 <= per_day <= MAX_PER_DAY:
+        raise ValidationError(
+            {"per_day": [f"应为1到{MAX_PER_DAY}的整数 / must be an integer 1–{MAX_PER_DAY}"]}
+        )
     days = dates if dates is not None else month_days(month, weekdays)
     members = place_members(session, station, studio)
     if not members:

@@ -1,8 +1,17 @@
-"""What the registry accepts and what its events carry (plain JSON)."""
+"""What the registry accepts and what its events carry (plain JSON).
+
+Every text field has a length cap and refuses control characters; every list a length cap;
+every date lies in 2000–2100 (docs/security.md, "Registry inputs and sign-out"). A value of the
+wrong type (a list where text is expected, text where a number is) is a field error.
+"""
 
 from __future__ import annotations
 
+from datetime import date
+
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from services.registry.args import FIRST_YEAR, LAST_YEAR, plain_text
 
 DISTRICTS = (
     "城关区",
@@ -32,12 +41,30 @@ SLOT_NAMES = {"am": "上午", "pm": "下午", "day": "全天"}
 
 INVALID = "格式不正确 / invalid"
 CODE = validate.Regexp(
-    r"^[a-z0-9][a-z0-9-]{0,39}$",
+    r"^[a-z0-9][a-z0-9-]{0,39}\Z",
     error="只能用小写字母、数字和连字符 / lowercase letters, digits and '-' only",
 )
 # A mainland mobile number, or a landline with its area code (0931 is Lanzhou's).
-PHONE = validate.Regexp(r"^(1[3-9]\d{9}|0\d{2,3}-?\d{7,8})?$", error=INVALID)  # or empty
-TERM = validate.Regexp(r"^(\d{4}-\d{4})?$", error="应为 起始年-结束年 / must be YYYY-YYYY")
+PHONE = validate.Regexp(r"^(1[3-9][0-9]{9}|0[0-9]{2,3}-?[0-9]{7,8})?\Z", error=INVALID)  # or empty
+TERM = validate.Regexp(r"^([0-9]{4}-[0-9]{4})?\Z", error="应为 起始年-结束年 / must be YYYY-YYYY")
+# How many of each a record may list: far above any real one, low enough to bound the work.
+MAX_PLACES = 50  # stations or studios a member serves at; sectors of a studio
+MAX_EXPERTISE = 20
+MAX_ON_DUTY = 50  # members on duty at one place on one day
+DATES = validate.Range(
+    min=date(FIRST_YEAR, 1, 1),
+    max=date(LAST_YEAR, 12, 31),
+    error=f"应在{FIRST_YEAR}–{LAST_YEAR}年之间 / must lie in {FIRST_YEAR}–{LAST_YEAR}",
+)
+
+
+def text(maximum: int, minimum: int = 0):
+    """A length cap (and a floor) and no control characters."""
+    return [validate.Length(min=minimum, max=maximum), plain_text]
+
+
+def at_most(n: int, minimum: int = 0, error: str | None = None):
+    return validate.Length(min=minimum, max=n, error=error or f"最多{n}项 / at most {n} items")
 
 
 def one_of(choices):
@@ -46,27 +73,27 @@ def one_of(choices):
 
 class SectorSchema(Schema):
     code = fields.String(required=True, validate=CODE)
-    name = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    name = fields.String(required=True, validate=text(100, 1))
 
 
 class StationSchema(Schema):
     code = fields.String(required=True, validate=CODE)
-    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    name = fields.String(required=True, validate=text(200, 1))
     district = fields.String(required=True, validate=one_of(DISTRICTS))
     kind = fields.String(required=True, validate=one_of(STATION_KINDS))
-    street = fields.String(load_default="", validate=validate.Length(max=100))
+    street = fields.String(load_default="", validate=text(100))
     active = fields.Boolean(load_default=True)
 
 
 class StudioSchema(Schema):
     code = fields.String(required=True, validate=CODE)
-    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    name = fields.String(required=True, validate=text(200, 1))
     district = fields.String(required=True, validate=one_of(DISTRICTS))
-    location = fields.String(load_default="", validate=validate.Length(max=200))
+    location = fields.String(load_default="", validate=text(200))
     sectors = fields.List(
         fields.String(validate=CODE),
         required=True,
-        validate=validate.Length(min=1, error="至少一个界别 / at least one sector"),
+        validate=at_most(MAX_PLACES, 1, f"1到{MAX_PLACES}个界别 / 1 to {MAX_PLACES} sectors"),
     )
     active = fields.Boolean(load_default=True)
 
@@ -83,28 +110,36 @@ class StudioMembershipSchema(Schema):
 
 class MemberSchema(Schema):
     code = fields.String(required=True, validate=CODE)
-    name = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    name = fields.String(required=True, validate=text(100, 1))
     level = fields.String(required=True, validate=one_of(LEVELS))
     sector = fields.String(required=True, validate=CODE)
     district = fields.String(required=True, validate=one_of(DISTRICTS))
     phone = fields.String(load_default="", validate=PHONE)
     expertise = fields.List(
-        fields.String(validate=validate.Length(min=1, max=40)), load_default=list
+        fields.String(validate=text(40, 1)), load_default=list, validate=at_most(MAX_EXPERTISE)
     )
     term = fields.String(load_default="", validate=TERM)
     active = fields.Boolean(load_default=True)
-    stations = fields.List(fields.Nested(MembershipSchema), load_default=list)
-    studios = fields.List(fields.Nested(StudioMembershipSchema), load_default=list)
+    stations = fields.List(
+        fields.Nested(MembershipSchema), load_default=list, validate=at_most(MAX_PLACES)
+    )
+    studios = fields.List(
+        fields.Nested(StudioMembershipSchema), load_default=list, validate=at_most(MAX_PLACES)
+    )
 
 
 class RosterSchema(Schema):
     """A reception duty at exactly one place: a station or a studio."""
 
-    date = fields.Date(required=True, error_messages={"invalid": "日期无效 / not a date"})
+    date = fields.Date(
+        required=True, validate=DATES, error_messages={"invalid": "日期无效 / not a date"}
+    )
     slot = fields.String(load_default="am", validate=one_of(SLOTS))
     station = fields.String(load_default=None, allow_none=True, validate=CODE)
     studio = fields.String(load_default=None, allow_none=True, validate=CODE)
-    members = fields.List(fields.String(validate=CODE), load_default=list)
+    members = fields.List(
+        fields.String(validate=CODE), load_default=list, validate=at_most(MAX_ON_DUTY)
+    )
     active = fields.Boolean(load_default=True)
 
     @validates_schema

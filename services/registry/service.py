@@ -15,7 +15,7 @@ from werkzeug.wrappers import Response
 
 from services.kernel import auth
 from services.kernel.auth import guard, public
-from services.kernel.http import flag_arg, json_response, read_json
+from services.kernel.http import flag_arg, json_response
 from services.kernel.service import ServiceBase
 from services.kernel.settings import Settings
 from services.registry import (
@@ -68,8 +68,9 @@ class RegistryService(ServiceBase):
     @guard()
     def http_stations(self, request):
         active = flag_arg(request.args.get("active"), "active")
+        district = args.text_arg(request.args.get("district"), "district")
         with self.db.transaction() as session:
-            stations = search.list_stations(session, request.args.get("district"), active)
+            stations = search.list_stations(session, district, active)
             return json_response({"stations": stations})
 
     @http("GET", "/studios")
@@ -77,10 +78,10 @@ class RegistryService(ServiceBase):
     def http_studios(self, request):
         query = request.args
         active = flag_arg(query.get("active"), "active")
+        district = args.text_arg(query.get("district"), "district")
+        sector = args.text_arg(query.get("sector"), "sector")
         with self.db.transaction() as session:
-            studios = search.list_studios(
-                session, query.get("district"), query.get("sector"), active
-            )
+            studios = search.list_studios(session, district, sector, active)
             return json_response({"studios": studios})
 
     @http("GET", "/members")
@@ -112,7 +113,7 @@ class RegistryService(ServiceBase):
     @http("POST", f"/{KIND}")
     @guard("office")
     def http_create(self, request, kind):
-        data = read_json(request)
+        data = args.body(request)
         with self.db.transaction() as session:
             row, changed = registry.create(session, kind, data)
             payload = registry.KINDS[kind].payload(row)
@@ -121,7 +122,7 @@ class RegistryService(ServiceBase):
     @http("PATCH", f"/{KIND}/<code>")
     @guard("office")
     def http_update(self, request, kind, code):
-        data = read_json(request)
+        data = args.body(request)
         with self.db.transaction() as session:
             row, changed = registry.update(session, kind, code, data)
             payload = registry.KINDS[kind].payload(row)
@@ -148,9 +149,10 @@ class RegistryService(ServiceBase):
     @http("POST", "/rosters")
     @guard("office", "station_admin", "studio_admin")
     def http_save_roster(self, request):
-        data = read_json(request)
-        access.change_roster(auth.current(request), data)
+        data = args.body(request)
+        duty_day = roster.parse(data)  # types and bounds first: the scope sees only codes
         with self.db.transaction() as session:
+            access.change_roster(auth.current(request), session, duty_day)
             row, changed = roster.save_roster(session, data)
             payload = roster.roster_payload(row)
         return saved(payload, changed, 201 if changed else 200)
@@ -158,10 +160,8 @@ class RegistryService(ServiceBase):
     @http("POST", "/rosters/rotation")
     @guard("office", "station_admin", "studio_admin")
     def http_rotation(self, request):
-        data = read_json(request)
-        weekdays = args.weekdays(data)
-        access.change_roster(auth.current(request), data)
-        plan = args.rotation(data, weekdays)
+        plan = args.rotation(args.body(request))
+        access.plan_rotation(auth.current(request), plan)
         with self.db.transaction() as session:
             rows = rotation.generate_rotation(session, **plan)
             body = {"rosters": [roster.roster_payload(r) for r in rows]}
@@ -180,8 +180,7 @@ class RegistryService(ServiceBase):
     @http("POST", f"/import/{SHEET}")
     @guard("office")
     def http_import(self, request, kind):
-        upload = request.files.get("file")
-        data = upload.read() if upload is not None else request.get_data()
+        data = args.upload(request)
         with self.db.transaction() as session:  # an error rolls every row back
             counts = spreadsheet.import_rows(session, kind, data)
         return json_response({"imported": counts})
@@ -228,7 +227,8 @@ class RegistryService(ServiceBase):
     def http_sign_in(self, request):
         """JSON ``{login, password}``: the token (for ``Authorization: Bearer``) and the cookie."""
         signin.must_be_json(request)
-        data = read_json(request)
+        data = args.body(request)
+        signin.credentials(data, "login", "password")
         who = self._sign_in(request, data.get("login"), data.get("password"))
         if who is None:
             raise signin.wrong_password()
@@ -237,7 +237,15 @@ class RegistryService(ServiceBase):
     @http("POST", "/auth/sign-out")
     @public
     def http_sign_out(self, request):
-        return signin.signed_out(request)
+        """Forgets the cookie: as JSON or with a Bearer header, or from this site's page with
+        its CSRF token (back to the sign-in page); anything else is refused and changes nothing."""
+        answer = signin.signed_out(request, self.config)
+        if answer is not None:
+            return answer
+        if request.mimetype in signin.FORMS:  # a page's stale form: the page again, one more tap
+            page = (request, self.config, "", "", signin_page.SIGN_OUT_EXPIRED, 403)
+            return signin_page.answer(*page)
+        raise signin.sign_out_refused()
 
     @http("GET", "/auth/me")
     @guard()
@@ -248,7 +256,8 @@ class RegistryService(ServiceBase):
     @guard()
     def http_own_password(self, request):
         """Change one's own password: ``{current_password, password}``."""
-        data = read_json(request)
+        data = args.body(request)
+        signin.credentials(data, "current_password", "password")
         who = auth.current(request)
         if self._sign_in(request, who.account, data.get("current_password")) is None:
             raise ValidationError(
@@ -288,14 +297,15 @@ class RegistryService(ServiceBase):
     @guard("office")
     def http_accounts(self, request):
         active = flag_arg(request.args.get("active"), "active")
+        role = args.text_arg(request.args.get("role"), "role")
         with self.db.transaction() as session:
-            found = accounts.list_accounts(session, request.args.get("role"), active)
+            found = accounts.list_accounts(session, role, active)
         return json_response({"accounts": found})
 
     @http("POST", "/accounts")
     @guard("office")
     def http_create_account(self, request):
-        data = read_json(request)
+        data = args.body(request)
         with self.db.transaction() as session:
             return json_response(accounts.view(accounts.create(session, data)), 201)
 
@@ -308,7 +318,7 @@ class RegistryService(ServiceBase):
     @http("PATCH", "/accounts/<login>")
     @guard("office")
     def http_update_account(self, request, login):
-        data = read_json(request)
+        data = args.body(request)
         with self.db.transaction() as session:
             return json_response(accounts.view(accounts.update(session, login, data)))
 
@@ -321,7 +331,9 @@ class RegistryService(ServiceBase):
     @http("POST", "/accounts/<login>/password")
     @guard("office")
     def http_reset_password(self, request, login):
-        password = read_json(request).get("password")
+        data = args.body(request)
+        signin.credentials(data, "password")
+        password = data.get("password")
         with self.db.transaction() as session:
             return json_response(accounts.view(accounts.set_password(session, login, password)))
 

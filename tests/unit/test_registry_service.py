@@ -91,7 +91,7 @@ def test_a_members_whole_record_only_for_the_office_the_member_or_its_stations_a
 def test_bad_integers_flags_and_dates_name_their_field(service):
     bad = error(service.http_members(request("/members", OFFICE, limit="zero")), 400)
     assert bad["code"] == "invalid"
-    assert bad["fields"] == {"limit": ["应为不小于1的整数 / must be an integer ≥ 1"]}
+    assert bad["fields"] == {"limit": ["应为1到1000的整数 / must be an integer 1–1000"]}
     bad = error(service.http_members(request("/members", OFFICE, offset="-1")), 400)
     assert list(bad["fields"]) == ["offset"]
     bad = error(service.http_stations(request("/stations", OFFICE, active="maybe")), 400)
@@ -144,7 +144,7 @@ def test_a_rotations_weekdays_and_per_day_are_checked(service):
     bad = error(rotate(station="gwm", month="2026-12", weekdays=[7]), 400)
     assert list(bad["fields"]) == ["weekdays"]
     bad = error(rotate(station="gwm", month="2026-12", per_day=0), 400)
-    assert bad["fields"] == {"per_day": ["应为不小于1的整数 / must be an integer ≥ 1"]}
+    assert bad["fields"] == {"per_day": ["应为1到20的整数 / must be an integer 1–20"]}
     assert error(rotate(JNL_ADMIN, station="gwm", month="2026-12"), 403)["code"] == "forbidden"
     made = ok(rotate(station="gwm", month="2026-12", per_day=1), 201)
     assert len(made["rosters"]) == 5  # the Wednesdays of December 2026
