@@ -57,17 +57,23 @@ class OutboxMessage(KernelBase):
 
 
 class ProcessedMessage(KernelBase):
-    """A message a consumer has handled; written in the handler's own transaction."""
+    """A message a consumer has handled; written in the handler's own transaction.
+
+    ``body_hash`` (hex SHA-256 of the body) tells a redelivery (same body) from another message
+    sent under the same id (a conflict); None on records made before it was kept."""
 
     __tablename__ = "kernel_processed"
 
     consumer: Mapped[str] = mapped_column(String(200), primary_key=True)
     message_id: Mapped[str] = mapped_column(String(100), primary_key=True)
     processed_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)
+    body_hash: Mapped[str | None] = mapped_column(String(64))
 
 
 class ParkedMessage(KernelBase):
-    """A message whose handler kept failing: kept whole with its error, to list and replay."""
+    """A message whose handler kept failing (``kind`` failed), or one that reused a handled
+    message's id with another body (``kind`` conflict): kept whole with its error, to list and
+    replay or discard. A discard keeps the row, with who, when and why."""
 
     __tablename__ = "kernel_parked"
 
@@ -84,3 +90,8 @@ class ParkedMessage(KernelBase):
     error: Mapped[str] = mapped_column(Text)
     parked_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     replayed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    kind: Mapped[str] = mapped_column(String(20), default="failed", server_default="failed")
+    body_hash: Mapped[str | None] = mapped_column(String(64))
+    discarded_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    discarded_by: Mapped[str | None] = mapped_column(String(100))
+    discard_reason: Mapped[str | None] = mapped_column(Text)

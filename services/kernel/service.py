@@ -3,13 +3,15 @@
 A service class inherits :class:`ServiceBase` and adds its own entrypoints. ``GET /health``
 (liveness) answers 200 with JSON while the database answers; ``GET /ready`` answers 200 once
 every queue the process should consume is consumed; ``GET /metrics`` is Prometheus text;
-``/admin/parked`` lists messages whose handlers kept failing and
-``POST /admin/parked/<id>/replay`` sends one back to its queue (both the office's; health, ready
-and metrics answer anybody, for probes: docs/security.md).
+``/admin/parked`` lists messages whose handlers kept failing (or that reused a handled message's
+id with another body), ``POST /admin/parked/<id>/replay`` sends one back to its queue and
+``POST /admin/parked/<id>/discard`` (with a reason) closes one for good, audited on its row (all
+three the office's; health, ready and metrics answer anybody, for probes: docs/security.md).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 
 from kombu import Connection
@@ -23,10 +25,10 @@ from sqlalchemy import text
 from werkzeug.wrappers import Response
 
 from services.kernel import metrics, outbox
-from services.kernel.auth import guard, public
+from services.kernel.auth import current, guard, public
 from services.kernel.db import Database
-from services.kernel.http import ApiError, json_response, not_found
-from services.kernel.inbox import Inbox
+from services.kernel.http import flag_arg, int_arg, invalid, json_response, not_found
+from services.kernel.inbox import MAX_REASON_CHARS, Inbox, json_bounds_error
 from services.kernel.messaging import ReliableConsumer
 from services.kernel.outbox import OutboxRelay
 from services.kernel.settings import kernel_settings
@@ -123,16 +125,58 @@ class ServiceBase:
     @http("GET", "/admin/parked")
     @guard("office")
     def list_parked(self, request):
-        include = request.args.get("all") in ("1", "true")
-        return json_response({"parked": self.inbox.list_parked(include_replayed=include)})
+        include = flag_arg(request.args.get("all"), "all") or False
+        limit = int_arg(request.args.get("limit"), "limit", 100, minimum=1, maximum=500)
+        return json_response(
+            {"parked": self.inbox.list_parked(include_replayed=include, limit=limit)}
+        )
 
     @http("POST", "/admin/parked/<int:parked_id>/replay")
     @guard("office")
     def replay_parked(self, request, parked_id):
-        try:
-            replayed = self.inbox.replay(parked_id)
-            if replayed is None:
-                raise not_found(f"parked message {parked_id}")
-        except ApiError as err:
-            return err.response()
+        replayed = self.inbox.replay(parked_id)
+        if replayed is None:
+            raise not_found(f"parked message {parked_id}")
         return json_response({"replayed": replayed})
+
+    @http("POST", "/admin/parked/<int:parked_id>/discard")
+    @guard("office")
+    def discard_parked(self, request, parked_id):
+        """Close a parked message for good, with a reason: ``{"reason": "…"}``. The row stays
+        with who discarded it, when and why (``/admin/parked?all=1``)."""
+        reason = discard_reason(request)
+        discarded = self.inbox.discard(parked_id, current(request).account, reason)
+        if discarded is None:
+            raise not_found(f"parked message {parked_id}")
+        return json_response({"discarded": discarded})
+
+
+REASON_BODY_BYTES = 8 * 1024
+
+
+def discard_reason(request) -> str:
+    """The required ``reason`` of a discard, from a small JSON object body (checked for size and
+    depth before it is parsed), or an ``invalid`` answer naming the field."""
+    if (request.content_length or 0) > REASON_BODY_BYTES:
+        raise invalid({"_body": [f"内容过大（上限 {REASON_BODY_BYTES} 字节）/ body too large"]})
+    raw = request.get_data(cache=True)
+    too = json_bounds_error(raw, REASON_BODY_BYTES, 8)
+    if too is not None:
+        raise invalid({"_body": [too]})
+    try:
+        data = json.loads(raw.decode("utf-8") or "{}")
+    except ValueError:
+        raise invalid({"_body": ["内容不是有效的 JSON / body is not JSON"]}) from None
+    reason = data.get("reason") if isinstance(data, dict) else None
+    if not isinstance(reason, str) or not reason.strip():
+        raise invalid({"reason": ["须写明丢弃原因 / a reason is required"]})
+    if len(reason.strip()) > MAX_REASON_CHARS:
+        raise invalid(
+            {
+                "reason": [
+                    f"原因最多 {MAX_REASON_CHARS} 字 / "
+                    f"a reason has at most {MAX_REASON_CHARS} characters"
+                ]
+            }
+        )
+    return reason.strip()
