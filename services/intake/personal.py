@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from services.intake.models import ContactView, Issue, IssueStep, Submission
 from services.kernel import auth, sealed
 from services.kernel.http import not_found
+from services.kernel.inbox import clip, json_bounds_error
 from services.kernel.masking import mask_name, mask_phone
 
 FIELDS = ("name", "phone")
@@ -33,11 +34,25 @@ def masked_contact(issue: Issue) -> dict | None:
     return {"name": mask_name(issue.contact_name), "phone": mask_phone(issue.contact_phone)}
 
 
+# What the parked list opens of a sealed station message to mask it: anything larger or deeper
+# is not parsed at all (a body nested thousands of levels made json.loads raise RecursionError and
+# took the whole list down, issue #20).
+REDACT_MAX_BYTES = 64 * 1024
+REDACT_MAX_DEPTH = 32
+
+
 def redact_message(body: bytes) -> str:
-    """A station message with its contact masked (what the parked list shows of it)."""
+    """A station message with its contact masked (what the parked list shows of it).
+
+    Bounded whatever the body: its size and nesting are read from the bytes before it is parsed
+    (:func:`services.kernel.inbox.json_bounds_error`, iterative); a body too large or too deep,
+    or not JSON, is described, never shown (it is sealed: it may hold a name and a phone)."""
+    too = json_bounds_error(body, REDACT_MAX_BYTES, REDACT_MAX_DEPTH)
+    if too is not None:
+        return f"(sealed, {len(body)} bytes, not shown: {too})"
     try:
         data = json.loads(body.decode("utf-8"))
-    except ValueError:
+    except (ValueError, RecursionError):
         return f"(not JSON, {len(body)} bytes, sealed)"
     if isinstance(data, dict) and isinstance(data.get("contact"), dict):
         c = data["contact"]
@@ -45,7 +60,9 @@ def redact_message(body: bytes) -> str:
             "name": mask_name(c.get("name")) if isinstance(c.get("name"), str) else None,
             "phone": mask_phone(c.get("phone")) if isinstance(c.get("phone"), str) else None,
         }
-    return json.dumps(data, ensure_ascii=False)
+    elif isinstance(data, dict) and "contact" in data:
+        data["contact"] = "(masked)"  # a contact of another shape: shown by no one
+    return clip(json.dumps(data, ensure_ascii=False))
 
 
 def assigned_member(session: Session, number: str) -> str | None:
