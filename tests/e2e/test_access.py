@@ -5,27 +5,16 @@ must refuse a request without a valid session: a new endpoint without a guard fa
 each role tries another's data through every API: 403, and nothing of the other's in the body.
 """
 
-import re
 from urllib.parse import quote
 
 import pytest
 import requests
-from nameko.web.handlers import HttpRequestHandler
 
-from services.intake.service import IntakeService
-from services.registry.service import RegistryService
-from services.reporting.service import ReportingService
-from services.routing.service import RoutingService
 from tests.conftest import auth_headers, delete_vhost
 from tests.e2e.conftest import make_stack, wait_case, wait_submission
+from tests.e2e.routes import SERVICE_CLASSES, concrete, routes
 from tools.client import SubmissionClient
 
-SERVICE_CLASSES = {
-    "registry": RegistryService,
-    "intake": IntakeService,
-    "routing": RoutingService,
-    "reporting": ReportingService,
-}
 KERNEL_PUBLIC = {("GET", "/health"), ("GET", "/ready"), ("GET", "/metrics")}
 # Open to anybody on purpose; a change here is a change to docs/security.md.
 PUBLIC = {
@@ -57,32 +46,6 @@ PUBLIC = {
     "routing": KERNEL_PUBLIC,
     "reporting": KERNEL_PUBLIC,
 }
-
-
-def routes(cls):
-    """``(method, rule, function)`` of every ``@http`` entrypoint of a service class."""
-    found = []
-    for name in dir(cls):
-        fn = getattr(cls, name)
-        for entrypoint in getattr(fn, "nameko_entrypoints", ()):
-            if isinstance(entrypoint, HttpRequestHandler):
-                for method in entrypoint.method.split(","):
-                    found.append((method.strip(), entrypoint.url, fn))
-    return found
-
-
-def concrete(rule: str) -> str:
-    """A path the rule matches: the first choice of ``any(…)``, 1 for ints, a made-up code."""
-
-    def fill(match):
-        converter = match.group(1) or ""
-        if converter.startswith("any("):
-            return converter[4:].split(",")[0].strip()
-        if converter == "int":
-            return "1"
-        return "json" if match.group(2) == "fmt" else "x1"
-
-    return re.sub(r"<(?:([^:>]+):)?([^>]+)>", fill, rule)
 
 
 @pytest.fixture(scope="module")
