@@ -69,6 +69,7 @@ def _member_saved(session: Session, event: dict) -> None:
     row = _newer(session, KnownMember, p)
     if row is not None:
         row.stations = json.dumps([s["station"] for s in p.get("stations", [])])
+        row.studios = json.dumps([s["studio"] for s in p.get("studios", [])])
 
 
 def _studio_saved(session: Session, event: dict) -> None:
@@ -159,7 +160,12 @@ def known_member(session: Session, code: str) -> dict | None:
     row = session.get(KnownMember, code)
     if row is None or not row.active:
         return None
-    return {"code": row.code, "name": row.name, "stations": json.loads(row.stations)}
+    return {
+        "code": row.code,
+        "name": row.name,
+        "stations": json.loads(row.stations),
+        "studios": json.loads(row.studios or "[]"),
+    }
 
 
 def known_studio(session: Session, code: str) -> dict | None:

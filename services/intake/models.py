@@ -92,7 +92,8 @@ class Issue(Base):
 class KnownMember(Base):
     """Intake's copy of the registry's members (委员), kept by ``registry.member_saved``.
 
-    Only what a member's QR page needs: the public name and the stations the member serves.
+    Only what a member's QR page and the scope rules need: the public name and the stations and
+    studios the member serves.
     """
 
     __tablename__ = "known_members"
@@ -102,6 +103,7 @@ class KnownMember(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     revision: Mapped[int] = mapped_column(Integer)
     stations: Mapped[str] = mapped_column(Text, default="[]")  # JSON: [station code, ...]
+    studios: Mapped[str] = mapped_column(Text, default="[]")  # JSON: [studio code, ...]
 
 
 class KnownStudio(Base):
