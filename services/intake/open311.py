@@ -152,7 +152,16 @@ def post_answer(result: dict) -> list[dict]:
 
 
 def token(session: Session, token_id: str) -> list[dict]:
-    found = submission_result(session, token_id)
+    """What became of an Open311 POST, by the token it answered (a random UUID). Another
+    channel's submission id (an activity's ``<activity_id>.<n>``, a QR form's) is no token:
+    answered like one not yet processed, so nothing of that submission shows."""
+    found = submission_result(session, token_id) if _is_token(token_id) else None
+    if found is not None and found.get("tracking_number"):
+        issue = session.scalar(
+            select(Issue).where(Issue.tracking_number == found["tracking_number"])
+        )
+        if issue is None or issue.channel != "open311":
+            found = None
     if found is None:
         return [{"token": token_id, "service_request_id": None}]
     if found["status"] == "rejected":
@@ -286,3 +295,10 @@ def _fill(element, item: dict) -> None:
 
 def errors(exc: Open311Error) -> list[dict]:
     return [{"code": exc.status, "description": exc.description}]
+
+
+def _is_token(token_id: str) -> bool:
+    try:
+        return str(uuid.UUID(token_id)) == token_id
+    except ValueError:
+        return False

@@ -82,6 +82,7 @@ TEXT = {
         "进度和答复与之相同。",
         "slow_down": "提交太频繁，请稍后再试（约 {minutes} 分钟后）。您填写的内容已保留。",
         "lookup_slowed": "查询失败次数过多，请 {minutes} 分钟后再试。",
+        "receipt_none": "未找到这份受理回执：请用提交后页面上的链接，或凭受理编号和查询码查询。",
         "expired": "页面已过期，您填写的内容已保留，请再点一次提交。",
         "too_large": "提交的内容过大，请删减后再提交。",
     },
@@ -145,6 +146,8 @@ TEXT = {
         "slow_down": "Too many submissions; please try again later (in about {minutes} min). "
         "Your text is kept.",
         "lookup_slowed": "Too many failed lookups; please try again in {minutes} min.",
+        "receipt_none": "No such receipt: use the link shown after submitting, or look up by "
+        "tracking number and lookup code.",
         "expired": "The page expired; your text is kept, please submit again.",
         "too_large": "What you sent is too large; please shorten it and submit again.",
     },

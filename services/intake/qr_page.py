@@ -8,15 +8,19 @@ queue) and the result. Every page fits a phone and loads nothing from outside (`
 
 from __future__ import annotations
 
+import base64
+import hmac
 import re
 import uuid
 from dataclasses import dataclass
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
 from services.intake import duplicates, known, throttle
 from services.intake.dependencies import NotQueued
+from services.intake.models import Issue, Submission
 from services.intake.pages import (
     TEXT,
     Call,
@@ -147,9 +151,71 @@ def choice(form) -> str | None:
     return (form.get("same_as") or "").strip()
 
 
-def new_submission_id() -> str:
-    """Made when the form is shown: posting the same form twice never makes two issues."""
-    return str(uuid.uuid4())
+def new_submission_id(config: dict) -> str:
+    """Made when the form is shown: posting the same form twice never makes two issues.
+
+    A random id and its HMAC under the secret key (``<32 hex>.<22 chars>``): only intake can
+    make one, and only the browser that was shown the form holds it."""
+    random = uuid.uuid4().hex
+    return f"{random}.{_mac(config, 'qr-submission', random)}"
+
+
+def _mac(config: dict, purpose: str, value: str) -> str:
+    digest = hmac.new(
+        auth.secret_key(config).encode("utf-8"), f"{purpose}\n{value}".encode(), "sha256"
+    ).digest()
+    return base64.urlsafe_b64encode(digest).decode("ascii")[:22]  # 132 bits
+
+
+_ISSUED_ID = re.compile(r"^([0-9a-f]{32})\.([A-Za-z0-9_-]{22})$")
+
+
+def is_issued(config: dict, submission_id: str | None) -> bool:
+    """Whether ``submission_id`` is one :func:`new_submission_id` made (with this key)."""
+    found = _ISSUED_ID.match(submission_id or "")
+    return bool(found) and hmac.compare_digest(
+        found.group(2), _mac(config, "qr-submission", found.group(1))
+    )
+
+
+def form_submission_id(session: Session, config: dict, posted: str | None) -> str:
+    """The id a posted form is sent with. An id the form was given (:func:`is_issued`) is the
+    citizen's own: sent again, it answers with the same issue. Any other id is the client's
+    choice: taken only while no submission has it, so that an id of someone else's submission
+    (an activity's ``<activity_id>.<n>``, a guessed one) makes a new issue of its own and never
+    shows another's number or code."""
+    posted = (posted or "").strip()
+    if is_issued(config, posted):
+        return posted
+    if posted and not _used(session, posted):
+        return posted
+    return new_submission_id(config)
+
+
+def _used(session: Session, submission_id: str) -> bool:
+    return (
+        session.scalar(select(Submission.id).where(Submission.submission_id == submission_id))
+        is not None
+        or session.scalar(select(Issue.id).where(Issue.submission_id == submission_id)) is not None
+    )
+
+
+def receipt_id(config: dict, submission_id: str) -> str:
+    """The receipt's id (``/q/receipt/<id>``): the submission id and its HMAC, so that only the
+    page that took the submission can link to its receipt, and none can be guessed."""
+    return f"{submission_id}.{_mac(config, 'qr-receipt', submission_id)}"
+
+
+def submission_of_receipt(config: dict, rid: str) -> str | None:
+    """The submission id a receipt id was made for, or None for any other (a guess)."""
+    submission_id, _, mac = (rid or "").rpartition(".")
+    if not submission_id or len(mac) != 22:
+        return None
+    return (
+        submission_id
+        if hmac.compare_digest(mac, _mac(config, "qr-receipt", submission_id))
+        else None
+    )
 
 
 # -- the pages ------------------------------------------------------------------------------------
@@ -205,7 +271,7 @@ def show(call: Call, kind: str, code: str) -> Response:
     view = form_view(call, kind, code, language(call.request.args.get("lang")))
     if isinstance(view, Response):
         return view
-    return view.answer({"submission_id": new_submission_id()})
+    return view.answer({"submission_id": new_submission_id(call.config)})
 
 
 def submit(call: Call, kind: str, code: str) -> Response:
@@ -225,6 +291,11 @@ def submit(call: Call, kind: str, code: str) -> Response:
     if slowed:
         text = TEXT[view.lang]["slow_down"].format(minutes=minutes(slowed))
         return view.answer(kept, {"_form": [text]}, 429, slowed)
+    with call.db.transaction() as session:
+        sid = form_submission_id(session, call.config, form.get("submission_id"))
+    if sid != form.get("submission_id"):
+        form = form.copy()
+        form["submission_id"] = sid
     message, errors = submission_from_form(form, view.page, view.categories)
     again = {**form.to_dict(), "submission_id": message["submission_id"]}
     if errors:
@@ -236,7 +307,7 @@ def submit(call: Call, kind: str, code: str) -> Response:
         result = call.channel.submit(message)
     except NotQueued:  # the citizen's text stays in the form; sending it again is safe
         return view.answer(again, {"_form": [NOT_QUEUED]}, 503)
-    return result_page(call.request, result, view.lang, same=bool(message.get("same_as")))
+    return result_page(call, result, view.lang, same=bool(message.get("same_as")))
 
 
 def _admit(call: Call, code: str) -> int | None:
@@ -266,16 +337,38 @@ def _ask_same(call: Call, form, message: dict) -> list[dict]:
     return []
 
 
-def result_page(request, result: dict, lang: str, same: bool = False) -> Response:
+def result_page(call: Call, result: dict, lang: str, same: bool = False) -> Response:
     status = 202 if result["status"] == "pending" else 200
+    receipt = receipt_id(call.config, result["submission_id"]) if status == 202 else None
     body = render(
-        "result.html", lang, result=result, same=same, switch_url=switch_url(request, lang)
+        "result.html",
+        lang,
+        result=result,
+        receipt=receipt,
+        same=same,
+        switch_url=switch_url(call.request, lang),
     )
     return html_response(body, status)
 
 
-def receipt(call: Call, submission_id: str) -> Response:
-    """Where "received, being processed" leads: the tracking number once it is made."""
+def receipt(call: Call, rid: str) -> Response:
+    """Where "received, being processed" leads: the tracking number once it is made. Only for a
+    receipt id the result page made (:func:`receipt_id`); any other is a guess, answered 404
+    and counted against the client address (429 while it must wait, ``throttle``)."""
     lang = language(call.request.args.get("lang"))
+    address = call.address()
+    submission_id = submission_of_receipt(call.config, rid)
+    try:
+        with call.db.transaction() as session:
+            throttle.check_receipt(session, address)
+            if submission_id is None:
+                throttle.receipt_failed(session, address)
+    except throttle.Slowed as slowed:
+        text = TEXT[lang]["lookup_slowed"].format(minutes=minutes(slowed.retry_after))
+        page = message_page(call.request, lang, text, 429)
+        page.headers["Retry-After"] = str(slowed.retry_after)
+        return page
+    if submission_id is None:
+        return message_page(call.request, lang, TEXT[lang]["receipt_none"], 404)
     result = call.channel.result(submission_id) or {"status": "pending"}
-    return result_page(call.request, {**result, "submission_id": submission_id}, lang)
+    return result_page(call, {**result, "submission_id": submission_id}, lang)

@@ -8,6 +8,8 @@ process behind the proxy. Two kinds:
   ``LOOKUP_FREE`` failures in ``LOOKUP_WINDOW`` (per address: ``LOOKUP_FREE_ADDRESS``), the next
   try waits ``LOOKUP_FIRST_WAIT`` after the last failure, doubling with each further failure up
   to ``LOOKUP_MAX_WAIT``: 429 with Retry-After, the code not even checked meanwhile.
+- Receipts (``/q/receipt/<id>``): each id that is not one the form was given counts against
+  the client address, like a wrong lookup code (:func:`check_receipt`).
 - Submissions (QR form, Open311 POST): at most ``limit_per_address`` per client address and
   ``limit_per_code`` per QR code (``limit_per_api_key`` per Open311 key) in ``limit_window_s``.
   Only submissions let through count against the code, so one address's flood cannot use up a
@@ -106,6 +108,22 @@ def lookup_failed(session: Session, number: str, address: str, now: datetime | N
     now = now or datetime.now(UTC)
     _hit(session, "lookup_number", number or "-", now)
     _hit(session, "lookup_address", address, now)
+
+
+def check_receipt(session: Session, address: str, now: datetime | None = None) -> None:
+    """Receipts (``/q/receipt/<id>``) answer only to an id the form was given (signed): a wrong
+    one is a guess, counted against the address like a wrong lookup code (the same free tries
+    and doubling waits). Raise :class:`Slowed` while the address must wait."""
+    now = now or datetime.now(UTC)
+    _serialize(session, "receipt_address", address)
+    failures, last = _count(session, "receipt_address", address, now - LOOKUP_WINDOW)
+    wait = lookup_wait(failures, last, LOOKUP_FREE_ADDRESS, now)
+    if wait > 0:
+        raise Slowed(wait)
+
+
+def receipt_failed(session: Session, address: str, now: datetime | None = None) -> None:
+    _hit(session, "receipt_address", address, now or datetime.now(UTC))
 
 
 def fingerprint(secret: str) -> str:
