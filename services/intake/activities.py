@@ -16,7 +16,7 @@ from marshmallow import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from services.intake import known
+from services.intake import access, duplicates, known
 from services.intake.intake import SOURCE, check_references
 from services.intake.models import Activity, Issue
 from services.intake.schemas import (
@@ -27,7 +27,7 @@ from services.intake.schemas import (
     SubmissionSchema,
     bilingual,
 )
-from services.kernel import outbox
+from services.kernel import auth, outbox
 
 STAFF_CHANNELS = ("staff", "phone", "letter", "visit")
 
@@ -39,10 +39,16 @@ def _load(schema, data: dict) -> dict:
         raise Invalid(bilingual(err.messages)) from err
 
 
-def staff_issue(session: Session, data: dict) -> dict:
-    """The station message for a single issue staff typed in, or :class:`Invalid`."""
+def load_staff_issue(data: dict) -> tuple[dict, dict]:
+    """The station message for a single issue staff typed in, and the message as the schema
+    loaded it (types checked: every field the right type before anything uses it); or
+    :class:`Invalid`. A ``submission_id`` in the body is the sender's, for a safe re-send."""
     message = {"submission_id": str(uuid.uuid4()), "channel": "staff", **data}
-    sub = _load(SubmissionSchema(), message)
+    return message, _load(SubmissionSchema(), message)
+
+
+def staff_issue(session: Session, who: auth.Principal, message: dict, sub: dict) -> dict:
+    """``message`` if its codes are known and its channel is staff's, else :class:`Invalid`."""
     errors = {}
     if sub["channel"] not in STAFF_CHANNELS:
         errors["channel"] = [
@@ -54,22 +60,96 @@ def staff_issue(session: Session, data: dict) -> dict:
             f"没有编号为 {sub['station']} 的工作站 / no active station {sub['station']}"
         ]
     errors.update(check_references(session, sub))
+    errors.update(_out_of_scope_references(session, who, sub))
     if errors:
         raise Invalid(errors)
     return message
 
 
-def record_activity(session: Session, data: dict) -> tuple[dict, list[dict]]:
+def _out_of_scope_references(session: Session, who: auth.Principal, sub: dict) -> dict:
+    """An activity or a case named in the body that is not the caller's is answered as if it
+    did not exist (the same words as ``check_references``): no one learns of others' records."""
+    errors = {}
+    same_as = sub.get("same_as")
+    if same_as is not None:
+        issue = session.scalar(select(Issue).where(Issue.tracking_number == same_as))
+        if issue is not None and not access.may_see_submission(who, issue.station_code):
+            errors["same_as"] = [f"没有受理编号为 {same_as} 的问题 / no issue {same_as}"]
+    activity_id = sub.get("activity")
+    if activity_id is not None:
+        row = session.scalar(select(Activity).where(Activity.activity_id == activity_id))
+        if row is None or not access.may_see_activity(who, activity_view(row)):
+            errors["activity"] = [f"没有编号为 {activity_id} 的活动 / no activity {activity_id}"]
+    return errors
+
+
+def check_new_or_own(session: Session, who: auth.Principal, messages: list[dict], field: str):
+    """Before sending: every submission id is new, or an idempotent re-send of the caller's own
+    (``access.same_submission``); else 409 on ``field``, nothing of the other said."""
+    for message in messages:
+        if access.same_submission(session, who, message) is False:
+            raise access.conflict(field)
+
+
+def own_result(session: Session, who: auth.Principal, message: dict, result: dict) -> dict:
+    """The worker's answer for ``message``, checked again once it is made: a number and a lookup
+    code only for an issue that is this message's and in the caller's scope (a submission id
+    taken by another between the check and the send is a 409 like any other)."""
+    if result.get("tracking_number") and not access.same_submission(session, who, message):
+        raise access.conflict("submission_id")
+    return result
+
+
+def staff_answer(session: Session, who: auth.Principal, message: dict, result: dict) -> dict:
+    """What staff get for a submission: 201 with the tracking number and the open cases in the
+    caller's scope it may be the same problem as, 202 while the station's worker has not
+    answered, 400 if rejected, 409 if the id was someone else's."""
+    if result["status"] == "rejected":
+        raise Invalid(result["errors"])
+    result = own_result(session, who, message, result)
+    if result.get("tracking_number"):
+        found = duplicates.for_staff(session, result["tracking_number"])
+        result["similar"] = access.similar_in_scope(who, found) or []
+    return result
+
+
+def load_activity(data: dict) -> dict:
+    """The activity as the schema loads it (types and bounds checked), or :class:`Invalid`."""
+    return _load(ActivitySchema(), data)
+
+
+def record_activity(session: Session, who: auth.Principal, a: dict) -> tuple[dict, list[dict]]:
     """Store an activity (once per ``activity_id``) and announce it; returns the activity and
     the station messages for the issues raised at it (ids derived from the activity's, so
-    sending them again after a retry never makes second issues)."""
-    a = _load(ActivitySchema(), data)
+    sending them again after a retry never makes second issues).
+
+    An ``activity_id`` already stored is answered only to a caller whose scope holds it and
+    only when the activity sent is the same; otherwise 409, nothing of the stored one said."""
+    access.record_activity(session, who, a)
     station = _activity_station(session, a)
     activity_id = a["activity_id"] or str(uuid.uuid4())
     row = session.scalar(select(Activity).where(Activity.activity_id == activity_id))
+    if row is not None and not (
+        access.may_see_activity(who, activity_view(row)) and _same_activity(row, a)
+    ):
+        raise access.conflict("activity_id")
+    messages = _issue_messages(a, activity_id, station)
+    check_new_or_own(session, who, messages, "activity_id")
     if row is None:
         row = _store(session, a, activity_id)
-    return activity_view(row), _issue_messages(a, activity_id, station)
+    return activity_view(row), messages
+
+
+def _same_activity(row: Activity, a: dict) -> bool:
+    return (
+        row.kind == a["kind"]
+        and row.station_code == a["station"]
+        and row.studio_code == a["studio"]
+        and row.held_on == a["date"]
+        and json.loads(row.members) == a["members"]
+        and row.people_served == a["people_served"]
+        and row.note == a["note"]
+    )
 
 
 def _activity_station(session: Session, a: dict) -> str | None:

@@ -38,7 +38,7 @@ from services.intake.dependencies import (
 )
 from services.intake.pages import Call
 from services.intake.settings import IntakeSettings
-from services.intake.web import read_body, submission_answer
+from services.intake.web import read_body
 from services.kernel import auth, topology
 from services.kernel.auth import guard, public
 from services.kernel.events import parse_event
@@ -147,7 +147,7 @@ class IntakeService(ServiceBase):
             status = progress.issue_status(session, number)
         if status is None:
             raise not_found(number)
-        access.may_see_station(auth.current(request), status["station"])
+        access.submission(auth.current(request), status["station"])
         return json_response(status)
 
     # -- personal data: whole only to those who must call back, and audited ----------------------
@@ -195,6 +195,8 @@ class IntakeService(ServiceBase):
     @http("GET", "/q/receipt/<string:submission_id>")
     @public
     def qr_receipt(self, request, submission_id):
+        """The receipt of a pending QR submission: the path part is the receipt id the result
+        page made (signed: ``qr_page.receipt_id``), not a submission id, which may be guessed."""
         return qr_page.receipt(self._call(request), submission_id)
 
     @http("GET", "/status")
@@ -218,25 +220,33 @@ class IntakeService(ServiceBase):
     @http("POST", "/staff/issues")
     @guard("office", "station_admin", "studio_admin")
     def staff_issue(self, request):
-        data = read_body(request)
-        access.may_enter(auth.current(request), data)
+        """One issue staff heard (scope: ``access.staff_issue``). A ``submission_id`` sent again
+        answers the same issue only when it is the caller's own and the same; else 409."""
+        who = auth.current(request)
+        message, sub = activities.load_staff_issue(read_body(request))  # types first: 400
+        access.staff_issue(None, who, sub)  # 403 before anything is read
         with self.db.transaction() as session:
-            message = activities.staff_issue(session, data)
-        return submission_answer(self.db, self.channel.submit(message))
+            access.staff_issue(session, who, sub)
+            message = activities.staff_issue(session, who, message, sub)
+            activities.check_new_or_own(session, who, [message], "submission_id")
+        result = self.channel.submit(message)
+        with self.db.transaction() as session:
+            answer = activities.staff_answer(session, who, message, result)
+        return json_response(answer, 202 if answer["status"] == "pending" else 201)
 
     @http("GET", "/staff/issues/<string:number>/similar")
     @guard("office", "station_admin")
     def staff_similar(self, request, number):
         """Open cases this issue may be the same problem as, with scores: staff merge in
         routing (``POST /cases/<number>/actions/merge``). The office, or an admin of the
-        issue's station (the candidates may be at other stations of its district: snippets only,
-        never contact data)."""
+        issue's station; the candidates are those in the caller's scope (never contact data)."""
+        who = auth.current(request)
         with self.db.transaction() as session:
             status = progress.issue_status(session, number)
             if status is None:
                 raise not_found(number)
-            access.may_see_station(auth.current(request), status["station"])
-            found = duplicates.for_staff(session, number)
+            access.submission(who, status["station"])
+            found = access.similar_in_scope(who, duplicates.for_staff(session, number))
         if found is None:
             raise not_found(number)
         return json_response({"tracking_number": number, "similar": found})
@@ -244,13 +254,21 @@ class IntakeService(ServiceBase):
     @http("POST", "/staff/activities")
     @guard()
     def staff_activity(self, request):
-        data = read_body(request)
-        access.may_enter(auth.current(request), data)
+        """An activity (scope: ``access.record_activity``); an ``activity_id`` sent again answers
+        the same activity only when it is the caller's own and the same; else 409."""
+        who = auth.current(request)
+        a = activities.load_activity(read_body(request))  # types and bounds first: 400
+        access.record_activity(None, who, a)  # 403 before anything is read
         with self.db.transaction() as session:
-            activity, messages = activities.record_activity(session, data)
+            activity, messages = activities.record_activity(session, who, a)
         for message in messages:
             self.channel.publish(message, note=ACTIVITY_NOT_QUEUED)
         results = [self.channel.wait(m["submission_id"]) for m in messages]
+        with self.db.transaction() as session:
+            results = [
+                activities.own_result(session, who, m, r)
+                for m, r in zip(messages, results, strict=True)
+            ]
         return json_response({**activity, "issues": results}, 201)
 
     @http("GET", "/activities")

@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from services.intake import activities, intake, known, progress, qr_page
 from services.intake.models import Issue
+from services.kernel import auth
 from services.kernel.messaging import Delivery
 from services.kernel.models import OutboxMessage
 from tests.unit.test_intake_rules import member_saved
@@ -206,10 +207,11 @@ def test_an_activity_is_recorded_once_and_announced_without_personal_data(s):
             }
         ],
     }
+    office = auth.Principal("office", "office")
     with s.begin():
-        activity, messages = activities.record_activity(s, data)
+        activity, messages = activities.record_activity(s, office, activities.load_activity(data))
     with s.begin():
-        _, again = activities.record_activity(s, data)
+        _, again = activities.record_activity(s, office, activities.load_activity(data))
     assert again == messages and messages[0]["submission_id"] == "act-00000001.1"
     assert messages[0]["activity"] == "act-00000001" and messages[0]["station"] == "gwm"
     [outbox] = s.scalars(select(OutboxMessage)).all()
@@ -219,7 +221,11 @@ def test_an_activity_is_recorded_once_and_announced_without_personal_data(s):
     assert "王大爷" not in outbox.body and "13900002222" not in outbox.body
     with pytest.raises(activities.Invalid) as bad:
         activities.record_activity(
-            s, {"kind": "visit", "date": "2026-11-20", "people_served": 1, "studio": "nope"}
+            s,
+            office,
+            activities.load_activity(
+                {"kind": "visit", "date": "2026-11-20", "people_served": 1, "studio": "nope"}
+            ),
         )
     assert set(bad.value.errors) == {"studio"}
 
