@@ -10,10 +10,12 @@ and its body alike.
   same rule; one that does not answers exactly as a case that does not exist
   (``lifecycle.unknown_case``: 400 ``not_found`` on that field), so a refusal never tells
   whether a case exists.
-- **hand-over** (:meth:`Scope.may_hand_to`), where a transfer may send a case: the office anywhere;
-  a station admin to its own stations and the members serving at them; a member to the case's
-  station, the stations it serves itself, and the members serving at those. Any other target
-  answers as an unknown one (400 ``not_found`` on ``to_member`` / ``to_station``).
+- **hand-over** (:meth:`Scope.may_give_to`), the member a transfer names: the office, any active
+  member; a station admin, the members serving at its stations; a member, those serving at the
+  case's station or at a station it serves itself. Any other answers as an unknown member (400
+  ``not_found`` on ``to_member``). A transfer *to a station* (``to_station``) is a referral open
+  to whoever may act on the case: that station's own rules pick its member, and nothing of the
+  station is shown (docs/security.md, "Routing scope").
 
 A path's own case keeps its documented answers: 404 when there is no such case, 403 when the
 caller may not see it (tests/e2e/test_access.py).
@@ -120,17 +122,6 @@ def unseen_member(code) -> CaseError:
     )
 
 
-def unseen_station(code) -> CaseError:
-    """The one answer for a transfer target station that is out of scope."""
-    return CaseError(
-        "not_found",
-        f"未找到可转给的工作站 {code}",
-        f"no station {code} this case can be transferred to",
-        400,
-        "to_station",
-    )
-
-
 @dataclass(frozen=True)
 class Scope:
     """What one signed-in caller may reach, for the ids its body names. ``actions.act`` takes it
@@ -145,7 +136,8 @@ class Scope:
         return all(self.may_case(c) for c in cases)
 
     def stations_for(self, session: Session, case: Case) -> set[str] | None:
-        """Where this caller may hand ``case``: None for anywhere (the office)."""
+        """The stations whose members this caller may name for ``case``: None for any (the
+        office)."""
         if self.who.is_office:
             return None
         if self.who.role == "station_admin":
@@ -154,10 +146,6 @@ class Scope:
             select(MembershipCopy.station_code).where(MembershipCopy.member_code == self.who.member)
         )
         return {case.station_code, *served}
-
-    def may_hand_to(self, session: Session, case: Case, station: str) -> bool:
-        stations = self.stations_for(session, case)
-        return stations is None or station in stations
 
     def may_give_to(self, session: Session, case: Case, member: MemberCopy) -> bool:
         stations = self.stations_for(session, case)

@@ -1,7 +1,7 @@
 """Routing's scope for ids smuggled in bodies, through the real services (issue 20, item 3): a
 station admin cannot merge its case into another station's case (and so cannot read that
 station's answer through its own lookup code, nor reopen that case with a 不满意 rating), nor
-transfer a case to another station or its members; the refusal is the same as for a case that
+name another station's member in a transfer (a referral to the station is allowed); the refusal is the same as for a case that
 does not exist, and nothing of the other case is in it or changed. Bad input on a case action is
 a 400 on its field (items 8 and 9): a 60 KB note is neither stored nor shown to the citizen."""
 
@@ -104,9 +104,8 @@ def test_a_station_admin_cannot_reach_another_stations_case_through_a_body(stack
     seen = status(stack, mine, my_code)
     assert seen["answer"] is None and not seen["merged"] and THEIR_ANSWER not in json.dumps(seen)
 
-    # transfer to another station, or to one of its members: the same kind of refusal
+    # naming another station's member: refused as an unknown member
     refusal(post(stack, admin, mine, "transfer", note="转办", to_member=their_member), "to_member")
-    refusal(post(stack, admin, mine, "transfer", note="转办", to_station="jnl"), "to_station")
     unchanged(before_mine, case(stack, mine))
     assert case(stack, mine)["handoffs"] == 0
 
@@ -121,6 +120,12 @@ def test_a_station_admin_cannot_reach_another_stations_case_through_a_body(stack
     assert page.status_code == 200 and THEIR_ANSWER not in page.text
     unchanged(resolved, case(stack, theirs))
     assert case(stack, theirs)["status"] == "resolved"
+
+    # a referral to the other station is allowed (its rules pick); then the case is theirs
+    referred = post(stack, admin, mine, "transfer", note="居民住在建宁路", to_station="jnl")
+    assert referred.ok and referred.json()["station"] == "jnl", referred.text
+    again = requests.get(stack.url("routing", f"/cases/{mine}"), headers=admin, timeout=10)
+    assert again.status_code == 403
 
 
 def test_bad_input_on_a_case_action_is_a_400_on_the_field_and_changes_nothing(stack):
