@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from services.intake import known
 from services.intake.models import Issue, Submission
 from services.kernel import auth
-from services.kernel.http import ApiError
+from services.kernel.http import ApiError, invalid
 
 
 def conflict(field: str) -> ApiError:
@@ -87,16 +87,17 @@ def staff_issue(session: Session | None, who: auth.Principal, data: dict) -> Non
             found = known.known_studio(session, data["studio"])
             if found is None or found["station"] != data["station"]:  # another station's studio
                 raise auth.forbidden()
-        return
-    if who.role == "studio_admin":
+    elif who.role == "studio_admin":
         studio(who, data.get("studio"))
         if session is None:
             return
         found = known.known_studio(session, data["studio"])
         if found is None or found["station"] != data.get("station"):
             raise auth.forbidden()
-        return
-    raise auth.forbidden()
+    else:
+        raise auth.forbidden()
+    if session is not None and data.get("member") is not None:
+        _serving(session, "member", [data["member"]], data.get("station"), data.get("studio"))
 
 
 def same_submission(session: Session, who: auth.Principal, message: dict) -> bool | None:
@@ -155,19 +156,20 @@ def record_activity(session: Session | None, who: auth.Principal, a: dict) -> No
     ``session`` None: only what needs no copy is checked."""
     if who.is_office:
         return
-    if who.role == "station_admin":
-        station(who, a.get("station"))
-        if a.get("studio") is not None and session is not None:
+    if who.role in ("station_admin", "studio_admin"):
+        if who.role == "station_admin":
+            station(who, a.get("station"))
+        else:
+            studio(who, a.get("studio"))
+        if session is None:
+            return
+        if a.get("station") is not None and a.get("studio") is not None:
             found = known.known_studio(session, a["studio"])
             if found is None or found["station"] != a["station"]:  # another station's studio
                 raise auth.forbidden()
-        return
-    if who.role == "studio_admin":
-        studio(who, a.get("studio"))
-        if a.get("station") is not None and session is not None:
-            found = known.known_studio(session, a["studio"])
-            if found is None or found["station"] != a["station"]:  # not the studio's station
-                raise auth.forbidden()
+        _serving(session, "members", a.get("members") or [], a.get("station"), a.get("studio"))
+        named = [i["member"] for i in a.get("issues") or [] if i.get("member")]
+        _serving(session, "issues", named, a.get("station"), a.get("studio"))
         return
     if who.role != "member":
         raise auth.forbidden()
@@ -184,6 +186,34 @@ def record_activity(session: Session | None, who: auth.Principal, a: dict) -> No
         raise auth.forbidden()
     if a.get("studio") is not None and a["studio"] not in me["studios"]:
         raise auth.forbidden()
+
+
+def _serving(
+    session: Session,
+    field: str,
+    codes: list[str],
+    station_code: str | None,
+    studio_code: str | None,
+) -> None:
+    """Admins name only members who serve where they enter (the station, or the studio): a
+    400 on ``field`` naming the others (who serves where is no secret: the registry lists it)."""
+    away = []
+    for code in codes:
+        found = known.known_member(session, code)
+        if found is None:
+            continue  # unknown codes: the reference check says so
+        if station_code not in found["stations"] and studio_code not in found["studios"]:
+            away.append(code)
+    if away:
+        names = ", ".join(away)
+        raise invalid(
+            {
+                field: [
+                    f"这些委员不在此工作站或工作室服务：{names} / "
+                    f"members not serving at this station or studio: {names}"
+                ]
+            }
+        )
 
 
 def activities_scope(

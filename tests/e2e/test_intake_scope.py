@@ -182,6 +182,22 @@ def test_a_station_admin_reaches_no_other_station_s_record_by_ids_in_bodies(stac
             {"station": "gwm", "category": "property", "description": "x", field: value},
         )
         assert r.status_code == 400 and set(r.json()["error"]["fields"]) == {field}
+    # members of another station named at gwm's activity or for gwm's issue: a field error
+    for path, body, field in (
+        (
+            "/staff/activities",
+            {**activity, "station": "gwm", "members": ["m001", "m005"]},
+            "members",
+        ),
+        (
+            "/staff/activities",
+            {**activity, "station": "gwm", "issues": [{**issue, "member": "m005"}]},
+            "issues",
+        ),
+        ("/staff/issues", {**issue, "station": "gwm", "member": "m005"}, "member"),
+    ):
+        r = go(path, body)
+        assert r.status_code == 400 and set(r.json()["error"]["fields"]) == {field}, r.text
     assert counts(stack) == before  # nothing was made
     r = call(stack, admin, "GET", f"/staff/issues/{world['number']}/similar")
     assert r.status_code == 403 and nothing_of(r, *secrets[1:])

@@ -199,6 +199,29 @@ def test_admins_record_at_their_own_place_only(s):
         assert forbidden(access.record_activity, s, STUDIO_X, activity(studio="st-x"))
 
 
+def test_admins_name_only_members_who_serve_where_they_enter(s):
+    def refused_on(fn, *args):
+        with pytest.raises(ApiError) as bad:
+            fn(*args)
+        assert bad.value.status == 400 and "m005" in str(bad.value.fields)
+        return set(bad.value.fields)
+
+    elsewhere = [{"category": "property", "description": "x", "member": "m005"}]
+    with s.begin():
+        access.record_activity(s, GWM, activity(members=["m003"]))
+        access.record_activity(s, STUDIO_G, activity(station=None, studio="st-g"))
+        access.record_activity(s, OFFICE, activity(members=["m005"]))  # the office: anyone
+        assert refused_on(access.record_activity, s, GWM, activity(members=["m003", "m005"])) == {
+            "members"
+        }
+        assert refused_on(access.record_activity, s, GWM, activity(issues=elsewhere)) == {"issues"}
+        issue = activities.load_staff_issue(
+            {"station": "gwm", "category": "property", "description": "x", "member": "m005"}
+        )[1]
+        assert refused_on(access.staff_issue, s, GWM, issue) == {"member"}
+        access.staff_issue(s, OFFICE, issue)
+
+
 def test_an_activity_id_already_stored_answers_only_its_owner_and_only_when_the_same(s):
     issues = [{"category": "property", "description": "建宁路私密问题"}]
     mine = activity(
