@@ -109,7 +109,7 @@ def _codes(value, field: str, errors: dict) -> list[str]:
         or not all(isinstance(v, str) and CODE.regex.fullmatch(v) for v in value)
     ):
         errors[field] = [
-            f"应为编号列表（最多{MAX_SCOPE}个）/ must be a list of codes (≤ {MAX_SCOPE})"
+            f"应为编号列表（最多{MAX_SCOPE}个） / must be a list of codes (≤ {MAX_SCOPE})"
         ]
         return []
     return sorted(set(value))
@@ -255,7 +255,8 @@ def sign_in(
     recorded: commit the session); :class:`~services.registry.throttle.Throttled` while too
     many failures are recent."""
     now = now or utcnow()
-    login = str(login or "").strip().lower()[:60]
+    # a NUL would not even reach PostgreSQL's throttle table; no login holds a control character
+    login = CONTROL.sub("", str(login or "")).strip().lower()[:60]
     limits = throttling.keys(login, address, throttle)
     throttling.check(session, limits, throttle, now)
     account = session.get(Account, login) if login else None

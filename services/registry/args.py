@@ -103,7 +103,7 @@ def date_arg(value, name: str, required: bool = False) -> date | None:
     except ValueError:
         day = None
     if day is None or not FIRST_YEAR <= day.year <= LAST_YEAR:
-        raise invalid({name: ["日期无效，应为 YYYY-MM-DD（2000–2100年）/ not a date (2000–2100)"]})
+        raise invalid({name: ["日期无效，应为 YYYY-MM-DD（2000–2100年） / not a date (2000–2100)"]})
     return day
 
 
@@ -215,7 +215,7 @@ def month(data: dict) -> str:
     value = data.get("month")
     found = _MONTH.fullmatch(value) if isinstance(value, str) else None
     if not (found and FIRST_YEAR <= int(found[1]) <= LAST_YEAR and 1 <= int(found[2]) <= 12):
-        raise invalid({"month": ["应为 YYYY-MM（2000–2100年）/ must be YYYY-MM (2000–2100)"]})
+        raise invalid({"month": ["应为 YYYY-MM（2000–2100年） / must be YYYY-MM (2000–2100)"]})
     return value
 
 

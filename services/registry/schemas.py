@@ -7,9 +7,11 @@ wrong type (a list where text is expected, text where a number is) is a field er
 
 from __future__ import annotations
 
+import re
 from datetime import date
 
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import Schema as BaseSchema
+from marshmallow import ValidationError, fields, validate, validates_schema
 
 from services.registry.args import FIRST_YEAR, LAST_YEAR, plain_text
 
@@ -65,6 +67,55 @@ def text(maximum: int, minimum: int = 0):
 
 def at_most(n: int, minimum: int = 0, error: str | None = None):
     return validate.Length(min=minimum, max=n, error=error or f"最多{n}项 / at most {n} items")
+
+
+# marshmallow's own messages, said in Chinese first (the one error format's rule)
+BILINGUAL = {
+    "Missing data for required field.": "必填 / required",
+    "Field may not be null.": "不能为空 / may not be null",
+    "Invalid value.": "无效 / invalid",
+    "Not a valid string.": "应为文本 / must be a string",
+    "Not a valid utf-8 string.": "应为文本 / must be a string",
+    "Not a valid list.": "应为列表 / must be a list",
+    "Not a valid boolean.": "应为 true 或 false / must be true or false",
+    "Not a valid date.": "日期无效 / not a date",
+    "Invalid type.": "应为对象 / must be an object",
+    "Invalid input type.": "应为对象 / must be an object",
+    "Unknown field.": "未知字段 / unknown field",
+}
+LENGTHS = (
+    (re.compile(r"Shorter than minimum length (\d+)\."), "长度至少为{0} / length at least {0}"),
+    (re.compile(r"Longer than maximum length (\d+)\."), "长度最多为{0} / length at most {0}"),
+    (
+        re.compile(r"Length must be between (\d+) and (\d+)\."),
+        "长度应为{0}到{1} / length {0} to {1}",
+    ),
+)
+
+
+def bilingual(messages):
+    """``messages`` (a ValidationError's, nested as they come) with marshmallow's English
+    defaults said in Chinese and English; the registry's own messages are left as they are."""
+    if isinstance(messages, dict):
+        return {key: bilingual(value) for key, value in messages.items()}
+    if isinstance(messages, list):
+        return [bilingual(m) for m in messages]
+    if not isinstance(messages, str) or " / " in messages:
+        return messages
+    if messages in BILINGUAL:
+        return BILINGUAL[messages]
+    for pattern, said in LENGTHS:
+        found = pattern.fullmatch(messages)
+        if found:
+            return said.format(*found.groups())
+    return f"无效 / {messages}"
+
+
+class Schema(BaseSchema):
+    """The registry's schemas: every refusal in Chinese and English."""
+
+    def handle_error(self, error, data, *, many, **kwargs):
+        raise ValidationError(bilingual(error.messages), data=data, valid_data=error.valid_data)
 
 
 def one_of(choices):
