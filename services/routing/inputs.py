@@ -76,7 +76,13 @@ class CitizenAction(Schema):
     class Meta:
         unknown = EXCLUDE
 
-    number = fields.String(required=True, validate=validate.Length(min=1, max=NUMBER_MAX))
+    number = fields.String(
+        required=True,
+        validate=validate.Length(
+            min=1, max=NUMBER_MAX, error=f"受理编号为 1–{NUMBER_MAX} 字 / 1-{NUMBER_MAX} characters"
+        ),
+        error_messages=TYPE_MESSAGES,
+    )
     rating = text(40, "评价", "rating")
     comment = text(COMMENT_MAX, "评价意见", "the comment")
 

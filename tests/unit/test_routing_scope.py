@@ -243,3 +243,41 @@ def test_member_and_station_codes_in_the_path_are_checked_and_bounded(service, d
         assert list(answer["fields"]) == [field], answer
         assert all(" / " in m for m in answer["fields"][field]), answer
     assert ok(service.http_get_notifications(request("/", DOC), "doc"))["channel"] == "none"
+
+
+def _value(rng, depth=0):
+    """One JSON value of a random type: what a confused or hostile client might send."""
+    kinds = ["str", "long", "int", "huge", "float", "bool", "null", "list", "dict"]
+    kind = rng.choice(kinds if depth < 3 else kinds[:7])
+    return {
+        "str": lambda: rng.choice(["", " ", "LX1", "LX9", "far", "teacher", "jnl", "<b>", "答复"]),
+        "long": lambda: "长" * rng.choice([2001, 5000]),
+        "int": lambda: rng.choice([-1, 0, 1, 2, 3]),
+        "huge": lambda: rng.choice([2**31, 10**20, -(10**30)]),
+        "float": lambda: rng.choice([1.5, 1e300, -0.0]),
+        "bool": lambda: rng.choice([True, False]),
+        "null": lambda: None,
+        "list": lambda: [_value(rng, depth + 1) for _ in range(rng.randint(0, 3))],
+        "dict": lambda: {"k": _value(rng, depth + 1)},
+    }[kind]()
+
+
+def test_generated_bodies_never_give_a_500_and_always_the_one_format(service, db):
+    """A fixed-seed fuzz of the action bodies: every answer is 200, or a 4xx in the one format,
+    and the other station's case is never reached."""
+    import random
+
+    rng = random.Random(20)
+    keys = ["note", "to_member", "to_station", "into", "version", "actor", "rating", "x"]
+    for _ in range(400):
+        body = {k: _value(rng) for k in rng.sample(keys, rng.randint(0, 4))}
+        action = rng.choice(
+            ["accept", "respond", "resolve", "close_unresolved", "transfer", "merge"]
+        )
+        headers = rng.choice([DOC, GWM_ADMIN])  # neither may touch LX9 (jnl, far's)
+        response = act(service, rng.choice(["LX1", "LX2"]), action, headers, **body)
+        if response.status_code != 200:
+            assert 400 <= response.status_code < 500, (body, response.get_data(as_text=True))
+            error(response, response.status_code)
+    theirs = state(db, "LX9")
+    assert (theirs["status"], theirs["member"], theirs["followers"]) == ("assigned", "far", [])
