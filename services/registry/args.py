@@ -154,8 +154,8 @@ def body(request) -> dict:
 
 
 def upload(request) -> bytes:
-    """An import's file (a form's ``file`` or the raw body), at most 5 MiB."""
-    request.max_content_length = MAX_IMPORT_BYTES
+    """An import's file (a form's ``file`` or the raw body), at most 5 MiB (the entrypoint's
+    ``max_body``)."""
     try:
         found = request.files.get("file")
         return found.read(MAX_IMPORT_BYTES + 1) if found is not None else request.get_data()

@@ -178,7 +178,7 @@ class RegistryService(ServiceBase):
     # -- import and export (Excel, CSV) ------------------------------------------------------
 
     @http("POST", f"/import/{SHEET}")
-    @guard("office")
+    @guard("office", max_body=args.MAX_IMPORT_BYTES)
     def http_import(self, request, kind):
         data = args.upload(request)
         with self.db.transaction() as session:  # an error rolls every row back
