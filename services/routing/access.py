@@ -17,6 +17,13 @@ and its body alike.
   to whoever may act on the case: that station's own rules pick its member, and nothing of the
   station is shown (docs/security.md, "Routing scope").
 
+- **a citizen's "same as"** (:func:`near`): the case an issue names as the same problem (chosen on
+  the QR page from the open cases intake offered, those of its station's district) is followed
+  only if it and every case it follows are at a station of the issue's station's district
+  (routing's copy of the registry; just the station itself when the district is unknown).
+  Otherwise the issue opens a case of its own: a message naming any case cannot make its sender
+  read another district's answers through their own lookup code.
+
 A path's own case keeps its documented answers: 404 when there is no such case, 403 when the
 caller may not see it (tests/e2e/test_access.py).
 """
@@ -34,7 +41,7 @@ from services.kernel.auth import Principal
 from services.kernel.http import not_found
 from services.routing.inputs import CODE_MAX
 from services.routing.lifecycle import CaseError
-from services.routing.models import Case, MemberCopy, MembershipCopy
+from services.routing.models import Case, MemberCopy, MembershipCopy, StationCopy
 
 # --- the rules (pure) -----------------------------------------------------------------------
 
@@ -155,3 +162,15 @@ class Scope:
             select(MembershipCopy.station_code).where(MembershipCopy.member_code == member.code)
         )
         return any(s in stations for s in serves)
+
+
+def near(session: Session, station: str):
+    """The case scope of a citizen's "same as" at ``station`` (``merging.merge``'s ``may_see``):
+    cases at the stations of its district, as intake offers them."""
+    row = session.get(StationCopy, station)
+    if row is None or not row.district:
+        stations = {station}
+    else:
+        district = select(StationCopy.code).where(StationCopy.district == row.district)
+        stations = {station, *session.scalars(district)}
+    return lambda cases: all(c is not None and c.station_code in stations for c in cases)

@@ -15,7 +15,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from services.kernel import outbox
-from services.routing import catalogue, deciding, loads, merging, notify
+from services.routing import access, catalogue, deciding, loads, merging, notify
 from services.routing.lifecycle import CaseError
 from services.routing.models import Case
 from services.routing.records import (
@@ -51,7 +51,8 @@ def on_issue_received(session: Session, event: dict) -> None:
     insert_case(session, case)  # stored as waiting: the merge changes it as any stored case
     case = session.get(Case, case.tracking_number)
     try:
-        merging.merge(session, case, "citizen", p["same_as"], CITIZEN_SAME)
+        near = access.near(session, case.station_code)
+        merging.merge(session, case, "citizen", p["same_as"], CITIZEN_SAME, near)
     except CaseError as err:
         merging.record_refusal(session, case, "merge", "citizen", err)
         assign(session, case)

@@ -157,3 +157,28 @@ def test_the_citizens_choice_of_a_closed_case_opens_a_case_of_its_own(s):
     case = same_as(s, "LX2", "LX1")
     assert case.status == "assigned" and case.merged_into is None
     assert [a for a, *_ in trail(s, "LX2")] == ["merge_refused", "assign"]
+
+
+def station(s, code, district):
+    feed(
+        s,
+        "registry.station_saved",
+        {"code": code, "name": code, "district": district, "active": True, "revision": 1},
+    )
+
+
+def test_the_citizens_choice_is_followed_only_within_its_stations_district(s):
+    station(s, "gwm", "城关区")
+    station(s, "jql", "城关区")
+    station(s, "jnl", "安宁区")
+    member(s, "far", "yiyao", station="jnl")
+    member(s, "near", "yiyao", station="jql")
+    issue(s, "LX1", station="jql")  # 城关区, as gwm
+    issue(s, "LX9", station="jnl")  # 安宁区
+    assert same_as(s, "LX2", "LX1").merged_into == "LX1"  # the district's case: followed
+    before = (s.get(Case, "LX9").status, s.get(Case, "LX9").member_code)
+    case = same_as(s, "LX3", "LX9")  # another district's case named in the message
+    assert case.status == "assigned" and case.merged_into is None and case.station_code == "gwm"
+    assert [a for a, *_ in trail(s, "LX3")] == ["merge_refused", "assign"]
+    assert (s.get(Case, "LX9").status, s.get(Case, "LX9").member_code) == before
+    assert merging.followers(s, "LX9") == []
