@@ -77,6 +77,39 @@ def test_the_office_gets_an_error_per_field(s):
     assert "太容易被猜到 / too easy to guess" in fields["password"]
 
 
+def test_a_wrong_type_in_any_field_is_that_fields_error_never_a_crash(s):
+    """A list or object where text or a code belongs, text where a list does (issue 20)."""
+    base = {"login": "zz1", "name": "某", "role": "station_admin", "stations": ["gwm"]}
+    for field, value in (
+        ("login", ["zz1"]),
+        ("name", {"zh": "某"}),
+        ("role", ["office"]),  # was a TypeError (unhashable) in the scope check
+        ("role", {"office": 1}),
+        ("stations", "gwm"),
+        ("stations", [["gwm"]]),
+        ("stations", ["gwm"] * 51),
+        ("stations", ["GWM\x00"]),
+        ("password", ["long-enough-2026"]),
+        ("password", "长城-horse" * 40),
+    ):
+        fields = errors_of(s, {**base, "password": GOOD, field: value})
+        assert field in fields and all(" / " in m for m in fields[field]), (field, fields)
+    fields = errors_of(
+        s, {**base, "role": "member", "stations": None, "member": ["m003"], "password": GOOD}
+    )
+    assert list(fields) == ["member"]
+    with s.begin():
+        assert accounts.list_accounts(s) == []  # nothing was made
+
+
+def test_a_control_character_in_a_login_signs_nobody_in_and_breaks_nothing(s):
+    with s.begin():
+        accounts.create(s, {"login": "li", "name": "李", "role": "office", "password": GOOD})
+    with s.begin():  # the NUL is dropped before the throttle's table (PostgreSQL refuses it)
+        assert accounts.sign_in(s, "li\x00", "guess", "10.0.0.1", now=NOW) is None
+        assert accounts.sign_in(s, "li", "x" * 10_000, "10.0.0.1", now=NOW) is None
+
+
 def test_sign_in_checks_the_password_and_the_account_being_active(s):
     with s.begin():
         accounts.create(
