@@ -52,10 +52,14 @@ def whole(value, name: str, default=None, minimum: int = 0, maximum: int = MAX_O
     ``1_000``, ``٥`` or ``-1``), ``minimum``–``maximum``; ``default`` when missing or empty."""
     if value is None or value == "":
         return default
-    text = value if isinstance(value, str) else ""
-    if not _DIGITS.fullmatch(text):
-        text = "x"  # int_arg's refusal, in its words
-    return int_arg(text, name, default, minimum=minimum, maximum=maximum)
+    if not (isinstance(value, str) and _DIGITS.fullmatch(value)):
+        raise not_an_integer(name, minimum, maximum)
+    return int_arg(value, name, default, minimum=minimum, maximum=maximum)
+
+
+def not_an_integer(name: str, minimum: int, maximum: int):
+    zh, en = f"应为{minimum}到{maximum}的整数", f"must be an integer {minimum}–{maximum}"
+    return invalid({name: [f"{zh} / {en}"]})
 
 
 def json_whole(data: dict, name: str, default: int, minimum: int, maximum: int) -> int:
@@ -63,9 +67,7 @@ def json_whole(data: dict, name: str, default: int, minimum: int, maximum: int) 
     (``"3"``), a boolean or a float."""
     value = data.get(name, default)
     if type(value) is not int:
-        raise invalid(
-            {name: [f"应为{minimum}到{maximum}的整数 / must be an integer {minimum}–{maximum}"]}
-        )
+        raise not_an_integer(name, minimum, maximum)
     return int_arg(str(value), name, default, minimum=minimum, maximum=maximum)
 
 
