@@ -107,6 +107,34 @@ def create_vhost() -> tuple[str, str]:
     return name, f"amqp://guest:guest@{RABBIT_HOST}:5672/{quote(name, safe='')}"
 
 
+def broker_account(vhost: str) -> tuple[str, str]:
+    """A broker account of its own for ``vhost`` (random name and password, rights on that vhost
+    only, no management tag), as production requires: ``(user, amqp_uri)``. Deleted with
+    :func:`delete_broker_account`."""
+    import secrets
+
+    user, password = f"lx-test-{uuid.uuid4().hex[:8]}", secrets.token_urlsafe(18)
+    r = requests.put(
+        f"{RABBIT_MGMT}/api/users/{user}",
+        auth=AUTH,
+        json={"password": password, "tags": ""},
+        timeout=10,
+    )
+    r.raise_for_status()
+    r = requests.put(
+        f"{RABBIT_MGMT}/api/permissions/{quote(vhost, safe='')}/{user}",
+        auth=AUTH,
+        json={"configure": ".*", "write": ".*", "read": ".*"},
+        timeout=10,
+    )
+    r.raise_for_status()
+    return user, f"amqp://{user}:{password}@{RABBIT_HOST}:5672/{quote(vhost, safe='')}"
+
+
+def delete_broker_account(user: str) -> None:
+    requests.delete(f"{RABBIT_MGMT}/api/users/{user}", auth=AUTH, timeout=10)
+
+
 def delete_vhost(name: str) -> None:
     requests.delete(f"{RABBIT_MGMT}/api/vhosts/{quote(name, safe='')}", auth=AUTH, timeout=30)
 

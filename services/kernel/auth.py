@@ -495,15 +495,54 @@ def insecure_settings(config: dict, service: str | None = None) -> list[str]:
     return found
 
 
+MIN_SECRET_CHARS = 32
+"""A production ``security.secret_key`` has at least this many characters, not a repeat."""
+WEAK_BROKER_PASSWORDS = {"", "guest", "lianxin", "password", "rabbitmq"}
+
+
+def weak_settings(config: dict, service: str | None = None) -> list[str]:
+    """Settings set, but too weak for production: a short or repetitive ``secret_key``, a
+    ``pii_key`` that is not a Fernet key, a broker account that is RabbitMQ's ``guest`` or has a
+    shipped or short password (``AMQP_URI``; several hosts may be listed, ``;``-separated)."""
+    found = []
+    key = str(security(config).get("secret_key") or "")
+    if key and (len(key) < MIN_SECRET_CHARS or len(set(key)) < 8):
+        found.append(
+            f"security.secret_key (至少 {MIN_SECRET_CHARS} 个随机字符 / random, ≥ 32 chars)"
+        )
+    if service is None or service in USED_BY[("security", "pii_key")]:
+        for pii in str(security(config).get("pii_key") or "").split(","):
+            try:
+                ok = len(base64.urlsafe_b64decode(pii.strip().encode("ascii"))) == 32
+            except ValueError:
+                ok = False
+            if pii.strip() and not ok:
+                found.append("security.pii_key (Fernet 密钥 / a Fernet key: 32 bytes, base64)")
+                break
+    for uri in str(config.get("AMQP_URI") or "").split(";"):
+        parts = urlsplit(uri.strip())
+        if parts.scheme.startswith("amqp") and (
+            (parts.username or "guest") == "guest"
+            or (parts.password or "") in WEAK_BROKER_PASSWORDS
+            or len(parts.password or "") < 12
+        ):
+            found.append(
+                "AMQP_URI (消息服务器账号须为专用账号和强密码 / a broker account of its "
+                "own with a strong password, not guest)"
+            )
+            break
+    return found
+
+
 def check_production(config: dict, service: str | None = None) -> None:
-    """In production, refuse to run with a secret left at (or missing to) its default (only
-    the secrets ``service`` reads, when given)."""
+    """In production, refuse to run with a secret left at (or missing to) its default, or too
+    weak (:func:`weak_settings`); only the secrets ``service`` reads, when given."""
     if str(security(config).get("environment", "development")).lower() != "production":
         return
-    bad = insecure_settings(config, service)
+    bad = insecure_settings(config, service) + weak_settings(config, service)
     if bad:
         raise ConfigError(
-            "生产环境不能使用默认密钥 / production refuses default secrets: "
+            "生产环境不能使用默认或过弱的密钥 / production refuses default or weak secrets: "
             + ", ".join(bad)
             + " (set them in the environment, see docs/running.md)"
         )

@@ -16,7 +16,14 @@ from cryptography.fernet import Fernet
 
 from services.intake.stations import station_selection
 from services.kernel.config import ROOT
-from tests.conftest import auth_headers, create_vhost, delete_vhost, free_port
+from tests.conftest import (
+    auth_headers,
+    broker_account,
+    create_vhost,
+    delete_broker_account,
+    delete_vhost,
+    free_port,
+)
 from tests.deploy.test_deploy_files import COMPOSE, our_compose_services
 from tools.client import SubmissionClient
 
@@ -31,7 +38,8 @@ def command_of(svc) -> list[str]:
 
 @pytest.fixture
 def compose_env(pg_databases):
-    vhost, amqp_uri = create_vhost()
+    vhost, _ = create_vhost()
+    user, amqp_uri = broker_account(vhost)  # production refuses RabbitMQ's guest
     env = {
         "AMQP_URI": amqp_uri,
         "LIANXIN_HTTP_HOST": "127.0.0.1",
@@ -45,6 +53,7 @@ def compose_env(pg_databases):
         env[f"{service.upper()}_DB_URL"] = pg_databases.create()
     yield env, amqp_uri
     delete_vhost(vhost)
+    delete_broker_account(user)
 
 
 def test_the_compose_processes_carry_an_issue_per_station_group(compose_env, tmp_path):

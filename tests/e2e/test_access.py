@@ -296,6 +296,7 @@ def test_office_only_endpoints_refuse_members_and_admins(stack, world):
     for service in SERVICE_CLASSES:
         office_only.append(("GET", service, "/admin/parked", {}))
         office_only.append(("POST", service, "/admin/parked/1/replay", {}))
+        office_only.append(("POST", service, "/admin/parked/1/discard", {"json": {"reason": "x"}}))
     for headers in others:
         for method, service, path, kwargs in office_only:
             refused(call(stack, headers, method, service, path, **kwargs), "13", "王建国")

@@ -9,7 +9,7 @@ Two parts, against one running stack (SQLite; the input layer does not depend on
 - a fixed corpus: the inputs an outside probe found answering 500, or taken without a cap, each
   with the answer it must get now.
 
-``LIANXIN_FUZZ_EXAMPLES`` (default 12) sets the examples per route; the run is derandomized so
+``LIANXIN_FUZZ_EXAMPLES`` (default 25) sets the examples per route; the run is derandomized so
 that CI is repeatable (raise the number, or unset ``derandomize`` locally, to explore further).
 """
 
@@ -26,7 +26,7 @@ from tests.conftest import auth_headers, delete_vhost
 from tests.e2e.conftest import make_stack, wait_case, wait_submission
 from tests.e2e.routes import all_routes, concrete, parameters
 
-EXAMPLES = int(os.environ.get("LIANXIN_FUZZ_EXAMPLES", "12"))
+EXAMPLES = int(os.environ.get("LIANXIN_FUZZ_EXAMPLES", "25"))
 ROUTES = all_routes()
 # Open311 answers in its own error format (GeoReport v2: a list of {code, description}).
 OWN_FORMAT = ("/open311/",)
@@ -52,7 +52,11 @@ CHARSETS = ["utf-8", "gbk", "gb18030", "utf-16", "rot13", "base64", "zlib", "uu"
 
 TEXT = st.text(st.characters(exclude_categories=("Cs",)), max_size=30)
 ARG_VALUE = st.one_of(TEXT, st.sampled_from(NUMBERS + WORDS + CODES))
-QUERY = st.lists(st.tuples(st.one_of(st.sampled_from(ARG_NAMES), TEXT), ARG_VALUE), max_size=5)
+# Many of the names a route may read at once (a route reads its own few), and some nonsense.
+QUERY = st.tuples(
+    st.dictionaries(st.sampled_from(ARG_NAMES), ARG_VALUE, min_size=8, max_size=20),
+    st.lists(st.tuples(TEXT, ARG_VALUE), max_size=2),
+).map(lambda parts: list(parts[0].items()) + parts[1])
 LEAF = st.one_of(
     st.none(),
     st.booleans(),
@@ -106,7 +110,7 @@ def bodies(draw):
     return content_type, raw
 
 
-HEADER_TEXT = st.text(st.characters(min_codepoint=32, max_codepoint=126), max_size=40)
+HEADER_TEXT = st.text(st.characters(min_codepoint=33, max_codepoint=126), max_size=40)
 
 
 @pytest.fixture(scope="module")
@@ -116,8 +120,7 @@ def stack(tmp_path_factory, pg_databases):
     )
     config = stack.config()
     stack.callers = [
-        stack.headers,  # the office: the furthest into every handler
-        stack.headers,
+        stack.headers,  # the office: the furthest into every handler, so the most often
         auth_headers(config, "station_admin", stations=["gwm"]),
         auth_headers(config, "studio_admin", studios=["st-a"]),
         auth_headers(config, "member", member="m003"),
@@ -164,7 +167,7 @@ def test_no_input_makes_a_route_answer_5xx(stack, service, method, rule):
         ),
         query=QUERY,
         body=bodies(),
-        caller=st.sampled_from(range(7)),
+        caller=st.sampled_from([0, 0, 0, 0, 1, 2, 3, 4, 5]),
         extra=st.dictionaries(
             st.sampled_from(["X-Forwarded-For", "Cookie", "Accept-Language", "Referer"]),
             HEADER_TEXT,

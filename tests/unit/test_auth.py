@@ -99,16 +99,48 @@ def test_production_refuses_default_secrets_development_allows_them():
     with pytest.raises(auth.ConfigError):
         auth.check_production({"security": {"environment": "production"}})
     auth.check_production(
-        {"security": {"environment": "production", "secret_key": "s" * 48, "pii_key": "p" * 44}}
+        {"security": {"environment": "production", "secret_key": SECRET, "pii_key": PII}}
+    )
+
+
+SECRET = "k7Qv2pXz9LmN4rT8wY1bC6dF3gH5jS0aE"
+PII = "dGhpcnR5LXR3by1ieXRlcy1vZi1hLXJlYWwtZmVybmV0IQ=="[:43] + "="
+
+
+def test_production_refuses_weak_secrets_keys_and_broker_accounts():
+    def refused(security, amqp=None):
+        config = {"security": {"environment": "production", **security}}
+        if amqp:
+            config["AMQP_URI"] = amqp
+        with pytest.raises(auth.ConfigError) as err:
+            auth.check_production(config)
+        return str(err.value)
+
+    good = {"secret_key": SECRET, "pii_key": PII}
+    assert "security.secret_key" in refused(good | {"secret_key": "abcde"})  # 5 characters
+    assert "security.secret_key" in refused(good | {"secret_key": "ab" * 24})  # a repeat
+    assert "security.pii_key" in refused(good | {"pii_key": "p" * 44})  # not a Fernet key
+    for uri in (
+        "amqp://guest:guest@rabbitmq:5672/",
+        "amqp://lianxin:lianxin@rabbitmq:5672/",  # the shipped password
+        "amqp://lianxin:short@rabbitmq:5672/",
+        "amqp://lianxin:Long-and-random-2026@a:5672/;amqp://guest:guest@b:5672/",
+    ):
+        assert "AMQP_URI" in refused(good, uri), uri
+    auth.check_production(
+        {
+            "security": {"environment": "production", **good},
+            "AMQP_URI": "amqp://lianxin:Long-and-random-2026@rabbitmq:5672/",
+        }
     )
 
 
 def test_production_refuses_the_default_pii_key_and_the_demo_open311_key_in_intake_only():
-    secure = {"environment": "production", "secret_key": "s" * 48, "pii_key": "p" * 44}
+    secure = {"environment": "production", "secret_key": SECRET, "pii_key": PII}
     intake = {"open311_api_keys": "a-real-client-key"}
     auth.check_production({"security": secure, "services": {"intake": intake}}, "intake")
     # the default PII key, even second in a rotation's "new,old" list
-    with_default = {**secure, "pii_key": "p" * 44 + "," + auth.DEV_PII_KEY}
+    with_default = {**secure, "pii_key": PII + "," + auth.DEV_PII_KEY}
     with pytest.raises(auth.ConfigError, match="security.pii_key"):
         auth.check_production({"security": with_default, "services": {"intake": intake}}, "intake")
     demo = {"open311_api_keys": "a-real-client-key, lianxin-demo-key"}
@@ -117,7 +149,7 @@ def test_production_refuses_the_default_pii_key_and_the_demo_open311_key_in_inta
     # no Open311 keys at all: Open311 POST is off, nothing insecure
     auth.check_production({"security": secure, "services": {"intake": {}}}, "intake")
     # services that never read personal data need not hold the key (least privilege)
-    only_secret = {"environment": "production", "secret_key": "s" * 48}
+    only_secret = {"environment": "production", "secret_key": SECRET}
     auth.check_production({"security": only_secret, "services": {"intake": demo}}, "routing")
 
 
