@@ -129,7 +129,10 @@ def answering(fn, page=None, max_body: int | None = None):
         try:
             return fn(self, request, *args, **kwargs)
         except Exception as exc:
-            err = too_large(cap) if isinstance(exc, RequestEntityTooLarge) else as_api_error(exc)
+            if isinstance(exc, RequestEntityTooLarge):
+                err = too_large(request.max_content_length or cap)
+            else:
+                err = as_api_error(exc)
             if err is None:
                 log.exception("%s %s failed", request.method, request.path)
                 err = internal()
@@ -165,7 +168,7 @@ def int_arg(value, name: str, default=None, minimum: int = 0, maximum: int | Non
     if value is None or value == "":
         return default
     top = INT_MAX if maximum is None else maximum
-    text = str(value).strip()
+    text = str(value)
     number = int(text) if re.fullmatch(r"-?[0-9]{1,12}", text) else None
     if number is None or number < minimum or number > top:
         raise invalid({name: [f"应为{minimum}到{top}的整数 / must be an integer {minimum}–{top}"]})
@@ -231,20 +234,30 @@ def _finite(text: str) -> float:
     return number
 
 
-def depth(data) -> int:
-    """How deeply ``data`` (parsed JSON) nests: 0 for a scalar, 1 for ``[]`` or ``{"a": 1}``.
-    Iterative, so no input can exhaust the stack."""
-    deepest, stack = 0, [(data, 1)]
-    while stack:
-        value, level = stack.pop()
-        if isinstance(value, dict):
-            children = value.values()
-        elif isinstance(value, list):
-            children = value
+# JSON strings (with their escapes), which may hold brackets that nest nothing.
+_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+_BRACKET = re.compile(rb"[\[\]{}]")
+
+
+def nesting_depth(raw: bytes | str, stop_above: int | None = None) -> int:
+    """How deep the arrays and objects of JSON text nest, read from the text without parsing it
+    (iterative: no recursion, whatever the input). Stops counting once past ``stop_above``.
+
+    Runs before ``json.loads``, whose C scanner recurses (a body nested a few thousand levels
+    raises ``RecursionError``, which is no ``ValueError``). Text that is not JSON gives some
+    number; the parser says what is wrong with it afterwards."""
+    if isinstance(raw, str):
+        raw = raw.encode("utf-8", "surrogatepass")
+    depth = deepest = 0
+    for match in _BRACKET.finditer(_JSON_STRING.sub(b'""', raw)):
+        if match.group() in (b"[", b"{"):
+            depth += 1
+            if depth > deepest:
+                deepest = depth
+                if stop_above is not None and deepest > stop_above:
+                    return deepest
         else:
-            continue
-        deepest = max(deepest, level)
-        stack.extend((child, level + 1) for child in children)
+            depth -= 1
     return deepest
 
 
@@ -286,16 +299,11 @@ def decode_json(
                 "body is not UTF-8 and names no charset (send 'application/json; charset=gbk')",
             ) from exc
         raise refuse(f"内容不是有效的 {named} 编码", f"body is not valid {named}") from exc
-    try:
-        data = json.loads(text or "null", parse_constant=_not_constant, parse_float=_finite)
-    except RecursionError as exc:
-        raise refuse(
-            f"内容嵌套过深（上限 {max_depth} 层）", f"body nested deeper than {max_depth} levels"
-        ) from exc
-    except ValueError as exc:
-        raise refuse("内容不是有效的 JSON", f"body is not JSON: {exc}") from exc
-    if depth(data) > max_depth:
+    if nesting_depth(text, stop_above=max_depth) > max_depth:
         raise refuse(
             f"内容嵌套过深（上限 {max_depth} 层）", f"body nested deeper than {max_depth} levels"
         )
-    return data
+    try:
+        return json.loads(text or "null", parse_constant=_not_constant, parse_float=_finite)
+    except ValueError as exc:
+        raise refuse("内容不是有效的 JSON", f"body is not JSON: {exc}") from exc

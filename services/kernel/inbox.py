@@ -30,7 +30,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import re
 import time
 import traceback
 from datetime import timedelta
@@ -40,7 +39,7 @@ from sqlalchemy import bindparam, delete, func, insert, select, text, tuple_
 
 from services.kernel import logs, metrics, sealed, topology
 from services.kernel.db import SharedEngine
-from services.kernel.http import ApiError
+from services.kernel.http import ApiError, nesting_depth
 from services.kernel.messaging import Delivery, TopologyDeclarer, retry_delays_ms
 from services.kernel.models import ParkedMessage, ProcessedMessage, utcnow
 from services.kernel.publisher import ConfirmedPublisher
@@ -111,33 +110,6 @@ def _jsonable(value, depth: int = 0):
 def body_hash(body: bytes) -> str:
     """What the record of a handled message keeps of its body (hex SHA-256)."""
     return hashlib.sha256(body).hexdigest()
-
-
-# JSON strings (with their escapes), which may hold brackets that nest nothing.
-_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
-_BRACKET = re.compile(rb"[\[\]{}]")
-
-
-def nesting_depth(raw: bytes | str, stop_above: int | None = None) -> int:
-    """How deep the arrays and objects of JSON text nest, read from the text without parsing it
-    (iterative: no recursion, whatever the input). Stops counting once past ``stop_above``.
-
-    Meant to run before ``json.loads``, whose C scanner recurses (a body nested a few thousand
-    levels raises ``RecursionError``, which is no ``ValueError``). Text that is not JSON gives
-    some number; the parser says what is wrong with it afterwards."""
-    if isinstance(raw, str):
-        raw = raw.encode("utf-8", "surrogatepass")
-    depth = deepest = 0
-    for match in _BRACKET.finditer(_JSON_STRING.sub(b'""', raw)):
-        if match.group() in (b"[", b"{"):
-            depth += 1
-            if depth > deepest:
-                deepest = depth
-                if stop_above is not None and deepest > stop_above:
-                    return deepest
-        else:
-            depth -= 1
-    return deepest
 
 
 def json_bounds_error(raw: bytes, max_bytes: int, max_depth: int) -> str | None:

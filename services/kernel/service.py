@@ -11,7 +11,6 @@ three the office's; health, ready and metrics answer anybody, for probes: docs/s
 
 from __future__ import annotations
 
-import json
 import logging
 
 from kombu import Connection
@@ -27,8 +26,8 @@ from werkzeug.wrappers import Response
 from services.kernel import metrics, outbox
 from services.kernel.auth import current, guard, public
 from services.kernel.db import Database
-from services.kernel.http import flag_arg, int_arg, invalid, json_response, not_found
-from services.kernel.inbox import MAX_REASON_CHARS, Inbox, json_bounds_error
+from services.kernel.http import flag_arg, int_arg, invalid, json_response, not_found, read_json
+from services.kernel.inbox import MAX_REASON_CHARS, Inbox
 from services.kernel.messaging import ReliableConsumer
 from services.kernel.outbox import OutboxRelay
 from services.kernel.settings import kernel_settings
@@ -155,18 +154,10 @@ REASON_BODY_BYTES = 8 * 1024
 
 
 def discard_reason(request) -> str:
-    """The required ``reason`` of a discard, from a small JSON object body (checked for size and
-    depth before it is parsed), or an ``invalid`` answer naming the field."""
-    if (request.content_length or 0) > REASON_BODY_BYTES:
-        raise invalid({"_body": [f"内容过大（上限 {REASON_BODY_BYTES} 字节）/ body too large"]})
-    raw = request.get_data(cache=True)
-    too = json_bounds_error(raw, REASON_BODY_BYTES, 8)
-    if too is not None:
-        raise invalid({"_body": [too]})
-    try:
-        data = json.loads(raw.decode("utf-8") or "{}")
-    except ValueError:
-        raise invalid({"_body": ["内容不是有效的 JSON / body is not JSON"]}) from None
+    """The required ``reason`` of a discard, from a small JSON object body (the kernel's input
+    layer: size, charset and depth checked before it is parsed), or an ``invalid`` answer."""
+    request.max_content_length = REASON_BODY_BYTES
+    data = read_json(request, max_depth=8) if request.get_data(cache=True) else {}
     reason = data.get("reason") if isinstance(data, dict) else None
     if not isinstance(reason, str) or not reason.strip():
         raise invalid({"reason": ["须写明丢弃原因 / a reason is required"]})

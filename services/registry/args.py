@@ -25,7 +25,7 @@ from datetime import date
 
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from services.kernel.http import ApiError, flag_arg, int_arg, invalid, read_json
+from services.kernel.http import flag_arg, int_arg, invalid, read_json, too_large
 
 MEMBER_FILTERS = ("q", "level", "sector", "district", "station", "studio", "expertise")
 
@@ -38,7 +38,6 @@ MAX_JSON_BYTES = 64 * 1024
 MAX_JSON_DEPTH = 8
 MAX_IMPORT_BYTES = 5 * 1024 * 1024
 
-_DIGITS = re.compile(r"[0-9]{1,12}")
 _MONTH = re.compile(r"([0-9]{4})-([0-9]{2})")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 NO_CONTROL = "不能含控制字符 / must not contain control characters"
@@ -52,8 +51,6 @@ def whole(value, name: str, default=None, minimum: int = 0, maximum: int = MAX_O
     ``1_000``, ``٥`` or ``-1``), ``minimum``–``maximum``; ``default`` when missing or empty."""
     if value is None or value == "":
         return default
-    if not (isinstance(value, str) and _DIGITS.fullmatch(value)):
-        raise not_an_integer(name, minimum, maximum)
     return int_arg(value, name, default, minimum=minimum, maximum=maximum)
 
 
@@ -112,47 +109,12 @@ def date_arg(value, name: str, required: bool = False) -> date | None:
 # -- bodies -------------------------------------------------------------------------------------
 
 
-def too_large(limit: int) -> ApiError:
-    zh, en = (
-        f"提交的内容过大（最多 {limit // 1024} KiB）",
-        f"body too large (at most {limit // 1024} KiB)",
-    )
-    return ApiError("too_large", zh, en, fields={"_body": [f"{zh} / {en}"]}, status=413)
-
-
-def too_deep() -> ApiError:
-    zh, en = (
-        f"JSON 嵌套过深（最多{MAX_JSON_DEPTH}层）",
-        f"JSON nested too deeply (at most {MAX_JSON_DEPTH})",
-    )
-    return ApiError("bad_json", zh, en, fields={"_body": [f"{zh} / {en}"]})
-
-
-def _depth(data) -> int:
-    """How deeply ``data`` nests (an object or list of scalars: 1), without recursion."""
-    deepest, todo = 0, [(data, 1)]
-    while todo:
-        value, level = todo.pop()
-        if isinstance(value, dict | list):
-            deepest = max(deepest, level)
-            children = value.values() if isinstance(value, dict) else value
-            todo.extend((child, level + 1) for child in children)
-    return deepest
-
-
 def body(request) -> dict:
-    """The request's JSON object: at most 64 KiB and nested at most 8 deep (the registry's
-    deepest body, a member with its memberships, nests 3), else a 4xx in the one format."""
+    """The request's JSON object through the kernel's input layer (``http.read_json``), at most
+    64 KiB and nested at most 8 deep (the registry's deepest body, a member with its
+    memberships, nests 3), else a 4xx in the one format."""
     request.max_content_length = MAX_JSON_BYTES
-    try:
-        data = read_json(request)
-    except RequestEntityTooLarge as exc:
-        raise too_large(MAX_JSON_BYTES) from exc
-    except RecursionError as exc:
-        raise too_deep() from exc
-    if _depth(data) > MAX_JSON_DEPTH:
-        raise too_deep()
-    return data
+    return read_json(request, max_depth=MAX_JSON_DEPTH)
 
 
 def upload(request) -> bytes:

@@ -19,7 +19,8 @@ from sqlalchemy import inspect, select, text
 from sqlalchemy.orm import Session
 
 from services.kernel.db import make_engine
-from services.kernel.inbox import nesting_depth, parked_as_dict
+from services.kernel.http import nesting_depth
+from services.kernel.inbox import parked_as_dict
 from services.kernel.migrations import alembic_config, upgrade
 from services.kernel.models import ParkedMessage, ProcessedMessage, utcnow
 from tests.conftest import auth_headers, container_config, free_port, wait_for
@@ -131,9 +132,9 @@ def test_discard_needs_the_office_and_a_reason_and_stays_on_record(probe_service
         r = requests.post(url, json=body, headers=OFFICE)
         assert r.status_code == 400, body
         assert list(r.json()["error"]["fields"]) == ["reason"]
-    for raw in (b"[" * DEEP, b"not json", b"x" * 20_000):
+    for raw, status in ((b"[" * DEEP, 400), (b"not json", 400), (b"x" * 20_000, 413)):
         r = requests.post(url, data=raw, headers={**OFFICE, "Content-Type": "application/json"})
-        assert r.status_code == 400 and "_body" in r.json()["error"]["fields"], raw[:10]
+        assert r.status_code == status and "_body" in r.json()["error"]["fields"], raw[:10]
     assert listing(base) == [parked]  # nothing refused changed it
 
     with caplog.at_level(logging.WARNING, logger="services.kernel.inbox"):

@@ -172,6 +172,12 @@ def test_the_sign_in_page_needs_its_csrf_token_and_goes_only_to_this_site(regist
     )
     assert wrong.status_code == 401 and "账号或密码错误" in wrong.text
     # a page's sign-out button: the cookie goes, the browser is back at the sign-in page
-    r = browser.post(f"{base}/auth/sign-out", data={"go": "1"}, allow_redirects=False, timeout=10)
+    forged = browser.post(
+        f"{base}/auth/sign-out", data={"go": "1"}, allow_redirects=False, timeout=10
+    )
+    assert forged.status_code == 403 and "lx_session" in browser.cookies  # no token: still in
+    r = browser.post(
+        f"{base}/auth/sign-out", data={"csrf_token": token}, allow_redirects=False, timeout=10
+    )
     assert r.status_code == 303 and r.headers["Location"] == "../sign-in"
     assert "lx_session" not in browser.cookies
