@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from nameko.rpc import RpcProxy
 from nameko.timer import timer
-from nameko.web.handlers import http
 
 from services.intake import (
     access,
@@ -48,6 +47,7 @@ from services.kernel.messaging import consume_reliably
 from services.kernel.sealed import Keys
 from services.kernel.service import ServiceBase
 from services.kernel.settings import Settings
+from services.kernel.web import http
 
 ACTIVITY_NOT_QUEUED = (
     "活动已记录；用同一 activity_id 重新提交即可送出问题 / the activity is recorded; "

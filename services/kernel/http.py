@@ -87,6 +87,14 @@ def invalid(messages: dict) -> ApiError:
     )
 
 
+WERKZEUG_ZH = {
+    404: "找不到这个地址",
+    405: "这个地址不接受这种请求方法",
+    413: "请求内容过大",
+    415: "不支持的内容类型",
+}
+
+
 def as_api_error(exc: Exception) -> ApiError | None:
     """The one error format for what a client got wrong, or None for a fault of ours.
 
@@ -103,11 +111,11 @@ def as_api_error(exc: Exception) -> ApiError | None:
     if isinstance(exc, RequestEntityTooLarge):
         return too_large(MAX_BODY_BYTES)
     if isinstance(exc, HTTPException) and exc.code is not None and 400 <= exc.code < 500:
-        reason = exc.description or exc.name
+        zh = WERKZEUG_ZH.get(exc.code, "请求有误")
         return ApiError(
             re.sub(r"\W+", "_", exc.name.lower()).strip("_"),
-            f"请求有误：{exc.name}",
-            f"bad request: {reason}",
+            zh,
+            f"{exc.name.lower()}: {exc.description or exc.name}",
             status=exc.code,
         )
     return None

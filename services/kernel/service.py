@@ -18,7 +18,6 @@ from nameko.dependency_providers import Config
 from nameko.extensions import DependencyProvider
 from nameko.rpc import rpc
 from nameko.timer import timer
-from nameko.web.handlers import http
 from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import text
 from werkzeug.wrappers import Response
@@ -31,6 +30,7 @@ from services.kernel.inbox import MAX_REASON_CHARS, Inbox
 from services.kernel.messaging import ReliableConsumer
 from services.kernel.outbox import OutboxRelay
 from services.kernel.settings import kernel_settings
+from services.kernel.web import http
 
 log = logging.getLogger(__name__)
 

@@ -10,7 +10,6 @@ from datetime import date
 
 from marshmallow import ValidationError
 from nameko.rpc import rpc
-from nameko.web.handlers import http
 from werkzeug.wrappers import Response
 
 from services.kernel import auth
@@ -18,6 +17,7 @@ from services.kernel.auth import guard, public
 from services.kernel.http import flag_arg, json_response
 from services.kernel.service import ServiceBase
 from services.kernel.settings import Settings
+from services.kernel.web import http
 from services.registry import (
     access,
     accounts,

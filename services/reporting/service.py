@@ -10,7 +10,6 @@ from datetime import UTC, datetime
 
 import eventlet
 from nameko.rpc import RpcProxy
-from nameko.web.handlers import http
 from werkzeug.wrappers import Response
 
 from services.kernel import topology
@@ -20,6 +19,7 @@ from services.kernel.http import json_response
 from services.kernel.messaging import consume_reliably
 from services.kernel.service import ServiceBase
 from services.kernel.settings import Settings
+from services.kernel.web import http
 from services.reporting import dashboard, event_store, exports, periods, queries
 from services.reporting.breakdowns import breakdown, month_of
 from services.reporting.reconcile import reconcile

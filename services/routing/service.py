@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from marshmallow import ValidationError
 from nameko.rpc import rpc
-from nameko.web.handlers import http
 
 from services.kernel import topology
 from services.kernel.auth import current, guard
@@ -19,6 +18,7 @@ from services.kernel.http import json_response, read_json
 from services.kernel.messaging import consume_reliably
 from services.kernel.service import ServiceBase
 from services.kernel.settings import Settings
+from services.kernel.web import http
 from services.routing import (
     access,
     actions,

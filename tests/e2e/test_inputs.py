@@ -294,3 +294,18 @@ def test_the_probes_inputs_are_refused_on_the_field(
 def case_state(stack, case) -> tuple:
     now = wait_case(stack, case["tracking_number"])
     return now["status"], now.get("member"), now.get("version")
+
+
+@pytest.mark.parametrize("service", ["registry", "intake", "routing", "reporting"])
+def test_an_unknown_address_or_method_is_answered_in_the_one_format(stack, service):
+    for method, path, status in (
+        ("GET", "/no/such/address", 404),
+        ("GET", "/" + "a" * 3000, 404),
+        ("DELETE", "/health", 405),
+    ):
+        r = requests.request(method, stack.url(service, path), headers=stack.headers, timeout=10)
+        assert r.status_code == status, (service, method, path, r.status_code)
+        error = r.json()["error"]
+        assert error["code"] in ("not_found", "method_not_allowed") and error["message_zh"]
+        if status == 405:
+            assert "GET" in r.headers["Allow"]
