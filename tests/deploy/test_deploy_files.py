@@ -13,7 +13,7 @@ import requests
 import yaml
 from kombu import Connection
 
-from services.kernel import topology
+from services.kernel import auth, topology
 from services.kernel.config import ROOT
 from services.kernel.runner import service_class
 from tests.conftest import AUTH, RABBIT_MGMT
@@ -65,6 +65,21 @@ def test_every_variable_compose_sets_is_read_by_the_config():
         assert config.exists(), name
         unknown = set(env) - config_env_names(config) - KERNEL_ENV
         assert not unknown, f"{name} sets variables nothing reads: {unknown}"
+
+
+def test_the_broker_account_is_least_privilege_and_its_password_comes_from_outside():
+    """The services' broker account cannot use the management API (no tag), its rights cover
+    one vhost, and compose takes its password from the environment: the shipped one is refused
+    in production, so a deployment that forgets to set it does not start."""
+    [user] = DEFINITIONS["users"]
+    assert user["tags"] == [] and user["name"] == "lianxin"
+    assert [p["vhost"] for p in DEFINITIONS["permissions"]] == ["/"]
+    for name, svc in our_compose_services().items():
+        uri = (svc.get("environment") or {})["AMQP_URI"]
+        assert "${LIANXIN_BROKER_PASSWORD:?" in uri, name
+        shipped = uri.replace(uri[uri.index("${") : uri.index("}") + 1], "lianxin")
+        config = {"security": {"environment": "production"}, "AMQP_URI": shipped}
+        assert "AMQP_URI" in " ".join(auth.weak_settings(config)), name
 
 
 def test_intake_groups_together_cover_every_station_once():
