@@ -1,19 +1,18 @@
-"""Every figure's name and definition, read from docs/statistics.md: written once, shown beside
-each figure on the dashboard and used as the workbook's column headers."""
+"""Every figure's name and definition, read from ``figures.yaml`` beside this module (package
+data, so the installed service needs no checkout): written once, shown beside each figure on the
+dashboard and used as the workbook's column headers. The table in docs/statistics.md is generated
+from the same file: ``python -m services.reporting.statistics`` prints it, and
+tests/unit/test_reporting_figures_doc.py fails when the page and the file disagree."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from functools import lru_cache
+from importlib import resources
 
-from services.kernel.config import ROOT
+import yaml
 
-DOC = ROOT / "docs" / "statistics.md"
-ROW = re.compile(
-    r"^\|\s*(?P<zh>\S+)\s+(?P<en>[^|]+?)\s*\|\s*`(?P<key>[a-z_]+)`\s*\|"
-    r"\s*(?P<definition>[^|]+?)\s*\|\s*(?P<kind>[a-z]+)\s*\|$"
-)
+KINDS = ("count", "cohort", "rate", "median")
 
 
 @dataclass(frozen=True)
@@ -25,13 +24,17 @@ class Figure:
     kind: str  # count | cohort | rate | median
 
 
+def source_text() -> str:
+    return resources.files(__package__).joinpath("figures.yaml").read_text(encoding="utf-8")
+
+
 @lru_cache(maxsize=1)
 def figures() -> tuple[Figure, ...]:
     found = []
-    for line in DOC.read_text(encoding="utf-8").splitlines():
-        m = ROW.match(line.strip())
-        if m:
-            found.append(Figure(m["key"], m["zh"], m["en"], m["definition"], m["kind"]))
+    for row in yaml.safe_load(source_text()):
+        if row["kind"] not in KINDS:
+            raise ValueError(f"figures.yaml: {row['key']} has an unknown kind {row['kind']!r}")
+        found.append(Figure(row["key"], row["zh"], row["en"], row["definition"], row["kind"]))
     return tuple(found)
 
 
@@ -39,4 +42,15 @@ def by_key() -> dict[str, Figure]:
     return {f.key: f for f in figures()}
 
 
+def markdown_table() -> str:
+    """The table docs/statistics.md shows, generated from figures.yaml."""
+    lines = ["| figure | key | definition | kind |", "| --- | --- | --- | --- |"]
+    for f in figures():
+        lines.append(f"| {f.name_zh} {f.name_en} | `{f.key}` | {f.definition} | {f.kind} |")
+    return "\n".join(lines)
+
+
 COLUMNS = figures()
+
+if __name__ == "__main__":
+    print(markdown_table())
