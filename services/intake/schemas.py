@@ -7,6 +7,7 @@ from datetime import UTC
 from marshmallow import Schema, fields, validate
 
 from services.kernel.http import ApiError
+from services.kernel.masking import mask_text
 
 CHANNELS = ("qr", "staff", "phone", "letter", "visit", "open311", "amqp")
 DESCRIPTION_MAX = 4000
@@ -107,8 +108,18 @@ class SubmissionSchema(Schema):
     same_as = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=32))
 
 
+def _masked(attribute: str) -> fields.Function:
+    """A free-text field of the issue, with the phone and identity numbers typed into it masked
+    (``kernel.masking.mask_text``): the words travel with the case, the numbers do not."""
+    return fields.Function(lambda issue: mask_text(getattr(issue, attribute, None)))
+
+
 class IssueReceivedSchema(Schema):
-    """Payload of ``intake.issue_received``: what routing and reporting need, no personal data."""
+    """Payload of ``intake.issue_received``: what routing and reporting need, no personal data.
+
+    ``description`` and ``place`` are the citizen's words, masked (the member reads them on the
+    duty card); the contact never leaves intake. Events before them lack both: readers take
+    them as optional."""
 
     tracking_number = fields.String()
     station = fields.String(attribute="station_code")
@@ -118,6 +129,8 @@ class IssueReceivedSchema(Schema):
     submitted_at = fields.AwareDateTime()
     received_at = fields.AwareDateTime()
     same_as = fields.String(allow_none=True)
+    description = _masked("description")
+    place = _masked("place")
 
 
 ACTIVITY_KINDS = {

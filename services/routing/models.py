@@ -98,6 +98,10 @@ class Case(Base):
     station_code: Mapped[str] = mapped_column(String(40), index=True)
     category: Mapped[str] = mapped_column(String(40))
     channel: Mapped[str | None] = mapped_column(String(20))
+    # The citizen's words as intake announced them, phone and identity numbers masked
+    # (kernel.masking.mask_text); None for a case announced before they travelled.
+    description: Mapped[str | None] = mapped_column(Text)
+    place: Mapped[str | None] = mapped_column(Text)
     member_hint: Mapped[str | None] = mapped_column(String(40))
     # active_history: a change always knows the value before it (routing.loads counts on it)
     status: Mapped[str] = mapped_column(String(20), index=True, active_history=True)

@@ -15,6 +15,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from services.kernel import outbox
+from services.kernel.masking import mask_text
 from services.routing import access, catalogue, deciding, loads, merging, notify
 from services.routing.lifecycle import CaseError
 from services.routing.models import Case
@@ -68,12 +69,20 @@ def new_case(p: dict) -> Case:
         station_code=p["station"],
         category=p["category"],
         channel=p.get("channel"),
+        description=_masked(p.get("description")),
+        place=_masked(p.get("place")),
         member_hint=p.get("member"),
         status="waiting",
         received_at=received,
         response_due=cal.due(received, first),
         resolution_due=cal.due(received, resolution),
     )
+
+
+def _masked(text) -> str | None:
+    """The citizen's words as stored here: intake masks them before they leave; masked again,
+    so no event (an old one replayed, another sender's) puts a number in routing's table."""
+    return mask_text(text) if isinstance(text, str) else None
 
 
 def assign(session: Session, case: Case, new: bool = False) -> None:

@@ -1,19 +1,27 @@
 """The member's duty list (履职清单) and the station lead's view, as phone-sized HTML pages.
 
-Rendered on the server from the same data as the JSON API; the action buttons post to
-``/cases/<number>/actions/<action>`` with the case's version, and the page reloads. Everything
-shown is escaped, and no user text ever reaches inline script (the buttons carry data
+Rendered on the server from the same data as the JSON API. Each card shows the citizen's words
+(masked by intake: phone and identity numbers typed into them never reach routing), the place,
+channel and time, the deadline as a person reads it ("12月1日（周一）下班前") and the case's whole
+history. On the member's page every action the case's status allows now has a button; each
+posts to ``/cases/<number>/actions/<action>`` with the case's version and the fields it needs
+(the reply, the reason for closing unresolved or for a transfer, the member to transfer to, the
+case to merge into), and the page reloads. A second tab lists the member's closed and past
+cases. Sign-out is the registry's sign-in page, which has the 退出登录 button (its sign-out is a
+POST with CSRF; cookies belong to the host, so it signs the member out here too).
+
+Everything shown is escaped, and no user text ever reaches inline script (the buttons carry data
 attributes; one listener acts on them). Chinese first, English beside it.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime, time, timedelta
 from html import escape
 
 from werkzeug.wrappers import Response
 
-from services.routing import catalogue
+from services.routing import catalogue, lifecycle
 from services.routing.workdays import CHINA
 
 COLOURS = {
@@ -21,52 +29,123 @@ COLOURS = {
     "yellow": ("即将到期", "due soon"),
     "green": ("正常", "on track"),
 }
+CHANNELS = {
+    "qr": ("扫码", "QR code"),
+    "staff": ("工作站录入", "entered by staff"),
+    "phone": ("电话", "phone"),
+    "letter": ("来信", "letter"),
+    "visit": ("来访", "visit"),
+    "open311": ("Open311", "Open311"),
+    "amqp": ("系统接入", "system"),
+}
+WEEKDAYS = ("周一", "周二", "周三", "周四", "周五", "周六", "周日")
+WEEKDAYS_EN = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+MONTHS_EN = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 STYLE = """
-body{font-family:system-ui,"PingFang SC","Noto Sans CJK SC",sans-serif;margin:0;background:#f5f5f5}
-header{background:#b71c1c;color:#fff;padding:12px 16px}h1{font-size:1.2em;margin:0}
+body{font-family:system-ui,"PingFang SC","Noto Sans CJK SC","WenQuanYi Micro Hei",sans-serif;
+margin:0;background:#f5f5f5;color:#212121}
+header{background:#b71c1c;color:#fff;padding:12px 16px;display:flex;justify-content:space-between;
+align-items:center;gap:8px;flex-wrap:wrap}h1{font-size:1.2em;margin:0}
+header a{color:#fff;border:1px solid #fff;border-radius:6px;padding:6px 10px;text-decoration:none;
+font-size:.9em;white-space:nowrap}
 .en{color:#777;font-size:.85em}header .en{color:#ffd}
+nav{display:flex;background:#fff;border-bottom:1px solid #ddd}
+nav a{flex:1;text-align:center;padding:10px 4px;color:#555;text-decoration:none}
+nav a.on{color:#b71c1c;border-bottom:3px solid #b71c1c;font-weight:bold}
 main{padding:8px;max-width:640px;margin:auto}
-.case{background:#fff;border-radius:8px;margin:8px 0;padding:12px;border-left:6px solid #2e7d32}
-.case.yellow{border-color:#f9a825}.case.red{border-color:#c62828}
+.case{background:#fff;border-radius:8px;margin:8px 0;padding:12px;border-left:6px solid #2e7d32;
+overflow-wrap:anywhere}
+.case.yellow{border-color:#f9a825}.case.red{border-color:#c62828}.case.past{border-color:#9e9e9e}
 .row{display:flex;justify-content:space-between;gap:8px;flex-wrap:wrap}
 .tag{font-size:.8em;padding:2px 6px;border-radius:4px;background:#eee}
+.meta{color:#555;font-size:.9em;margin:4px 0}
+.words{margin:8px 0;padding:8px 10px;background:#fff8e1;border-radius:6px;white-space:pre-wrap}
+.words .en{display:block}
+.due{font-weight:bold;margin:4px 0}
+details{margin:6px 0}summary{cursor:pointer;color:#1565c0;padding:4px 0}
+ol.history{margin:4px 0;padding-left:20px;font-size:.9em}ol.history li{margin:4px 0}
+ol.history .note{display:block;color:#333;white-space:pre-wrap}
+label{display:block;margin-top:8px;font-size:.9em}
 textarea,input{width:100%;box-sizing:border-box;margin:6px 0;font-size:1em;padding:6px}
 button{font-size:1em;padding:8px 12px;margin:4px 4px 0 0;border:0;border-radius:6px;
-background:#1565c0;color:#fff}button.alt{background:#757575}
+background:#1565c0;color:#fff}button.alt{background:#757575}button.warn{background:#c62828}
+.more{border-top:1px dashed #ccc;margin-top:8px;padding-top:4px}
 .error{color:#c62828}.empty{text-align:center;color:#777;padding:32px}
 """
 
 SCRIPT = """
 document.addEventListener('click', (e) => {
   const b = e.target.closest('button[data-action]');
-  if (b) { act(b.closest('.case'), b.dataset.action); }
+  if (b) { act(b.closest('.case'), b); }
 });
-async function act(card, action) {
+function field(card, name) {
+  const f = name ? card.querySelector('[name="' + name + '"]') : null;
+  return f ? f.value : '';
+}
+async function act(card, b) {
   const number = card.dataset.number;
-  const body = {actor: document.body.dataset.actor, note: card.querySelector('textarea').value,
-                version: Number(card.dataset.version)};
-  if (action === 'transfer') { body.to_member = card.querySelector('input').value; }
-  const r = await fetch('/cases/' + encodeURIComponent(number) + '/actions/' + action,
-                        {method: 'POST', headers: {'Content-Type': 'application/json'},
-                         body: JSON.stringify(body)});
-  if (r.ok) { location.reload(); return; }
-  const e = (await r.json()).error;
-  card.querySelector('.error').textContent = e.message_zh + ' / ' + e.message;
+  const body = {note: field(card, b.dataset.note), version: Number(card.dataset.version)};
+  if (b.dataset.param) { body[b.dataset.param] = field(card, b.dataset.param); }
+  b.disabled = true;
+  try {
+    const r = await fetch('/cases/' + encodeURIComponent(number) + '/actions/' + b.dataset.action,
+                          {method: 'POST', headers: {'Content-Type': 'application/json'},
+                           body: JSON.stringify(body)});
+    if (r.ok) { location.reload(); return; }
+    const e = (await r.json()).error;
+    card.querySelector('.error').textContent = e.message_zh + ' / ' + e.message;
+  } catch (err) {
+    card.querySelector('.error').textContent = '网络错误，请重试 / network error, try again';
+  }
+  b.disabled = false;
 }
 """
 
-ACTIONS = {
-    "assigned": [("accept", "接单", "Accept"), ("respond", "答复", "Respond")],
-    "accepted": [("respond", "答复", "Respond")],
-    "responded": [("resolve", "办结", "Resolve")],
+# The buttons of the main row: (action, 中文, English, the field its note comes from).
+MAIN_ACTIONS = {
+    "assigned": [("accept", "接单", "Accept", None), ("respond", "答复", "Respond", "note")],
+    "accepted": [("respond", "答复", "Respond", "note")],
+    "responded": [("resolve", "办结", "Resolve", "note")],
 }
+
+
+def deadline_words(due: datetime | str | None, calendar=None) -> tuple[str, str]:
+    """A deadline as a person reads it, in Beijing time: (中文, English).
+
+    Deadlines end at 24:00 (``workdays.Calendar.due`` gives 00:00 of the next day): 00:00 of
+    2 December is the end of 1 December, "12月1日（周一）下班前" on a working day (a weekend
+    day or a holiday: "24:00前", nobody is at work). Any other time is said as it is: "12月1日
+    （周一）14:30前". ``calendar`` (``workdays.Calendar``) tells working days; without it,
+    Monday to Friday."""
+    if not due:
+        return "-", "-"
+    if isinstance(due, str):
+        due = datetime.fromisoformat(due)
+    local = due.astimezone(CHINA)
+    if local.time() == time(0):
+        day = local.date() - timedelta(days=1)
+        workday = calendar.is_workday(day) if calendar is not None else day.weekday() < 5
+        zh_when, en_when = ("下班前", "by the end of") if workday else ("24:00前", "by 24:00")
+    else:
+        day = local.date()
+        zh_when, en_when = f"{local:%H:%M}前", f"by {local:%H:%M}"
+    return f"{_day_zh(day)}{zh_when}", f"{en_when} {_day_en(day)}"
+
+
+def _day_zh(day: date) -> str:
+    return f"{day.month}月{day.day}日（{WEEKDAYS[day.weekday()]}）"
+
+
+def _day_en(day: date) -> str:
+    return f"{WEEKDAYS_EN[day.weekday()]} {day.day} {MONTHS_EN[day.month - 1]}"
 
 
 def _when(value: str | None) -> str:
     if not value:
         return "-"
-    return f"{datetime.fromisoformat(value).astimezone(CHINA):%m-%d %H:%M}"
+    local = datetime.fromisoformat(value).astimezone(CHINA)
+    return f"{local.month}月{local.day}日 {local:%H:%M}"
 
 
 def _category(code: str) -> str:
@@ -74,61 +153,188 @@ def _category(code: str) -> str:
     return f"{entry['name']} <span class=en>{entry['name_en']}</span>" if entry else escape(code)
 
 
-def _card(case: dict, with_actions: bool) -> str:
-    number = escape(case["tracking_number"])
-    zh, en = COLOURS.get(case["colour"], ("", ""))
-    due = case["resolution_due"] if case["responded_at"] else case["response_due"]
-    stage = ("办结期限", "resolve by") if case["responded_at"] else ("答复期限", "respond by")
-    parts = [
-        f'<div class="case {escape(case["colour"])}" id="case-{number}" data-number="{number}" '
-        f'data-version="{int(case["version"])}">',
-        f"<div class=row><b>{number}</b><span class=tag>{zh} <span class=en>{en}</span></span></div>",
-        f"<div>{_category(case['category'])}</div>",
-        f"<div>{escape(case['status_name'])} <span class=en>{escape(case['status'])}</span> · "
-        f"{stage[0]} <span class=en>{stage[1]}</span> {_when(due)}</div>",
-    ]
-    if with_actions:
-        parts.append('<textarea placeholder="答复或办理情况 / reply or what was done"></textarea>')
-        for action, label, label_en in ACTIONS.get(case["status"], []):
-            parts.append(f"<button data-action={action}>{label} {label_en}</button>")
-        parts.append('<input placeholder="转给委员编号 / transfer to member code">')
-        parts.append("<button class=alt data-action=transfer>转办 Transfer</button>")
-        parts.append("<div class=error></div>")
-    else:
-        parts.append(
-            f"<div>委员 <span class=en>member</span> {escape(case['member'] or '-')}</div>"
+def _channel(code: str | None) -> str:
+    zh, en = CHANNELS.get(code or "", (code or "-", ""))
+    return f"{escape(zh)} <span class=en>{escape(en)}</span>" if en else escape(zh)
+
+
+def _words(case: dict) -> str:
+    text = case.get("description")
+    if not text:
+        return (
+            "<div class=words>（本案件受理时未附群众原话）"
+            "<span class=en>No words came with this case (received before they travelled)</span>"
+            "</div>"
         )
-    parts.append("</div>")
+    place = case.get("place")
+    where = (
+        f"<div class=meta>地点 <span class=en>place</span> {escape(place)}</div>" if place else ""
+    )
+    return f"<div class=words>{escape(text)}</div>{where}"
+
+
+def _history(case: dict) -> str:
+    steps = case.get("history") or []
+    if not steps:
+        return ""
+    items = []
+    for s in steps:
+        name = lifecycle.ACTION_NAMES.get(s["action"], s["action"])
+        to = lifecycle.STATUS_NAMES.get(s.get("to") or "", s.get("to") or "")
+        note = f"<span class=note>{escape(s['note'])}</span>" if s.get("note") else ""
+        items.append(
+            f"<li>{_when(s['at'])} <b>{escape(name)}</b> <span class=en>{escape(s['action'])}"
+            f"</span> · {escape(s['actor'])} → {escape(to)}{note}</li>"
+        )
+    return (
+        f"<details class=history-box><summary>办理记录 <span class=en>history</span> "
+        f"({len(steps)})</summary><ol class=history>{''.join(items)}</ol></details>"
+    )
+
+
+def _deadline(case: dict) -> str:
+    if case["status"] not in lifecycle.OPEN:
+        return ""
+    responded = case.get("responded_at")
+    due = case.get("resolution_due") if responded else case.get("response_due")
+    stage = ("办结期限", "resolve") if responded else ("答复期限", "respond")
+    zh, en = deadline_words(due)
+    return (
+        f"<div class=due>{stage[0]}：{escape(zh)} "
+        f"<span class=en>{stage[1]} {escape(en)}</span></div>"
+    )
+
+
+def _actions(case: dict) -> str:
+    if case["status"] not in lifecycle.ACTIVE:
+        return ""
+    parts = [
+        "<label>答复或办理情况 <span class=en>reply or what was done</span>"
+        '<textarea name=note placeholder="答复或办理情况 / reply or what was done"></textarea>'
+        "</label>"
+    ]
+    for action, label, label_en, note in MAIN_ACTIONS.get(case["status"], []):
+        data = f" data-note={note}" if note else ""
+        parts.append(f"<button data-action={action}{data}>{label} {label_en}</button>")
+    parts.append(
+        "<details class=more><summary>更多操作 <span class=en>more actions</span></summary>"
+        "<label>办结未解决的原因（必填）<span class=en>why it stays unresolved (required)</span>"
+        "<textarea name=reason></textarea></label>"
+        "<button class=warn data-action=close_unresolved data-note=reason>"
+        "办结未解决 Close unresolved</button>"
+        "<label>转给委员编号 <span class=en>transfer to member code</span>"
+        "<input name=to_member></label>"
+        "<label>转办原因（必填）<span class=en>reason for the transfer (required)</span>"
+        "<textarea name=transfer_note></textarea></label>"
+        "<button class=alt data-action=transfer data-note=transfer_note data-param=to_member>"
+        "转办 Transfer</button>"
+        "<label>与此案件相同，合并到案件编号 <span class=en>same problem: merge into case</span>"
+        "<input name=into></label>"
+        "<button class=alt data-action=merge data-note=transfer_note data-param=into>"
+        "合并 Merge</button></details>"
+    )
     return "".join(parts)
 
 
-def _page(title_zh: str, title_en: str, actor: str, cards: list[str]) -> str:
-    body = "".join(cards) or "<div class=empty>暂无案件 <span class=en>No open cases</span></div>"
+def _card(case: dict, with_actions: bool) -> str:
+    number = escape(case["tracking_number"])
+    past = case["status"] not in lifecycle.OPEN
+    colour = "past" if past else case["colour"]
+    zh, en = (
+        (case["status_name"], case["status"]) if past else COLOURS.get(case["colour"], ("", ""))
+    )
+    parts = [
+        f'<div class="case {escape(colour)}" id="case-{number}" data-number="{number}" '
+        f'data-version="{int(case["version"])}">',
+        f"<div class=row><b>{number}</b><span class=tag>{escape(zh)} "
+        f"<span class=en>{escape(en)}</span></span></div>",
+        f"<div>{_category(case['category'])}</div>",
+        f"<div class=meta>{_channel(case.get('channel'))} · 受理 <span class=en>received</span> "
+        f"{_when(case.get('received_at'))}</div>",
+        _words(case),
+        f"<div>{escape(case['status_name'])} <span class=en>{escape(case['status'])}</span></div>",
+        _deadline(case),
+    ]
+    if not with_actions:
+        parts.append(
+            f"<div>委员 <span class=en>member</span> {escape(case['member'] or '-')}</div>"
+        )
+    parts.append(_history(case))
+    if with_actions:
+        parts.append(_actions(case))
+    parts.append("<div class=error role=alert></div></div>")
+    return "".join(parts)
+
+
+def _page(
+    title_zh: str,
+    title_en: str,
+    cards: list[str],
+    *,
+    sign_out: str | None = None,
+    tabs: str = "",
+    empty: tuple[str, str] = ("暂无案件", "No open cases"),
+) -> str:
+    body = "".join(cards) or f"<div class=empty>{empty[0]} <span class=en>{empty[1]}</span></div>"
+    out = (
+        f'<a id=sign-out href="{escape(sign_out)}">退出登录 <span class=en>Sign out</span></a>'
+        if sign_out
+        else ""
+    )
     return (
         "<!doctype html><html lang=zh-CN><head><meta charset=utf-8>"
         '<meta name=viewport content="width=device-width, initial-scale=1">'
         f"<title>{escape(title_zh)} {escape(title_en)}</title><style>{STYLE}</style></head>"
-        f'<body data-actor="{escape(actor)}"><header><h1>{escape(title_zh)} '
-        f"<span class=en>{escape(title_en)}</span></h1></header><main>{body}</main>"
+        f"<body><header><h1>{escape(title_zh)} "
+        f"<span class=en>{escape(title_en)}</span></h1>{out}</header>{tabs}<main>{body}</main>"
         f"<script>{SCRIPT}</script></body></html>"
     )
 
 
-def duty_page(member: str, cases: list[dict]) -> str:
-    return _page(
-        f"履职清单 · {member}",
-        f"Duty list of {member}",
-        member,
-        [_card(c, with_actions=True) for c in cases],
+def _tabs(view: str, open_count: int | None, past_count: int | None) -> str:
+    def tab(key, zh, en, count):
+        on = " class=on" if key == view else ""
+        n = f" ({count})" if count is not None else ""
+        href = "?view=closed" if key == "closed" else "?"
+        return f'<a id=tab-{key}{on} href="{href}">{zh}{n} <span class=en>{en}</span></a>'
+
+    return (
+        "<nav>"
+        + tab("open", "待办", "open", open_count)
+        + tab("closed", "已办结及过往", "closed & past", past_count)
+        + "</nav>"
     )
 
 
-def station_page(station: str, cases: list[dict]) -> str:
+def duty_page(
+    member: str,
+    cases: list[dict],
+    *,
+    past: list[dict] | None = None,
+    view: str = "open",
+    sign_out: str | None = None,
+) -> str:
+    """The member's page: the open cases with their actions, or (``view="closed"``) ``past``,
+    the closed cases and those handed on, without actions."""
+    closed = view == "closed"
+    shown = (past or []) if closed else cases
+    counts = (len(cases), None if past is None else len(past))
+    return _page(
+        f"履职清单 · {member}",
+        f"Duty list of {member}",
+        [_card(c, with_actions=not closed) for c in shown],
+        sign_out=sign_out,
+        tabs=_tabs("closed" if closed else "open", *counts),
+        empty=("暂无已办结的案件", "No closed cases") if closed else ("暂无案件", "No open cases"),
+    )
+
+
+def station_page(station: str, cases: list[dict], sign_out: str | None = None) -> str:
     return _page(
         f"工作站案件 · {station}",
         f"Cases of station {station}",
-        f"lead:{station}",
         [_card(c, with_actions=False) for c in cases],
+        sign_out=sign_out,
     )
 
 

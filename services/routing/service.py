@@ -12,7 +12,7 @@ from marshmallow import ValidationError
 from nameko.rpc import rpc
 
 from services.kernel import topology
-from services.kernel.auth import current, guard
+from services.kernel.auth import current, guard, sign_in_url
 from services.kernel.events import parse_event
 from services.kernel.http import json_response, read_json
 from services.kernel.messaging import consume_reliably
@@ -149,15 +149,29 @@ class RoutingService(ServiceBase):
     @guard("office", "member", page=True)
     def page_duty(self, request, code):
         access.own(request, code)
+        view = "closed" if request.args.get("view") == "closed" else "open"
         with self.db.transaction() as session:
-            return page_response(duty_page(code, views.duty_list(session, code)))
+            cases = views.duty_list(session, code)
+            past = views.past_cases(session, code)
+            if view == "closed":
+                past = views.with_history(session, past)
+            else:
+                cases = views.with_history(session, cases)
+        page = duty_page(code, cases, past=past, view=view, sign_out=self._sign_out(request))
+        return page_response(page)
 
     @http("GET", "/duty/station/<string:code>")
     @guard("office", "station_admin", page=True)
     def page_station(self, request, code):
         access.station(request, code)
         with self.db.transaction() as session:
-            return page_response(station_page(code, views.station_cases(session, code)))
+            cases = views.with_history(session, views.station_cases(session, code))
+        return page_response(station_page(code, cases, sign_out=self._sign_out(request)))
+
+    def _sign_out(self, request) -> str:
+        """The registry's sign-in page (it has the 退出登录 button), back here after a sign-in
+        (the registry keeps ``next`` only if it is one of the deployment's addresses)."""
+        return sign_in_url(self.config, request.base_url)
 
     @rpc
     def citizen_action(self, number, action, rating=None, comment=None):

@@ -59,17 +59,34 @@ def _history(session: Session, number: str) -> list[dict]:
     rows = session.scalars(
         select(CaseEvent).where(CaseEvent.tracking_number == number).order_by(CaseEvent.id)
     )
-    return [
-        {
-            "action": e.action,
-            "actor": e.actor,
-            "from": e.from_status,
-            "to": e.to_status,
-            "note": e.note,
-            "at": e.at.isoformat(),
-        }
-        for e in rows
-    ]
+    return [_step(e) for e in rows]
+
+
+def _step(e: CaseEvent) -> dict:
+    return {
+        "action": e.action,
+        "actor": e.actor,
+        "from": e.from_status,
+        "to": e.to_status,
+        "note": e.note,
+        "at": e.at.isoformat(),
+    }
+
+
+def with_history(session: Session, cases: list[dict]) -> list[dict]:
+    """``cases`` (summaries), each with its whole history, read in one query: the cards of a
+    page show every step."""
+    numbers = [c["tracking_number"] for c in cases]
+    steps: dict[str, list[dict]] = {n: [] for n in numbers}
+    for chunk in range(0, len(numbers), 500):
+        rows = session.scalars(
+            select(CaseEvent)
+            .where(CaseEvent.tracking_number.in_(numbers[chunk : chunk + 500]))
+            .order_by(CaseEvent.id)
+        )
+        for e in rows:
+            steps[e.tracking_number].append(_step(e))
+    return [{**c, "history": steps[c["tracking_number"]]} for c in cases]
 
 
 def holder_view(session: Session, number: str) -> dict | None:
@@ -96,6 +113,11 @@ def _summary(case: Case) -> dict:
         "tracking_number": case.tracking_number,
         "station": case.station_code,
         "category": case.category,
+        # the citizen's words (masked by intake), where and how they came, and when
+        "description": case.description,
+        "place": case.place,
+        "channel": case.channel,
+        "received_at": _iso(case.received_at),
         "status": case.status,
         "status_name": lifecycle.STATUS_NAMES[case.status],
         "member": case.member_code,
@@ -118,6 +140,25 @@ def duty_list(session: Session, member: str) -> list[dict]:
         select(Case).where(Case.member_code == member, Case.status.in_(lifecycle.ACTIVE))
     ).all()
     cases.sort(key=lambda c: (order.get(c.colour, 3), due_of(c) or c.received_at))
+    return [_summary(c) for c in cases]
+
+
+PAST_LIMIT = 200
+
+
+def past_cases(session: Session, member: str) -> list[dict]:
+    """The member's closed and past cases, newest first: those it held that are closed
+    (resolved, closed unresolved, merged) and those it handed on (transferred, reassigned)."""
+    held = select(Assignment.tracking_number).where(Assignment.member_code == member)
+    cases = session.scalars(
+        select(Case)
+        .where(
+            Case.tracking_number.in_(held),
+            Case.member_code.is_distinct_from(member) | Case.status.not_in(lifecycle.ACTIVE),
+        )
+        .order_by(Case.received_at.desc())
+        .limit(PAST_LIMIT)
+    ).all()
     return [_summary(c) for c in cases]
 
 

@@ -39,6 +39,64 @@ def test_masks_keep_only_what_a_list_needs():
     assert masking.mask_address("13812341234") == "138****1234"  # a notice by SMS
 
 
+@pytest.mark.parametrize(
+    "typed, shown",
+    [
+        ("我的电话13912345678", "我的电话139****5678"),
+        ("电话：139-1234-5678，请回电", "电话：139****5678，请回电"),
+        ("手机 +86 139 1234 5678", "手机 861******5678"),
+        ("座机0931-8123456", "座机093****3456"),
+        ("打8123456找王师傅", "打*****56找王师傅"),
+        ("tel13912345678", "tel139****5678"),
+        ("１３９１２３４５６７８", "１３９****５６７８"),  # full-width, as Chinese keyboards type
+        ("身份证620102199001011234", "身份证620*************34"),
+        ("身份证号62010219900101123X。", "身份证号620*************3X。"),
+    ],
+)
+def test_numbers_typed_into_free_text_are_masked(typed, shown):
+    masked = masking.mask_text(typed)
+    assert masked == shown
+    assert masking.mask_text(masked) == masked  # masking again changes nothing
+
+
+def test_free_text_keeps_what_is_no_ones_number():
+    for text in (
+        "楼道灯坏了 3 号楼 2 单元",
+        "2026-11-29 下午",
+        "LX20261127000042 的后续",
+        "共 120 户",
+    ):
+        assert masking.mask_text(text) == text
+    assert masking.mask_text(None) is None and masking.mask_text("") == ""
+
+
+def test_the_issue_received_event_carries_the_words_masked_and_no_contact():
+    from types import SimpleNamespace
+
+    from services.intake.schemas import IssueReceivedSchema
+
+    issue = SimpleNamespace(
+        tracking_number="LX20261129000001",
+        station_code="gwm",
+        channel="qr",
+        category="health",
+        member_code=None,
+        submitted_at=NOW,
+        received_at=NOW,
+        same_as=None,
+        description="楼道灯坏了，我的电话13912345678",
+        place="广武门 3 号，身份证620102199001011234",
+        contact_name="王小明",
+        contact_phone=PHONE,
+    )
+    payload = IssueReceivedSchema().dump(issue)
+    assert payload["description"] == "楼道灯坏了，我的电话139****5678"
+    assert payload["place"] == "广武门 3 号，身份证620*************34"
+    text = json.dumps(payload, ensure_ascii=False)
+    assert "13912345678" not in text and "620102199001011234" not in text
+    assert PHONE not in text and "王小明" not in text
+
+
 def test_a_rotated_key_ring_still_opens_old_values_and_reseals_them_under_the_new_key():
     old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
     token = sealed.Keyring([old]).seal(PHONE.encode())
