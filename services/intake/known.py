@@ -1,6 +1,7 @@
 """Intake's copies of other services' data, fed by their events, and what it reads from them.
 
-From the registry: stations, members and studios (``registry.*_saved``, newest revision wins).
+From the registry: stations, members (with level and sector), studios, sectors and duty days
+(``registry.*_saved``, newest revision wins).
 From routing: the dispatch catalogue (``routing.catalogue_published``, replaced whole), and each
 case's progress (every ``routing.*`` event about an issue, one ``issue_steps`` row each, and the
 merge it announces). Intake never asks either service at the time of a submission.
@@ -9,7 +10,7 @@ merge it announces). Intake never asks either service at the time of a submissio
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
@@ -19,7 +20,9 @@ from services.intake.models import (
     Issue,
     IssueStep,
     KnownCategory,
+    KnownDutyDay,
     KnownMember,
+    KnownSector,
     KnownStation,
     KnownStudio,
 )
@@ -53,6 +56,15 @@ def apply_catalogue(session: Session, event: dict) -> None:
         session.add(row)
 
 
+def _issue_rated(session: Session, event: dict) -> None:
+    """A rating; a 不满意 that made routing reopen the case (its ``to_status`` is open again)
+    is a reopening too: the citizen reads both steps."""
+    _record_step(session, event)
+    p = event["payload"]
+    if p.get("reopened") or p.get("to_status") not in (None, p.get("from_status")):
+        _record_step(session, {**event, "type": "routing.issue_reopened"})
+
+
 def _issue_merged(session: Session, event: dict) -> None:
     """A step like any other, and the issue now follows the case it was merged into."""
     p = event["payload"]
@@ -70,6 +82,21 @@ def _member_saved(session: Session, event: dict) -> None:
     if row is not None:
         row.stations = json.dumps([s["station"] for s in p.get("stations", [])])
         row.studios = json.dumps([s["studio"] for s in p.get("studios", [])])
+        row.level, row.sector = p.get("level"), p.get("sector")
+
+
+def _sector_saved(session: Session, event: dict) -> None:
+    _newer(session, KnownSector, event["payload"])
+
+
+def _roster_saved(session: Session, event: dict) -> None:
+    p = event["payload"]
+    row = copies.newer(session, KnownDutyDay, p["code"], p["revision"])
+    if row is not None:
+        row.active, row.revision = p.get("active", True), p["revision"]
+        row.day, row.slot = date.fromisoformat(p["date"]), p["slot"]
+        row.station_code, row.studio_code = p.get("station"), p.get("studio")
+        row.members = json.dumps(list(p.get("members") or []))
 
 
 def _studio_saved(session: Session, event: dict) -> None:
@@ -99,6 +126,9 @@ def _newer(session: Session, model, p: dict):
 _HANDLERS = {
     "routing.catalogue_published": apply_catalogue,
     "routing.issue_merged": _issue_merged,
+    "routing.issue_rated": _issue_rated,
+    "registry.sector_saved": _sector_saved,
+    "registry.roster_saved": _roster_saved,
     "registry.member_saved": _member_saved,
     "registry.studio_saved": _studio_saved,
     "registry.station_saved": _station_saved,
@@ -165,7 +195,51 @@ def known_member(session: Session, code: str) -> dict | None:
         "name": row.name,
         "stations": json.loads(row.stations),
         "studios": json.loads(row.studios or "[]"),
+        "level": row.level,
+        "sector": row.sector,
     }
+
+
+def member_name(session: Session, code: str | None) -> str | None:
+    """A member's public name (as printed on the poster), or None."""
+    row = session.get(KnownMember, code) if code else None
+    return row.name if row is not None else None
+
+
+def station_name(session: Session, code: str | None) -> str | None:
+    row = session.get(KnownStation, code) if code else None
+    return row.name if row is not None else None
+
+
+def sector_name(session: Session, code: str | None) -> str | None:
+    """A sector's name; the code itself while the copy has not heard of it."""
+    if not code:
+        return None
+    row = session.get(KnownSector, code)
+    return row.name if row is not None else code
+
+
+def next_duty_day(session: Session, member: str, today: date) -> dict | None:
+    """The member's next duty day (today or later) in intake's copy of the rosters, or None
+    when the copy holds none (the registry announces rosters as they are saved)."""
+    rows = session.scalars(
+        select(KnownDutyDay)
+        .where(
+            KnownDutyDay.active,
+            KnownDutyDay.day >= today,
+            KnownDutyDay.members.contains(json.dumps(member)),
+        )
+        .order_by(KnownDutyDay.day, KnownDutyDay.slot)
+    )
+    for row in rows:
+        if member in json.loads(row.members):
+            return {
+                "day": row.day,
+                "slot": row.slot,
+                "station": row.station_code,
+                "studio": row.studio_code,
+            }
+    return None
 
 
 def known_studio(session: Session, code: str) -> dict | None:

@@ -104,6 +104,37 @@ class KnownMember(Base):
     revision: Mapped[int] = mapped_column(Integer)
     stations: Mapped[str] = mapped_column(Text, default="[]")  # JSON: [station code, ...]
     studios: Mapped[str] = mapped_column(Text, default="[]")  # JSON: [studio code, ...]
+    # what the printed poster shows besides: the level (national, provincial, municipal,
+    # county) and the sector (界别); None until the registry announces the member again
+    level: Mapped[str | None] = mapped_column(String(20))
+    sector: Mapped[str | None] = mapped_column(String(40))
+
+
+class KnownSector(Base):
+    """Intake's copy of the registry's sectors (界别), kept by ``registry.sector_saved``."""
+
+    __tablename__ = "known_sectors"
+
+    code: Mapped[str] = mapped_column(String(40), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    revision: Mapped[int] = mapped_column(Integer)
+
+
+class KnownDutyDay(Base):
+    """Intake's copy of the registry's duty days (值班表), kept by ``registry.roster_saved``:
+    the member's QR page shows the member's next one."""
+
+    __tablename__ = "known_duty_days"
+
+    code: Mapped[str] = mapped_column(String(40), primary_key=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    revision: Mapped[int] = mapped_column(Integer)
+    day: Mapped[date] = mapped_column(Date, index=True)
+    slot: Mapped[str] = mapped_column(String(10))  # am, pm, day
+    station_code: Mapped[str | None] = mapped_column(String(40))
+    studio_code: Mapped[str | None] = mapped_column(String(40))
+    members: Mapped[str] = mapped_column(Text, default="[]")  # JSON: [member code, ...]
 
 
 class KnownStudio(Base):

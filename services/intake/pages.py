@@ -85,6 +85,19 @@ TEXT = {
         "receipt_none": "未找到这份受理回执：请用提交后页面上的链接，或凭受理编号和查询码查询。",
         "expired": "页面已过期，您填写的内容已保留，请再点一次提交。",
         "too_large": "提交的内容过大，请删减后再提交。",
+        "handled_by": "办理工作站",
+        "member_now": "办理委员",
+        "member_later": "派单后显示",
+        "due": "办理期限",
+        "due_later": "派单后即可在查询页看到答复期限（通常一分钟内）。",
+        "reopened_note": "您的问题已重新办理，委员将重新答复。",
+        "steps": "办理过程",
+        "level_sector": "{level}政协委员 · {sector}界别",
+        "studios": "工作室",
+        "next_duty": "下次值班",
+        "no_duty": "暂无值班安排",
+        "levels": {"national": "全国", "provincial": "省", "municipal": "市", "county": "县区"},
+        "slots": {"am": "上午", "pm": "下午", "day": "全天"},
     },
     "en": {
         "title": "Reach your CPPCC member · report an issue",
@@ -150,6 +163,25 @@ TEXT = {
         "tracking number and lookup code.",
         "expired": "The page expired; your text is kept, please submit again.",
         "too_large": "What you sent is too large; please shorten it and submit again.",
+        "handled_by": "Workstation",
+        "member_now": "Member",
+        "member_later": "shown once assigned",
+        "due": "Due",
+        "due_later": "The due date shows on the status page once the case is assigned "
+        "(usually within a minute).",
+        "reopened_note": "Your case was reopened; the member will answer again.",
+        "steps": "Steps",
+        "level_sector": "{level} CPPCC member · {sector} sector",
+        "studios": "Studios",
+        "next_duty": "Next duty day",
+        "no_duty": "No duty day scheduled",
+        "levels": {
+            "national": "National",
+            "provincial": "Provincial",
+            "municipal": "Municipal",
+            "county": "County",
+        },
+        "slots": {"am": "morning", "pm": "afternoon", "day": "all day"},
     },
 }
 
@@ -176,6 +208,8 @@ class Call:
     db: object
     settings: object = None
     channel: object = None
+    routing: object = None  # routing's RPC proxy: the case's deadline (``status_page.due``)
+    steps: object = None  # ``StepWaiter``: the receipt waits briefly for routing's assignment
 
     def address(self) -> str:
         return auth.client_address(self.request, self.config)

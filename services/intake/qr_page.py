@@ -11,15 +11,19 @@ from __future__ import annotations
 import base64
 import hmac
 import re
+import time
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 
+import eventlet
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
-from services.intake import duplicates, known, throttle
+from services.intake import duplicates, known, progress, status_page, throttle
 from services.intake.dependencies import NotQueued
+from services.intake.intake import CHINA
 from services.intake.models import Issue, Submission
 from services.intake.pages import (
     TEXT,
@@ -70,11 +74,13 @@ def target(session: Session, kind: str, code: str) -> dict | None:
         if member is None:
             return None
         stations = [known.known_station(session, c) for c in member["stations"]]
+        studios = [known.known_studio(session, c) for c in member["studios"]]
         return {
             "kind": kind,
             "code": code,
             "name": member["name"],
             "stations": [s for s in stations if s is not None],
+            **poster(session, member, [s for s in studios if s is not None]),
         }
     if kind == "studio":
         studio = known.known_studio(session, code)
@@ -88,6 +94,27 @@ def target(session: Session, kind: str, code: str) -> dict | None:
             "stations": [station] if station else [],
         }
     return None
+
+
+def poster(session: Session, member: dict, studios: list[dict]) -> dict:
+    """What the member's printed poster shows besides the name (registry's ``qr.describe``):
+    level, sector, studios, and the next duty day from intake's copy of the rosters (None
+    when the copy holds none). Level and sector are None until the registry announces the
+    member again after this copy learned to keep them."""
+    today = datetime.now(CHINA).date()
+    duty = known.next_duty_day(session, member["code"], today)
+    if duty is not None:
+        place = duty["station"] and known.station_name(session, duty["station"])
+        if duty["studio"]:
+            studio = known.known_studio(session, duty["studio"])
+            place = studio["name"] if studio else place
+        duty["place"] = place
+    return {
+        "level": member.get("level"),
+        "sector": known.sector_name(session, member.get("sector")),
+        "studios": [s["name"] for s in studios],
+        "duty": duty,
+    }
 
 
 def submission_from_form(form, page: dict, categories: list[dict]) -> tuple[dict, dict]:
@@ -337,13 +364,38 @@ def _ask_same(call: Call, form, message: dict) -> list[dict]:
     return []
 
 
+RECEIPT_WAIT_S = 3  # how long the receipt waits for routing to assign the case
+
+
+def receipt_facts(call: Call, number: str, wait: float = RECEIPT_WAIT_S) -> dict | None:
+    """The station, the member once assigned and the due date (routing's deadline) for the
+    receipt: it waits up to ``wait`` seconds for routing's first word on the case (usually
+    well under a second); without it the receipt says when they will be known."""
+    give_up = time.monotonic() + wait
+    while True:
+        with call.db.transaction() as session:
+            heard = progress.routing_heard(session, number)
+        if heard or time.monotonic() >= give_up:
+            break
+        eventlet.sleep(0.1)
+    with call.db.transaction() as session:
+        facts = progress.receipt_facts(session, number)
+    if facts is None:
+        return None
+    return status_page.with_due(call, facts, facts["case_number"])
+
+
 def result_page(call: Call, result: dict, lang: str, same: bool = False) -> Response:
     status = 202 if result["status"] == "pending" else 200
     receipt = receipt_id(call.config, result["submission_id"]) if status == 202 else None
+    facts = None
+    if result["status"] in ("accepted", "duplicate") and result.get("tracking_number"):
+        facts = receipt_facts(call, result["tracking_number"])
     body = render(
         "result.html",
         lang,
         result=result,
+        facts=facts,
         receipt=receipt,
         same=same,
         switch_url=switch_url(call.request, lang),

@@ -75,7 +75,15 @@ class IntakeService(ServiceBase):
         return {"stations": self.stations.consumed(), "submissions": submissions.counts(session)}
 
     def _call(self, request) -> Call:
-        return Call(request, self.config, self.db, self.settings, self.channel)
+        return Call(
+            request,
+            self.config,
+            self.db,
+            self.settings,
+            self.channel,
+            self.routing_rpc,
+            self.steps,
+        )
 
     # -- messages ----------------------------------------------------------------------------------
 

@@ -9,7 +9,7 @@ shows what the citizen did.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import eventlet
 from werkzeug.wrappers import Response
@@ -35,6 +35,58 @@ from services.kernel.http import ApiError, json_response, not_found
 ACTION_STEPS = {"rate": "routing.issue_rated", "reopen": "routing.issue_reopened"}
 BUSY = {"message_zh": "系统繁忙，请稍后再试", "message": "busy, please try again later"}
 RPC_TIMEOUT_S = 10
+DUE_TIMEOUT_S = 2  # the deadline is routing's: asked for each view, shown without if slow
+WEEKDAYS = "一二三四五六日"
+WEEKDAYS_EN = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+# Which of routing's deadlines the citizen waits for in each public status (none once closed).
+DUE_FOR = {
+    "received": "response_due",
+    "waiting": "response_due",
+    "assigned": "response_due",
+    "accepted": "response_due",
+    "reopened": "response_due",
+    "responded": "resolution_due",
+}
+
+
+def routing_case(call: Call, number: str) -> dict | None:
+    """Routing's view of the case (``case_status``: state and deadlines, no personal data), or
+    None when routing has no case yet or does not answer in time."""
+    if call.routing is None:
+        return None
+    try:
+        with eventlet.Timeout(DUE_TIMEOUT_S):
+            return call.routing.case_status(number)
+    except (eventlet.Timeout, Exception):  # routing down or slow: the page shows no date
+        return None
+
+
+def due(case: dict | None, status: str) -> dict | None:
+    """The deadline the citizen waits for now, from routing's own (``deadlines.py``: the first
+    answer's, then the resolution's), said as a person reads it, or None."""
+    key = DUE_FOR.get(status)
+    at = case.get(key) if case and key else None
+    if not at:
+        return None
+    # routing's deadline is 24:00 (00:00 of the next day): the day to name is the one before
+    ends = datetime.fromisoformat(at).astimezone(CHINA)
+    day = (ends - timedelta(microseconds=1)).date()
+    answer = key == "response_due"
+    return {
+        "due": at,
+        "due_for": "answer" if answer else "resolution",
+        "due_zh": f"{day.year}年{day.month}月{day.day}日（周{WEEKDAYS[day.weekday()]}）24时前"
+        + ("答复" if answer else "办结"),
+        "due_en": ("answer" if answer else "resolved")
+        + f" by the end of {WEEKDAYS_EN[day.weekday()]} {day.day} {day:%b %Y}",
+    }
+
+
+def with_due(call: Call, status: dict, case_number: str) -> dict:
+    """``status`` with the deadline routing works to (``due``, ``due_for``, both labels)."""
+    found = due(routing_case(call, case_number), status["status"])
+    empty = {"due": None, "due_for": None, "due_zh": None, "due_en": None}
+    return {**status, **(found or empty)}
 
 
 def status_view(status: dict) -> dict:
@@ -48,15 +100,11 @@ def status_view(status: dict) -> dict:
         }
         for s in status["steps"]
     ]
-    names = [s["step"] for s in status["steps"]]
-    last_close = max((i for i, n in enumerate(names) if n in progress.CLOSING_STEPS), default=-1)
-    resolved = status["closed"] and names[last_close] == "routing.issue_resolved"
-    rated = "routing.issue_rated" in names[last_close:]
     return {
         **status,
         "steps": steps,
-        "can_rate": resolved and not rated,
-        "can_reopen": status["closed"],
+        "can_rate": "rate" in status["actions"],
+        "can_reopen": "reopen" in status["actions"],
     }
 
 
@@ -71,7 +119,9 @@ def lookup(call: Call, number: str, code: str) -> dict | None:
         status = progress.public_status(session, number, code)
         if status is None:
             throttle.lookup_failed(session, number, address)
-    return status
+            return None
+        case_number = progress.case_to_act_on(session, number)
+    return with_due(call, status, case_number)
 
 
 def page(call: Call, args, message: str | None = None, comment: str = "", refused=False):

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 
 from services.intake import intake, known
-from services.intake.models import Issue, Submission
+from services.intake.models import Issue, IssueStep, Submission
 from services.kernel.messaging import Delivery
 from services.kernel.models import OutboxMessage
 
@@ -93,3 +93,135 @@ def test_rejections_keep_the_raw_body_and_name_each_field(session_of):
     assert rows[0].raw_body == b"\x00\x01 garbage"
     kinds = [json.loads(e.body)["type"] for e in s.scalars(select(OutboxMessage))]
     assert kinds == ["intake.submission_rejected"] * 3
+
+
+# -- the citizen's status: routing's steps, public words, the actions legal now ------------------
+
+CITIZEN_ROAD = [  # (who acts, action, params): the whole road of issue #17, and beyond
+    ("m1", "respond", {"note": "已联系物业"}),
+    ("m1", "resolve", {"note": "路灯已修好"}),
+    ("citizen", "rate", {"rating": "unsatisfied", "note": "还是不亮"}),
+    ("m1", "accept", {}),
+    ("m1", "respond", {"note": "再次联系物业"}),
+    ("m1", "resolve", {"note": "已更换灯具"}),
+    ("citizen", "reopen", {}),
+    ("m1", "close_unresolved", {"note": "需市政立项"}),
+    ("citizen", "reopen", {}),
+]
+
+
+def test_citizen_actions_copy_routings_lifecycle():
+    """Intake cannot import routing: its copy of the two citizen actions' states is held here to
+    routing's table, so the two cannot drift apart unnoticed."""
+    from services.intake import progress
+    from services.routing import lifecycle, service
+
+    assert set(progress.CITIZEN_ACTIONS) == set(service.CITIZEN_ACTIONS)
+    for action, states in progress.CITIZEN_ACTIONS.items():
+        assert set(states) == set(lifecycle.TRANSITIONS[action][0]), action
+    # every routing state a public status stands for is one of routing's
+    for public in progress.PUBLIC_STATUS:
+        assert progress.ROUTING_STATUS.get(public, public) in lifecycle.STATUS_NAMES, public
+
+
+def test_the_status_page_offers_exactly_what_routing_accepts(session_of):
+    """Routing's real actions on a real case, its events fed to intake's copy after each: the
+    public status follows every step (the reopen after 不满意 included), and the actions intake
+    offers are exactly those routing accepts at that moment (each tried in a savepoint)."""
+    from datetime import timedelta
+
+    from services.intake import progress
+    from services.routing import actions
+    from services.routing.lifecycle import CaseError
+    from services.routing.models import Case
+    from services.routing.settings import RoutingSettings
+
+    routing, intake_db = session_of("routing"), session_of("intake")
+    at = datetime.now(UTC) - timedelta(hours=1)
+    with routing.begin():
+        routing.add(
+            Case(
+                tracking_number="LX1",
+                station_code="gwm",
+                category="health",
+                status="assigned",
+                member_code="m1",
+                received_at=at,
+                assigned_at=at,
+                response_due=at + timedelta(days=3),
+                resolution_due=at + timedelta(days=10),
+            )
+        )
+    with intake_db.begin():
+        known.apply_event(
+            intake_db,
+            {
+                "type": "routing.issue_assigned",
+                "occurred_at": at.isoformat(),
+                "payload": {"tracking_number": "LX1", "member": "m1"},
+            },
+        )
+    seen_events = 0
+
+    def feed() -> list[str]:
+        nonlocal seen_events
+        with routing.begin():
+            rows = routing.scalars(select(OutboxMessage).order_by(OutboxMessage.id)).all()
+            bodies = [json.loads(r.body) for r in rows[seen_events:]]
+            seen_events = len(rows)
+        with intake_db.begin():
+            for body in bodies:
+                known.apply_event(intake_db, body)
+            steps = intake_db.scalars(
+                select(IssueStep.step)
+                .where(IssueStep.tracking_number == "LX1")
+                .order_by(IssueStep.occurred_at, IssueStep.id)
+            ).all()
+        return ["intake.issue_received", *steps]
+
+    def routing_accepts(action: str) -> bool:
+        with routing.begin():
+            savepoint = routing.begin_nested()
+            try:
+                params = {"rating": "satisfied"} if action == "rate" else {}
+                actions.act(routing, "LX1", action, "citizen", settings=RoutingSettings(), **params)
+                return True
+            except CaseError:
+                return False
+            finally:
+                savepoint.rollback()
+
+    statuses = []
+    for actor, action, params in CITIZEN_ROAD:
+        note = params.get("note")
+        rest = {k: v for k, v in params.items() if k != "note"}
+        with routing.begin():
+            actions.act(routing, "LX1", action, actor, note=note, **rest)
+        steps = feed()
+        status = progress.status_of(steps)
+        statuses.append(status)
+        offered = progress.citizen_actions(steps)
+        assert status in progress.PUBLIC_STATUS
+        for citizen_action in progress.CITIZEN_ACTIONS:
+            assert (citizen_action in offered) == routing_accepts(citizen_action), (
+                action,
+                citizen_action,
+                steps,
+            )
+    assert statuses == [
+        "responded",
+        "resolved",
+        "reopened",  # 不满意: routing reopened the case, the citizen reads it so
+        "accepted",
+        "responded",
+        "resolved",  # rated once already: no second rating, reopening still offered
+        "reopened",
+        "closed_unresolved",
+        "reopened",
+    ]
+    assert [s for s in feed() if s in ("routing.issue_rated", "routing.issue_reopened")] == [
+        "routing.issue_rated",
+        "routing.issue_reopened",
+        "routing.issue_reopened",
+        "routing.issue_reopened",
+    ]
