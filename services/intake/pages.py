@@ -78,6 +78,7 @@ TEXT = {
         "reported_by": "已有 {n} 人反映",
         "chosen_same": "已记录：您认为与已有问题相同，将合并办理，您可凭自己的受理编号查看进度和答复。",
         "answer": "委员答复",
+        "answer_before": "上一次答复",
         "merged_note": "您反映的问题已与其他群众反映的同一问题合并办理（共 {n} 人反映），"
         "进度和答复与之相同。",
         "slow_down": "提交太频繁，请稍后再试（约 {minutes} 分钟后）。您填写的内容已保留。",
@@ -154,6 +155,7 @@ TEXT = {
         "chosen_same": "Noted: you said it is the same as a reported problem; they are handled "
         "together, and your own tracking number shows the progress and the answer.",
         "answer": "The member's answer",
+        "answer_before": "The previous answer",
         "merged_note": "Your report is handled together with the same problem reported by others "
         "({n} reports): the progress and the answer are the same.",
         "slow_down": "Too many submissions; please try again later (in about {minutes} min). "
