@@ -175,6 +175,60 @@ def test_name_and_phone_stay_in_intake_sealed_and_are_masked_wherever_shown(psta
         engine.dispose()
 
 
+TYPED_PHONE, TYPED_ID = "13912345678", "620102199001011234"
+
+
+def test_numbers_typed_into_the_description_leave_intake_only_masked(pstack):
+    """The citizen's words travel with the case (issue #17), but a phone or identity number
+    typed into them reaches routing's table, the event and reporting's store only masked."""
+    words = f"楼道灯坏了，我的电话{TYPED_PHONE}，身份证{TYPED_ID}"
+    number, _, _ = qr_report(pstack, description=words, place=f"广武门 5 号 电话{TYPED_PHONE}")
+    case = wait_case(pstack, number)
+    assert case["description"] == "楼道灯坏了，我的电话139****5678，身份证620*************34"
+    assert case["place"] == "广武门 5 号 电话139****5678"
+
+    def stored_event(db_url, query):
+        engine = make_engine(db_url)
+        try:
+            with engine.connect() as conn:
+                return conn.scalar(sa.text(query), {"n": f"%{number}%"})
+        finally:
+            engine.dispose()
+
+    # the event as intake sent it (its outbox) and as reporting stored it
+    sent = stored_event(
+        pstack.db_urls["intake"],
+        "SELECT body FROM kernel_outbox WHERE routing_key = 'intake.issue_received' "
+        "AND body LIKE :n",
+    )
+    payload = json.loads(sent)["payload"]
+    assert payload["description"] == case["description"] and payload["place"] == case["place"]
+
+    def reporting_has_it():
+        return stored_event(
+            pstack.db_urls["reporting"],
+            "SELECT payload FROM event_store WHERE type = 'intake.issue_received' "
+            "AND payload LIKE :n",
+        )
+
+    kept = pstack.wait_for(reporting_has_it, timeout=30, what="reporting's copy of the event")
+    assert "139****5678" in kept
+    case_page = read(pstack, "routing", "/duty/station/gwm", headers=pstack.headers)
+    assert "139****5678" in case_page
+    for what, text in {
+        "event sent": sent,
+        "event stored by reporting": kept,
+        "routing's database": stored_text(pstack.db_urls["routing"]),
+        "reporting's database": stored_text(pstack.db_urls["reporting"]),
+        "routing's case": json.dumps(case, ensure_ascii=False),
+        "station page": case_page,
+    }.items():
+        assert TYPED_PHONE not in text and TYPED_ID not in text, what
+    for log in pstack.log_dir.glob("*.log"):  # no service wrote them in a log line either
+        text = log.read_text("utf-8", "replace")
+        assert TYPED_PHONE not in text and TYPED_ID not in text, log.name
+
+
 # -- 2. whole only to those who must call back; the audit log ------------------------------------
 
 
