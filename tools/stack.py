@@ -5,14 +5,19 @@ loads the demo registry, creates the first office account when there is none (pa
 ``LIANXIN_ADMIN_PASSWORD``, else a random one; with the demo registry also a demo station admin
 and a demo member), starts the four services as separate processes exactly as a container
 would (``python -m services.kernel.runner <service>``), waits until each answers ``/health``
-and intake consumes the demo stations, prints the addresses, and stops them all on Ctrl-C.
-The tests use :class:`Stack` to start the system the same way.
+and intake consumes the demo stations, prints the addresses, then supervises them: a service
+that dies is started again after a back-off (1 s, doubling to 30 s, back to 1 s once it has run
+for a minute), each restart logged on the console and in ``<log dir>/supervisor.log``, and
+``<log dir>/stack-status.json`` says what runs (pid, restarts, last exit). The others keep
+serving meanwhile. Ctrl-C (or SIGTERM) stops them all. The tests use :class:`Stack` to start the
+system the same way.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -72,6 +77,7 @@ class Stack:
         self.env = {**os.environ, **(env or {})}
         self.log_dir = Path(log_dir or ROOT / "var" / "log")
         self.procs: dict[str, subprocess.Popen] = {}
+        self.specs: dict[str, tuple[str, dict | None]] = {}  # name → (service, extra env)
         self._logs = {}
 
     def config(self) -> dict:
@@ -144,8 +150,11 @@ class Stack:
         """Start one service process; ``name`` tells apart several processes of one service."""
         name = name or service
         self.log_dir.mkdir(parents=True, exist_ok=True)
+        if name in self._logs:
+            self._logs[name].close()
         log = open(self.log_dir / f"{name}.log", "ab")
         self._logs[name] = log
+        self.specs[name] = (service, env)
         self.procs[name] = subprocess.Popen(
             self._python("-m", "services.kernel.runner", service, "--config", self.config_path),
             env={**self.env, **(env or {})},
@@ -213,6 +222,112 @@ class Stack:
         self._logs.clear()
 
 
+class Supervisor:
+    """Keeps every process of a :class:`Stack` running: one that exits is started again after
+    ``delay`` seconds, the delay doubling on each further death up to ``max_delay`` and back to
+    ``initial`` once the process has run ``stable_after`` seconds. The others are untouched.
+
+    :meth:`check` does one round (the caller loops); ``clock`` is injectable for tests."""
+
+    def __init__(
+        self,
+        stack: Stack,
+        initial: float = 1.0,
+        max_delay: float = 30.0,
+        stable_after: float = 60.0,
+        clock=time.monotonic,
+        log: logging.Logger | None = None,
+    ):
+        self.stack = stack
+        self.initial, self.max_delay, self.stable_after = initial, max_delay, stable_after
+        self.clock = clock
+        self.log = log or logging.getLogger("lianxin.supervisor")
+        now = clock()
+        self.state = {
+            name: {"delay": initial, "started": now, "due": None, "restarts": 0, "last_exit": None}
+            for name in stack.procs
+        }
+
+    def check(self) -> list[str]:
+        """One round: note deaths, restart what is due, reset the back-off of steady ones.
+        Returns the names started again in this round."""
+        now, restarted = self.clock(), []
+        for name, proc in list(self.stack.procs.items()):
+            st = self.state.setdefault(
+                name, {"delay": self.initial, "started": now, "due": None, "restarts": 0,
+                       "last_exit": None},
+            )  # fmt: skip
+            code = proc.poll()
+            if code is None:
+                if now - st["started"] >= self.stable_after:
+                    st["delay"] = self.initial
+                continue
+            if st["due"] is None:  # just found dead
+                st["due"], st["last_exit"] = now + st["delay"], code
+                self.log.warning(
+                    "%s (pid %s) exited with %s; restarting in %.0f s (see %s)",
+                    name, proc.pid, code, st["delay"], self.stack.log_dir / f"{name}.log",
+                )  # fmt: skip
+                st["delay"] = min(st["delay"] * 2, self.max_delay)
+            elif now >= st["due"]:
+                service, env = self.stack.specs[name]
+                new = self.stack.start_service(service, name, env)
+                st.update(due=None, started=now, restarts=st["restarts"] + 1)
+                self.log.warning("%s restarted (pid %s, restart %d)", name, new.pid, st["restarts"])
+                restarted.append(name)
+        if restarted:
+            self.log.warning("status: %s", self.status_line())
+        self.write_status()
+        return restarted
+
+    def status(self) -> dict:
+        return {
+            name: {
+                "pid": proc.pid,
+                "running": proc.poll() is None,
+                "restarts": self.state.get(name, {}).get("restarts", 0),
+                "last_exit": self.state.get(name, {}).get("last_exit"),
+            }
+            for name, proc in self.stack.procs.items()
+        }
+
+    def status_line(self) -> str:
+        return "  ".join(
+            f"{name} {'up' if s['running'] else 'DOWN'}"
+            + (f" (restarts {s['restarts']})" if s["restarts"] else "")
+            for name, s in self.status().items()
+        )
+
+    def write_status(self) -> None:
+        path = self.stack.log_dir / "stack-status.json"
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self.status(), indent=1))
+        tmp.replace(path)
+
+    def run(self, interval: float = 0.5) -> None:
+        """Supervise until interrupted (KeyboardInterrupt)."""
+        while True:
+            self.check()
+            time.sleep(interval)
+
+
+def supervisor_log(log_dir: Path) -> logging.Logger:
+    """Restarts go to the console and to ``<log_dir>/supervisor.log``."""
+    log = logging.getLogger("lianxin.supervisor")
+    log.setLevel(logging.INFO)
+    log.propagate = False
+    log.handlers.clear()
+    log_dir.mkdir(parents=True, exist_ok=True)
+    fmt = logging.Formatter("%(asctime)s supervisor: %(message)s")
+    for handler in (
+        logging.StreamHandler(sys.stderr),
+        logging.FileHandler(log_dir / "supervisor.log"),
+    ):
+        handler.setFormatter(fmt)
+        log.addHandler(handler)
+    return log
+
+
 def print_accounts(stack: Stack, cfg: dict, accounts: list[dict]) -> None:
     sign_in = f"{(cfg.get('public_urls') or {}).get('registry') or stack.url('registry')}/sign-in"
     print(f"\n  登录 sign in: {sign_in}")
@@ -248,8 +363,10 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description="run every Lianxin service with demo data")
     parser.add_argument("--config", default=None)
     parser.add_argument("--no-demo", action="store_true", help="do not load the demo registry")
+    parser.add_argument("--demo-set", default="lanzhou", choices=("lanzhou", "small"))
+    parser.add_argument("--log-dir", default=None, help="default: var/log")
     args = parser.parse_args(argv)
-    stack = Stack(args.config)
+    stack = Stack(args.config, log_dir=args.log_dir)
     cfg = stack.config()
     try:
         check_broker(cfg["AMQP_URI"])
@@ -261,7 +378,7 @@ def main(argv=None) -> int:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, on_term)
-    stack.prepare(demo=not args.no_demo)
+    stack.prepare(demo=not args.no_demo, demo_set=args.demo_set)
     accounts = stack.first_accounts(demo=not args.no_demo)
     print("启动服务 starting registry, intake, routing, reporting …", flush=True)
     try:
@@ -273,11 +390,8 @@ def main(argv=None) -> int:
                 what="intake to consume the demo stations",
             )
         print_addresses(stack, cfg, accounts)
-        while all(p.poll() is None for p in stack.procs.values()):
-            time.sleep(0.5)
-        dead = [n for n, p in stack.procs.items() if p.poll() is not None]
-        print(f"stopped unexpectedly: {', '.join(dead)}; see {stack.log_dir}", file=sys.stderr)
-        return 1
+        # A service that dies is started again (back-off 1 s … 30 s); the others keep serving.
+        Supervisor(stack, log=supervisor_log(stack.log_dir)).run()
     except KeyboardInterrupt:
         print("\n停止 stopping …")
         return 0

@@ -41,7 +41,7 @@ import requests
 
 from services.kernel.config import ROOT
 from tests.conftest import auth_headers, free_port
-from tests.deploy.test_compose_processes import compose_env  # noqa: F401, F811  (a fixture)
+from tests.deploy.test_compose_processes import compose_env  # noqa: F401  (a fixture)
 from tests.deploy.test_deploy_files import COMPOSE
 
 pytestmark = pytest.mark.postgres
@@ -218,8 +218,8 @@ def test_the_dockerfile_copies_are_parsed_as_written():
 
 def test_every_service_migrate_and_the_demo_run_from_what_the_image_holds(
     image,
-    compose_env,
-    tmp_path,  # noqa: F811
+    compose_env,  # noqa: F811
+    tmp_path,
 ):
     base_env, _ = compose_env
     report = tmp_path / "reads.jsonl"
