@@ -194,3 +194,72 @@ def test_every_kustomization_names_files_that_exist():
         for gen in doc.get("configMapGenerator", []):
             for f in gen["files"]:
                 assert (path.parent / f.split("=", 1)[-1]).exists(), (path, f)
+
+
+def one_shot_services() -> set[str]:
+    """Our compose services that run once and exit (migrate, demo): every one built from the
+    image whose command is not a service, and whatever others wait to *complete*."""
+    found = {
+        name
+        for name, svc in our_compose_services().items()
+        if svc.get("entrypoint") or not is_service(svc["command"][0])
+    }
+    for svc in COMPOSE["services"].values():
+        deps = svc.get("depends_on") or {}
+        if isinstance(deps, dict):  # a plain list waits for nothing to complete
+            found |= {
+                name
+                for name, cond in deps.items()
+                if cond.get("condition") == "service_completed_successfully"
+            }
+    return found
+
+
+def test_every_long_running_compose_service_is_restarted_and_one_shots_retry_only_on_failure():
+    one_shots = one_shot_services()
+    assert {"migrate", "demo"} <= one_shots
+    for name, svc in COMPOSE["services"].items():
+        policy = svc.get("restart")
+        if name in one_shots:  # `always` would run the migration again and again
+            assert policy is None or str(policy).startswith("on-failure"), (name, policy)
+        else:
+            assert policy in ("unless-stopped", "always"), (name, policy)
+    for name, svc in our_compose_services().items():
+        if name in one_shots:
+            continue
+        probe = " ".join(svc["healthcheck"]["test"])
+        assert "/ready" in probe and "PORT" in probe, name
+        assert svc["environment"]["PORT"], name
+
+
+def k8s_documents() -> list[tuple[Path, dict]]:
+    return [
+        (path, doc)
+        for path in sorted(K8S.rglob("*.yaml"))
+        for doc in yaml.safe_load_all(path.read_text())
+        if doc
+    ]
+
+
+def test_every_k8s_deployment_has_a_liveness_probe_on_health_and_a_readiness_probe_on_ready():
+    deployments = [
+        (path, doc)
+        for path, doc in k8s_documents()
+        if doc.get("kind") == "Deployment" and "selector" in doc.get("spec", {})
+    ]  # full Deployments; the overlays' patches (no selector) change only what they name
+    names = {doc["metadata"]["name"] for _, doc in deployments}
+    assert {"registry", "intake", "intake-1", "routing", "reporting"} <= names
+    for path, doc in deployments:
+        for container in doc["spec"]["template"]["spec"]["containers"]:
+            where = f"{path.relative_to(ROOT)}: {container['name']}"
+            env = {e["name"]: e.get("value") for e in container.get("env", [])}
+            ports = {p["containerPort"] for p in container["ports"]}
+            live, ready = container.get("livenessProbe"), container.get("readinessProbe")
+            assert live and ready, f"{where} lacks a probe"
+            assert live["httpGet"]["path"] == "/health", where
+            assert ready["httpGet"]["path"] == "/ready", where
+            for probe in (live, ready):
+                assert probe["httpGet"]["port"] in ports, where
+                assert str(probe["httpGet"]["port"]) == env["PORT"], where
+    jobs = [doc for _, doc in k8s_documents() if doc.get("kind") == "Job"]
+    assert jobs and all(j["spec"]["template"]["spec"]["restartPolicy"] == "OnFailure" for j in jobs)
