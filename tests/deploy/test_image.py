@@ -216,6 +216,21 @@ def test_the_dockerfile_copies_are_parsed_as_written():
     assert final["steps"][0] == ("COPY", "--from=build /i /usr /local")
 
 
+def source_files(top: Path) -> set[str]:
+    return {
+        str(p.relative_to(top))
+        for p in top.rglob("*")
+        if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc"
+    }
+
+
+def test_the_installed_package_holds_every_file_of_services(image):
+    """Whatever lies under services/ (modules, migrations, templates, YAML) is in the package the
+    image runs: a new run-time file that pyproject.toml's package-data misses fails here."""
+    missing = source_files(ROOT / "services") - source_files(image.site / "services")
+    assert not missing, f"not installed (add them to [tool.setuptools.package-data]): {missing}"
+
+
 def test_every_service_migrate_and_the_demo_run_from_what_the_image_holds(
     image,
     compose_env,  # noqa: F811
