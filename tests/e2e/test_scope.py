@@ -73,9 +73,14 @@ def world(stack):
     """Cases at gwm (own) and jnl (other), their members a and b, a studio each (st-a, st-b),
     an activity at st-b and at jnl, a roster at jnl; the tokens of the three scoped roles."""
     w = {}
-    for station, text in (("gwm", "楼道堆放杂物-本站"), ("jnl", "路灯不亮-他站机密")):
+    for station, text, phone in (
+        ("gwm", "楼道堆放杂物-本站", "13900002222"),
+        ("jnl", "路灯不亮-他站机密", "13900001111"),
+        # the same district as gwm: what gwm's "similar" would offer, were it not scoped
+        ("jql", "3号楼前路灯坏了晚上很黑", "13900003333"),
+    ):
         body = {"station": station, "category": "hazard", "description": text,
-                "submission_id": f"scope-{station}-1", "contact": {"name": "王五", "phone": "13900001111"}}  # fmt: skip
+                "submission_id": f"scope-{station}-1", "contact": {"name": "王五", "phone": phone}}  # fmt: skip
         r = requests.post(stack.url("intake", "/staff/issues"), json=body, headers=stack.headers, timeout=30)  # fmt: skip
         assert r.status_code in (201, 202), r.text
         number = stack.wait_for(
@@ -116,6 +121,8 @@ def world(stack):
     }
     w["secrets"] = [w["jnl"]["tracking_number"], "路灯不亮-他站机密", "st-b 的内部备注",
                     "b-member", "13900001111"]  # fmt: skip
+    # another station's, in the own district (a member may serve both gwm and jql: admins only)
+    w["admin_secrets"] = [w["jql"]["tracking_number"], "3号楼前路灯坏了晚上很黑", "13900003333"]
     return w
 
 
@@ -168,7 +175,7 @@ def staff_issue(w, role):
     return [
         Try(
             other={"json": base | {"station": "jnl"}},
-            own={"json": base | {"station": "gwm", "description": "本站录入的问题"}},
+            own={"json": base | {"station": "gwm", "description": "3号楼路灯坏了，晚上很黑"}},
             in_body=True,
         ),  # fmt: skip
         # the other station's existing submission id, smuggled in a body for the own station
@@ -416,6 +423,9 @@ def test_each_role_reaches_its_own_and_never_the_others(stack, world, route):
                     stack, headers, method, service, fill(rule, attempt.path, 0), attempt.own
                 )
                 assert mine.status_code < 400, (role, method, rule, "own", mine.status_code, mine.text[:300])  # fmt: skip
+                others = world["secrets"] + (world["admin_secrets"] if role != "member" else [])
+                for secret in others:  # the own answer carries nothing of another's either
+                    assert secret not in mine.text, (role, method, rule, "own", secret)
 
 
 def test_nothing_of_the_others_changed(stack, world, request):
