@@ -12,7 +12,6 @@ Screenshots of the duty page: /tmp/shots/member-*.png.
 import uuid
 from pathlib import Path
 
-import pytest
 import requests
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC  # noqa: N812
@@ -91,7 +90,6 @@ def act(driver, stack, member, number, action, status, note=None, field="note"):
     return wait_case(stack, number, status=status)
 
 
-@pytest.mark.parametrize("stack", ["sqlite"], indirect=True)
 def test_the_member_reads_the_words_answers_resolves_and_closes_unresolved(stack, phone):
     number = staff_issue(stack, WORDS, PLACE)
     case = wait_case(stack, number)
