@@ -313,15 +313,17 @@ def duty_page(
     past: list[dict] | None = None,
     view: str = "open",
     sign_out: str | None = None,
+    name: str | None = None,
 ) -> str:
     """The member's page: the open cases with their actions, or (``view="closed"``) ``past``,
     the closed cases and those handed on, without actions."""
     closed = view == "closed"
     shown = (past or []) if closed else cases
     counts = (len(cases), None if past is None else len(past))
+    who = f"{name}（{member}）" if name else member
     return _page(
-        f"履职清单 · {member}",
-        f"Duty list of {member}",
+        f"履职清单 · {who}",
+        f"Duty list of {name or member}",
         [_card(c, with_actions=not closed) for c in shown],
         sign_out=sign_out,
         tabs=_tabs("closed" if closed else "open", *counts),

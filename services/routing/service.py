@@ -157,7 +157,9 @@ class RoutingService(ServiceBase):
                 past = views.with_history(session, past)
             else:
                 cases = views.with_history(session, cases)
-        page = duty_page(code, cases, past=past, view=view, sign_out=self._sign_out(request))
+            name = views.member_name(session, code)
+        sign_out = self._sign_out(request)
+        page = duty_page(code, cases, past=past, view=view, sign_out=sign_out, name=name)
         return page_response(page)
 
     @http("GET", "/duty/station/<string:code>")

@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 
 from services.routing import lifecycle, merging
 from services.routing.deadlines import due_of
-from services.routing.models import Assignment, Case, CaseEvent
+from services.routing.models import Assignment, Case, CaseEvent, MemberCopy
 
 # What a citizen may see of a case (``case_status``): its state and dates, nobody's data.
 CITIZEN_FIELDS = (
@@ -170,6 +170,12 @@ def station_cases(session: Session, station: str) -> list[dict]:
         .limit(500)
     )
     return [_summary(c) for c in cases]
+
+
+def member_name(session: Session, code: str) -> str | None:
+    """A member's name from the registry copy (a member is a public figure), None if unknown."""
+    member = session.get(MemberCopy, code)
+    return member.name if member is not None else None
 
 
 def counts(session: Session) -> dict:
