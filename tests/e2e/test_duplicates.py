@@ -124,7 +124,7 @@ def test_thirty_reports_of_one_slope_are_one_case_and_one_matter(stack):
         return stack.wait_for(check, timeout=30, what=f"thirty status pages with {answer!r}")
 
     seen = everyone_reads(ANSWER)
-    assert {s["status"] for s in seen} == {"routing.issue_responded"}
+    assert {s["status"] for s in seen} == {"responded"}
     assert {s["reporters"] for s in seen} == {30}
     assert [s["merged"] for s in seen] == [False] + [True] * 29
     assert act(stack, first, "resolve", actor=member, note=RESULT).ok
