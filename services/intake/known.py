@@ -86,7 +86,10 @@ def _member_saved(session: Session, event: dict) -> None:
 
 
 def _sector_saved(session: Session, event: dict) -> None:
-    _newer(session, KnownSector, event["payload"])
+    p = event["payload"]  # a sector has a name and a revision, no active flag
+    row = copies.newer(session, KnownSector, p["code"], p["revision"])
+    if row is not None:
+        row.name, row.active, row.revision = p["name"], p.get("active", True), p["revision"]
 
 
 def _roster_saved(session: Session, event: dict) -> None:

@@ -6,6 +6,7 @@ included) and offers only what routing accepts at that moment.
 Screenshots (390 px wide) go to /tmp/shots/citizen-*.png.
 """
 
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import requests
@@ -13,6 +14,7 @@ from nameko.standalone.rpc import ClusterRpcProxy
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
+from services.intake.intake import CHINA
 from tests.conftest import auth_headers
 from tests.e2e.conftest import after_click, fits_the_phone, wait_case
 
@@ -70,12 +72,27 @@ def api_status(stack, number, code) -> dict:
 
 
 def test_the_citizen_follows_the_case_through_a_reopen_on_a_phone(stack, phone):
-    # The member's QR page: what the printed poster shows.
-    phone.get(stack.url("intake", "/q/member/m003"))
+    # The member's QR page: what the printed poster shows, and the next duty day once the
+    # registry announced one.
+    day = (datetime.now(CHINA) + timedelta(days=3)).date().isoformat()
+    saved = requests.post(
+        stack.url("registry", "/rosters"),
+        json={"date": day, "slot": "pm", "station": "gwm", "members": ["m003"]},
+        headers=stack.headers,
+        timeout=10,
+    )
+    assert saved.status_code in (200, 201), saved.text
+
+    def duty_shown(driver):
+        driver.get(stack.url("intake", "/q/member/m003"))
+        return day in driver.find_element(By.ID, "member-duty").text
+
+    WebDriverWait(phone, 30, poll_frequency=0.5).until(duty_shown)
     assert phone.find_element(By.ID, "target-name").text == "张志强"
     poster = phone.find_element(By.ID, "poster").text
-    assert "政协委员" in poster and "界别" in poster, poster
-    assert phone.find_element(By.ID, "member-duty").text.startswith("下次值班")
+    assert "县区政协委员" in poster and "医药卫生界别" in poster, poster
+    assert "下午" in phone.find_element(By.ID, "member-duty").text
+    shot(phone, "qr-member", stack)
 
     # Submit; the receipt names the station and the date an answer is due.
     Select(phone.find_element(By.ID, "station")).select_by_value("gwm")

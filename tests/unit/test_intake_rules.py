@@ -225,3 +225,70 @@ def test_the_status_page_offers_exactly_what_routing_accepts(session_of):
         "routing.issue_reopened",
         "routing.issue_reopened",
     ]
+
+
+def test_the_member_page_shows_the_posters_data_from_intakes_copies(session_of):
+    """Level and sector (with the sector's name), studios and the next duty day: the copies
+    kept from the registry's announcements, as they come (a sector has no active flag)."""
+    from datetime import date, timedelta
+
+    from services.intake import qr_page
+    from services.intake.intake import CHINA
+
+    s = session_of("intake")
+    today = datetime.now(CHINA).date()
+
+    def announce(kind, payload):
+        with s.begin():
+            known.apply_event(
+                s, {"type": kind, "occurred_at": "2026-11-27T08:00:00+00:00", "payload": payload}
+            )
+
+    announce(
+        "registry.station_saved", {"code": "gwm", "name": "广武门", "revision": 1, "active": True}
+    )
+    with s.begin():
+        known.apply_event(s, member_saved())
+        page = qr_page.target(s, "member", "m003")
+    assert (page["level"], page["sector"], page["duty"]) == ("county", "yiyao", None)
+    announce("registry.sector_saved", {"code": "yiyao", "name": "医药卫生", "revision": 1})
+    roster = {"slot": "pm", "station": "gwm", "studio": None, "active": True, "revision": 1}
+    announce(
+        "registry.roster_saved",
+        {
+            **roster,
+            "code": "r-past",
+            "members": ["m003"],
+            "date": (today - timedelta(days=1)).isoformat(),
+        },
+    )
+    announce(
+        "registry.roster_saved",
+        {**roster, "code": "r-other", "members": ["m0031"], "date": today.isoformat()},
+    )
+    announce(
+        "registry.roster_saved",
+        {
+            **roster,
+            "code": "r-next",
+            "members": ["m003"],
+            "date": (today + timedelta(days=2)).isoformat(),
+        },
+    )
+    with s.begin():
+        page = qr_page.target(s, "member", "m003")
+    assert page["sector"] == "医药卫生"
+    assert page["duty"]["day"] == today + timedelta(days=2) and page["duty"]["place"] == "广武门"
+    announce(
+        "registry.roster_saved",
+        {
+            **roster,
+            "code": "r-next",
+            "members": ["m003"],
+            "date": date(2000, 1, 1).isoformat(),
+            "revision": 2,
+            "active": False,
+        },
+    )
+    with s.begin():
+        assert qr_page.target(s, "member", "m003")["duty"] is None
