@@ -377,7 +377,7 @@ def receipt_facts(call: Call, number: str, wait: float = RECEIPT_WAIT_S) -> dict
             heard = progress.routing_heard(session, number)
         if heard or time.monotonic() >= give_up:
             break
-        eventlet.sleep(0.1)
+        eventlet.sleep(0.03)
     with call.db.transaction() as session:
         facts = progress.receipt_facts(session, number)
     if facts is None:
