@@ -24,6 +24,7 @@ from tests.e2e.conftest import (
     wait_case,
     wait_submission,
 )
+from tests.e2e.test_pages_browser import gone
 
 SHOTS = Path("/tmp/shots")
 TYPED = "13912345678"
@@ -87,6 +88,7 @@ def act(driver, stack, member, number, action, status, note=None, field="note"):
     if note is not None:
         c.find_element(By.NAME, field).send_keys(note)
     c.find_element(By.CSS_SELECTOR, f"button[data-action={action}]").click()
+    WebDriverWait(driver, 20).until(lambda _: gone(c))  # the page reloads once routing took it
     return wait_case(stack, number, status=status)
 
 

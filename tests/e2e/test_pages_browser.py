@@ -38,12 +38,14 @@ def test_a_member_accepts_and_answers_a_case_from_the_duty_list(stack, phone):
     assert "已派单" in card.text and "安全隐患" in card.text
     assert fits_the_phone(phone)
     card.find_element(By.CSS_SELECTOR, "button[data-action=accept]").click()
+    WebDriverWait(phone, 20).until(lambda _: gone(card))  # the page's own reload, not a race
     wait_case(stack, number, status="accepted")
 
     phone.get(stack.url("routing", f"/duty/{member}"))  # after the page's own reload
     card = phone.find_element(By.ID, f"case-{number}")
     card.find_element(By.TAG_NAME, "textarea").send_keys("已联系社区，明日现场查看")
     card.find_element(By.CSS_SELECTOR, "button[data-action=respond]").click()
+    WebDriverWait(phone, 20).until(lambda _: gone(card))
     case = wait_case(stack, number, status="responded")
     assert case["history"][-1]["note"] == "已联系社区，明日现场查看"
     assert case["history"][-1]["actor"] == member
