@@ -353,3 +353,21 @@ def test_production_intake_refuses_the_default_pii_key_and_the_demo_open311_key(
     )
     assert run.returncode != 0
     assert "security.pii_key" in run.stderr and "open311_api_keys" in run.stderr
+
+
+def test_routing_keeps_the_words_masked_and_takes_old_events_without_them():
+    from services.routing.opening import new_case
+
+    event = {
+        "tracking_number": "LX20261129000001",
+        "station": "gwm",
+        "channel": "qr",
+        "category": "health",
+        "member": None,
+        "received_at": NOW.isoformat(),
+    }
+    old = new_case(event)  # an event from before the words travelled
+    assert old.description is None and old.place is None and old.response_due
+    # a sender that did not mask (an old or foreign producer): routing masks on the way in
+    case = new_case({**event, "description": "我的电话13912345678", "place": None})
+    assert case.description == "我的电话139****5678" and case.place is None
