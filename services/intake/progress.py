@@ -140,12 +140,13 @@ def status_of(steps: list[str]) -> str:
 
 def citizen_actions(steps: list[str]) -> list[str]:
     """What the citizen may do now, as routing decides it: the actions its lifecycle allows
-    from the case's state (:data:`CITIZEN_ACTIONS`), a rating once per case (routing keeps the
-    first: a case rated 不满意, reopened and resolved again is not rated again)."""
+    from the case's state (:data:`CITIZEN_ACTIONS`), a rating once per answer (a case rated
+    不满意, reopened and resolved again may be rated again; routing's ``_rate`` says the same)."""
     state = status_of(steps)
     state = ROUTING_STATUS.get(state, state)
     allowed = [a for a, states in CITIZEN_ACTIONS.items() if state in states]
-    if "routing.issue_rated" in steps:
+    closed = [i for i, step in enumerate(steps) if step in CLOSING_STEPS]
+    if "routing.issue_rated" in steps[closed[-1] + 1 if closed else 0 :]:
         allowed = [a for a in allowed if a != "rate"]
     return allowed
 

@@ -163,7 +163,10 @@ def _rate(r: Request) -> dict:
             400,
             "rating",
         )
-    if r.case.rating is not None:
+    ended = r.case.resolved_at or r.case.closed_at
+    if r.case.rating is not None and (ended is None or r.case.rated_at >= ended):
+        # one rating per answer: a case reopened and answered again may be rated again (the
+        # figures' cohort keeps the first rating, rated_* count each: docs/statistics.md)
         raise CaseError("already_rated", "该案件已评价过", "this case was already rated")
     r.case.rating, r.case.rating_comment, r.case.rated_at = rating, r.note, r.at
     if rating == "unsatisfied" and r.settings.reopen_on_unsatisfied:

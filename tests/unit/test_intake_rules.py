@@ -214,7 +214,7 @@ def test_the_status_page_offers_exactly_what_routing_accepts(session_of):
         "reopened",  # 不满意: routing reopened the case, the citizen reads it so
         "accepted",
         "responded",
-        "resolved",  # rated once already: no second rating, reopening still offered
+        "resolved",  # answered again: rated again or reopened, as routing accepts
         "reopened",
         "closed_unresolved",
         "reopened",

@@ -165,8 +165,10 @@ def test_rating_twice_unsatisfied_reopens_and_the_reopen_window(s):
     assert (case.status, case.reopens) == ("assigned", 1)
     actions.act(s, "LX1", "respond", case.member_code, note="再次答复")
     actions.act(s, "LX1", "resolve", case.member_code, note="已解决")
-    with pytest.raises(CaseError) as err:
-        actions.act(s, "LX1", "rate", "citizen", rating="satisfied")
+    actions.act(s, "LX1", "rate", "citizen", rating="satisfied")  # one rating per answer
+    assert (case.status, case.rating) == ("resolved", "satisfied")
+    with pytest.raises(CaseError) as err:  # but not two for the same answer
+        actions.act(s, "LX1", "rate", "citizen", rating="unsatisfied")
     assert err.value.code == "already_rated"
     with pytest.raises(CaseError) as err:
         actions.act(s, "LX1", "rate", "citizen", rating="great")
