@@ -9,7 +9,7 @@ shows what the citizen did.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import eventlet
 from werkzeug.wrappers import Response
@@ -28,7 +28,7 @@ from services.intake.pages import (
     too_large_page,
     with_csrf,
 )
-from services.kernel import auth
+from services.kernel import auth, dates
 from services.kernel.http import ApiError, json_response, not_found
 
 # The step routing announces once it did what the citizen asked.
@@ -36,8 +36,6 @@ ACTION_STEPS = {"rate": "routing.issue_rated", "reopen": "routing.issue_reopened
 BUSY = {"message_zh": "系统繁忙，请稍后再试", "message": "busy, please try again later"}
 RPC_TIMEOUT_S = 10
 DUE_TIMEOUT_S = 2  # the deadline is routing's: asked for each view, shown without if slow
-WEEKDAYS = "一二三四五六日"
-WEEKDAYS_EN = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 # Which of routing's deadlines the citizen waits for in each public status (none once closed).
 DUE_FOR = {
     "received": "response_due",
@@ -68,17 +66,13 @@ def due(case: dict | None, status: str) -> dict | None:
     at = case.get(key) if case and key else None
     if not at:
         return None
-    # routing's deadline is 24:00 (00:00 of the next day): the day to name is the one before
-    ends = datetime.fromisoformat(at).astimezone(CHINA)
-    day = (ends - timedelta(microseconds=1)).date()
+    zh, en = dates.deadline_words(at)  # routing's deadline said as its own pages say it
     answer = key == "response_due"
     return {
         "due": at,
         "due_for": "answer" if answer else "resolution",
-        "due_zh": f"{day.year}年{day.month}月{day.day}日（周{WEEKDAYS[day.weekday()]}）24时前"
-        + ("答复" if answer else "办结"),
-        "due_en": ("answer" if answer else "resolved")
-        + f" by the end of {WEEKDAYS_EN[day.weekday()]} {day.day} {day:%b %Y}",
+        "due_zh": zh + ("答复" if answer else "办结"),
+        "due_en": ("answer " if answer else "resolved ") + en,
     }
 
 

@@ -16,11 +16,12 @@ attributes; one listener acts on them). Chinese first, English beside it.
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import datetime
 from html import escape
 
 from werkzeug.wrappers import Response
 
+from services.kernel import dates
 from services.routing import catalogue, lifecycle
 from services.routing.workdays import CHINA
 
@@ -38,9 +39,6 @@ CHANNELS = {
     "open311": ("Open311", "Open311"),
     "amqp": ("系统接入", "system"),
 }
-WEEKDAYS = ("周一", "周二", "周三", "周四", "周五", "周六", "周日")
-WEEKDAYS_EN = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-MONTHS_EN = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 STYLE = """
 body{font-family:system-ui,"PingFang SC","Noto Sans CJK SC","WenQuanYi Micro Hei",sans-serif;
@@ -111,34 +109,9 @@ MAIN_ACTIONS = {
 
 
 def deadline_words(due: datetime | str | None, calendar=None) -> tuple[str, str]:
-    """A deadline as a person reads it, in Beijing time: (中文, English).
-
-    Deadlines end at 24:00 (``workdays.Calendar.due`` gives 00:00 of the next day): 00:00 of
-    2 December is the end of 1 December, "12月1日（周一）下班前" on a working day (a weekend
-    day or a holiday: "24:00前", nobody is at work). Any other time is said as it is: "12月1日
-    （周一）14:30前". ``calendar`` (``workdays.Calendar``) tells working days; without it,
-    Monday to Friday."""
-    if not due:
-        return "-", "-"
-    if isinstance(due, str):
-        due = datetime.fromisoformat(due)
-    local = due.astimezone(CHINA)
-    if local.time() == time(0):
-        day = local.date() - timedelta(days=1)
-        workday = calendar.is_workday(day) if calendar is not None else day.weekday() < 5
-        zh_when, en_when = ("下班前", "by the end of") if workday else ("24:00前", "by 24:00")
-    else:
-        day = local.date()
-        zh_when, en_when = f"{local:%H:%M}前", f"by {local:%H:%M}"
-    return f"{_day_zh(day)}{zh_when}", f"{en_when} {_day_en(day)}"
-
-
-def _day_zh(day: date) -> str:
-    return f"{day.month}月{day.day}日（{WEEKDAYS[day.weekday()]}）"
-
-
-def _day_en(day: date) -> str:
-    return f"{WEEKDAYS_EN[day.weekday()]} {day.day} {MONTHS_EN[day.month - 1]}"
+    """A deadline as a person reads it (:func:`services.kernel.dates.deadline_words`), with
+    ``calendar`` (``workdays.Calendar``) telling working days."""
+    return dates.deadline_words(due, calendar.is_workday if calendar is not None else None)
 
 
 def _when(value: str | None) -> str:
