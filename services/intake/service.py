@@ -18,6 +18,7 @@ from nameko.timer import timer
 from services.intake import (
     access,
     activities,
+    clerk_pages,
     duplicates,
     intake,
     known,
@@ -278,6 +279,18 @@ class IntakeService(ServiceBase):
                 for m, r in zip(messages, results, strict=True)
             ]
         return json_response({**activity, "issues": results}, 201)
+
+    @http("GET", "/staff/<string:station>/issue")
+    @guard("office", "station_admin", page=True)
+    def clerk_issue_page(self, request, station):
+        """The clerk's page for a phone, letter or visit issue: posts to ``POST /staff/issues``."""
+        return clerk_pages.issue_page(self._call(request), station)
+
+    @http("GET", "/staff/<string:station>/activity")
+    @guard("office", "station_admin", page=True)
+    def clerk_activity_page(self, request, station):
+        """The clerk's page for a reception day or activity: posts to ``POST /staff/activities``."""
+        return clerk_pages.activity_page(self._call(request), station)
 
     @http("GET", "/activities")
     @guard()

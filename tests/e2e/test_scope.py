@@ -154,6 +154,11 @@ def by_station(w, role):
     return [Try(other={}, own={}, path={"code": ("gwm", "jnl")})]
 
 
+def clerk_page(w, role):
+    """The clerk's pages (issue 17): the other station's 403, the own station's form."""
+    return [Try(other={}, own={}, path={"station": ("gwm", "jnl")})]
+
+
 def activities_list(w, role):
     own, other = own_and_other(role, w)
     if role == "member":
@@ -297,6 +302,8 @@ SCOPE = {
     ("intake", "GET", "/admin/unrouted"): OFFICE,
     ("intake", "GET", "/issues/<string:number>"): by_case,
     ("intake", "GET", "/staff/issues/<string:number>/similar"): by_case,
+    ("intake", "GET", "/staff/<string:station>/activity"): clerk_page,
+    ("intake", "GET", "/staff/<string:station>/issue"): clerk_page,
     ("intake", "GET", "/submissions"): OFFICE,
     ("intake", "POST", "/admin/parked/<int:parked_id>/discard"): OFFICE,
     ("intake", "POST", "/admin/parked/<int:parked_id>/replay"): OFFICE,
