@@ -37,8 +37,9 @@ def stack_env(amqp_uri: str, db_urls: dict, ports: list[int]) -> dict:
     for (service, url), port in zip(db_urls.items(), ports, strict=True):
         env[f"{service.upper()}_DB_URL"] = url
         env[f"{service.upper()}_PORT"] = str(port)
-        if service != "intake":  # where pages send people to sign in, and back
-            env[f"{service.upper()}_PUBLIC_URL"] = f"http://127.0.0.1:{port}"
+        # where pages send people to sign in, and back (intake's clerk pages too), and where
+        # the registry's QR codes point
+        env[f"{service.upper()}_PUBLIC_URL"] = f"http://127.0.0.1:{port}"
     return env
 
 

@@ -78,12 +78,13 @@ def test_the_clerk_records_a_reception_day_with_three_issues(stack, phone):
         timeout=30,
         what="intake's copy of gwm's roster",
     )
-    signed_in_clerk(stack, phone)
-    phone.get(stack.url("intake", "/staff/jnl/activity"))  # another station's: refused
-    assert "无权访问" in phone.find_element(By.ID, "refused").text
-
-    phone.get(stack.url("intake", page))
+    login, password = make_account(stack, "station_admin", stations=["gwm"])
+    phone.get(stack.url("intake", page))  # not signed in: the sign-in page, then back here
+    assert phone.current_url.startswith(stack.url("registry", "/sign-in?next="))
+    sign_in_on_page(phone, login, password)
+    WebDriverWait(phone, 20).until(EC.url_to_be(stack.url("intake", page)))
     assert "记录接待日" in phone.find_element(By.TAG_NAME, "h1").text
+    assert phone.find_element(By.ID, "station-name").text == "广武门街道委员工作站"
     assert Select(phone.find_element(By.ID, "kind")).first_selected_option.text == "委员接待日"
     ticked = {
         b.get_attribute("value")
@@ -219,6 +220,7 @@ def test_the_clerk_enters_a_phone_issue(stack, phone):
     assert not phone.find_element(By.ID, "clerk-form").is_displayed()
     # the open cases it may be the same as, the station's own only (routing merges them)
     similar = phone.find_elements(By.CSS_SELECTOR, "#similar-list li")
+    assert similar  # the reception day's 3号楼 case is offered
     for li in similar:
         assert wait_case(stack, li.get_attribute("data-number"))["station"] == "gwm"
     assert fits_the_phone(phone)
@@ -244,3 +246,19 @@ def test_the_clerk_enters_a_phone_issue(stack, phone):
         rows = db.execute(select(Issue.channel).where(Issue.submission_id == sid)).all()
     engine.dispose()
     assert [r.channel for r in rows] == ["letter"]
+
+
+def test_the_clerk_pages_in_english(stack, phone):
+    signed_in_clerk(stack, phone)
+    phone.get(stack.url("intake", "/staff/gwm/activity?lang=en"))
+    assert "Record a reception day" in phone.find_element(By.TAG_NAME, "h1").text
+    assert Select(phone.find_element(By.ID, "kind")).first_selected_option.text == "reception day"
+    assert phone.find_element(By.ID, "lang-switch").text == "中文"
+    assert fits_the_phone(phone)
+    shot(phone, "activity-en")
+    phone.get(stack.url("intake", "/staff/gwm/issue?lang=en"))
+    assert "phone or letter" in phone.find_element(By.TAG_NAME, "h1").text
+    shot(phone, "issue-en")
+    phone.get(stack.url("intake", "/staff/jnl/activity"))  # another station's: refused
+    assert "无权访问" in phone.find_element(By.ID, "refused").text
+    assert not phone.find_elements(By.ID, "clerk-form")  # nothing of jnl's page
