@@ -70,6 +70,10 @@ button{font-size:1em;padding:8px 12px;margin:4px 4px 0 0;border:0;border-radius:
 background:#1565c0;color:#fff}button.alt{background:#757575}button.warn{background:#c62828}
 .more{border-top:1px dashed #ccc;margin-top:8px;padding-top:4px}
 .error{color:#c62828}.empty{text-align:center;color:#777;padding:32px}
+.filters{background:#fff;padding:8px 12px;border-bottom:1px solid #ddd;display:grid;
+grid-template-columns:repeat(auto-fit,minmax(140px,1fr));gap:4px 12px;align-items:end}
+select{width:100%;font-size:1em;padding:6px;margin:6px 0}
+.check input{width:auto}
 """
 
 SCRIPT = """
@@ -209,7 +213,32 @@ def _actions(case: dict) -> str:
     return "".join(parts)
 
 
-def _card(case: dict, with_actions: bool) -> str:
+def _station_actions(case: dict, members: dict[str, str]) -> str:
+    """What the station's clerk does with a case: hand it to another member of the station
+    (or another station: its rules pick), or merge it into the same problem's case."""
+    if case["status"] not in lifecycle.ACTIVE:
+        return ""
+    choices = "".join(
+        f'<option value="{escape(code)}">{escape(name)}（{escape(code)}）</option>'
+        for code, name in members.items()
+        if code != case["member"]
+    )
+    return (
+        "<details class=more><summary>转办或合并 <span class=en>transfer or merge</span></summary>"
+        "<label>转给本站委员 <span class=en>to a member of this station</span>"
+        f'<select name=to_member><option value="">—</option>{choices}</select></label>'
+        "<label>转办原因（必填）<span class=en>reason for the transfer (required)</span>"
+        "<textarea name=transfer_note></textarea></label>"
+        "<button class=alt data-action=transfer data-note=transfer_note data-param=to_member>"
+        "转办 Transfer</button>"
+        "<label>与此案件相同，合并到案件编号 <span class=en>same problem: merge into case</span>"
+        "<input name=into></label>"
+        "<button class=alt data-action=merge data-note=transfer_note data-param=into>"
+        "合并 Merge</button></details>"
+    )
+
+
+def _card(case: dict, with_actions: bool, members: dict[str, str] | None = None) -> str:
     number = escape(case["tracking_number"])
     past = case["status"] not in lifecycle.OPEN
     colour = "past" if past else case["colour"]
@@ -229,12 +258,15 @@ def _card(case: dict, with_actions: bool) -> str:
         _deadline(case),
     ]
     if not with_actions:
-        parts.append(
-            f"<div>委员 <span class=en>member</span> {escape(case['member'] or '-')}</div>"
-        )
+        code = case["member"] or "-"
+        name = (members or {}).get(code)
+        who = f"{escape(name)}（{escape(code)}）" if name else escape(code)
+        parts.append(f"<div class=member>委员 <span class=en>member</span> {who}</div>")
     parts.append(_history(case))
     if with_actions:
         parts.append(_actions(case))
+    elif members is not None:
+        parts.append(_station_actions(case, members))
     parts.append("<div class=error role=alert></div></div>")
     return "".join(parts)
 
@@ -304,12 +336,57 @@ def duty_page(
     )
 
 
-def station_page(station: str, cases: list[dict], sign_out: str | None = None) -> str:
+FILTER_STATUSES = ("assigned", "accepted", "responded", "resolved", "closed_unresolved", "merged")
+
+
+def _filters(members: dict[str, str], chosen: dict) -> str:
+    """The list's filter form (a GET: the address says what is shown, a clerk can keep it)."""
+
+    def select_of(name, zh, en, options):
+        picked = chosen.get(name) or ""
+        items = "".join(
+            f'<option value="{escape(value)}"{" selected" if value == picked else ""}>'
+            f"{escape(label)}</option>"
+            for value, label in [("", "全部 all"), *options]
+        )
+        return f"<label>{zh} <span class=en>{en}</span><select name={name}>{items}</select></label>"
+
+    categories = [
+        (code, f"{entry['name']} {entry['name_en']}")
+        for code, entry in catalogue.load()["categories"].items()
+    ]
+    statuses = [(s, f"{lifecycle.STATUS_NAMES[s]} {s}") for s in FILTER_STATUSES]
+    people = [(code, f"{name}（{code}）") for code, name in members.items()]
+    overdue = " checked" if chosen.get("overdue") else ""
+    return (
+        "<form id=filters class=filters method=get>"
+        + select_of("status", "状态", "status", statuses)
+        + select_of("member", "委员", "member", people)
+        + select_of("category", "类别", "category", categories)
+        + f"<label class=check><input type=checkbox name=overdue value=true{overdue}> "
+        "只看已超期 <span class=en>overdue only</span></label>"
+        "<button type=submit>筛选 Filter</button> <a href=?>清除 clear</a></form>"
+    )
+
+
+def station_page(
+    station: str,
+    cases: list[dict],
+    members: dict[str, str] | None = None,
+    chosen: dict | None = None,
+    sign_out: str | None = None,
+) -> str:
+    """The station's cases for its clerk: each with the member's name, the citizen's words,
+    the deadline and the history; filters by status, member, category and overdue; a case
+    still being worked on can be transferred to another member of the station or merged."""
+    members = members or {}
     return _page(
         f"工作站案件 · {station}",
         f"Cases of station {station}",
-        [_card(c, with_actions=False) for c in cases],
+        [_card(c, with_actions=False, members=members) for c in cases],
         sign_out=sign_out,
+        tabs=_filters(members, chosen or {}),
+        empty=("没有符合条件的案件", "No cases match"),
     )
 
 

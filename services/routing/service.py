@@ -142,8 +142,10 @@ class RoutingService(ServiceBase):
     @guard("office", "station_admin")
     def http_station_cases(self, request, code):
         access.station(request, code)
+        filters = views.station_filters(request.args)
         with self.db.transaction() as session:
-            return json_response({"station": code, "cases": views.station_cases(session, code)})
+            cases = views.station_cases(session, code, **filters)
+        return json_response({"station": code, "cases": cases})
 
     @http("GET", "/duty/<string:code>")
     @guard("office", "member", page=True)
@@ -166,9 +168,12 @@ class RoutingService(ServiceBase):
     @guard("office", "station_admin", page=True)
     def page_station(self, request, code):
         access.station(request, code)
+        filters = views.station_filters(request.args)
         with self.db.transaction() as session:
-            cases = views.with_history(session, views.station_cases(session, code))
-        return page_response(station_page(code, cases, sign_out=self._sign_out(request)))
+            cases = views.with_history(session, views.station_cases(session, code, **filters))
+            members = views.station_members(session, code)
+        page = station_page(code, cases, members, filters, sign_out=self._sign_out(request))
+        return page_response(page)
 
     def _sign_out(self, request) -> str:
         """The registry's sign-in page (it has the 退出登录 button), back here after a sign-in

@@ -6,9 +6,10 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from services.kernel.http import ApiError, flag_arg, invalid
 from services.routing import lifecycle, merging
 from services.routing.deadlines import due_of
-from services.routing.models import Assignment, Case, CaseEvent, MemberCopy
+from services.routing.models import Assignment, Case, CaseEvent, MemberCopy, MembershipCopy
 
 # What a citizen may see of a case (``case_status``): its state and dates, nobody's data.
 CITIZEN_FIELDS = (
@@ -162,14 +163,59 @@ def past_cases(session: Session, member: str) -> list[dict]:
     return [_summary(c) for c in cases]
 
 
-def station_cases(session: Session, station: str) -> list[dict]:
-    cases = session.scalars(
-        select(Case)
-        .where(Case.station_code == station)
-        .order_by(Case.received_at.desc())
-        .limit(500)
-    )
+def station_filters(args) -> dict:
+    """The station list's filters from a query (``status``, ``member``, ``category``,
+    ``overdue``), each checked, or an ``invalid`` answer naming the field. ``overdue`` is the
+    deadline job's red (:mod:`services.routing.deadlines`), as the cards show it."""
+    found, errors = {}, {}
+    status = args.get("status") or None
+    if status is not None and status not in lifecycle.STATUS_NAMES:
+        errors["status"] = ["没有这个状态 / no such status"]
+    for name in ("member", "category"):
+        value = args.get(name) or None
+        if value is not None and (len(value) > 40 or not value.isprintable()):
+            errors[name] = ["编号无效 / not a code"]
+        found[name] = value
+    try:
+        found["overdue"] = flag_arg(args.get("overdue"), "overdue") or False
+    except ApiError as err:
+        errors.update(err.fields)
+    if errors:
+        raise invalid(errors)
+    return found | {"status": status}
+
+
+def station_cases(
+    session: Session,
+    station: str,
+    status: str | None = None,
+    member: str | None = None,
+    category: str | None = None,
+    overdue: bool = False,
+) -> list[dict]:
+    """A station's cases, newest first (at most 500), narrowed by :func:`station_filters`."""
+    query = select(Case).where(Case.station_code == station)
+    if status:
+        query = query.where(Case.status == status)
+    if member:
+        query = query.where(Case.member_code == member)
+    if category:
+        query = query.where(Case.category == category)
+    if overdue:
+        query = query.where(Case.colour == "red", Case.status.in_(lifecycle.OPEN))
+    cases = session.scalars(query.order_by(Case.received_at.desc()).limit(500))
     return [_summary(c) for c in cases]
+
+
+def station_members(session: Session, station: str) -> dict[str, str]:
+    """The members serving at ``station`` (the registry copy): code → name."""
+    rows = session.execute(
+        select(MemberCopy.code, MemberCopy.name)
+        .join(MembershipCopy, MembershipCopy.member_code == MemberCopy.code)
+        .where(MembershipCopy.station_code == station)
+        .order_by(MemberCopy.code)
+    )
+    return dict(rows.all())
 
 
 def member_name(session: Session, code: str) -> str | None:

@@ -178,3 +178,50 @@ def test_sign_in_on_a_phone_wrong_password_then_right_then_sign_out(stack, phone
     WebDriverWait(phone, 10).until(lambda d: not d.find_elements(By.ID, "signed-in"))
     phone.get(stack.url("routing", "/duty/station/gwm"))
     assert phone.current_url.startswith(stack.url("registry", "/sign-in"))
+
+
+def test_a_station_clerk_filters_the_station_list_and_hands_a_case_on(stack, phone):
+    """The station's page: the member's name and the citizen's words on each card, filters that
+    the address keeps, and a transfer to another member of the station from the card."""
+    from selenium.webdriver.support.ui import Select
+
+    with SubmissionClient(stack.amqp_uri) as client:
+        sids = [
+            client.submit("gwm", category="hazard", description="路口井盖松动，车过就响"),
+            client.submit("gwm", category="health", description="社区卫生站周末不开门"),
+        ]
+    numbers = [wait_submission(stack, sid)[0]["tracking_number"] for sid in sids]
+    cases = [wait_case(stack, n) for n in numbers]
+    login, password = make_account(stack, "station_admin", stations=["gwm"])
+    url = stack.url("routing", "/duty/station/gwm")
+    phone.get(url)
+    sign_in_on_page(phone, login, password)
+    WebDriverWait(phone, 20).until(EC.url_to_be(url))
+    first = phone.find_element(By.ID, f"case-{numbers[0]}")
+    assert "路口井盖松动" in first.text and f"（{cases[0]['member']}）" in first.text
+    assert fits_the_phone(phone)
+
+    # filter by the first case's member: the address keeps the choice
+    Select(phone.find_element(By.NAME, "member")).select_by_value(cases[0]["member"])
+    Select(phone.find_element(By.NAME, "category")).select_by_value("hazard")
+    phone.find_element(By.CSS_SELECTOR, "#filters button[type=submit]").click()
+    WebDriverWait(phone, 20).until(lambda d: "category=hazard" in d.current_url)
+    shown = [e.get_attribute("data-number") for e in phone.find_elements(By.CLASS_NAME, "case")]
+    assert numbers[0] in shown and numbers[1] not in shown
+
+    # hand the case to another member of gwm, with the reason
+    card = phone.find_element(By.ID, f"case-{numbers[0]}")
+    card.find_element(By.CSS_SELECTOR, "details.more > summary").click()
+    choice = Select(card.find_element(By.NAME, "to_member"))
+    target = next(o.get_attribute("value") for o in choice.options if o.get_attribute("value"))
+    choice.select_by_value(target)
+    card.find_element(By.NAME, "transfer_note").send_keys("该委员本周出差，转交同站委员")
+    shots = ROOT / "var" / "screenshots"
+    shots.mkdir(parents=True, exist_ok=True)
+    assert phone.save_screenshot(str(shots / "station-filtered-phone.png"))
+    card.find_element(By.CSS_SELECTOR, "button[data-action=transfer]").click()
+    WebDriverWait(phone, 20).until(lambda _: gone(card))
+    moved = wait_case(stack, numbers[0])
+    assert moved["member"] == target and moved["history"][-1]["actor"] == login
+    phone.get(url + "?status=bogus")  # a bad filter: which field, and the way back
+    assert phone.find_element(By.ID, "refused") and "status" in phone.page_source

@@ -200,3 +200,29 @@ def test_settings_are_typed_with_defaults_in_one_place():
     assert (settings.reopen_window_days, settings.reopen_on_unsatisfied) == (7, False)
     assert settings.due_soon_hours == 12.0 and settings.deadline_check_s == 60
     assert settings.notify == NotifySettings(smtp_port=2525, retry_s=(1, 2))
+
+
+def test_the_station_list_narrows_by_status_member_category_and_overdue(service, db):
+    with db.transaction() as s:
+        issue(s, "LX3", category="hazard", member_hint="teacher")
+        s.get(Case, "LX2").colour = "red"  # the deadline job found it overdue
+
+    def numbers(**query):
+        found = ok(service.http_station_cases(request("/", GWM_ADMIN, **query), "gwm"))["cases"]
+        return sorted(c["tracking_number"] for c in found)
+
+    assert numbers() == ["LX1", "LX2", "LX3"]
+    assert numbers(member="teacher") == ["LX3"]
+    assert numbers(category="hazard") == ["LX3"]
+    assert numbers(overdue="true") == ["LX2"]
+    assert numbers(status="assigned", member="doc") == ["LX1", "LX2"]
+    assert numbers(status="resolved") == []
+    bad = error(
+        service.http_station_cases(request("/", GWM_ADMIN, status="x", overdue="2"), "gwm"), 400
+    )
+    assert set(bad["fields"]) == {"status", "overdue"}
+    page = service.page_station(request("/duty/station/gwm", GWM_ADMIN, member="teacher"), "gwm")
+    text = page.get_data(as_text=True)
+    assert page.status_code == 200 and "LX3" in text and "LX1" not in text
+    assert 'value="teacher" selected' in text  # the form says what is shown
+    assert "teacher（teacher）" in text and "data-action=transfer" in text
