@@ -89,6 +89,15 @@ def may_reveal(session: Session, who: auth.Principal, issue: Issue) -> bool:
     return False
 
 
+def may_call(session: Session, who: auth.Principal, number: str) -> None:
+    """404 for an unknown number, 403 for anyone who may not reveal its contact."""
+    issue = session.scalar(select(Issue).where(Issue.tracking_number == number))
+    if issue is None:
+        raise not_found(number)
+    if not may_reveal(session, who, issue):
+        raise auth.forbidden()
+
+
 def reveal(
     session: Session,
     who: auth.Principal,
@@ -101,11 +110,8 @@ def reveal(
     Raises 404 for an unknown number and 403 for anyone who may not see it (nothing is logged
     then: nothing was shown).
     """
+    may_call(session, who, number)
     issue = session.scalar(select(Issue).where(Issue.tracking_number == number))
-    if issue is None:
-        raise not_found(number)
-    if not may_reveal(session, who, issue):
-        raise auth.forbidden()
     shown = [f for f, v in zip(FIELDS, (issue.contact_name, issue.contact_phone), strict=True) if v]
     now = datetime.now(UTC)
     session.add(

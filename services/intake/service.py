@@ -30,6 +30,7 @@ from services.intake import (
     submissions,
     throttle,
 )
+from services.intake.call_page import call_page
 from services.intake.dependencies import (
     StationChannel,
     StationQueues,
@@ -179,6 +180,18 @@ class IntakeService(ServiceBase):
         response = json_response(found)
         response.headers["Cache-Control"] = "no-store"
         return response
+
+    @http("GET", "/issues/<string:number>/call")
+    @guard("office", "station_admin", "member", page=True)
+    def page_call(self, request, number):
+        """联系群众: the page that reveals the contact on a tap (audited) and dials it. Who may
+        open it is who may reveal; opening it reveals and records nothing."""
+        with self.db.transaction() as session:
+            personal.may_call(session, auth.current(request), number)
+        who = auth.current(request)
+        back = auth.public_url(self.config, "routing")
+        back += f"/duty/{who.member}" if who.role == "member" else ""
+        return call_page(number, back)
 
     @http("GET", "/admin/audit")
     @guard("office")

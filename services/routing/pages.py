@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from html import escape
+from urllib.parse import quote
 
 from werkzeug.wrappers import Response
 
@@ -74,6 +75,8 @@ background:#1565c0;color:#fff}button.alt{background:#757575}button.warn{backgrou
 grid-template-columns:repeat(auto-fit,minmax(140px,1fr));gap:4px 12px;align-items:end}
 select{width:100%;font-size:1em;padding:6px;margin:6px 0}
 .check input{width:auto}
+a.call{display:inline-block;margin:4px 0 6px;padding:8px 12px;border-radius:6px;background:#2e7d32;
+color:#fff;text-decoration:none}a.call .en{color:#e8f5e9}
 """
 
 SCRIPT = """
@@ -238,7 +241,22 @@ def _station_actions(case: dict, members: dict[str, str]) -> str:
     )
 
 
-def _card(case: dict, with_actions: bool, members: dict[str, str] | None = None) -> str:
+def _call(case: dict, call_base: str | None) -> str:
+    """联系群众: intake's page that reveals the contact on a tap (audited) and dials it."""
+    if not call_base or case["status"] not in lifecycle.ACTIVE:
+        return ""
+    href = f"{call_base}/issues/{quote(case['tracking_number'], safe='')}/call"
+    return (
+        f'<a class=call href="{escape(href)}">联系群众 <span class=en>call the citizen</span></a>'
+    )
+
+
+def _card(
+    case: dict,
+    with_actions: bool,
+    members: dict[str, str] | None = None,
+    call_base: str | None = None,
+) -> str:
     number = escape(case["tracking_number"])
     past = case["status"] not in lifecycle.OPEN
     colour = "past" if past else case["colour"]
@@ -254,6 +272,7 @@ def _card(case: dict, with_actions: bool, members: dict[str, str] | None = None)
         f"<div class=meta>{_channel(case.get('channel'))} · 受理 <span class=en>received</span> "
         f"{_when(case.get('received_at'))}</div>",
         _words(case),
+        _call(case, call_base),
         f"<div>{escape(case['status_name'])} <span class=en>{escape(case['status'])}</span></div>",
         _deadline(case),
     ]
@@ -319,6 +338,7 @@ def duty_page(
     view: str = "open",
     sign_out: str | None = None,
     name: str | None = None,
+    call_base: str | None = None,
 ) -> str:
     """The member's page: the open cases with their actions, or (``view="closed"``) ``past``,
     the closed cases and those handed on, without actions."""
@@ -329,7 +349,7 @@ def duty_page(
     return _page(
         f"履职清单 · {who}",
         f"Duty list of {name or member}",
-        [_card(c, with_actions=not closed) for c in shown],
+        [_card(c, with_actions=not closed, call_base=call_base) for c in shown],
         sign_out=sign_out,
         tabs=_tabs("closed" if closed else "open", *counts),
         empty=("暂无已办结的案件", "No closed cases") if closed else ("暂无案件", "No open cases"),
@@ -375,6 +395,7 @@ def station_page(
     members: dict[str, str] | None = None,
     chosen: dict | None = None,
     sign_out: str | None = None,
+    call_base: str | None = None,
 ) -> str:
     """The station's cases for its clerk: each with the member's name, the citizen's words,
     the deadline and the history; filters by status, member, category and overdue; a case
@@ -383,7 +404,7 @@ def station_page(
     return _page(
         f"工作站案件 · {station}",
         f"Cases of station {station}",
-        [_card(c, with_actions=False, members=members) for c in cases],
+        [_card(c, with_actions=False, members=members, call_base=call_base) for c in cases],
         sign_out=sign_out,
         tabs=_filters(members, chosen or {}),
         empty=("没有符合条件的案件", "No cases match"),

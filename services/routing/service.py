@@ -12,7 +12,7 @@ from marshmallow import ValidationError
 from nameko.rpc import rpc
 
 from services.kernel import topology
-from services.kernel.auth import current, guard, sign_in_url
+from services.kernel.auth import current, guard, public_url, sign_in_url
 from services.kernel.events import parse_event
 from services.kernel.http import json_response, read_json
 from services.kernel.messaging import consume_reliably
@@ -161,7 +161,10 @@ class RoutingService(ServiceBase):
                 cases = views.with_history(session, cases)
             name = views.member_name(session, code)
         sign_out = self._sign_out(request)
-        page = duty_page(code, cases, past=past, view=view, sign_out=sign_out, name=name)
+        call = public_url(self.config, "intake")
+        page = duty_page(
+            code, cases, past=past, view=view, sign_out=sign_out, name=name, call_base=call
+        )
         return page_response(page)
 
     @http("GET", "/duty/station/<string:code>")
@@ -172,7 +175,14 @@ class RoutingService(ServiceBase):
         with self.db.transaction() as session:
             cases = views.with_history(session, views.station_cases(session, code, **filters))
             members = views.station_members(session, code)
-        page = station_page(code, cases, members, filters, sign_out=self._sign_out(request))
+        page = station_page(
+            code,
+            cases,
+            members,
+            filters,
+            sign_out=self._sign_out(request),
+            call_base=public_url(self.config, "intake"),
+        )
         return page_response(page)
 
     def _sign_out(self, request) -> str:

@@ -225,3 +225,44 @@ def test_a_station_clerk_filters_the_station_list_and_hands_a_case_on(stack, pho
     assert moved["member"] == target and moved["history"][-1]["actor"] == login
     phone.get(url + "?status=bogus")  # a bad filter: which field, and the way back
     assert phone.find_element(By.ID, "refused") and "status" in phone.page_source
+
+
+def test_a_member_calls_the_citizen_back_from_the_card_and_the_look_is_recorded(stack, phone):
+    """联系群众: the card links to intake's page; only its button shows the phone (a tel: link),
+    and the look is in the audit log. Another member cannot open the page."""
+    with SubmissionClient(stack.amqp_uri) as client:
+        sid = client.submit(
+            "gwm",
+            category="hazard",
+            description="电梯异响，担心安全",
+            contact={"name": "欧阳明月", "phone": "13912345678"},
+        )
+    number = wait_submission(stack, sid)[0]["tracking_number"]
+    member = wait_case(stack, number)["member"]
+    login, password = make_account(stack, "member", member=member)
+    duty = stack.url("routing", f"/duty/{member}")
+    phone.get(duty)
+    sign_in_on_page(phone, login, password)
+    WebDriverWait(phone, 20).until(EC.url_to_be(duty))
+    card = phone.find_element(By.ID, f"case-{number}")
+    assert "13912345678" not in phone.page_source  # routing never has it
+    card.find_element(By.CSS_SELECTOR, "a.call").click()
+    WebDriverWait(phone, 20).until(EC.url_contains(f"/issues/{number}/call"))
+    assert "13912345678" not in phone.page_source  # opening the page shows nothing yet
+    phone.find_element(By.ID, "reveal").click()
+    tel = after_click(phone, "tel")
+    WebDriverWait(phone, 10).until(lambda _: tel.get_attribute("href") == "tel:13912345678")
+    assert "欧阳明月" in phone.find_element(By.ID, "name").text
+    assert fits_the_phone(phone)
+    shots = ROOT / "var" / "screenshots"
+    shots.mkdir(parents=True, exist_ok=True)
+    assert phone.save_screenshot(str(shots / "call-the-citizen-phone.png"))
+    audit = requests.get(
+        stack.url("intake", "/admin/audit"), params={"number": number}, headers=stack.headers
+    ).json()
+    views = audit.get("views") or audit.get("audit") or next(iter(audit.values()))
+    assert [v["account"] for v in views] == [login]
+    # a member who does not have the case: refused, nothing shown, nothing recorded
+    other = auth_headers(stack.config(), "member", member="m999")
+    r = requests.get(stack.url("intake", f"/issues/{number}/call"), headers=other, timeout=10)
+    assert r.status_code == 403 and "13912345678" not in r.text

@@ -301,6 +301,7 @@ SCOPE = {
     ("intake", "GET", "/admin/parked"): OFFICE,
     ("intake", "GET", "/admin/unrouted"): OFFICE,
     ("intake", "GET", "/issues/<string:number>"): by_case,
+    ("intake", "GET", "/issues/<string:number>/call"): by_case,
     ("intake", "GET", "/staff/issues/<string:number>/similar"): by_case,
     ("intake", "GET", "/staff/<string:station>/activity"): clerk_page,
     ("intake", "GET", "/staff/<string:station>/issue"): clerk_page,

@@ -26,6 +26,8 @@ OWN_TABLES = {
         "known_categories",
         "known_members",
         "known_studios",
+        "known_sectors",
+        "known_duty_days",
         "submissions",
         "issues",
         "issue_steps",
