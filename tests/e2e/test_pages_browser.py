@@ -54,8 +54,8 @@ def test_a_member_accepts_and_answers_a_case_from_the_duty_list(stack, phone):
     card = phone.find_element(By.ID, f"case-{number}")
     card.find_element(By.CSS_SELECTOR, "button[data-action=resolve]").click()  # no note
     error = card.find_element(By.CLASS_NAME, "error")
-    phone.implicitly_wait(5)
-    assert "请填写办理结果" in phone.find_element(By.CSS_SELECTOR, f"#case-{number} .error").text
+    # the refusal arrives after the click: wait for its words, not only for the element
+    WebDriverWait(phone, 20).until(lambda _: "请填写办理结果" in error.text)
     assert error.is_displayed()
     assert (
         requests.get(
