@@ -94,7 +94,9 @@ async function act(card, b) {
   if (b.dataset.param) { body[b.dataset.param] = field(card, b.dataset.param); }
   b.disabled = true;
   try {
-    const r = await fetch('/cases/' + encodeURIComponent(number) + '/actions/' + b.dataset.action,
+    // relative to the page (body data-root): the same behind nginx's /routing/ prefix
+    const r = await fetch(document.body.dataset.root + '/cases/' + encodeURIComponent(number)
+                          + '/actions/' + b.dataset.action,
                           {method: 'POST', headers: {'Content-Type': 'application/json'},
                            body: JSON.stringify(body)});
     if (r.ok) { location.reload(); return; }
@@ -298,7 +300,10 @@ def _page(
     sign_out: str | None = None,
     tabs: str = "",
     empty: tuple[str, str] = ("暂无案件", "No open cases"),
+    root: str = "..",
 ) -> str:
+    """``root``: the service's root relative to the page (``..`` from ``/duty/<code>``), so
+    the page's calls work wherever the service is mounted."""
     body = "".join(cards) or f"<div class=empty>{empty[0]} <span class=en>{empty[1]}</span></div>"
     out = (
         f'<a id=sign-out href="{escape(sign_out)}">退出登录 <span class=en>Sign out</span></a>'
@@ -309,7 +314,7 @@ def _page(
         "<!doctype html><html lang=zh-CN><head><meta charset=utf-8>"
         '<meta name=viewport content="width=device-width, initial-scale=1">'
         f"<title>{escape(title_zh)} {escape(title_en)}</title><style>{STYLE}</style></head>"
-        f"<body><header><h1>{escape(title_zh)} "
+        f'<body data-root="{escape(root)}"><header><h1>{escape(title_zh)} '
         f"<span class=en>{escape(title_en)}</span></h1>{out}</header>{tabs}<main>{body}</main>"
         f"<script>{SCRIPT}</script></body></html>"
     )
@@ -408,6 +413,7 @@ def station_page(
         sign_out=sign_out,
         tabs=_filters(members, chosen or {}),
         empty=("没有符合条件的案件", "No cases match"),
+        root="../..",
     )
 
 

@@ -173,3 +173,11 @@ def test_the_sign_out_link_goes_to_the_registrys_sign_in_page():
     url = "http://127.0.0.1:8001/sign-in?next=x"
     html = pages.duty_page("m003", [], sign_out=url)
     assert f'id=sign-out href="{url}"' in html and "退出登录" in html
+
+
+def test_the_pages_call_the_service_relative_to_themselves():
+    """Behind nginx the service lives under /routing/: a page's calls may not start at '/'."""
+    duty = pages.duty_page("m003", [])
+    station = pages.station_page("gwm", [])
+    assert 'data-root=".."' in duty and 'data-root="../.."' in station  # /duty/x, /duty/station/x
+    assert "fetch('/" not in pages.SCRIPT and "document.body.dataset.root" in pages.SCRIPT
