@@ -152,7 +152,9 @@ def _counted(metric: str, cohort: str | None = None, on_time: str | None = None)
         _place(facts, fact, p.get("station"))
         keys = facts.breakdowns(fact)
         facts.bump(month, metric, keys)
-        if cohort:
+        if cohort and _first(fact, metric):
+            # the cohort counts issues, each once: its first response, its first resolution (a
+            # case reopened and answered again is counted in issues_* again, not here)
             facts.bump(fact.received_month, cohort, keys)
             if on_time and p.get("on_time"):
                 facts.bump(fact.received_month, on_time, keys)
@@ -167,6 +169,18 @@ def _counted(metric: str, cohort: str | None = None, on_time: str | None = None)
             )
 
     return handler
+
+
+def _first(fact, metric: str) -> bool:
+    """Whether this milestone is the issue's first of its kind (read before the handler marks
+    it: ``first_response_minutes`` is set at the first response, ``handled`` at the first
+    resolution). A closing unresolved has no mark: reopened and closed again, it counts again
+    in ``cohort_closed_unresolved`` (which no rate divides by)."""
+    if metric == "issues_responded":
+        return fact.first_response_minutes is None
+    if metric == "issues_resolved":
+        return not fact.handled
+    return True
 
 
 def _serve_reporters(facts, main, month: str, keys) -> None:

@@ -6,6 +6,8 @@ import random
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from openpyxl import load_workbook
 
 from services.kernel.events import new_event, parse_event
@@ -484,3 +486,74 @@ def test_figures_over_a_range_of_months_add_up(session_of):
     assert both["city"]["median_minutes_to_first_response"] == 120
     march = queries.monthly(s, "2026-03")["city"]
     assert march["issues_received"] == 1 and "response_rate" in march
+
+
+LEDGER: dict = {}
+ROUND_ENDS = (
+    "resolve",
+    "resolve_rate_ok",
+    "resolve_rate_bad",
+    "resolve_reopen",
+    "close",
+    "close_reopen",
+)
+
+
+@settings(max_examples=25, deadline=None, derandomize=True, database=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])  # fmt: skip
+@given(
+    st.lists(  # issues: each a list of rounds (a response, then how the round ends)
+        st.lists(st.tuples(st.booleans(), st.sampled_from(ROUND_ENDS), st.booleans()), max_size=4),
+        min_size=1,
+        max_size=6,
+    )
+)
+def test_cohorts_count_each_issue_once_however_often_it_is_reopened(session_of, issues):
+    """However many times a case is answered, resolved, rated, reopened or closed again, the
+    month's cohort counts the issue once (its first response, its first resolution and whether
+    that one was on time, its first rating), so no rate exceeds 100 %."""
+    # one database for all the examples (a migration each would take minutes): the figures
+    # and the ledger grow together, each example's issues numbered anew
+    if LEDGER.get("factory") is not session_of:  # a new run of the test: a new database
+        LEDGER["factory"] = session_of
+        LEDGER["s"] = session_of("reporting")
+        registry(LEDGER["s"])
+        LEDGER["expected"] = dict.fromkeys(
+            ("cohort_responded", "cohort_resolved", "cohort_resolved_on_time", "cohort_rated"), 0
+        )
+        LEDGER["n"] = 0
+    s, expected = LEDGER["s"], LEDGER["expected"]
+    for rounds in issues:
+        LEDGER["n"] += 1
+        number, at = f"LX{LEDGER['n']}", T0 + timedelta(minutes=1)
+        received(s, number)
+        routed(s, "assigned", number, at)
+        responded = resolved = rated = False
+        for on_time, end, open_again in rounds:
+            at += timedelta(hours=1)
+            routed(s, "responded", number, at, on_time=on_time)
+            if not responded:
+                responded, expected["cohort_responded"] = True, expected["cohort_responded"] + 1
+            at += timedelta(hours=1)
+            if end.startswith("resolve"):
+                routed(s, "resolved", number, at, on_time=on_time)
+                if not resolved:
+                    resolved = True
+                    expected["cohort_resolved"] += 1
+                    expected["cohort_resolved_on_time"] += int(on_time)
+            else:
+                routed(s, "closed_unresolved", number, at)
+            if end.endswith("rate_ok") or end.endswith("rate_bad"):
+                bad = end.endswith("bad")
+                rating = "unsatisfied" if bad else "satisfied"
+                routed(s, "rated", number, at, rating=rating, reopened=bad)
+                if not rated:
+                    rated, expected["cohort_rated"] = True, expected["cohort_rated"] + 1
+                if bad:
+                    routed(s, "reopened", number, at)
+            elif end.endswith("reopen") and open_again:
+                routed(s, "reopened", number, at)
+    city = queries.monthly(s, "2026-03")["city"]
+    assert {k: city.get(k, 0) for k in expected} == expected
+    for rate in ("response_rate", "resolution_rate", "on_time_rate", "satisfaction_rate"):
+        assert city.get(rate) is None or 0 <= city[rate] <= 1, (rate, city[rate])
