@@ -1,7 +1,8 @@
 """The monthly report as the office uses it: an Excel workbook and CSV, Chinese headers.
 
 One sheet per breakdown (全市, 区县, 委员工作站, 界别, 委员层级, 委员, 渠道, 问题类别), one row
-per key, one column per figure, in the order and with the names of docs/statistics.md.
+per key, one column per figure, in the order and with the names of docs/statistics.md. A rate or
+median that is not defined is a blank cell, a count that did not happen a 0 (:func:`cell`).
 """
 
 from __future__ import annotations
@@ -23,8 +24,18 @@ def rows(report: dict, dimension: str) -> list[list]:
         table = {"-": report["city"]}
     else:
         table = report.get(dimension, {})
-    body = [[key] + [table[key].get(c.key, 0) for c in COLUMNS] for key in sorted(table)]
+    body = [[key] + [cell(table[key], c) for c in COLUMNS] for key in sorted(table)]
     return [header, *body]
+
+
+def cell(figures: dict, column) -> int | float | str:
+    """A figure as the sheet shows it: a count or cohort not recorded is 0 (nothing happened);
+    a rate or median not defined (nobody rated, nothing answered; the median per station is not
+    kept) is blank, never 0, which would read as "0 % satisfied"."""
+    value = figures.get(column.key)
+    if value is None:
+        return 0 if column.kind in ("count", "cohort") else ""
+    return value
 
 
 def workbook(report: dict) -> bytes:

@@ -234,7 +234,14 @@ def test_the_workbook_and_csv_say_what_the_api_says(session_of):
     ]
     header, *rows = list(book["委员工作站"].values)
     assert header[1] == f"{COLUMNS[0].name_zh} {COLUMNS[0].name_en}"
-    assert rows == [("gwm", *[report["station"]["gwm"].get(c.key, 0) for c in COLUMNS])]
+    keys = [c.key for c in COLUMNS]
+    [row] = rows
+    gwm = report["station"]["gwm"]
+    assert row[0] == "gwm" and row[1 + keys.index("issues_received")] == 1
+    assert all(row[1 + i] == gwm[k] for i, k in enumerate(keys) if k in gwm)
+    # nobody rated, nothing resolved: the rates are blank (undefined), the counts 0
+    assert row[1 + keys.index("satisfaction_rate")] is None
+    assert row[1 + keys.index("issues_resolved")] == 0
     text = exports.csv_text(report, "district")
     import csv
 
@@ -242,6 +249,8 @@ def test_the_workbook_and_csv_say_what_the_api_says(session_of):
     assert text.startswith("\ufeff区县 District,")
     column = header.index("受理问题数 Issues received")
     assert row[0] == "城关区" and row[column] == "1"
+    assert row[header.index("满意率 Satisfaction rate")] == ""  # a blank, not "0"
+    assert row[header.index("已办结 Issues resolved")] == "0"
 
 
 def _facts(s):
