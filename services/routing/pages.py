@@ -187,6 +187,20 @@ def _deadline(case: dict) -> str:
     )
 
 
+# After the field naming whom to transfer to: the reason, the transfer, the merge (member's and
+# station's cards alike).
+HANDOVER = (
+    "<label>转办原因（必填）<span class=en>reason for the transfer (required)</span>"
+    "<textarea name=transfer_note></textarea></label>"
+    "<button class=alt data-action=transfer data-note=transfer_note data-param=to_member>"
+    "转办 Transfer</button>"
+    "<label>与此案件相同，合并到案件编号 <span class=en>same problem: merge into case</span>"
+    "<input name=into></label>"
+    "<button class=alt data-action=merge data-note=transfer_note data-param=into>"
+    "合并 Merge</button></details>"
+)
+
+
 def _actions(case: dict) -> str:
     if case["status"] not in lifecycle.ACTIVE:
         return ""
@@ -205,15 +219,7 @@ def _actions(case: dict) -> str:
         "<button class=warn data-action=close_unresolved data-note=reason>"
         "办结未解决 Close unresolved</button>"
         "<label>转给委员编号 <span class=en>transfer to member code</span>"
-        "<input name=to_member></label>"
-        "<label>转办原因（必填）<span class=en>reason for the transfer (required)</span>"
-        "<textarea name=transfer_note></textarea></label>"
-        "<button class=alt data-action=transfer data-note=transfer_note data-param=to_member>"
-        "转办 Transfer</button>"
-        "<label>与此案件相同，合并到案件编号 <span class=en>same problem: merge into case</span>"
-        "<input name=into></label>"
-        "<button class=alt data-action=merge data-note=transfer_note data-param=into>"
-        "合并 Merge</button></details>"
+        "<input name=to_member></label>" + HANDOVER
     )
     return "".join(parts)
 
@@ -231,15 +237,7 @@ def _station_actions(case: dict, members: dict[str, str]) -> str:
     return (
         "<details class=more><summary>转办或合并 <span class=en>transfer or merge</span></summary>"
         "<label>转给本站委员 <span class=en>to a member of this station</span>"
-        f'<select name=to_member><option value="">—</option>{choices}</select></label>'
-        "<label>转办原因（必填）<span class=en>reason for the transfer (required)</span>"
-        "<textarea name=transfer_note></textarea></label>"
-        "<button class=alt data-action=transfer data-note=transfer_note data-param=to_member>"
-        "转办 Transfer</button>"
-        "<label>与此案件相同，合并到案件编号 <span class=en>same problem: merge into case</span>"
-        "<input name=into></label>"
-        "<button class=alt data-action=merge data-note=transfer_note data-param=into>"
-        "合并 Merge</button></details>"
+        f'<select name=to_member><option value="">—</option>{choices}</select></label>' + HANDOVER
     )
 
 
