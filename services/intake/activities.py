@@ -146,6 +146,7 @@ def _same_activity(row: Activity, a: dict) -> bool:
         and row.station_code == a["station"]
         and row.studio_code == a["studio"]
         and row.held_on == a["date"]
+        and row.slot == a["slot"]
         and json.loads(row.members) == a["members"]
         and row.people_served == a["people_served"]
         and row.note == a["note"]
@@ -191,6 +192,7 @@ def _store(session: Session, a: dict, activity_id: str) -> Activity:
         station_code=a["station"],
         studio_code=a["studio"],
         held_on=a["date"],
+        slot=a["slot"],
         members=json.dumps(a["members"]),
         people_served=a["people_served"],
         note=a["note"],
@@ -204,6 +206,7 @@ def _store(session: Session, a: dict, activity_id: str) -> Activity:
             "station": a["station"],
             "studio": a["studio"],
             "date": a["date"],
+            "slot": a["slot"],
             "members": a["members"],
             "people_served": a["people_served"],
             "issues_raised": len(a["issues"]),
@@ -244,6 +247,7 @@ def activity_view(a: Activity) -> dict:
         "station": a.station_code,
         "studio": a.studio_code,
         "date": a.held_on.isoformat(),
+        "slot": a.slot,
         "members": json.loads(a.members),
         "people_served": a.people_served,
         "note": a.note,

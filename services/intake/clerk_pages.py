@@ -24,12 +24,17 @@ from services.intake import access, known
 from services.intake.intake import CHINA
 from services.intake.models import KnownDutyDay, KnownMember
 from services.intake.pages import Call, html_response, language, message_page, render, switch_url
-from services.intake.schemas import ACTIVITY_KINDS, DESCRIPTION_MAX, ISSUES_MAX, PEOPLE_SERVED_MAX
+from services.intake.schemas import (
+    ACTIVITY_KINDS,
+    DESCRIPTION_MAX,
+    ISSUES_MAX,
+    PEOPLE_SERVED_MAX,
+    SLOTS,
+)
 from services.kernel import auth
 
 ISSUE_ROWS_MAX = min(5, ISSUES_MAX)  # issues raised typed in on one page; more: a second page
 CHANNELS = ("phone", "letter", "visit")
-SLOTS = ("am", "pm", "day")
 ROSTER_DAYS_BACK, ROSTER_DAYS_AHEAD = 62, 31  # the rosters the page can tick from
 
 TEXT = {

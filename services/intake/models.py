@@ -174,6 +174,7 @@ class Activity(Base):
     station_code: Mapped[str | None] = mapped_column(String(40), index=True)
     studio_code: Mapped[str | None] = mapped_column(String(40), index=True)
     held_on: Mapped[date] = mapped_column(Date)
+    slot: Mapped[str | None] = mapped_column(String(10))  # am / pm / day; None: not recorded
     members: Mapped[str] = mapped_column(Text, default="[]")  # JSON: [member code, ...]
     people_served: Mapped[int] = mapped_column(Integer)
     note: Mapped[str | None] = mapped_column(Text)

@@ -15,6 +15,7 @@ DESCRIPTION_MAX = 4000
 # (Lanzhou 2024: 7,600 people over 1,290 reception days). More is a typing slip or worse.
 PEOPLE_SERVED_MAX = 2000
 MEMBERS_MAX = 50  # members named at one activity
+SLOTS = ("am", "pm", "day")  # an activity's time of day: 上午 / 下午 / 全天 (as the rosters)
 ISSUES_MAX = 50  # issues raised at one activity, each a station message
 
 # marshmallow's own messages, said in Chinese first (one error format: "中文 / English").
@@ -173,6 +174,13 @@ class ActivitySchema(Schema):
     station = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=40))
     studio = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=40))
     date = fields.Date(required=True)
+    slot = fields.String(
+        load_default=None,
+        allow_none=True,
+        validate=validate.OneOf(
+            list(SLOTS), error="时段必须是以下之一 / slot must be one of: {choices}"
+        ),
+    )
     members = fields.List(
         fields.String(validate=validate.Length(min=1, max=40)),
         load_default=list,
@@ -208,6 +216,7 @@ class ActivityRecordedSchema(Schema):
     station = fields.String(allow_none=True)
     studio = fields.String(allow_none=True)
     date = fields.Date()
+    slot = fields.String(allow_none=True)  # am / pm / day, or None (older senders)
     members = fields.List(fields.String())
     people_served = fields.Integer()
     issues_raised = fields.Integer()

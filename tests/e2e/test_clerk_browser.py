@@ -149,7 +149,7 @@ def test_the_clerk_records_a_reception_day_with_three_issues(stack, phone):
     # Sent again from the page with the same ids (a lost answer, a second tap): the same three.
     body = phone.execute_script(
         "return {activity_id: arguments[0], kind: 'reception_day', station: 'gwm', date: arguments[1],"
-        " members: ['m001', 'm003'], people_served: 23, note: '接待日顺利', issues: arguments[2]}",
+        " slot: 'am', members: ['m001', 'm003'], people_served: 23, note: '接待日顺利', issues: arguments[2]}",
         activity_id,
         DAY,
         [
@@ -181,6 +181,7 @@ def test_the_clerk_records_a_reception_day_with_three_issues(stack, phone):
     assert sorted(mine["issues"]) == sorted(numbers)  # one activity, three issues: nothing twice
     assert mine["members"] == ["m001", "m003"] and mine["people_served"] == 23
     assert mine["kind"] == "reception_day" and mine["date"] == DAY
+    assert mine["slot"] == "am"  # the slot the clerk's page had chosen is kept
 
 
 def test_the_clerk_enters_a_phone_issue(stack, phone):
