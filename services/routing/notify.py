@@ -10,23 +10,23 @@ attempt; after the last retry the notice is ``failed`` and listed for the office
 
 Channels: e-mail over SMTP, and an HTTP gateway for SMS and WeChat (``POST`` JSON
 ``{"channel", "to", "text", "key"}``; the gateway is expected to treat ``key`` as idempotent,
-which is what makes a retry after a lost answer safe).
+which is what makes a retry after a lost answer safe). The sending itself, the retry bookkeeping
+and the quiet-hour rule are the kernel's (``services.kernel.delivery``), shared with intake's
+notices to citizens.
 """
 
 from __future__ import annotations
 
-import smtplib
 import time as time_module
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, time, timedelta
-from email.message import EmailMessage
+from datetime import UTC, datetime
 
-import requests
 from marshmallow import ValidationError, fields, validate, validates_schema
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from services.kernel import delivery
 from services.kernel.db import insert_on_conflict
+from services.kernel.delivery import Outcome
 from services.kernel.masking import mask_address
 from services.routing.inputs import TYPE_MESSAGES, Body
 from services.routing.models import Notice, NotificationSetting
@@ -72,65 +72,9 @@ def queue_notice(session: Session, member: str | None, kind: str, number: str, c
 _INSERT_NOTICE = insert_on_conflict(Notice.__table__, ["key"])
 
 
-def _minutes(hhmm: str) -> int:
-    h, m = hhmm.split(":")
-    return int(h) * 60 + int(m)
-
-
 def quiet_until(setting: NotificationSetting, now: datetime) -> datetime | None:
     """The end of the member's quiet hours if ``now`` falls inside them, else None."""
-    if not (setting.quiet_from and setting.quiet_to):
-        return None
-    local = now.astimezone(CHINA)
-    minute = local.hour * 60 + local.minute
-    start, end = _minutes(setting.quiet_from), _minutes(setting.quiet_to)
-    inside = start <= minute < end if start < end else (minute >= start or minute < end)
-    if not inside:
-        return None
-    until = datetime.combine(local.date(), time(end // 60, end % 60), CHINA)
-    if until <= local:
-        until += timedelta(days=1)
-    return until.astimezone(UTC)
-
-
-@dataclass
-class Outcome:
-    sent: int = 0
-    deferred: int = 0
-    retried: int = 0
-    failed: int = 0
-    skipped: int = 0
-    digested: int = 0
-    errors: list = field(default_factory=list)
-
-
-def send(settings: NotifySettings, channel: str, address: str, text: str, key: str) -> None:
-    """Deliver one text through one channel; raises on any failure (the caller retries)."""
-    if channel == "email":
-        if not settings.smtp_host:
-            raise RuntimeError("no SMTP server configured")
-        msg = EmailMessage()
-        msg["From"], msg["To"], msg["Subject"] = settings.sender, address, "连心 Lianxin 提醒"
-        msg["Message-ID"] = f"<{key.replace(':', '.')}@lianxin>"
-        msg.set_content(text)
-        with smtplib.SMTP(
-            settings.smtp_host, settings.smtp_port, timeout=settings.timeout_s
-        ) as smtp:
-            smtp.send_message(msg)
-        return
-    if not settings.gateway_url:
-        raise RuntimeError("no SMS/WeChat gateway configured")
-    headers = (
-        {"Authorization": f"Bearer {settings.gateway_token}"} if settings.gateway_token else {}
-    )
-    r = requests.post(
-        settings.gateway_url,
-        timeout=settings.timeout_s,
-        headers=headers,
-        json={"channel": channel, "to": address, "text": text, "key": key},
-    )
-    if r.status_code >= 300:
-        raise RuntimeError(f"gateway answered {r.status_code}: {r.text[:200]}")
+    return delivery.quiet_until(setting.quiet_from, setting.quiet_to, now)
 
 
 def send_round(session_factory, settings: NotifySettings) -> Outcome:
@@ -157,11 +101,7 @@ def deliver_due(
         to_send = _sort_due(session, now, limit, out)
     for notice_id, channel, address, text, key in to_send:
         time_module.sleep(0)  # under nameko a green thread: let waiting messages in between
-        try:
-            send(settings, channel, address, text, key)
-            error = None
-        except Exception as exc:  # recorded and retried; the notice is kept either way
-            error = f"{type(exc).__name__}: {exc}"
+        error = delivery.attempt(settings, channel, address, text, key)
         with session_factory() as session:
             _record_attempt(session.get(Notice, notice_id), channel, error, settings, now, out)
     return out
@@ -203,20 +143,7 @@ def _set(session: Session, ids: list[int], **values) -> None:
 
 def _record_attempt(notice, channel, error, settings: NotifySettings, now, out: Outcome) -> None:
     """One delivery attempt: sent, retried later (back-off), or failed after the last retry."""
-    notice.attempts += 1
-    notice.channel = channel
-    if error is None:
-        notice.status, notice.sent_at, notice.last_error = "sent", datetime.now(UTC), None
-        out.sent += 1
-        return
-    out.errors.append(error)
-    if notice.attempts > len(settings.retry_s):
-        notice.status, notice.last_error = "failed", error
-        out.failed += 1
-    else:
-        notice.last_error = error
-        notice.next_attempt_at = now + timedelta(seconds=settings.retry_s[notice.attempts - 1])
-        out.retried += 1
+    delivery.record_attempt(notice, channel, error, settings.retry_s, now, out)
 
 
 def make_digests(session: Session, settings: NotifySettings, now: datetime | None = None) -> int:
