@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Boolean, Date, Index, Integer, String, Text
+from sqlalchemy import Boolean, Date, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from services.kernel.copies import revision_table
@@ -196,6 +196,23 @@ class ContactView(Base):
     viewed_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
 
+class Photo(Base):
+    """A photo a citizen attached (``photos``): re-encoded without EXIF, sealed at rest, kept
+    under its submission id by the web process before the submission is published."""
+
+    __tablename__ = "photos"
+    __table_args__ = (UniqueConstraint("submission_id", "position"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    submission_id: Mapped[str] = mapped_column(String(64), index=True)
+    position: Mapped[int] = mapped_column(Integer)  # 1, 2, 3 as attached
+    data: Mapped[bytes] = mapped_column(SealedBytes)  # JPEG, long side ≤ 2048 px
+    thumb: Mapped[bytes] = mapped_column(SealedBytes)  # JPEG, long side ≤ 320 px
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    stored_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
 class ThrottleHit(Base):
     """One counted attempt (a wrong lookup code, a public submission) for rate limiting.
 
@@ -209,3 +226,43 @@ class ThrottleHit(Base):
     bucket: Mapped[str] = mapped_column(String(30))  # e.g. lookup_number, qr_address
     key: Mapped[str] = mapped_column(String(200))
     at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+# -- notices to citizens (services/intake/notices.py) ---------------------------------------------
+
+
+class NoticeConsent(Base):
+    """A citizen's tick on the form: tell me when my issue is answered, reopened or closed.
+
+    Keyed by the submission it came with (the issue made from it has the same id). SMS goes to
+    the issue's own sealed phone; the e-mail, given only for notices, is sealed here."""
+
+    __tablename__ = "notice_consents"
+
+    submission_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    sms: Mapped[bool] = mapped_column(Boolean, default=False)
+    email: Mapped[str | None] = mapped_column(SealedText)
+    given_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class CitizenNotice(Base):
+    """A notice to a citizen, written with the routing event that caused it; ``key`` (kind,
+    issue, channel, event id) unique, so a replayed event gives no second notice. The address
+    is read from the issue or the consent when it is sent, never copied here."""
+
+    __tablename__ = "citizen_notices"
+    __table_args__ = (Index("ix_citizen_notices_status_next", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(200), unique=True)
+    tracking_number: Mapped[str] = mapped_column(String(32), index=True)
+    submission_id: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(20))  # answered | reopened | closed
+    channel: Mapped[str] = mapped_column(String(10))  # sms | email
+    text: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(10), default="pending")  # pending|sent|failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime)

@@ -35,6 +35,8 @@ OWN_TABLES = {
         "contact_views",
         "throttle_hits",
         "copy_revisions",
+        "notice_consents",  # notices to citizens (services/intake/notices.py)
+        "citizen_notices",
     },
     "routing": {
         "member_copies",
