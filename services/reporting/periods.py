@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import calendar
 import re
-from datetime import date
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
 from services.kernel.http import ApiError
 
 FIRST_YEAR, LAST_YEAR = 2000, 2100
+CHINA = ZoneInfo("Asia/Shanghai")
 MAX_RANGE_DAYS = 366  # a year, leap or not, in any 12 consecutive months; longer: ask by year
 
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
@@ -39,6 +41,11 @@ def _year_month(text: str, field: str) -> tuple[int, int]:
             f"year must be {FIRST_YEAR}-{LAST_YEAR}",
         )
     return year, month
+
+
+def today_in_china(now: datetime) -> date:
+    """Today in Beijing: the dashboard's default month."""
+    return now.astimezone(CHINA).date()
 
 
 def month(text: str, field: str = "month") -> str:

@@ -99,6 +99,9 @@ def _activity(facts, p, month, at):
         facts.bump(held, "reception_days", keys)
     if p.get("people_served"):
         facts.bump(held, "people_served", keys, int(p["people_served"]))
+    members = sorted(set(p.get("members") or ()))
+    if members:  # who took part: members_active counts the members with any (queries.py)
+        facts.bump(held, "activities_joined", [("member", code) for code in members])
 
 
 def _issue_received(facts, p, month, at):

@@ -14,7 +14,14 @@ from sqlalchemy import Text, cast, func, select
 from sqlalchemy.orm import Session
 
 from services.reporting.event_store import unknown_events
-from services.reporting.models import CaseFact, MemberDim, MonthlyFigure, StationDim, StudioDim
+from services.reporting.models import (
+    CaseFact,
+    MemberDim,
+    MonthlyFigure,
+    MonthlyRollup,
+    StationDim,
+    StudioDim,
+)
 
 RATES = {  # rate: (numerator, denominator), both cohort figures of the month's issues
     "response_rate": ("cohort_responded", "matters_received"),
@@ -118,10 +125,40 @@ def figures(session: Session, months: list[str]) -> dict:
             out["city"] = _add_rates(values)
         else:
             out.setdefault(dimension, {})[key] = _add_rates(values)
-    median = median_minutes(session, months)
-    if median is not None:
-        out["city"]["median_minutes_to_first_response"] = median
-    return out
+    out["city"]["median_minutes_to_first_response"] = median_minutes(session, months)
+    out["city"]["members_active"] = members_active(out.get("member", {}))
+    return blanks(out)
+
+
+# What a member does that makes them active in a month (members_active, figures.yaml).
+ACTIVE_METRICS = ("activities_joined", "issues_responded", "issues_resolved")
+# Figures kept for the whole city only: per row they are undefined, not 0.
+CITY_ONLY = ("median_minutes_to_first_response", "members_active")
+
+
+def members_active(members: dict[str, dict]) -> int:
+    """The members with an activity, a first response or a resolution in the months: each
+    member's row is already summed over the months, so each member counts once."""
+    return sum(1 for f in members.values() if any(f.get(m) for m in ACTIVE_METRICS))
+
+
+def blanks(report: dict) -> dict:
+    """Every undefined figure said as such: a rate with nothing to divide by (nobody rated) and
+    a city-only figure on a breakdown's row are ``None`` (JSON null, a blank cell, "—" on the
+    dashboard), never absent and never 0. Counts not recorded stay absent (read as 0)."""
+    for dimension, rows in report.items():
+        if dimension == "city":
+            for rate in RATES:
+                rows.setdefault(rate, None)
+            continue
+        if not isinstance(rows, dict):
+            continue
+        for figures in rows.values():
+            for rate in RATES:
+                figures.setdefault(rate, None)
+            for key in CITY_ONLY:
+                figures[key] = None
+    return report
 
 
 def registry_counts(session: Session) -> dict:
@@ -208,3 +245,26 @@ def own_counts(session: Session) -> dict:
     """What reconciliation asks of reporting's own store: the issues counted, and the events of a
     type no projection knows."""
     return {"issues": issue_count(session), "unknown_events": unknown_events(session)}
+
+
+def names(session: Session) -> dict[str, dict[str, str]]:
+    """What the dashboard's tables call each row: ``{"station": {code: name}, "studio": …,
+    "member": …}``; stations and studios the active ones (a table lists them even without
+    figures), members every one the registry announced (only those with figures are listed)."""
+    out = {}
+    for dimension, model, only_active in (
+        ("station", StationDim, True),
+        ("studio", StudioDim, True),
+        ("member", MemberDim, False),
+    ):
+        query = select(model.code, model.name)
+        if only_active:
+            query = query.where(model.active)
+        out[dimension] = {code: name or code for code, name in session.execute(query)}
+    return out
+
+
+def years(session: Session) -> list[int]:
+    """The years that have figures, for the dashboard's year picker."""
+    found = session.scalars(select(func.substr(MonthlyRollup.month, 1, 4)).distinct()).all()
+    return sorted(int(y) for y in found if y and y.isdigit())

@@ -10,10 +10,11 @@ from datetime import UTC, datetime
 
 import eventlet
 from nameko.rpc import RpcProxy
+from nameko.timer import timer
 from werkzeug.wrappers import Response
 
 from services.kernel import topology
-from services.kernel.auth import guard
+from services.kernel.auth import guard, public_url
 from services.kernel.events import parse_event
 from services.kernel.http import json_response
 from services.kernel.messaging import consume_reliably
@@ -24,6 +25,7 @@ from services.reporting import dashboard, event_store, exports, periods, queries
 from services.reporting.breakdowns import breakdown, month_of
 from services.reporting.reconcile import reconcile
 from services.reporting.settings import ReportingSettings
+from services.reporting.snapshot import EVERY_S, ReconciliationSnapshot
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 READERS = ("office", "station_admin", "studio_admin")  # who may read the figures
@@ -44,6 +46,7 @@ class ReportingService(ServiceBase):
     settings = Settings(ReportingSettings.from_config)
     intake_rpc = RpcProxy("intake")
     routing_rpc = RpcProxy("routing")
+    snapshot = ReconciliationSnapshot()  # the last reconciliation: what the dashboard shows
 
     def health_details(self, session):
         return {"events": event_store.event_count(session)}
@@ -111,10 +114,19 @@ class ReportingService(ServiceBase):
             return None
 
     def reconciliation(self) -> dict:
+        """Reconcile now (asks intake and routing: up to ``peer_timeout_s`` when one is down)
+        and keep the answer as the snapshot the dashboard shows."""
         with self.db.transaction() as session:
             mine = queries.own_counts(session)
         mine.update(parked=self.inbox.count_parked(), queues=self.consumers.depths())
-        return reconcile(self._ask(self.intake_rpc), self._ask(self.routing_rpc), mine)
+        result = reconcile(self._ask(self.intake_rpc), self._ask(self.routing_rpc), mine)
+        self.snapshot.store(result)
+        return result
+
+    @timer(interval=EVERY_S, eager=True)
+    def refresh_reconciliation(self):
+        """Every minute, and at start: the dashboard reads the snapshot, never waits."""
+        self.reconciliation()
 
     @http("GET", "/reconciliation")
     @guard("office")
@@ -124,12 +136,22 @@ class ReportingService(ServiceBase):
     @http("GET", "/dashboard")
     @guard(*READERS, page=True)
     def http_dashboard(self, request):
-        report = self._monthly(request)
-        months = periods.months_before(report["month"], self.settings.trend_months)
+        now = datetime.now(UTC)
+        view = dashboard.choose(request.args, periods.today_in_china(now))
         with self.db.transaction() as session:
+            if view.month:
+                report = queries.monthly(session, view.label)
+                months = periods.months_before(view.label, self.settings.trend_months)
+            else:
+                report = queries.yearly(session, view.year)
+                months = view.months()
             trend = queries.trend(session, months, ["issues_received", "issues_resolved"])
+            view.names, view.years = queries.names(session), queries.years(session)
+        view.cases_url = public_url(self.config, "routing") + "/office/cases"
+        balance, view.checked_at = self.snapshot.last()
+        view.now = now
         return Response(
-            dashboard.page(report, months, trend, self.reconciliation()),
+            dashboard.page(report, months, trend, balance, view),
             mimetype="text/html",
             content_type="text/html; charset=utf-8",
         )

@@ -12,7 +12,7 @@ from importlib import resources
 
 import yaml
 
-KINDS = ("count", "cohort", "rate", "median")
+KINDS = ("count", "cohort", "rate", "median", "distinct")
 
 
 @dataclass(frozen=True)
@@ -20,8 +20,9 @@ class Figure:
     key: str
     name_zh: str
     name_en: str
-    definition: str
-    kind: str  # count | cohort | rate | median
+    definition: str  # the precise rule (English), one click away on the dashboard
+    kind: str  # count | cohort | rate | median | distinct
+    explain: str = ""  # what it means, in Chinese, in a clerk's words: shown first
 
 
 def source_text() -> str:
@@ -34,7 +35,9 @@ def figures() -> tuple[Figure, ...]:
     for row in yaml.safe_load(source_text()):
         if row["kind"] not in KINDS:
             raise ValueError(f"figures.yaml: {row['key']} has an unknown kind {row['kind']!r}")
-        found.append(Figure(row["key"], row["zh"], row["en"], row["definition"], row["kind"]))
+        found.append(
+            Figure(row["key"], row["zh"], row["en"], row["definition"], row["kind"], row["explain"])
+        )
     return tuple(found)
 
 
@@ -44,9 +47,14 @@ def by_key() -> dict[str, Figure]:
 
 def markdown_table() -> str:
     """The table docs/statistics.md shows, generated from figures.yaml."""
-    lines = ["| figure | key | definition | kind |", "| --- | --- | --- | --- |"]
+    lines = [
+        "| figure | key | 说明 | definition | kind |",
+        "| --- | --- | --- | --- | --- |",
+    ]
     for f in figures():
-        lines.append(f"| {f.name_zh} {f.name_en} | `{f.key}` | {f.definition} | {f.kind} |")
+        lines.append(
+            f"| {f.name_zh} {f.name_en} | `{f.key}` | {f.explain} | {f.definition} | {f.kind} |"
+        )
     return "\n".join(lines)
 
 
