@@ -253,14 +253,15 @@ def guard(*roles: str, page: bool = False, max_body: int | None = None):
 
     A state-changing request that relies on the session cookie (not a Bearer header) must be JSON
     (``Content-Type: application/json``): a cross-site HTML form cannot send that without a CORS
-    preflight, on top of the cookie's SameSite=Lax.
+    preflight, on top of the cookie's SameSite=Lax. A ``page``'s own form (url-encoded or
+    multipart) may post instead when it carries the signed CSRF token (:func:`csrf_ok`).
     """
 
     def decorate(fn):
         @functools.wraps(fn)
         def checked(self, request, *args, **kwargs):
             who = require(request, self.config, *roles)
-            if _cookie_form_post(request):
+            if _cookie_form_post(request) and not (page and _form_csrf_ok(request, self.config)):
                 raise ApiError(
                     "csrf",
                     "请求须为 JSON（或用 Authorization 头）",
@@ -306,6 +307,12 @@ def _cookie_form_post(request) -> bool:
     if request.headers.get("Authorization", "")[:7].lower() == "bearer ":
         return False
     return request.mimetype != "application/json"
+
+
+def _form_csrf_ok(request, config: dict) -> bool:
+    """A page's own form: url-encoded or multipart, with the CSRF token of its page."""
+    forms = ("application/x-www-form-urlencoded", "multipart/form-data")
+    return request.mimetype in forms and csrf_ok(request, config, request.form.get(CSRF_FIELD))
 
 
 def public_url(config: dict, service: str) -> str:

@@ -77,10 +77,18 @@ def principal(a: Account) -> auth.Principal:
     )
 
 
-def list_accounts(session: Session, role: str | None = None, active: bool | None = None):
+def list_accounts(
+    session: Session, role: str | None = None, active: bool | None = None, q: str | None = None
+):
+    """Accounts by login, of ``role``, ``active`` or not, with ``q`` in the login or name."""
     query = select(Account).order_by(Account.login)
     if role:
         query = query.where(Account.role == role)
+    if q:
+        query = query.where(
+            Account.login.contains(q.lower(), autoescape=True)
+            | Account.name.contains(q, autoescape=True)
+        )
     if active is not None:
         query = query.where(Account.active == active)
     return [view(a) for a in session.scalars(query)]

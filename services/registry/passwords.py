@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import secrets
+
 PASSWORD_MIN = 10
 PASSWORD_MAX = 256  # a passphrase fits; a megabyte is not hashed
 # Passwords people pick first; refused whatever their length.
@@ -38,3 +40,12 @@ def password_problems(password, login: str = "") -> list[str]:
     if password.lower() in COMMON_PASSWORDS or (login and login.lower() in password.lower()):
         problems.append("太容易被猜到 / too easy to guess")
     return problems
+
+
+def generated(login: str = "") -> str:
+    """A new random password that passes :func:`password_problems` (the office's page hands it
+    out once, for a new account or a reset): 12 URL-safe characters, about 72 bits."""
+    while True:
+        password = secrets.token_urlsafe(9)
+        if not password_problems(password, login):
+            return password

@@ -21,7 +21,10 @@ from services.kernel.web import http
 from services.registry import (
     access,
     accounts,
+    accounts_pages,
     args,
+    import_page,
+    office_page,
     qr,
     registry,
     roster,
@@ -336,6 +339,52 @@ class RegistryService(ServiceBase):
         password = data.get("password")
         with self.db.transaction() as session:
             return json_response(accounts.view(accounts.set_password(session, login, password)))
+
+    # -- the office's pages: accounts, import and export (forms with the CSRF token) ----------
+
+    @http("GET", "/office/accounts")
+    @guard("office", page=True)
+    def page_accounts(self, request):
+        page = office_page.Page(request, self.config)
+        wanted = accounts_pages.filters(request.args)
+        with self.db.transaction() as session:
+            return page.response("accounts", accounts_pages.main(page, session, wanted))
+
+    @http("POST", "/office/accounts")
+    @guard("office", page=True)
+    def page_add_account(self, request):
+        page = office_page.Page(request, self.config)
+        with self.db.transaction() as session:
+            html, status = accounts_pages.add(page, session, request.form)
+        return page.response("accounts", html, status, no_store=True)
+
+    @http("POST", "/office/account-active")
+    @guard("office", page=True)
+    def page_account_active(self, request):
+        page = office_page.Page(request, self.config)
+        with self.db.transaction() as session:
+            html = accounts_pages.set_active(page, session, request.form)
+        return page.response("accounts", html)
+
+    @http("POST", "/office/account-password")
+    @guard("office", page=True)
+    def page_reset_password(self, request):
+        page = office_page.Page(request, self.config)
+        with self.db.transaction() as session:
+            html = accounts_pages.reset_password(page, session, request.form)
+        return page.response("accounts", html, no_store=True)
+
+    @http("GET", "/office/import")
+    @guard("office", page=True)
+    def page_import(self, request):
+        page = office_page.Page(request, self.config)
+        return page.response("import", import_page.main(page))
+
+    @http("POST", "/office/import")
+    @guard("office", page=True, max_body=import_page.MAX_PAGE_UPLOAD)
+    def page_import_post(self, request):
+        page = office_page.Page(request, self.config)
+        return import_page.answer(page, self.db.transaction, request)
 
     # -- RPC for the other services (no personal data) ----------------------------------------
 

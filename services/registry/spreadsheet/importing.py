@@ -13,7 +13,7 @@ from services.registry import registry, roster
 from services.registry.models import RosterDay
 from services.registry.saving import lookup, preload
 from services.registry.spreadsheet.cells import CellError, Readers
-from services.registry.spreadsheet.columns import KINDS, Column, check_headers
+from services.registry.spreadsheet.columns import COLUMNS, KINDS, Column, check_headers
 from services.registry.spreadsheet.files import not_a_spreadsheet, read_table
 
 
@@ -29,6 +29,23 @@ def row_error(row: int, column: Column | None, field: str, message: str) -> tupl
     zh, _, en = message.partition(" / ")
     header = column.header if column else field
     return f"{row}.{field}", f"第{row}行 {header}: {zh} / row {row} {field}: {en or zh}"
+
+
+def error_rows(kind: str, fields: dict[str, list[str]]) -> list[dict]:
+    """An ``import_invalid`` answer's fields as a table, in row order: ``row``, ``field``,
+    ``header`` (the column's Chinese header) and each message's ``zh`` and ``en`` halves, as
+    :func:`row_error` wrote them."""
+    headers = {c.field: c.header for c in COLUMNS.get(kind, [])}
+    found = []
+    for key, texts in fields.items():
+        row, _, field = key.partition(".")
+        for text in texts:
+            zh, _, en = text.partition(f" / row {row} {field}: ")
+            zh = zh.split(": ", 1)[1] if ": " in zh else zh
+            number = int(row) if row.isdigit() else 0
+            header = headers.get(field, field)
+            found.append({"row": number, "field": field, "header": header, "zh": zh, "en": en})
+    return sorted(found, key=lambda e: (e["row"], e["field"]))
 
 
 def _row_key(kind: str, record: dict) -> str:
