@@ -50,6 +50,7 @@ ACTION_NAMES = {
     "reopen": "重新办理",
     "rate": "评价",
     "merge": "合并",
+    "remind": "催办",  # not a transition: the station reminded the member (reminding.py)
 }
 
 

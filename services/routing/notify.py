@@ -39,6 +39,7 @@ KIND_TEXT = {
     "due_soon": "【连心】问题 {number} 即将到期，请尽快答复或办结。",
     "overdue": "【连心】问题 {number} 已超期，请立即办理。",
     "escalated": "【连心】督办：本站问题 {number} 已超期，请督促办理。",
+    "reminded": "【连心】工作站催办：问题 {number} 请尽快办理答复。",
 }
 
 

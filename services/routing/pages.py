@@ -95,10 +95,16 @@ async function act(card, b) {
   b.disabled = true;
   try {
     // relative to the page (body data-root): the same behind nginx's /routing/ prefix
+    const path = b.dataset.path ? '/' + b.dataset.path : '/actions/' + b.dataset.action;
     const r = await fetch(document.body.dataset.root + '/cases/' + encodeURIComponent(number)
-                          + '/actions/' + b.dataset.action,
+                          + path,
                           {method: 'POST', headers: {'Content-Type': 'application/json'},
                            body: JSON.stringify(body)});
+    if (r.ok && b.dataset.path === 'remind' && !(await r.json()).reminded) {
+      card.querySelector('.error').textContent =
+        '今天已催办过该委员 / the member was already reminded today';
+      b.disabled = false; return;
+    }
     if (r.ok) { location.reload(); return; }
     const e = (await r.json()).error;
     card.querySelector('.error').textContent = e.message_zh + ' / ' + e.message;
@@ -234,8 +240,16 @@ def _station_actions(case: dict, members: dict[str, str]) -> str:
         for code, name in members.items()
         if code != case["member"]
     )
+    remind = (
+        "<button class=alt data-action=remind data-path=remind>催办 Remind</button>"
+        "<span class=meta>提醒承办委员尽快办理（每天一次）<span class=en>"
+        "a notice to the member, once a day</span></span>"
+        if case["member"]
+        else ""
+    )
     return (
-        "<details class=more><summary>转办或合并 <span class=en>transfer or merge</span></summary>"
+        remind
+        + "<details class=more><summary>转办或合并 <span class=en>transfer or merge</span></summary>"
         "<label>转给本站委员 <span class=en>to a member of this station</span>"
         f'<select name=to_member><option value="">—</option>{choices}</select></label>' + HANDOVER
     )

@@ -27,6 +27,7 @@ from services.routing import (
     handlers,
     inputs,
     notify,
+    reminding,
     views,
 )
 from services.routing.dependencies import CatalogueAnnouncer, ConfiguredTimer
@@ -130,6 +131,18 @@ class RoutingService(ServiceBase):
         )
         with self.db.transaction() as session:
             return json_response(views.case_view(session, number))
+
+    @http("POST", "/cases/<string:number>/remind")
+    @guard("office", "station_admin")
+    def http_remind(self, request, number):
+        """催办: a notice to the member holding the case, at most once a day (reminding.py)."""
+        if request.get_data():
+            read_json(request)  # a body, if any, must be JSON; nothing in it is used
+        with self.db.transaction() as session:
+            holder = views.holder_view(session, number)
+        actor = access.case(request, holder, number)
+        with self.db.transaction() as session:
+            return json_response(reminding.remind(session, number, actor))
 
     @http("GET", "/members/<string:code>/cases")
     @guard("office", "member")

@@ -169,3 +169,57 @@ def test_the_member_reads_the_words_answers_resolves_and_closes_unresolved(stack
     WebDriverWait(phone, 10).until(lambda d: not d.find_elements(By.ID, "signed-in"))
     phone.get(stack.url("routing", f"/duty/{member}"))
     assert phone.current_url.startswith(stack.url("registry", "/sign-in"))
+
+
+def test_the_clerk_reminds_the_member_once_a_day(stack, phone):
+    """催办 on the station's list (issue 17): the station admin presses it on a case's card; the
+    member gets one notice, the history says 催办; a second press the same day sends nothing."""
+    number = staff_issue(stack, "路口井盖松动，车辆经过响声很大")
+    member = wait_case(stack, number)["member"]
+    login, password = make_account(stack, "station_admin", stations=["gwm"])
+    phone.get(stack.url("routing", "/duty/station/gwm"))
+    sign_in_on_page(phone, login, password)
+    WebDriverWait(phone, 20).until(EC.url_to_be(stack.url("routing", "/duty/station/gwm")))
+
+    def reminders():
+        r = requests.get(
+            stack.url("routing", "/notices"),
+            params={"member": member},
+            headers=stack.headers,
+            timeout=10,
+        )
+        found = [n for n in r.json()["notices"] if n["kind"] == "reminded"]
+        return [n for n in found if n["tracking_number"] == number]
+
+    assert reminders() == []
+    c = card(phone, number)
+    c.find_element(By.CSS_SELECTOR, "button[data-action=remind]").click()
+    WebDriverWait(phone, 20).until(lambda _: gone(c))  # reloaded: the reminder was taken
+    assert len(reminders()) == 1
+    case = wait_case(stack, number)
+    assert case["history"][-1]["action"] == "remind" and case["status"] == "assigned"
+    c = card(phone, number)
+    c.find_element(By.CSS_SELECTOR, "details.history-box summary").click()
+    assert "催办" in c.text
+    shoot(phone, "station-reminded")
+
+    c.find_element(By.CSS_SELECTOR, "button[data-action=remind]").click()  # again, same day
+    WebDriverWait(phone, 10).until(
+        lambda d: "今天已催办过" in d.find_element(By.CSS_SELECTOR, f"#case-{number} .error").text
+    )
+    assert len(reminders()) == 1
+    assert [h["action"] for h in wait_case(stack, number)["history"]].count("remind") == 1
+
+    # A case nobody works on any more has no one to remind: a 409 in the one error format
+    closed = staff_issue(stack, "小区健身器材损坏")
+    wait_case(stack, closed)
+    headers = stack.headers
+    r = requests.post(
+        stack.url("routing", f"/cases/{closed}/actions/close_unresolved"),
+        json={"note": "已移交街道办处理"},
+        headers=headers,
+        timeout=10,
+    )
+    assert r.ok, r.text
+    r = requests.post(stack.url("routing", f"/cases/{closed}/remind"), headers=headers, timeout=10)
+    assert r.status_code == 409 and r.json()["error"]["code"] == "not_open", r.text

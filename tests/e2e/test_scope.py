@@ -368,6 +368,7 @@ SCOPE = {
     ("routing", "POST", "/admin/parked/<int:parked_id>/discard"): OFFICE,
     ("routing", "POST", "/admin/parked/<int:parked_id>/replay"): OFFICE,
     ("routing", "POST", "/cases/<string:number>/actions/<string:action>"): case_actions,
+    ("routing", "POST", "/cases/<string:number>/remind"): by_case,
     ("routing", "PUT", "/members/<string:code>/notifications"): notifications_write,
 }
 GUARDED = [r for r in all_routes() if getattr(r[3], "lianxin_access", None) != "public"]
@@ -443,6 +444,8 @@ def test_nothing_of_the_others_changed(stack, world, request):
     assert case["version"] == world["jnl"]["version"]
     settings = office(stack, "GET", "routing", f"/members/{world['b']}/notifications")
     assert settings["channel"] == "email"
+    notices = office(stack, "GET", "routing", "/notices", params={"member": world["b"]})
+    assert not [n for n in notices["notices"] if n["kind"] == "reminded"]  # nobody reminded b
     found = office(stack, "GET", "intake", "/submissions", params={"limit": 1000})["submissions"]
     assert not any("冒名" in str(s) for s in found)
     rosters = office(stack, "GET", "registry", "/rosters", params={"station": "jnl"})
