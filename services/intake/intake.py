@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from services.intake.known import category_codes
 from services.intake.models import Issue, KnownMember, KnownStudio, Submission
+from services.intake.photos import count_of_submission
 from services.intake.schemas import IssueReceivedSchema, SubmissionSchema, bilingual
 from services.kernel import http, logs, outbox
 from services.kernel.messaging import Delivery
@@ -27,6 +28,7 @@ SOURCE = "intake"
 CHINA = ZoneInfo("Asia/Shanghai")
 # A submission is a few kilobytes of text; anything far bigger is refused (and kept as rejected).
 MAX_BODY_BYTES = 64 * 1024
+PHOTO_CHANNELS = ("qr", "open311")  # the channels that may attach photos (services.intake.photos)
 
 
 def tracking_number(issue_id: int, received_at: datetime) -> str:
@@ -138,6 +140,10 @@ def _accept(session: Session, conn, delivery: Delivery, sub: dict) -> dict:
     number = issue["tracking_number"] = tracking_number(issue_id, now)  # the id makes it
     conn.execute(_SET_NUMBER, {"issue_id": issue_id, "number": number})
     logs.bind(tracking_number=number)
+    if sub["channel"] in PHOTO_CHANNELS:  # stored by the web process before it published
+        photos = count_of_submission(session, sub["submission_id"])
+        if photos:
+            issue["photos"] = photos
     conn.execute(
         _INSERT_SUBMISSION,
         {

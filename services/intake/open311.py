@@ -8,6 +8,13 @@ tracking number, and the submission id doubles as the ``token`` when the number 
 
 Privacy: the name, phone and e-mail a client sends are kept in intake only; GET answers never
 carry them. Without an api_key, GET answers leave out the description and the address too.
+
+Photos (``services.intake.photos``): a POST may carry up to 3 image files, multipart, as
+FixMyStreet sends them: the field ``media``, repeated, or ``media``, ``media2``, ``media3``. A bad
+one is a 400 naming its field (``media2: 照片 2（x.jpg）: 不是可识别的照片… / not a photo…``), and
+nothing of the request is kept. GET's ``media_url`` is the address of the first photo on intake's
+guarded route ``/issues/<number>/photos/1``: it answers only a signed-in office, the case's
+station admin or the member who has the case, never the public.
 """
 
 from __future__ import annotations
@@ -20,7 +27,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from services.intake import progress
+from services.intake import photos, progress
 from services.intake.models import Issue, IssueStep
 from services.intake.schemas import SubmissionSchema, bilingual
 from services.intake.submissions import submission_result
@@ -130,6 +137,11 @@ def submission_from_post(form, categories: list[dict], station_codes: set[str]) 
     return message
 
 
+def photo_problems(errors: dict[str, list[str]]) -> list[str]:
+    """``photos.read_all``'s field errors as Open311 problems, each naming its field."""
+    return [f"{field}: {m}" for field, messages in errors.items() for m in messages]
+
+
 def post_answer(result: dict) -> list[dict]:
     """What POST answers: the request id once made, else a token to ask with later."""
     if result["status"] in ("accepted", "duplicate"):
@@ -179,9 +191,12 @@ def _when(value: str | None, name: str) -> datetime | None:
     return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
-def requests(session: Session, args, names: dict, full: bool) -> list[dict]:
+def requests(
+    session: Session, args, names: dict, full: bool, media_base: str | None = None
+) -> list[dict]:
     """GET requests: by ``service_request_id`` (comma-separated), or filtered by
-    ``service_code``, ``start_date``/``end_date`` (default the last 90 days) and ``status``."""
+    ``service_code``, ``start_date``/``end_date`` (default the last 90 days) and ``status``.
+    ``media_base``: intake's public address, for ``media_url`` (the guarded first photo)."""
     query = select(Issue).where(Issue.tracking_number.is_not(None))
     ids = [i.strip() for i in (args.get("service_request_id") or "").split(",") if i.strip()]
     if ids:
@@ -207,6 +222,7 @@ def requests(session: Session, args, names: dict, full: bool) -> list[dict]:
             .order_by(IssueStep.occurred_at, IssueStep.id)
         ):
             steps.setdefault(s.tracking_number, []).append(s)
+    with_photos = photos.counts_of_issues(session, [i.submission_id for i in issues])
     found = [
         request_view(
             i,
@@ -214,6 +230,11 @@ def requests(session: Session, args, names: dict, full: bool) -> list[dict]:
             names,
             full,
             merged=mains[i.tracking_number] != i.tracking_number,
+            media_url=(
+                f"{media_base}/issues/{i.tracking_number}/photos/1"
+                if media_base is not None and with_photos.get(i.submission_id)
+                else None
+            ),
         )
         for i in issues
     ]
@@ -221,7 +242,12 @@ def requests(session: Session, args, names: dict, full: bool) -> list[dict]:
 
 
 def request_view(
-    issue: Issue, steps: list[IssueStep], names: dict, full: bool, merged: bool = False
+    issue: Issue,
+    steps: list[IssueStep],
+    names: dict,
+    full: bool,
+    merged: bool = False,
+    media_url: str | None = None,
 ) -> dict:
     """``steps`` are the case's: the issue's own, or those of the case it was merged into."""
     shown = [s for s in steps if s.step not in progress.HIDDEN_STEPS]
@@ -250,7 +276,7 @@ def request_view(
         "zipcode": None,
         "lat": None,
         "long": None,
-        "media_url": None,
+        "media_url": media_url,
     }
 
 

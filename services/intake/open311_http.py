@@ -7,12 +7,14 @@ rules (what a POST makes, what a request looks like) are in ``open311``.
 
 from __future__ import annotations
 
+from eventlet import tpool
 from werkzeug.wrappers import Response
 
-from services.intake import known, open311, throttle
+from services.intake import known, open311, photos, throttle
 from services.intake.dependencies import NotQueued
-from services.intake.pages import Call, posted_form
-from services.intake.qr_page import NOT_QUEUED
+from services.intake.pages import Call
+from services.intake.qr_page import NOT_QUEUED, posted_with_files
+from services.kernel.auth import public_url
 from services.kernel.http import json_response
 
 
@@ -65,9 +67,12 @@ def post(call: Call, fmt: str) -> Response:
 def _post(call: Call) -> list[dict]:
     """A new service request: the api_key checked, the key and address throttled, the form
     turned into a station message and queued."""
-    form = posted_form(call.request)
+    form, files = posted_with_files(call.request)
     if form is None:
-        raise open311.Open311Error(413, "请求内容过大 / request body too large")
+        limit = photos.MAX_UPLOAD_BYTES // (1024 * 1024)
+        raise open311.Open311Error(
+            413, f"请求内容过大（上限 {limit} MB）/ request body too large (limit {limit} MB)"
+        )
     if form.get("api_key") not in call.settings.open311_api_keys:
         raise open311.Open311Error(403, "api_key 无效 / invalid api_key")
     try:
@@ -86,7 +91,18 @@ def _post(call: Call) -> list[dict]:
     with call.db.transaction() as session:
         categories = known.categories(session)
         stations = set(known.known_station_codes(session))
-    message = open311.submission_from_post(form, categories, stations)
+    sent = photos.sent_files(files)
+    taken, errors = photos.read_all(sent, run=tpool.execute) if sent else ([], {})
+    problems = open311.photo_problems(errors)
+    try:
+        message = open311.submission_from_post(form, categories, stations)
+    except open311.Open311Error as exc:  # the text's problems and the photos' in one answer
+        raise open311.Open311Error(400, "; ".join([exc.description, *problems])) from None
+    if problems:
+        raise open311.Open311Error(400, "; ".join(problems))
+    if taken:  # kept before the message is published: the consumer counts them on the issue
+        with call.db.transaction() as session:
+            photos.store(session, message["submission_id"], taken)
     try:
         return open311.post_answer(call.channel.submit(message))
     except NotQueued as exc:
@@ -111,7 +127,7 @@ def _requests(call: Call, args) -> list[dict]:
     full = call.request.args.get("api_key") in call.settings.open311_api_keys
     with call.db.transaction() as session:
         names = {c["code"]: c["name"] for c in known.categories(session)}
-        return open311.requests(session, args, names, full)
+        return open311.requests(session, args, names, full, public_url(call.config, "intake"))
 
 
 def token(call: Call, token_id: str, fmt: str) -> Response:

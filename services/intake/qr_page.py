@@ -17,11 +17,13 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import eventlet
+from eventlet import tpool
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Response
 
-from services.intake import duplicates, known, progress, status_page, throttle
+from services.intake import duplicates, known, photos, progress, status_page, throttle
 from services.intake.dependencies import NotQueued
 from services.intake.intake import CHINA
 from services.intake.models import Issue, Submission
@@ -32,10 +34,8 @@ from services.intake.pages import (
     language,
     message_page,
     minutes,
-    posted_form,
     render,
     switch_url,
-    too_large_page,
     with_csrf,
 )
 from services.intake.schemas import DESCRIPTION_MAX, SubmissionSchema, bilingual
@@ -301,12 +301,43 @@ def show(call: Call, kind: str, code: str) -> Response:
     return view.answer({"submission_id": new_submission_id(call.config)})
 
 
+def posted_with_files(request):
+    """The posted form and its files (multipart), the body capped at
+    ``photos.MAX_UPLOAD_BYTES`` (the route's ``max_body``); (None, None) when it is larger."""
+    request.max_content_length = photos.MAX_UPLOAD_BYTES
+    try:
+        return request.form, request.files
+    except RequestEntityTooLarge:
+        return None, None
+
+
+def too_large(request) -> Response:
+    """413 for a body over the upload cap: a page that says the cap."""
+    lang = language(request.args.get("lang"))
+    text = TEXT[lang]["too_large"] + f" ({photos.MAX_UPLOAD_BYTES // (1024 * 1024)} MB)"
+    return html_response(render("message.html", lang, message=text, switch_url="?"), 413)
+
+
+def take_photos(call: Call, files, submission_id: str) -> tuple[int, dict]:
+    """The photos a post attached, re-encoded (off the event loop: ``tpool``) and kept under
+    ``submission_id`` (replacing those an earlier post of this form kept). Returns how many
+    photos the submission now has, and field errors (then nothing new is kept)."""
+    sent = photos.sent_files(files, (photos.FIELD,))
+    taken, errors = photos.read_all(sent, run=tpool.execute) if sent else ([], {})
+    with call.db.transaction() as session:
+        if sent and not errors:
+            return photos.store(session, submission_id, taken), {}
+        return photos.count_of_submission(session, submission_id), errors
+
+
 def submit(call: Call, kind: str, code: str) -> Response:
     """``POST /q/<kind>/<code>``: each step may answer with the form again, what was written kept
-    (a corrected form keeps its submission id: one issue at most)."""
-    form = posted_form(call.request)
+    (a corrected form keeps its submission id: one issue at most). Photos (``photos``) are kept
+    under the submission id as soon as they are good, so an answer with the form again never
+    asks for them twice; a bad one is refused beside the photo field, nothing new kept."""
+    form, files = posted_with_files(call.request)
     if form is None:
-        return too_large_page(call.request)
+        return too_large(call.request)
     view = form_view(call, kind, code, language(form.get("lang")))
     if isinstance(view, Response):
         return view
@@ -324,7 +355,9 @@ def submit(call: Call, kind: str, code: str) -> Response:
         form = form.copy()
         form["submission_id"] = sid
     message, errors = submission_from_form(form, view.page, view.categories)
-    again = {**form.to_dict(), "submission_id": message["submission_id"]}
+    attached, photo_errors = take_photos(call, files, message["submission_id"])
+    errors = {**errors, **photo_errors}
+    again = {**form.to_dict(), "submission_id": message["submission_id"], "photos": attached}
     if errors:
         return view.answer(again, errors, 400)
     offered = _ask_same(call, form, message)
@@ -334,7 +367,9 @@ def submit(call: Call, kind: str, code: str) -> Response:
         result = call.channel.submit(message)
     except NotQueued:  # the citizen's text stays in the form; sending it again is safe
         return view.answer(again, {"_form": [NOT_QUEUED]}, 503)
-    return result_page(call, result, view.lang, same=bool(message.get("same_as")))
+    return result_page(
+        call, result, view.lang, same=bool(message.get("same_as")), photos_sent=attached
+    )
 
 
 def _admit(call: Call, code: str) -> int | None:
@@ -385,7 +420,11 @@ def receipt_facts(call: Call, number: str, wait: float = RECEIPT_WAIT_S) -> dict
     return status_page.with_due(call, facts, facts["case_number"])
 
 
-def result_page(call: Call, result: dict, lang: str, same: bool = False) -> Response:
+def result_page(
+    call: Call, result: dict, lang: str, same: bool = False, photos_sent: int = 0
+) -> Response:
+    """The result of a submission. Photos are never shown here (a public page): only how many
+    went with the report."""
     status = 202 if result["status"] == "pending" else 200
     receipt = receipt_id(call.config, result["submission_id"]) if status == 202 else None
     facts = None
@@ -398,6 +437,7 @@ def result_page(call: Call, result: dict, lang: str, same: bool = False) -> Resp
         facts=facts,
         receipt=receipt,
         same=same,
+        photos_sent=photos_sent,
         switch_url=switch_url(call.request, lang),
     )
     return html_response(body, status)

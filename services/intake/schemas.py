@@ -132,6 +132,7 @@ class IssueReceivedSchema(Schema):
     same_as = fields.String(allow_none=True)
     description = _masked("description")
     place = _masked("place")
+    photos = fields.Integer()  # how many photos the citizen attached; absent when none
 
 
 ACTIVITY_KINDS = {

@@ -24,6 +24,7 @@ from services.intake import (
     known,
     open311_http,
     personal,
+    photos,
     progress,
     qr_page,
     status_page,
@@ -193,6 +194,24 @@ class IntakeService(ServiceBase):
         back += f"/duty/{who.member}" if who.role == "member" else ""
         return call_page(number, back)
 
+    @http("GET", "/issues/<string:number>/photos/<int:k>")
+    @guard("office", "station_admin", "member")
+    def http_issue_photo(self, request, number, k):
+        """The citizen's photo ``k`` (1…): to whoever may call the citizen back (the office,
+        the case's station admin, the member who has it), never on a public page."""
+        return self._photo(request, number, k, thumb=False)
+
+    @http("GET", "/issues/<string:number>/photos/<int:k>/thumb")
+    @guard("office", "station_admin", "member")
+    def http_issue_photo_thumb(self, request, number, k):
+        return self._photo(request, number, k, thumb=True)
+
+    def _photo(self, request, number, k, thumb):
+        with self.db.transaction() as session:
+            personal.may_call(session, auth.current(request), number)
+            data = photos.image(session, number, k, thumb)
+        return photos.response(data)
+
     @http("GET", "/admin/audit")
     @guard("office")
     def http_audit(self, request):
@@ -210,7 +229,7 @@ class IntakeService(ServiceBase):
         return qr_page.show(self._call(request), kind, code)
 
     @http("POST", "/q/<string:kind>/<string:code>")
-    @public
+    @public(max_body=photos.MAX_UPLOAD_BYTES)  # up to 3 photos (services.intake.photos)
     def qr_submit(self, request, kind, code):
         return qr_page.submit(self._call(request), kind, code)
 
@@ -327,7 +346,7 @@ class IntakeService(ServiceBase):
         return open311_http.definition(self._call(request), code, fmt)
 
     @http("POST", "/open311/v2/requests.<string:fmt>")
-    @public
+    @public(max_body=photos.MAX_UPLOAD_BYTES)  # up to 3 photos (services.intake.photos)
     def open311_post(self, request, fmt):
         return open311_http.post(self._call(request), fmt)
 

@@ -102,6 +102,8 @@ class Case(Base):
     # (kernel.masking.mask_text); None for a case announced before they travelled.
     description: Mapped[str | None] = mapped_column(Text)
     place: Mapped[str | None] = mapped_column(Text)
+    # how many photos the citizen attached (intake keeps them; None: none, or an old event)
+    photos: Mapped[int | None] = mapped_column(Integer)
     member_hint: Mapped[str | None] = mapped_column(String(40))
     # active_history: a change always knows the value before it (routing.loads counts on it)
     status: Mapped[str] = mapped_column(String(20), index=True, active_history=True)

@@ -71,6 +71,7 @@ def new_case(p: dict) -> Case:
         channel=p.get("channel"),
         description=_masked(p.get("description")),
         place=_masked(p.get("place")),
+        photos=p["photos"] if isinstance(p.get("photos"), int) and p["photos"] > 0 else None,
         member_hint=p.get("member"),
         status="waiting",
         received_at=received,

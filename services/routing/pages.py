@@ -23,7 +23,7 @@ from urllib.parse import quote
 from werkzeug.wrappers import Response
 
 from services.kernel import dates
-from services.routing import catalogue, lifecycle
+from services.routing import catalogue, lifecycle, photos
 from services.routing.workdays import CHINA
 
 COLOURS = {
@@ -286,6 +286,7 @@ def _card(
         f"<div class=meta>{_channel(case.get('channel'))} · 受理 <span class=en>received</span> "
         f"{_when(case.get('received_at'))}</div>",
         _words(case),
+        photos.thumbnails(case, call_base),
         _call(case, call_base),
         f"<div>{escape(case['status_name'])} <span class=en>{escape(case['status'])}</span></div>",
         _deadline(case),

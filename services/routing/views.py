@@ -117,6 +117,7 @@ def _summary(case: Case) -> dict:
         # the citizen's words (masked by intake), where and how they came, and when
         "description": case.description,
         "place": case.place,
+        "photos": case.photos or 0,  # shown as thumbnails from intake (routing.photos)
         "channel": case.channel,
         "received_at": _iso(case.received_at),
         "status": case.status,

@@ -37,6 +37,7 @@ OWN_TABLES = {
         "copy_revisions",
         "notice_consents",  # notices to citizens (services/intake/notices.py)
         "citizen_notices",
+        "photos",  # citizens' photos (services/intake/photos.py)
     },
     "routing": {
         "member_copies",
