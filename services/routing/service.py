@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from marshmallow import ValidationError
 from nameko.rpc import rpc
+from werkzeug.wrappers import Response
 
 from services.kernel import topology
 from services.kernel.auth import current, guard, public_url, sign_in_url
 from services.kernel.events import parse_event
-from services.kernel.http import json_response, read_json
+from services.kernel.http import ApiError, json_response, read_json
 from services.kernel.messaging import consume_reliably
 from services.kernel.service import ServiceBase
 from services.kernel.settings import Settings
@@ -27,6 +28,8 @@ from services.routing import (
     handlers,
     inputs,
     notify,
+    office,
+    office_pages,
     reminding,
     views,
 )
@@ -35,6 +38,7 @@ from services.routing.lifecycle import CaseError
 from services.routing.pages import duty_page, page_response, station_page
 from services.routing.settings import RoutingSettings
 
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 MEMBER_ACTIONS = ("accept", "respond", "resolve", "close_unresolved", "transfer", "merge")
 CITIZEN_ACTIONS = ("rate", "reopen")
 
@@ -195,6 +199,69 @@ class RoutingService(ServiceBase):
             filters,
             sign_out=self._sign_out(request),
             call_base=public_url(self.config, "intake"),
+        )
+        return page_response(page)
+
+    # --- the office console's cases (office.py, office_pages.py; issue #18) ---
+
+    def _office_filters(self, request):
+        with self.db.transaction() as session:
+            reach = office.reach_of(session, current(request))
+            filters = office.read_filters(request.args)
+            office.check_named(session, reach, filters)
+        return reach, filters
+
+    @http("GET", "/office/cases")
+    @guard("office", "station_admin", "studio_admin", page=True)
+    def page_office_cases(self, request):
+        with self.db.transaction() as session:
+            reach = office.reach_of(session, current(request))
+            choices = office.pickers(session, reach)
+        sign_out = self._sign_out(request)
+        try:
+            filters = office.read_filters(request.args)
+        except ApiError as err:  # the form again, saying which field is wrong
+            page = office_pages.list_page({}, None, choices, sign_out=sign_out, error=err.fields)
+            refused = page_response(page)
+            refused.status_code = 400
+            return refused
+        with self.db.transaction() as session:
+            office.check_named(session, reach, filters)
+            found = office.find(session, reach, filters)
+        return page_response(office_pages.list_page(filters, found, choices, sign_out=sign_out))
+
+    @http("GET", "/office/cases.json")
+    @guard("office", "station_admin", "studio_admin")
+    def http_office_cases(self, request):
+        reach, filters = self._office_filters(request)
+        with self.db.transaction() as session:
+            return json_response(office.as_json(filters, office.find(session, reach, filters)))
+
+    @http("GET", "/office/cases.xlsx")
+    @guard("office", "station_admin", "studio_admin")
+    def http_office_export(self, request):
+        reach, filters = self._office_filters(request)
+        with self.db.transaction() as session:
+            data = office.workbook(session, reach, filters)
+        return Response(
+            data,
+            mimetype=XLSX,
+            headers={"Content-Disposition": 'attachment; filename="cases.xlsx"'},
+        )
+
+    @http("GET", "/office/cases/<string:number>")
+    @guard("office", "station_admin", "studio_admin", page=True)
+    def page_office_case(self, request, number):
+        with self.db.transaction() as session:
+            reach = office.reach_of(session, current(request))
+            case = office.one_case(session, reach, number[: inputs.NUMBER_MAX])
+            may_act = reach.who.role in ("office", "station_admin")
+            members = office.handover_members(session, reach, case) if may_act else None
+        page = office_pages.case_page(
+            case,
+            members,
+            sign_out=self._sign_out(request),
+            intake_base=public_url(self.config, "intake"),
         )
         return page_response(page)
 
