@@ -407,6 +407,15 @@ def _filters(members: dict[str, str], chosen: dict) -> str:
     )
 
 
+def _office_link(station: str) -> str:
+    """To the case list (office_pages.py), this station chosen: search, every filter, export."""
+    return (
+        f'<div class=filters><a id=office-cases href="../../office/cases?station={quote(station)}">'
+        "案件查询：搜索全文、更多筛选、导出 <span class=en>search, more filters, export</span>"
+        "</a></div>"
+    )
+
+
 def station_page(
     station: str,
     cases: list[dict],
@@ -424,7 +433,7 @@ def station_page(
         f"Cases of station {station}",
         [_card(c, with_actions=False, members=members, call_base=call_base) for c in cases],
         sign_out=sign_out,
-        tabs=_filters(members, chosen or {}),
+        tabs=_filters(members, chosen or {}) + _office_link(station),
         empty=("没有符合条件的案件", "No cases match"),
         root="../..",
     )

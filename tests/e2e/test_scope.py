@@ -289,6 +289,18 @@ def case_actions(w, role):
     return tries
 
 
+def office_cases(w, role):
+    """The office's case list (routing office.py): naming another's station, studio or member
+    is refused (403); the own ones list only the own cases."""
+    own, other = own_and_other(role, w)
+    key = "station" if role == "station_admin" else "studio"
+    return [
+        Try(other={"params": {key: other}}, own={"params": {key: own}}),
+        Try(other={"params": {"member": w["b"]}}, own={"params": {"member": w["a"]}}),
+        Try(other={"params": {key: other, "q": "路灯不亮"}}, own={"params": {"q": "楼道堆放"}}),
+    ]
+
+
 FIGURES = shared(
     "全市统计数字对办公室与各管理员公开，只含汇总 / the programme's figures: aggregates"
 )
@@ -364,6 +376,10 @@ SCOPE = {
     ("routing", "GET", "/members/<string:code>/cases"): by_member,
     ("routing", "GET", "/members/<string:code>/notifications"): by_member,
     ("routing", "GET", "/notices"): notices,
+    ("routing", "GET", "/office/cases"): office_cases,
+    ("routing", "GET", "/office/cases.json"): office_cases,
+    ("routing", "GET", "/office/cases.xlsx"): office_cases,
+    ("routing", "GET", "/office/cases/<string:number>"): by_case,
     ("routing", "GET", "/stations/<string:code>/cases"): by_station,
     ("routing", "POST", "/admin/parked/<int:parked_id>/discard"): OFFICE,
     ("routing", "POST", "/admin/parked/<int:parked_id>/replay"): OFFICE,
