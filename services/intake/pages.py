@@ -43,6 +43,8 @@ TEXT = {
         "phone": "电话（选填）",
         "anonymous": "可以匿名反映。留下姓名或电话，委员才能联系您。",
         "consent": "我同意委员和工作站为办理此事使用我的姓名和电话，不作他用。",
+        "notify": "办理有结果时短信通知我（委员答复、重新办理、办结时各发一条；留了邮箱也发邮件）",
+        "email": "通知邮箱（选填，仅用于通知）",
         "submit": "提交",
         "fix": "请修改标出的内容后再提交。",
         "done": "已受理",
@@ -117,6 +119,9 @@ TEXT = {
         "contact you.",
         "consent": "I agree that the members and the station use my name and phone for this "
         "matter only.",
+        "notify": "Notify me by SMS when there is an answer (once each when the member answers, "
+        "when the case is reopened and when it is closed; by e-mail too if I give one)",
+        "email": "E-mail for notices (optional, used for nothing else)",
         "submit": "Submit",
         "fix": "Please correct the marked fields and submit again.",
         "done": "Received",

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Response
 
-from services.intake import duplicates, known, photos, progress, status_page, throttle
+from services.intake import duplicates, known, notices, photos, progress, status_page, throttle
 from services.intake.dependencies import NotQueued
 from services.intake.intake import CHINA
 from services.intake.models import Issue, Submission
@@ -56,6 +56,8 @@ FORM_FIELDS = (
     "name",
     "phone",
     "consent",
+    "notify",  # 办理有结果时通知我 (services/intake/notices.py)
+    "email",  # for notices only
     "lang",
     "same_as",
 )
@@ -142,6 +144,7 @@ def submission_from_form(form, page: dict, categories: list[dict]) -> tuple[dict
         errors["consent"] = [
             "留下姓名或电话须同意使用说明 / to leave a name or phone, tick the consent line"
         ]
+    errors.update(notices.form_errors(form))
     message = {
         "submission_id": value("submission_id") or str(uuid.uuid4()),
         "station": station or "",
@@ -363,6 +366,8 @@ def submit(call: Call, kind: str, code: str) -> Response:
     offered = _ask_same(call, form, message)
     if offered:
         return view.answer(again, suggestions=offered)
+    with call.db.transaction() as session:  # the notice tick, before the issue exists
+        notices.record_consent(session, message["submission_id"], form)
     try:
         result = call.channel.submit(message)
     except NotQueued:  # the citizen's text stays in the form; sending it again is safe

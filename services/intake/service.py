@@ -22,6 +22,7 @@ from services.intake import (
     duplicates,
     intake,
     known,
+    notices,
     open311_http,
     personal,
     photos,
@@ -99,13 +100,24 @@ class IntakeService(ServiceBase):
 
     @consume_reliably(queues=[topology.event_queue("intake.events")], batch=True)
     def on_event(self, deliveries):
-        results = self.inbox.process_batch(
-            deliveries, lambda session, d: known.apply_event(session, parse_event(d.body))
-        )
+        results = self.inbox.process_batch(deliveries, self._apply_event)
         for code in results:  # a station announced: consume its queue if this process serves it
             if code not in (None, *OUTCOMES) and self.settings.stations.serves(code):
                 self.stations.consume(code)
         return results
+
+    def _apply_event(self, session, delivery):
+        """One event: intake's copies, and the citizens' notices it gives (same transaction)."""
+        event = parse_event(delivery.body)
+        station = known.apply_event(session, event)
+        notices.on_event(session, event, auth.public_url(self.config, "intake") + "/status")
+        return station
+
+    @timer(interval=notices.ROUND_S)
+    def send_notices(self):
+        """Notices to citizens that are due (answered, reopened, closed; with consent)."""
+        s = self.settings
+        return notices.deliver_due(self.db.transaction, s.notify, s.notice_quiet)
 
     @timer(interval=5)
     def pick_up_stations(self):
