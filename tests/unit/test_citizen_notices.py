@@ -1,0 +1,131 @@
+"""Notices to citizens, the rules: only with the tick, one per cause whatever is replayed, the
+form's checks, quiet hours and failures recorded (times given, never waited for)."""
+
+from contextlib import contextmanager
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import sessionmaker
+
+from services.intake import notices
+from services.intake.models import CitizenNotice, Issue
+from services.kernel.delivery import DeliverySettings
+from services.kernel.events import new_event
+from tests.unit.test_intake_rules import GOOD, deliver, knows_member
+
+STATUS = "https://lianxin.example.cn/intake/status"
+
+
+def issue(session, sid, phone="13912345678", tick=True, email=None):
+    """An issue from the QR channel, with the notice tick (or not) kept as the form keeps it."""
+    form = {"phone": phone or "", "notify": "1" if tick else "", "email": email or ""}
+    with session.begin():
+        notices.record_consent(session, sid, form)
+    contact = {"name": "王芳", "phone": phone} if phone else None
+    body = {**GOOD, "submission_id": sid, **({"contact": contact} if contact else {})}
+    result = deliver(session, body)
+    assert result["status"] == "accepted", result
+    return result
+
+
+def number_of(session, sid):
+    with session.begin():
+        return session.scalar(select(Issue.tracking_number).where(Issue.submission_id == sid))
+
+
+def routing(kind, number, **payload):
+    return new_event(f"routing.{kind}", {"tracking_number": number, **payload}, "routing")
+
+
+def rows(session):
+    """The notices as they are now (a new transaction: what other sessions committed)."""
+    session.rollback()
+    return session.scalars(select(CitizenNotice).order_by(CitizenNotice.id)).all()
+
+
+def test_a_ticked_issue_gets_one_notice_per_cause_and_an_unticked_none(session_of):
+    s = session_of("intake")
+    knows_member(s)
+    issue(s, "sub-ticked-0001", email="a@example.cn")
+    issue(s, "sub-silent-0002", tick=False)
+    ticked, silent = number_of(s, "sub-ticked-0001"), number_of(s, "sub-silent-0002")
+    answered = routing("issue_responded", ticked, member="m003", answer="已联系")
+    with s.begin():
+        assert notices.on_event(s, answered, STATUS) == 2  # SMS and e-mail
+        assert notices.on_event(s, answered, STATUS) == 0  # the same event again: nothing
+        assert notices.on_event(s, routing("issue_responded", silent), STATUS) == 0
+        satisfied = {"rating": "satisfied", "from_status": "resolved", "to_status": "resolved"}
+        assert notices.on_event(s, routing("issue_rated", ticked, **satisfied), STATUS) == 0
+        reopened = {"rating": "unsatisfied", "reopened": True}
+        assert notices.on_event(s, routing("issue_rated", ticked, **reopened), STATUS) == 2
+        assert notices.on_event(s, routing("issue_closed_unresolved", ticked), STATUS) == 2
+        assert notices.on_event(s, routing("issue_accepted", ticked), STATUS) == 0
+    found = rows(s)
+    assert [(n.kind, n.channel) for n in found] == [
+        ("answered", "sms"),
+        ("answered", "email"),
+        ("reopened", "sms"),
+        ("reopened", "email"),
+        ("closed", "sms"),
+        ("closed", "email"),
+    ]
+    assert {n.tracking_number for n in found} == {ticked}
+    text = found[0].text
+    assert text.startswith(f"【连心】您反映的问题（受理编号 {ticked}）委员已答复")
+    assert f"{STATUS}?number={ticked}" in text and "m003" not in text and "已联系" not in text
+    assert "13912345678" not in text  # the address is read when sending, never stored
+
+
+def test_a_tick_without_a_phone_sends_by_e_mail_only(session_of):
+    s = session_of("intake")
+    knows_member(s)
+    issue(s, "sub-mail-only-03", phone=None, email="b@example.cn")
+    number = number_of(s, "sub-mail-only-03")
+    with s.begin():
+        assert notices.on_event(s, routing("issue_resolved", number), STATUS) == 1
+    assert [(n.kind, n.channel) for n in rows(s)] == [("closed", "email")]
+
+
+def test_the_forms_checks():
+    assert notices.form_errors({}) == {}
+    assert notices.form_errors({"notify": "1", "phone": "13912345678"}) == {}
+    assert notices.form_errors({"notify": "1", "email": "a@example.cn"}) == {}
+    assert "notify" in notices.form_errors({"notify": "1"})
+    assert "notify" in notices.form_errors({"email": "a@example.cn"})
+    assert "email" in notices.form_errors({"notify": "1", "email": "not-an-address"})
+    assert "email" in notices.form_errors({"notify": "1", "email": "a@" + "x" * 200 + ".cn"})
+
+
+def test_quiet_hours_defer_and_a_failing_channel_is_retried_then_failed(session_of):
+    s = session_of("intake")
+    knows_member(s)
+    issue(s, "sub-quiet-00004")
+    number = number_of(s, "sub-quiet-00004")
+    with s.begin():
+        notices.on_event(s, routing("issue_responded", number), STATUS)
+    factory = sessionmaker(s.get_bind())
+
+    @contextmanager
+    def transaction():
+        with factory.begin() as session:
+            yield session
+
+    # no gateway configured: every attempt fails and is recorded
+    settings = DeliverySettings(retry_s=(60,))
+    quiet = ("21:00", "08:00")
+    night = datetime(2026, 11, 30, 15, 30, tzinfo=UTC)  # 23:30 in Beijing
+    out = notices.deliver_due(transaction, settings, quiet, now=night)
+    assert (out.deferred, out.sent, out.retried) == (1, 0, 0)
+    (notice,) = rows(s)
+    assert notice.attempts == 0
+    assert notice.next_attempt_at == datetime(2026, 12, 1, 0, 0, tzinfo=UTC)  # 08:00 Beijing
+    morning = datetime(2026, 12, 1, 0, 5, tzinfo=UTC)
+    out = notices.deliver_due(transaction, settings, quiet, now=morning)
+    assert (out.retried, out.failed) == (1, 0)
+    assert rows(s)[0].last_error == "RuntimeError: no SMS/WeChat gateway configured"
+    later = datetime(2026, 12, 1, 0, 7, tzinfo=UTC)  # after the 60 s back-off
+    out = notices.deliver_due(transaction, settings, quiet, now=later)
+    assert out.failed == 1
+    (notice,) = rows(s)
+    assert (notice.status, notice.attempts) == ("failed", 2)
+    assert notices.list_notices(s, number)[0]["status"] == "failed"
