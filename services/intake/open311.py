@@ -11,7 +11,7 @@ carry them. Without an api_key, GET answers leave out the description and the ad
 
 Photos (``services.intake.photos``): a POST may carry up to 3 image files, multipart, as
 FixMyStreet sends them: the field ``media``, repeated, or ``media``, ``media2``, ``media3``. A bad
-one is a 400 naming its field (``media2: 照片 2（x.jpg）: 不是可识别的照片… / not a photo…``), and
+one is a 400 naming its field (``media2: 照片 2（x.jpg）：不是可识别的照片… / photo 2 (x.jpg): not a photo…``), and
 nothing of the request is kept. GET's ``media_url`` is the address of the first photo on intake's
 guarded route ``/issues/<number>/photos/1``: it answers only a signed-in office, the case's
 station admin or the member who has the case, never the public.

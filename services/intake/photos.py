@@ -65,27 +65,31 @@ also takes ``media2`` and ``media3``."""
 FIELDS = ("media", "media2", "media3")
 
 TOO_MANY = f"最多可附 {MAX_PHOTOS} 张照片 / at most {MAX_PHOTOS} photos"
-TOO_BIG = (
-    f"照片过大（每张最多 {MAX_PHOTO_BYTES // (1024 * 1024)} MB）/ "
-    f"photo too large (at most {MAX_PHOTO_BYTES // (1024 * 1024)} MB each)"
-)
+_MB = MAX_PHOTO_BYTES // (1024 * 1024)
+TOO_BIG = (f"照片过大（每张最多 {_MB} MB）", f"photo too large (at most {_MB} MB each)")
 NOT_IMAGE = (
-    "不是可识别的照片，请选择 JPEG、PNG 或 HEIC 格式 / "
-    "not a photo we can read: choose a JPEG, PNG or HEIC file"
+    "不是可识别的照片，请选择 JPEG、PNG 或 HEIC 格式",
+    "not a photo we can read: choose a JPEG, PNG or HEIC file",
 )
-WRONG_FORMAT = "只接受 JPEG、PNG 或 HEIC 格式的照片 / only JPEG, PNG or HEIC photos are taken"
+WRONG_FORMAT = ("只接受 JPEG、PNG 或 HEIC 格式的照片", "only JPEG, PNG or HEIC photos are taken")
 TOO_MANY_PIXELS = (
-    f"照片像素过多（最多 {MAX_PIXELS // 1_000_000} 百万像素），可能已损坏 / "
-    f"photo has too many pixels (at most {MAX_PIXELS // 1_000_000} megapixels) or is damaged"
+    f"照片像素过多（最多 {MAX_PIXELS // 1_000_000} 百万像素）或已损坏",
+    f"photo has too many pixels (at most {MAX_PIXELS // 1_000_000} megapixels) or is damaged",
 )
 
 
 class PhotoError(ValueError):
-    """A photo refused: ``message`` says why, Chinese then English."""
+    """A photo refused: ``reason`` is (Chinese, English)."""
 
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
+    def __init__(self, reason: tuple[str, str]):
+        super().__init__(reason[1])
+        self.reason = reason
+
+    def message(self, position: int, filename: str | None) -> str:
+        """Which file and why, Chinese then English: 照片 2（x.jpg）：… / photo 2 (x.jpg): …"""
+        zh, en = self.reason
+        named_zh, named_en = (f"（{filename}）", f" ({filename})") if filename else ("", "")
+        return f"照片 {position}{named_zh}：{zh} / photo {position}{named_en}: {en}"
 
 
 @dataclass(frozen=True)
@@ -170,7 +174,7 @@ def _direct(fn, *args):
 
 def read_all(sent: list, run=_direct) -> tuple[list[Reencoded], dict[str, list[str]]]:
     """``sent`` (:func:`sent_files`) re-encoded, or field errors keyed by field name (each
-    message names the file: "照片 2（x.jpg）: …"). Any error: nothing is taken. ``run(fn, raw)``
+    message names the file: :meth:`PhotoError.message`). Any error: nothing is taken. ``run(fn, raw)``
     runs the re-encoding (a web process passes ``eventlet.tpool.execute``: Pillow works in an
     OS thread and the event loop goes on serving)."""
     if len(sent) > MAX_PHOTOS:
@@ -180,8 +184,7 @@ def read_all(sent: list, run=_direct) -> tuple[list[Reencoded], dict[str, list[s
         try:
             kept.append(run(reencode, _read(f)))
         except PhotoError as err:
-            label = f"照片 {position}" + (f"（{f.filename}）" if f.filename else "")
-            errors.setdefault(name, []).append(f"{label}: {err.message}")
+            errors.setdefault(name, []).append(err.message(position, f.filename))
     return ([] if errors else kept), errors
 
 

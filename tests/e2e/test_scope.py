@@ -146,6 +146,13 @@ def by_case(w, role):
     return [Try(other={}, own={}, path={"number": (case_of(w, "own"), case_of(w, "other"))})]
 
 
+def case_photo(w, role):
+    """A case's photos (issue 17): the other case's refused before any photo is looked up. The
+    world's cases have no photo (staff issues): the own photo is tried in test_photos.py."""
+    cases = (case_of(w, "own"), case_of(w, "other"))
+    return [Try(other={}, own=None, path={"number": cases, "k": (1, 1)})]
+
+
 def by_member(w, role):
     return [Try(other={}, own={}, path={"code": (w["a"], w["b"])})]
 
@@ -314,6 +321,8 @@ SCOPE = {
     ("intake", "GET", "/admin/unrouted"): OFFICE,
     ("intake", "GET", "/issues/<string:number>"): by_case,
     ("intake", "GET", "/issues/<string:number>/call"): by_case,
+    ("intake", "GET", "/issues/<string:number>/photos/<int:k>"): case_photo,
+    ("intake", "GET", "/issues/<string:number>/photos/<int:k>/thumb"): case_photo,
     ("intake", "GET", "/staff/issues/<string:number>/similar"): by_case,
     ("intake", "GET", "/staff/<string:station>/activity"): clerk_page,
     ("intake", "GET", "/staff/<string:station>/issue"): clerk_page,
@@ -405,7 +414,7 @@ def fill(rule: str, values: dict, which: int) -> str:
             return str(values[name][which])
         if converter.startswith("any("):
             return converter[4:].split(",")[0].strip()
-        return {"parked_id": "1", "login": "office", "fmt": "csv"}.get(name, "x1")
+        return {"parked_id": "1", "k": "1", "login": "office", "fmt": "csv"}.get(name, "x1")
 
     return re.sub(r"<(?:([^:>]+):)?([^>]+)>", one, rule)
 
