@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from services.intake.models import ContactView, Issue, IssueStep, Submission
+from services.intake.models import ContactView, Issue, IssueStep, NoticeConsent, Submission
 from services.kernel import auth, sealed
 from services.kernel.http import not_found
 from services.kernel.inbox import clip, json_bounds_error
@@ -174,6 +174,9 @@ def rotate(session: Session) -> dict:
     for sub in session.scalars(select(Submission)):
         _touch(sub, "raw_body")
         counts["submissions"] += 1
+    for consent in session.scalars(select(NoticeConsent).where(NoticeConsent.email.is_not(None))):
+        _touch(consent, "email")  # the e-mail a citizen gave for notices (notices.py)
+        counts["notice_emails"] = counts.get("notice_emails", 0) + 1
     ring = sealed.current()
     for p in session.scalars(select(ParkedMessage)):
         if sealed.is_sealed_body(p.body):

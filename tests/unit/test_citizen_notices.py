@@ -4,11 +4,13 @@ form's checks, quiet hours and failures recorded (times given, never waited for)
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
-from sqlalchemy import select
+from cryptography.fernet import Fernet
+from sqlalchemy import select, text
 from sqlalchemy.orm import sessionmaker
 
-from services.intake import notices
-from services.intake.models import CitizenNotice, Issue
+from services.intake import notices, personal
+from services.intake.models import CitizenNotice, Issue, NoticeConsent
+from services.kernel import sealed
 from services.kernel.delivery import DeliverySettings
 from services.kernel.events import new_event
 from tests.unit.test_intake_rules import GOOD, deliver, knows_member
@@ -129,3 +131,24 @@ def test_quiet_hours_defer_and_a_failing_channel_is_retried_then_failed(session_
     (notice,) = rows(s)
     assert (notice.status, notice.attempts) == ("failed", 2)
     assert notices.list_notices(s, number)[0]["status"] == "failed"
+
+
+def test_the_e_mail_for_notices_is_sealed_and_resealed_by_a_key_rotation(session_of):
+    s = session_of("intake")
+    old, new = sealed.DEV_PII_KEY, Fernet.generate_key().decode()
+    sealed.configure({"security": {"pii_key": old}})
+    try:
+        with s.begin():
+            notices.record_consent(s, "sub-sealed-0005", {"notify": "1", "email": "c@example.cn"})
+        with s.begin():
+            stored = s.execute(text("SELECT email FROM notice_consents")).scalar()
+        assert "c@example.cn" not in stored  # sealed at rest
+        sealed.configure({"security": {"pii_key": f"{new},{old}"}})
+        with s.begin():
+            assert personal.rotate(s)["notice_emails"] == 1
+        sealed.configure({"security": {"pii_key": new}})  # the old key is gone
+        s.expire_all()
+        with s.begin():
+            assert s.get(NoticeConsent, "sub-sealed-0005").email == "c@example.cn"
+    finally:
+        sealed.configure({})
