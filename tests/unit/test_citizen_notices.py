@@ -8,7 +8,7 @@ from cryptography.fernet import Fernet
 from sqlalchemy import select, text
 from sqlalchemy.orm import sessionmaker
 
-from services.intake import notices, personal
+from services.intake import known, notices, personal
 from services.intake.models import CitizenNotice, Issue, NoticeConsent
 from services.kernel import sealed
 from services.kernel.delivery import DeliverySettings
@@ -152,3 +152,20 @@ def test_the_e_mail_for_notices_is_sealed_and_resealed_by_a_key_rotation(session
             assert s.get(NoticeConsent, "sub-sealed-0005").email == "c@example.cn"
     finally:
         sealed.configure({})
+
+
+def test_a_citizen_whose_issue_was_merged_is_told_of_the_main_case_under_their_own_number(
+    session_of,
+):
+    s = session_of("intake")
+    knows_member(s)
+    issue(s, "sub-main-000006", tick=False)
+    issue(s, "sub-follower-07", phone="13700000007")
+    main, follower = number_of(s, "sub-main-000006"), number_of(s, "sub-follower-07")
+    merged = routing("issue_merged", follower, into=main, member="m003")
+    with s.begin():
+        known.apply_event(s, merged)
+        assert notices.on_event(s, routing("issue_resolved", main), STATUS) == 1
+    (notice,) = rows(s)
+    assert (notice.tracking_number, notice.kind) == (follower, "closed")
+    assert f"受理编号 {follower}" in notice.text and main not in notice.text
