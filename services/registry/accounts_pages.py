@@ -38,6 +38,8 @@ SCRIPT = """
     }
   }
   role.addEventListener('change',show);show();
+  var refused=document.getElementById('form-error');
+  if(refused){refused.scrollIntoView({block:'start'});}
 })();
 """
 

@@ -127,7 +127,9 @@ def _export_links() -> str:
 
 
 def _error_table(kind: str, err: ApiError) -> str:
-    head = notice(err.message_zh, err.message, False, "import-error")
+    head = notice(err.message_zh, err.message, False, "import-error") + (
+        "<p class=hint>改正后请重新选择文件再上传 / correct the file, then choose it again</p>"
+    )
     if err.code != "import_invalid":  # not a spreadsheet, wrong headers: one message says it
         details = "".join(f"<li>{escape(str(m))}</li>" for ms in err.fields.values() for m in ms)
         return head + (f"<ul id=import-problems>{details}</ul>" if details else "")

@@ -33,6 +33,7 @@ input[type=checkbox]{width:auto;margin-right:6px}
 select[multiple]{min-height:7em}
 button{font-size:1em;padding:10px 14px;margin-top:12px;border:0;border-radius:6px;background:#1565c0;
 color:#fff;cursor:pointer}
+button .en{color:#e3f2fd}
 button.secondary{background:#546e7a}button.danger{background:#c62828}
 .row{display:flex;flex-wrap:wrap;gap:0 12px}.row>div{flex:1 1 200px}
 .hint{color:#555;font-size:.9em;margin:2px 0}
