@@ -71,10 +71,16 @@ def wait_port(port, timeout=15):
     raise TimeoutError(port)
 
 
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def backend(request):
+    return request.param
+
+
 @pytest.fixture(scope="module")
-def channels(tmp_path_factory):
-    """An SMS gateway that fails its first request (503), and a real SMTP server (aiosmtpd)."""
-    tmp = tmp_path_factory.mktemp("channels")
+def channels(tmp_path_factory, backend):
+    """An SMS gateway that fails its first request (503), and a real SMTP server (aiosmtpd):
+    new ones for each stack."""
+    tmp = tmp_path_factory.mktemp(f"channels-{backend}")
     gw_port, smtp_port = free_port(), free_port()
     script, log, box = tmp / "gateway.py", tmp / "gateway.log", tmp / "mbox"
     script.write_text(GATEWAY)
@@ -92,13 +98,13 @@ def channels(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def nstack(tmp_path_factory, pg_databases, channels):
-    """The whole system (SQLite) sending through the gateway and SMTP server above: retries a
-    second apart, no quiet hours (the test may run at any hour)."""
+def nstack(tmp_path_factory, pg_databases, channels, backend):
+    """The whole system sending through the gateway and SMTP server above: retries a second
+    apart, no quiet hours (the test may run at any hour)."""
     urls_of, log, box = channels
-    tmp = tmp_path_factory.mktemp("notice-stack")
+    tmp = tmp_path_factory.mktemp(f"notice-stack-{backend}")
     vhost, amqp_uri = create_vhost()
-    urls = prepared_databases(tmp, "sqlite", pg_databases)
+    urls = prepared_databases(tmp, backend, pg_databases)
     env = {
         **stack_env(amqp_uri, urls, free_ports(4)),
         "NOTIFY_GATEWAY_URL": urls_of["gateway"],
@@ -108,7 +114,7 @@ def nstack(tmp_path_factory, pg_databases, channels):
         "INTAKE_NOTICE_QUIET_HOURS": "none",
     }
     stack = Stack(env=env, log_dir=tmp / "log")
-    stack.db_urls, stack.amqp_uri = urls, amqp_uri
+    stack.db_urls, stack.amqp_uri, stack.backend = urls, amqp_uri, backend
     stack.headers = auth_headers(stack.config())
     stack.start()
     try:
@@ -223,7 +229,7 @@ def test_a_citizen_who_ticked_is_told_once_per_step_and_one_who_did_not_never(
     notify.click()
     phone.find_element(By.ID, "email").send_keys("citizen-a@example.cn")
     assert fits_the_phone(phone)
-    shot(phone, "form-ticked")
+    shot(phone, f"form-ticked-{stack.backend}")
     phone.find_element(By.ID, "submit").click()
     if phone.find_elements(By.ID, "new-problem"):  # "是否与以下问题相同?" — a new problem
         phone.find_element(By.ID, "new-problem").click()
@@ -340,4 +346,4 @@ def test_the_form_refuses_a_tick_with_nowhere_to_send_and_an_e_mail_without_the_
     assert "give a phone or an e-mail" in found[0].text
     assert phone.find_element(By.ID, "notify").is_selected()  # the tick is kept
     assert fits_the_phone(phone)
-    shot(phone, "form-error-en")
+    shot(phone, f"form-error-en-{stack.backend}")
