@@ -111,11 +111,12 @@ border-bottom:1px solid #eee}
 .bar{display:flex;align-items:center;gap:4px;font-size:.75em;height:14px}
 .bar i{display:inline-block;height:10px;min-width:1px}
 .map{background:#fff;border:2px dashed #bbb;border-radius:8px;padding:16px;color:#777;
-text-align:center;min-height:80px}
+text-align:center;min-height:40px}
 .scroll{overflow-x:auto;background:#fff;border-radius:8px}
 table{border-collapse:collapse;font-size:.85em;min-width:100%}
 th,td{padding:6px 8px;border-bottom:1px solid #eee;text-align:right;white-space:nowrap}
-th:first-child,td:first-child{text-align:left;position:sticky;left:0;background:#fff}
+th:first-child,td:first-child{text-align:left;position:sticky;left:0;background:#fff;
+white-space:normal;min-width:6em;max-width:10em;box-shadow:1px 0 0 #eee}
 th a{color:#1565c0;text-decoration:none}th[aria-sort] a{font-weight:bold}
 td a{color:#b71c1c}
 """
@@ -238,7 +239,7 @@ def _tile(key: str, figures: dict) -> str:
         f"<div class=value>{_value(key, figures)}</div>"
         f"<div class=def>{escape(f.explain)}</div>"
         f"<details><summary>计算规则 <span class=en>Precise rule</span></summary>"
-        f"{escape(f.definition)}</details></div>"
+        f"<div class=rule>{escape(f.definition)}</div></details></div>"
     )
 
 
@@ -247,28 +248,42 @@ def _tile(key: str, figures: dict) -> str:
 
 def _bars(labels: list[str], series: dict[str, list[int]], colours: list[str]) -> str:
     """A grouped bar chart as SVG: one group per label, one bar per series; each label in its
-    own slot at least as wide as the label, so labels never overlap."""
+    own slot at least as wide as the label, so labels never overlap. It scales down to the
+    screen's width (a phone shows the whole year)."""
     height = 160
     top = max([v for values in series.values() for v in values] + [1])
-    bar = 12
-    group = max(14 * len(series) + 10, 7 * max((len(lb) for lb in labels), default=1) + 8, 36)
+    group = max(12 * len(series) + 10, 36)  # room for a month's label (12月) at 14px
     width = 40 + group * len(labels)
     parts = [
-        f'<svg role=img width="{width}" height="{height + 40}" '
-        f'viewBox="0 0 {width} {height + 40}" xmlns="http://www.w3.org/2000/svg">'
+        f'<svg role=img width="100%" style="max-width:{width}px" '
+        f'viewBox="0 0 {width} {height + 48}" xmlns="http://www.w3.org/2000/svg">'
     ]
     for i, label in enumerate(labels):
         x0 = 40 + i * group
         for j, (name, values) in enumerate(series.items()):
             h = round(values[i] / top * height)
             parts.append(
-                f'<rect x="{x0 + j * 14}" y="{height - h + 10}" width="{bar}" '
+                f'<rect x="{x0 + j * 12}" y="{height - h + 10}" width="10" '
                 f'height="{h}" fill="{colours[j % len(colours)]}">'
                 f"<title>{escape(name)} {escape(label)}: {values[i]}</title></rect>"
             )
-        parts.append(f'<text x="{x0}" y="{height + 28}" font-size="11">{escape(label)}</text>')
-    parts.append(f'<text x="0" y="18" font-size="10">{top}</text></svg>')
+        text, _, under = label.partition("\n")
+        parts.append(f'<text x="{x0}" y="{height + 26}" font-size="14">{escape(text)}</text>')
+        if under:
+            parts.append(
+                f'<text x="{x0}" y="{height + 44}" font-size="12" fill="#777">{escape(under)}</text>'
+            )
+    parts.append(f'<text x="0" y="18" font-size="12">{top}</text></svg>')
     return "".join(parts)
+
+
+def _month_labels(months: list[str]) -> list[str]:
+    """``2025-01`` → ``1月`` with its year beneath, on January and the first month shown."""
+    out = []
+    for i, m in enumerate(months):
+        year, mon = m.split("-")
+        out.append(f"{int(mon)}月" + (f"\n{year}" if i == 0 or mon == "01" else ""))
+    return out
 
 
 def _legend(names: list[str], colours: list[str]) -> str:
@@ -487,7 +502,7 @@ def page(
     colours = ["#c62828", "#1565c0", "#2e7d32"]
     names = {k: f"{by_key()[k].name_zh} {by_key()[k].name_en}" for k in trend}
     trend_chart = _bars(
-        [m[2:] for m in trend_months], {names[k]: v for k, v in trend.items()}, colours
+        _month_labels(trend_months), {names[k]: v for k, v in trend.items()}, colours
     )
     warning = ""
     if not any(figures.get(k) for k in HEADLINE + ["issues_received"]):

@@ -25,7 +25,7 @@ from services.reporting import dashboard, event_store, exports, periods, queries
 from services.reporting.breakdowns import breakdown, month_of
 from services.reporting.reconcile import reconcile
 from services.reporting.settings import ReportingSettings
-from services.reporting.snapshot import EVERY_S, ReconciliationSnapshot
+from services.reporting.snapshot import RETRY_S, ReconciliationSnapshot
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 READERS = ("office", "station_admin", "studio_admin")  # who may read the figures
@@ -123,10 +123,12 @@ class ReportingService(ServiceBase):
         self.snapshot.store(result)
         return result
 
-    @timer(interval=EVERY_S, eager=True)
+    @timer(interval=RETRY_S, eager=True)
     def refresh_reconciliation(self):
-        """Every minute, and at start: the dashboard reads the snapshot, never waits."""
-        self.reconciliation()
+        """At start, then every minute (every few seconds while it does not hold): the
+        dashboard reads the snapshot and never waits on another service."""
+        if self.snapshot.due():
+            self.reconciliation()
 
     @http("GET", "/reconciliation")
     @guard("office")

@@ -16,6 +16,9 @@ from datetime import UTC, datetime
 from nameko.extensions import DependencyProvider
 
 EVERY_S = 60  # how often the timer reconciles
+# How soon it tries again when the last answer was not "holds" (a peer not up yet at start,
+# or down, or something in flight): the timer's own interval.
+RETRY_S = 5
 
 
 class Snapshot:
@@ -28,6 +31,14 @@ class Snapshot:
 
     def last(self) -> tuple[dict | None, datetime | None]:
         return self.result, self.at
+
+    def due(self, now: datetime | None = None) -> bool:
+        """Whether the timer should reconcile again: never yet, every :data:`EVERY_S`, and
+        every :data:`RETRY_S` while the last answer did not hold."""
+        if self.at is None:
+            return True
+        age = ((now or datetime.now(UTC)) - self.at).total_seconds()
+        return age >= EVERY_S or (self.result.get("holds") is not True and age >= RETRY_S)
 
 
 class ReconciliationSnapshot(DependencyProvider):

@@ -75,13 +75,23 @@ def test_the_dashboard_on_a_phone_shows_figures_with_their_definitions(stack, ph
     wait_case(stack, submission["tracking_number"])
     figures = wait_figure(stack, month, "issues_assigned", before + 1)
 
+    # the dashboard shows the last reconciliation (a timer's, or the last GET /reconciliation):
+    # ask once the flow has settled, as the office would after a start
+    stack.wait_for(
+        lambda: requests.get(
+            stack.url("reporting", "/reconciliation"), headers=stack.headers, timeout=15
+        ).json()["holds"],
+        timeout=30,
+        what="the services to reconcile",
+    )
     login, password = make_account(stack, "office")
     phone.get(stack.url("reporting", f"/dashboard?month={month}"))
     sign_in_on_page(phone, login, password)
     WebDriverWait(phone, 20).until(EC.url_contains("/dashboard"))
     tile = phone.find_element(By.CSS_SELECTOR, ".tile[data-key=issues_received]")
     assert f"{figures['issues_received']:,}" in tile.text
-    assert "Issues intake accepted in the month" in tile.text  # the definition beside it
+    assert "本月受理的群众反映" in tile.text  # what it means, in Chinese, beside it
+    assert tile.find_element(By.CSS_SELECTOR, "details summary").text.startswith("计算规则")
     assert phone.find_elements(By.CSS_SELECTOR, ".chart svg rect")
     assert "对账不平" not in phone.page_source
     assert fits_the_phone(phone)
