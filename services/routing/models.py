@@ -109,7 +109,7 @@ class Case(Base):
     status: Mapped[str] = mapped_column(String(20), index=True, active_history=True)
     member_code: Mapped[str | None] = mapped_column(String(40), index=True, active_history=True)
     reason: Mapped[str | None] = mapped_column(Text)
-    received_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)  # the office's list
     assigned_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     response_due: Mapped[datetime | None] = mapped_column(UtcDateTime)
     resolution_due: Mapped[datetime | None] = mapped_column(UtcDateTime)
