@@ -212,11 +212,15 @@ def _due(session: Session, now, limit: int, quiet, out: Outcome) -> list[tuple]:
     return to_send
 
 
-def list_notices(session: Session, number: str | None = None, limit: int = 200) -> list[dict]:
-    """The notices, newest first (no address: it is the citizen's)."""
+def list_notices(
+    session: Session, number: str | None = None, status: str | None = None, limit: int = 200
+) -> list[dict]:
+    """The notices, newest first (no address: it is the citizen's): ``GET /admin/notices``."""
     query = select(CitizenNotice).order_by(CitizenNotice.id.desc()).limit(limit)
     if number:
         query = query.where(CitizenNotice.tracking_number == number)
+    if status:
+        query = query.where(CitizenNotice.status == status)
     return [
         {
             "id": n.id,

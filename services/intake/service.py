@@ -224,6 +224,16 @@ class IntakeService(ServiceBase):
             data = photos.image(session, number, k, thumb)
         return photos.response(data)
 
+    @http("GET", "/admin/notices")
+    @guard("office")
+    def http_notices(self, request):
+        """Notices to citizens (never the address): kind, channel, status, attempts, last error;
+        ``?number=``, ``?status=pending|sent|failed|skipped``."""
+        args, limit = request.args, _limit(request, 1000)
+        with self.db.transaction() as session:
+            found = notices.list_notices(session, args.get("number"), args.get("status"), limit)
+        return json_response({"notices": found})
+
     @http("GET", "/admin/audit")
     @guard("office")
     def http_audit(self, request):

@@ -317,6 +317,7 @@ REGISTRY_LISTS = shared(
 SCOPE = {
     ("intake", "GET", "/activities"): activities_list,
     ("intake", "GET", "/admin/audit"): OFFICE,
+    ("intake", "GET", "/admin/notices"): OFFICE,
     ("intake", "GET", "/admin/parked"): OFFICE,
     ("intake", "GET", "/admin/unrouted"): OFFICE,
     ("intake", "GET", "/issues/<string:number>"): by_case,
