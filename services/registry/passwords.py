@@ -42,10 +42,17 @@ def password_problems(password, login: str = "") -> list[str]:
     return problems
 
 
+# Letters and digits that cannot be misread or misheard (no 0/O, 1/l/I): the office reads a new
+# password to its holder, often over the phone.
+PLAIN = "abcdefghjkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+
+
 def generated(login: str = "") -> str:
     """A new random password that passes :func:`password_problems` (the office's page hands it
-    out once, for a new account or a reset): 12 URL-safe characters, about 72 bits."""
+    out once, for a new account or a reset): three groups of four of :data:`PLAIN`
+    (``xK7m-Qa3z-P9wd``, about 69 bits)."""
     while True:
-        password = secrets.token_urlsafe(9)
+        groups = ["".join(secrets.choice(PLAIN) for _ in range(4)) for _ in range(3)]
+        password = "-".join(groups)
         if not password_problems(password, login):
             return password
