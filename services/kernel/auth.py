@@ -262,6 +262,13 @@ def guard(*roles: str, page: bool = False, max_body: int | None = None):
         def checked(self, request, *args, **kwargs):
             who = require(request, self.config, *roles)
             if _cookie_form_post(request) and not (page and _form_csrf_ok(request, self.config)):
+                if page:  # a page's form without its token: most likely a page left open
+                    raise ApiError(
+                        "csrf",
+                        "页面已过期，请返回、刷新后再提交",
+                        "the page expired: go back, reload it and submit again",
+                        status=403,
+                    )
                 raise ApiError(
                     "csrf",
                     "请求须为 JSON（或用 Authorization 头）",
