@@ -246,3 +246,22 @@ def test_the_list_page_offers_chinese_pickers_and_escapes(s):
     assert "data-action=transfer" in page and "data-action=merge" in page
     assert "data-action=close_unresolved" in page and "李明" in page
     assert "答复期限" in page and "下班前" in page or "24:00前" in page
+
+
+@pytest.mark.parametrize(
+    "q", ['"路灯 OR 垃圾', "NEAR(路灯", "#", "a\"b'c", "100%", "_门_", "路灯不亮)"]
+)
+def test_search_syntax_in_the_query_is_just_text(s, q):
+    assert numbers(s, q=q) == []
+
+
+def test_the_station_page_links_to_the_list_with_its_station():
+    from services.routing import pages
+
+    html = pages.station_page("gwm", [], {})
+    assert 'href="../../office/cases?station=gwm"' in html
+
+
+def test_a_masked_number_shows_as_stars_only(s):
+    assert numbers(s, q="139****5678") == ["LX1"]  # what the words hold, masked
+    assert numbers(s, q="*") == ["LX1"]  # a 1-character query: the bounded LIKE, literally
