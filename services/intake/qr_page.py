@@ -25,7 +25,7 @@ from werkzeug.wrappers import Response
 
 from services.intake import duplicates, known, notices, photos, progress, status_page, throttle
 from services.intake.dependencies import NotQueued
-from services.intake.intake import CHINA
+from services.intake.intake import CHINA, MAX_BODY_BYTES
 from services.intake.models import Issue, Submission
 from services.intake.pages import (
     TEXT,
@@ -305,9 +305,13 @@ def show(call: Call, kind: str, code: str) -> Response:
 
 
 def posted_with_files(request):
-    """The posted form and its files (multipart), the body capped at
-    ``photos.MAX_UPLOAD_BYTES`` (the route's ``max_body``); (None, None) when it is larger."""
-    request.max_content_length = photos.MAX_UPLOAD_BYTES
+    """The posted form and its files; (None, None) when it is too large. Only a multipart post
+    (the form with its photos) may be up to ``photos.MAX_UPLOAD_BYTES`` (the route's
+    ``max_body``), each text field in it at most ``MAX_BODY_BYTES``; any other post keeps the
+    pages' cap of ``MAX_BODY_BYTES``."""
+    multipart = request.mimetype == "multipart/form-data"
+    request.max_content_length = photos.MAX_UPLOAD_BYTES if multipart else MAX_BODY_BYTES
+    request.max_form_memory_size = MAX_BODY_BYTES
     try:
         return request.form, request.files
     except RequestEntityTooLarge:
@@ -315,9 +319,11 @@ def posted_with_files(request):
 
 
 def too_large(request) -> Response:
-    """413 for a body over the upload cap: a page that says the cap."""
+    """413 for a body over its cap: a page that says the cap."""
     lang = language(request.args.get("lang"))
-    text = TEXT[lang]["too_large"] + f" ({photos.MAX_UPLOAD_BYTES // (1024 * 1024)} MB)"
+    cap = request.max_content_length or MAX_BODY_BYTES
+    limit = f"{cap // (1024 * 1024)} MB" if cap >= 1024 * 1024 else f"{cap // 1024} KB"
+    text = TEXT[lang]["too_large"] + f" ({limit})"
     return html_response(render("message.html", lang, message=text, switch_url="?"), 413)
 
 

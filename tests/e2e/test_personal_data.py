@@ -229,6 +229,47 @@ def test_numbers_typed_into_the_description_leave_intake_only_masked(pstack):
         assert TYPED_PHONE not in text and TYPED_ID not in text, log.name
 
 
+def test_a_photos_exif_and_gps_are_gone_after_upload_and_it_stays_sealed_in_intake(pstack):
+    """A citizen's photo (issue #17) keeps no EXIF (no GPS position, no camera) once uploaded,
+    is sealed at rest in intake under the environment's key, and no other service stores it."""
+    import io
+
+    from PIL import Image
+
+    gps = {1: "N", 2: (36.0, 3.0, 41.5), 3: "E", 4: (103.0, 50.0, 2.25)}
+    exif = Image.Exif()
+    exif[0x010F], exif[0x8825] = "XIAOMI-GPS-CAMERA", gps
+    sent = io.BytesIO()
+    Image.new("RGB", (900, 600), (10, 120, 60)).save(sent, "JPEG", exif=exif.tobytes())
+    assert dict(Image.open(io.BytesIO(sent.getvalue())).getexif().get_ifd(0x8825)) == gps
+    citizen = Citizen(pstack)
+    citizen.get("/q/station/gwm")
+    form = {"category": "health", "description": "小区垃圾站满溢", "same_as": "", "csrf_token": citizen.token}  # fmt: skip
+    page = citizen.http.post(pstack.url("intake", "/q/station/gwm"), data=form,
+                             files=[("media", ("IMG_1.jpg", sent.getvalue(), "image/jpeg"))])  # fmt: skip
+    assert page.status_code == 200, page.text[:300]
+    number = shown(page.text, "tracking-number")
+    assert wait_case(pstack, number)["photos"] == 1
+
+    photo = requests.get(
+        pstack.url("intake", f"/issues/{number}/photos/1"), headers=pstack.headers, timeout=10
+    )
+    kept = Image.open(io.BytesIO(photo.content))
+    assert kept.size == (900, 600) and not kept.getexif() and b"Exif" not in photo.content
+    assert b"XIAOMI-GPS-CAMERA" not in photo.content
+    engine = make_engine(pstack.db_urls["intake"])
+    try:
+        with engine.connect() as conn:
+            raw = bytes(conn.scalar(sa.text("SELECT data FROM photos ORDER BY id DESC LIMIT 1")))
+    finally:
+        engine.dispose()
+    assert not raw.startswith(b"\xff\xd8") and b"XIAOMI" not in raw  # sealed, not a JPEG
+    assert sealed.Keyring([PII_KEY]).open(raw) == photo.content
+    for service in ("routing", "reporting"):  # only the count travels, never the photo
+        text = stored_text(pstack.db_urls[service])
+        assert "JFIF" not in text and "XIAOMI" not in text, service
+
+
 # -- 2. whole only to those who must call back; the audit log ------------------------------------
 
 
