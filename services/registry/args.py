@@ -122,9 +122,12 @@ def upload(request) -> bytes:
     ``max_body``)."""
     try:
         found = request.files.get("file")
-        return found.read(MAX_IMPORT_BYTES + 1) if found is not None else request.get_data()
+        data = found.read(MAX_IMPORT_BYTES + 1) if found is not None else request.get_data()
     except RequestEntityTooLarge as exc:
         raise too_large(MAX_IMPORT_BYTES) from exc
+    if len(data) > MAX_IMPORT_BYTES:  # a page's form may carry a little more than the file
+        raise too_large(MAX_IMPORT_BYTES)
+    return data
 
 
 def strings(data: dict, *names: str) -> None:

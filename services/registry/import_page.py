@@ -192,6 +192,6 @@ def answer(page: Page, transaction, request) -> Response:
     except ApiError as err:
         if err.code not in ("import_invalid", "wrong_headers", "not_a_spreadsheet", "too_large"):
             raise
-        return page.response("import", main(page, kind, _error_table(kind, err)), 400)
+        return page.response("import", main(page, kind, _error_table(kind, err)), err.status)
     rows = [] if check_only else saved_rows(transaction, kind, data)
     return page.response("import", main(page, kind, _counts(kind, counts, check_only, rows)))

@@ -16,6 +16,7 @@ from tests.registry.test_api import OFFICE, post, seed
 
 TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 SECRET = re.compile(r"id=new-password-value>([^<]+)<")
+GOOD_CSV = "编号,姓名,层级,界别,区县\r\n".encode()
 OFFICE_PASSWORD = "兰州-政协-办公室-2026"
 
 
@@ -171,5 +172,11 @@ def test_the_office_checks_then_imports_a_workbook_from_the_page(registry_servic
 
     r = upload(browser, base, token, b"\x89PNG\r\n\x1a\n\x00\x00", "check")
     assert r.status_code == 400 and "不是电子表格" in r.text
+    # a file over 5 MiB, in a form under the page's cap: refused whole, never cut short
+    big = GOOD_CSV + "m201,大,市,yiyao,城关区\r\n".encode() * 175_500
+    assert 5 * 1024 * 1024 < len(big) < 5 * 1024 * 1024 + 60_000
+    r = upload(browser, base, token, big, "import")
+    assert r.status_code == 413 and "请求内容过大" in r.text
+    assert member_count(base, "m201") == 0
     page = browser.get(f"{base}/office/import", timeout=10)
     assert 'href="../export/members.xlsx"' in page.text
