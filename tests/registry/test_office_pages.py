@@ -95,6 +95,14 @@ def test_the_office_adds_deactivates_and_resets_an_account_from_the_page(registr
     assert sign_in(base, "gwm-admin", first).status_code == 401
     assert sign_in(base, "gwm-admin", second).status_code == 200
 
+    # a member's account: the member picked by code, its name shown as text, never as markup
+    r = submit(browser, base, "accounts", token, login="zhang", name="<b>张</b>委员",
+               role="member", member="m100", password="黄河-水车-2026")  # fmt: skip
+    assert r.status_code == 200 and "已添加账号 zhang" in r.text
+    assert "&lt;b&gt;张&lt;/b&gt;委员" in r.text and "<b>张</b>" not in r.text
+    assert "委员 张志强（m100）" in r.text
+    assert sign_in(base, "zhang", "黄河-水车-2026").json()["account"]["member"] == "m100"
+
     listed = browser.get(f"{base}/office/accounts", params={"role": "station_admin"}, timeout=10)
     assert 'id="account-gwm-admin"' in listed.text and 'id="account-chen"' not in listed.text
     assert second not in listed.text  # shown once, on the reset's own answer only
