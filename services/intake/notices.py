@@ -95,6 +95,35 @@ def record_consent(session: Session, submission_id: str, form) -> None:
     session.add(row)
 
 
+OPEN311_FLAG = "attribute[notify]"
+TRUE, FALSE = ("true", "1", "yes"), ("", "false", "0", "no")
+
+
+def open311_problems(form) -> list[str]:
+    """Open311 POST: notices (by e-mail only) when the client passes ``email`` and
+    ``attribute[notify]=true``; a flag that is not a boolean, or true without an e-mail to send
+    to, is a 400 on its field. Without the flag the e-mail is not kept for notices."""
+    flag = (form.get(OPEN311_FLAG) or "").strip().lower()
+    if flag not in TRUE + FALSE:
+        return [f"{OPEN311_FLAG}: 须为 true 或 false / must be true or false"]
+    if flag in FALSE:
+        return []
+    email = (form.get("email") or "").strip()
+    if not email:
+        return [f"{OPEN311_FLAG}: 须同时提供 email / needs an email to send the notices to"]
+    if len(email) > EMAIL_MAX or not EMAIL.match(email):
+        return ["email: 邮箱格式不正确 / invalid e-mail address"]
+    return []
+
+
+def open311_consent(form) -> dict | None:
+    """The consent an Open311 POST (checked by :func:`open311_problems`) gives, for
+    :func:`record_consent`; None without the flag."""
+    if (form.get(OPEN311_FLAG) or "").strip().lower() not in TRUE:
+        return None
+    return {"notify": "1", "email": (form.get("email") or "").strip()}
+
+
 # -- routing's events -----------------------------------------------------------------------------
 
 

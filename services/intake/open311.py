@@ -50,6 +50,7 @@ POST_FIELDS = {
     "description",
     "media_url",
     "attribute[station]",
+    "attribute[notify]",  # notices by e-mail, with email (services/intake/notices.py)
 }
 DEFAULT_DAYS, MAX_RESULTS = 90, 1000
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from eventlet import tpool
 from werkzeug.wrappers import Response
 
-from services.intake import known, open311, photos, throttle
+from services.intake import known, notices, open311, photos, throttle
 from services.intake.dependencies import NotQueued
 from services.intake.pages import Call
 from services.intake.qr_page import NOT_QUEUED, posted_with_files
@@ -93,7 +93,7 @@ def _post(call: Call) -> list[dict]:
         stations = set(known.known_station_codes(session))
     sent = photos.sent_files(files)
     taken, errors = photos.read_all(sent, run=tpool.execute) if sent else ([], {})
-    problems = open311.photo_problems(errors)
+    problems = open311.photo_problems(errors) + notices.open311_problems(form)
     try:
         message = open311.submission_from_post(form, categories, stations)
     except open311.Open311Error as exc:  # the text's problems and the photos' in one answer
@@ -103,6 +103,9 @@ def _post(call: Call) -> list[dict]:
     if taken:  # kept before the message is published: the consumer counts them on the issue
         with call.db.transaction() as session:
             photos.store(session, message["submission_id"], taken)
+    if consent := notices.open311_consent(form):
+        with call.db.transaction() as session:
+            notices.record_consent(session, message["submission_id"], consent)
     try:
         return open311.post_answer(call.channel.submit(message))
     except NotQueued as exc:

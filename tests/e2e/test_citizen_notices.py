@@ -344,3 +344,51 @@ def test_the_form_refuses_a_tick_with_nowhere_to_send_and_an_e_mail_without_the_
     assert phone.find_element(By.ID, "notify").is_selected()  # the tick is kept
     assert fits_the_phone(phone)
     shot(phone, f"form-error-en-{stack.backend}")
+
+
+def open311_post(stack, **fields):
+    form = {
+        "api_key": "lianxin-demo-key",
+        "service_code": "health",
+        "attribute[station]": "gwm",
+        "address_string": "广武门街道",
+        **fields,
+    }
+    return requests.post(stack.url("intake", "/open311/v2/requests.json"), data=form, timeout=30)
+
+
+def test_an_open311_client_asks_for_e_mail_notices_with_email_and_attribute_notify(
+    nstack, channels
+):
+    stack, (_, log, box) = nstack, channels
+    refused = open311_post(stack, description="井盖松动", **{"attribute[notify]": "true"})
+    assert refused.status_code == 400 and "attribute[notify]" in refused.text
+    bad = open311_post(
+        stack, description="井盖松动", email="x@example.cn", **{"attribute[notify]": "maybe"}
+    )
+    assert bad.status_code == 400 and "true 或 false" in bad.text
+
+    asked = open311_post(
+        stack,
+        description="小区井盖松动，夜里有人踩空",
+        email="open311-c@example.cn",
+        phone="13700000003",
+        **{"attribute[notify]": "true"},
+    )
+    silent = open311_post(
+        stack, description="小区路口积水，下雨天过不去", email="open311-d@example.cn"
+    )
+    numbers = []
+    for answer in (asked, silent):
+        assert answer.status_code == 201, answer.text
+        numbers.append(answer.json()[0]["service_request_id"])
+    for number in numbers:
+        act(stack, number, "respond", wait_case(stack, number)["member"], note="已安排维修")
+
+    # e-mail only (Open311 asks no SMS consent), once; the client that did not ask: nothing
+    stack.wait_for(lambda: mails(box, "open311-c@example.cn"), timeout=30, what="the e-mail")
+    [mail] = mails(box, "open311-c@example.cn")
+    assert numbers[0] in mail.get_payload(decode=True).decode()
+    assert [e for e in gateway_log(log) if e["to"] == "13700000003"] == []
+    assert [n["channel"] for n in intake_notices(stack, numbers[0])] == ["email"]
+    assert intake_notices(stack, numbers[1]) == [] and mails(box, "open311-d@example.cn") == []

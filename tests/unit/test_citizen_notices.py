@@ -98,6 +98,19 @@ def test_the_forms_checks():
     assert "email" in notices.form_errors({"notify": "1", "email": "a@" + "x" * 200 + ".cn"})
 
 
+def test_open311_asks_for_notices_with_email_and_attribute_notify():
+    flag = notices.OPEN311_FLAG
+    assert notices.open311_problems({}) == []
+    assert notices.open311_consent({"email": "a@example.cn"}) is None  # no flag: not kept
+    assert notices.open311_problems({flag: "false", "email": "a@example.cn"}) == []
+    asked = {flag: "true", "email": "a@example.cn", "phone": "13912345678"}
+    assert notices.open311_problems(asked) == []
+    assert notices.open311_consent(asked) == {"notify": "1", "email": "a@example.cn"}  # no SMS
+    assert notices.open311_problems({flag: "true"})[0].startswith(f"{flag}: 须同时提供 email")
+    assert notices.open311_problems({flag: "maybe"})[0].startswith(f"{flag}: 须为 true 或 false")
+    assert notices.open311_problems({flag: "1", "email": "nope"})[0].startswith("email:")
+
+
 def test_quiet_hours_defer_and_a_failing_channel_is_retried_then_failed(session_of):
     s = session_of("intake")
     knows_member(s)
