@@ -252,7 +252,7 @@ def _bars(labels: list[str], series: dict[str, list[int]], colours: list[str]) -
     screen's width (a phone shows the whole year)."""
     height = 160
     top = max([v for values in series.values() for v in values] + [1])
-    group = max(12 * len(series) + 10, 36)  # room for a month's label (12月) at 14px
+    group = max(12 * len(series) + 10, 42)  # room for a month's label (12月) at 14px
     width = 40 + group * len(labels)
     parts = [
         f'<svg role=img width="100%" style="max-width:{width}px" '
@@ -337,7 +337,8 @@ def _table(report: dict, view: View, table: str) -> str:
             f"<h2 id={table}s>{zh} <span class=en>{en}</span></h2>"
             "<p>暂无数据 <span class=en>No figures</span></p>"
         )
-    sort = view.sort if view.sort and view.sort[0] == table else None
+    # as asked, else by the table's first figure, most first (the busiest stations on top)
+    sort = view.sort if view.sort and view.sort[0] == table else (table, columns[0], True)
     if sort:
         _, key, descending = sort
         if key == "name":
