@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import re
 import time as time_module
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from urllib.parse import quote
 
 from sqlalchemy import select, update
@@ -55,6 +55,7 @@ TEXT = {
 }
 
 ROUND_S = 2  # how often intake's timer sends what is due
+LEASE_S = 120  # a notice being sent is not sent by another process for this long
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 EMAIL_MAX = 200
@@ -230,15 +231,29 @@ def _due(session: Session, now, limit: int, quiet, out: Outcome) -> list[tuple]:
         .order_by(CitizenNotice.id)
         .limit(limit)
     ).all()
-    to_send = []
+    to_send, lease = [], now + timedelta(seconds=LEASE_S)
     for notice, phone, email in rows:
         address = phone if notice.channel == "sms" else email
         if not address:  # the consent was withdrawn or the contact erased since
             notice.status, notice.last_error = "skipped", "没有地址 / no address"
             out.skipped += 1
-            continue
-        to_send.append((notice.id, notice.channel, address, notice.text, notice.key))
+        elif _claim(session, notice.id, now, lease):
+            to_send.append((notice.id, notice.channel, address, notice.text, notice.key))
     return to_send
+
+
+def _claim(session: Session, notice_id: int, now, lease) -> bool:
+    """Take a due notice for this process: several intake processes run the timer, and the one
+    whose UPDATE finds it still due sends it (the others' find it leased). A process that dies
+    while sending leaves it to be sent again once the lease ends (the key keeps it one SMS)."""
+    table = CitizenNotice.__table__
+    taken = session.execute(
+        update(table)
+        .where(table.c.id == notice_id, table.c.status == "pending")
+        .where(table.c.next_attempt_at <= now)
+        .values(next_attempt_at=lease)
+    )
+    return taken.rowcount == 1
 
 
 def list_notices(

@@ -2,7 +2,7 @@
 form's checks, quiet hours and failures recorded (times given, never waited for)."""
 
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from cryptography.fernet import Fernet
 from sqlalchemy import select, text
@@ -11,7 +11,7 @@ from sqlalchemy.orm import sessionmaker
 from services.intake import known, notices, personal
 from services.intake.models import CitizenNotice, Issue, NoticeConsent
 from services.kernel import sealed
-from services.kernel.delivery import DeliverySettings
+from services.kernel.delivery import DeliverySettings, Outcome
 from services.kernel.events import new_event
 from tests.unit.test_intake_rules import GOOD, deliver, knows_member
 
@@ -182,3 +182,21 @@ def test_a_citizen_whose_issue_was_merged_is_told_of_the_main_case_under_their_o
     (notice,) = rows(s)
     assert (notice.tracking_number, notice.kind) == (follower, "closed")
     assert f"受理编号 {follower}" in notice.text and main not in notice.text
+
+
+def test_a_notice_is_taken_by_one_intake_process_only(session_of):
+    s = session_of("intake")
+    knows_member(s)
+    issue(s, "sub-claimed-0008")
+    number = number_of(s, "sub-claimed-0008")
+    with s.begin():
+        notices.on_event(s, routing("issue_responded", number), STATUS)
+    now = datetime.now(UTC) + timedelta(seconds=1)
+    with s.begin():  # one process's round takes it…
+        taken = notices._due(s, now, 10, None, Outcome())
+    with s.begin():  # …another's, at the same moment, finds it leased
+        again = notices._due(s, now, 10, None, Outcome())
+    assert [t[1:3] for t in taken] == [("sms", "13912345678")] and again == []
+    lease_over = now + timedelta(seconds=notices.LEASE_S)
+    with s.begin():  # a process that died while sending: sent again once the lease is over
+        assert len(notices._due(s, lease_over, 10, None, Outcome())) == 1
