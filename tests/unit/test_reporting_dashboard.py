@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from services.kernel.http import ApiError
-from services.reporting import dashboard, event_store, queries
+from services.reporting import dashboard, event_store, exports, queries
 from tests.unit.test_reporting_rules import T0, event, received, registry, routed
 
 CASES = "http://routing.example/office/cases"
@@ -84,6 +84,7 @@ def test_a_whole_year_sums_its_months_and_counts_each_member_once(s):
     report, html = render(s, dashboard.View(year=2026))
     assert report["city"]["reception_days"] == 3 and report["city"]["people_served"] == 146
     assert report["city"]["members_active"] == 2  # m2 active in March and April: once
+    assert report["station"]["jnl"]["satisfaction_rate"] is None  # a year's JSON too
     assert "2026 年全年" in html
 
 
@@ -93,6 +94,10 @@ def test_a_station_nobody_rated_is_null_and_a_dash_not_zero(s):
     assert jnl["satisfaction_rate"] is None and gwm["satisfaction_rate"] == 1.0
     assert jnl["median_minutes_to_first_response"] is None  # kept for the city only
     assert report["member"]["m1"]["members_active"] is None
+    header, *rows = exports.rows(report, "station")  # the workbook's and the CSV's rows
+    jnl_row = dict(zip(header, next(r for r in rows if r[0] == "jnl"), strict=True))
+    assert jnl_row["满意率 Satisfaction rate"] == "" and jnl_row["活跃委员 Members active"] == ""
+    assert jnl_row["委员接待日 Reception days"] == 0  # a count not recorded: 0
     row = re.search(r'<tr data-code="jnl">.*?</tr>', html).group(0)
     cell = re.search(r'<td data-key="satisfaction_rate" data-v="">(.*?)</td>', row).group(1)
     assert cell == "—"
