@@ -346,6 +346,8 @@ SCOPE = {
         "/export/<any(sectors, stations, studios, members, rosters):kind>.<fmt>",
     ): OFFICE,  # fmt: skip
     ("registry", "GET", "/members"): shared("名册检索，不含联系方式 / the roll, no contacts"),
+    ("registry", "GET", "/office/accounts"): OFFICE,
+    ("registry", "GET", "/office/import"): OFFICE,
     ("registry", "GET", "/on-duty"): on_duty,
     ("registry", "GET", "/rosters"): rosters_read,
     ("registry", "GET", "/sectors"): REGISTRY_LISTS,
@@ -366,6 +368,10 @@ SCOPE = {
         "POST",
         "/import/<any(sectors, stations, studios, members, rosters):kind>",
     ): OFFICE,  # fmt: skip
+    ("registry", "POST", "/office/account-active"): OFFICE,
+    ("registry", "POST", "/office/account-password"): OFFICE,
+    ("registry", "POST", "/office/accounts"): OFFICE,
+    ("registry", "POST", "/office/import"): OFFICE,
     ("registry", "POST", "/rosters"): roster_write,
     ("registry", "POST", "/rosters/rotation"): rotation,
     ("reporting", "GET", "/admin/parked"): OFFICE,
