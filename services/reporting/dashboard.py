@@ -87,6 +87,7 @@ DISTRICT_BARS = [  # (figure, colour) per district row
     ("matters_handled", "#2e7d32"),
     ("reception_days", "#1565c0"),
 ]
+TREND = [key for key, _ in DISTRICT_BARS]  # the same figures month by month
 
 STYLE = """
 body{font-family:system-ui,"PingFang SC","Noto Sans CJK SC",sans-serif;margin:0;background:#f5f5f5}
@@ -231,13 +232,14 @@ def _sort_value(key: str, figures: dict):
     return value
 
 
-def _tile(key: str, figures: dict) -> str:
+def _tile(key: str, figures: dict, year_view: bool = False) -> str:
     f = by_key()[key]
+    explain = f.explain.replace("本月", "本年") if year_view else f.explain
     return (
         f'<div class=tile data-key="{key}"><div>{escape(f.name_zh)} '
         f"<span class=en>{escape(f.name_en)}</span></div>"
         f"<div class=value>{_value(key, figures)}</div>"
-        f"<div class=def>{escape(f.explain)}</div>"
+        f"<div class=def>{escape(explain)}</div>"
         f"<details><summary>计算规则 <span class=en>Precise rule</span></summary>"
         f"<div class=rule>{escape(f.definition)}</div></details></div>"
     )
@@ -252,7 +254,7 @@ def _bars(labels: list[str], series: dict[str, list[int]], colours: list[str]) -
     screen's width (a phone shows the whole year)."""
     height = 160
     top = max([v for values in series.values() for v in values] + [1])
-    group = max(12 * len(series) + 10, 42)  # room for a month's label (12月) at 14px
+    group = max(12 * len(series) + 10, 46)  # room for a month's label (12月) at 16px
     width = 40 + group * len(labels)
     parts = [
         f'<svg role=img width="100%" style="max-width:{width}px" '
@@ -268,10 +270,10 @@ def _bars(labels: list[str], series: dict[str, list[int]], colours: list[str]) -
                 f"<title>{escape(name)} {escape(label)}: {values[i]}</title></rect>"
             )
         text, _, under = label.partition("\n")
-        parts.append(f'<text x="{x0}" y="{height + 26}" font-size="14">{escape(text)}</text>')
+        parts.append(f'<text x="{x0}" y="{height + 28}" font-size="16">{escape(text)}</text>')
         if under:
             parts.append(
-                f'<text x="{x0}" y="{height + 44}" font-size="12" fill="#777">{escape(under)}</text>'
+                f'<text x="{x0}" y="{height + 46}" font-size="14" fill="#777">{escape(under)}</text>'
             )
     parts.append(f'<text x="0" y="18" font-size="12">{top}</text></svg>')
     return "".join(parts)
@@ -500,7 +502,7 @@ def page(
     if view is None:
         year, month = map(int, report["month"].split("-"))
         view = View(year=year, month=month)
-    colours = ["#c62828", "#1565c0", "#2e7d32"]
+    colours = [dict(DISTRICT_BARS).get(k, "#777") for k in trend]
     names = {k: f"{by_key()[k].name_zh} {by_key()[k].name_en}" for k in trend}
     trend_chart = _bars(
         _month_labels(trend_months), {names[k]: v for k, v in trend.items()}, colours
@@ -521,9 +523,9 @@ def page(
         f"<nav>{_downloads(view)}</nav>{_picker(view)}</header><main>"
         f"{_balance(balance, view)}{_unknown(balance)}{warning}"
         f"<h2>履职总览 <span class=en>The programme</span></h2>"
-        f"<div class='tiles headline'>{''.join(_tile(k, figures) for k in HEADLINE)}</div>"
+        f"<div class='tiles headline'>{''.join(_tile(k, figures, not view.month) for k in HEADLINE)}</div>"
         f"<h2>问题办理 <span class=en>Cases</span></h2>"
-        f"<div class=tiles>{''.join(_tile(k, figures) for k in KEY_FIGURES)}</div>"
+        f"<div class=tiles>{''.join(_tile(k, figures, not view.month) for k in KEY_FIGURES)}</div>"
         f"<p class=note>“—” 表示该项无法计算（如没有人评价、只按全市统计），不是 0。"
         f"<span class=en>“—” means the figure is undefined here (nobody rated; kept for the"
         f" city only), not 0.</span></p>"

@@ -147,7 +147,7 @@ class ReportingService(ServiceBase):
             else:
                 report = queries.yearly(session, view.year)
                 months = view.months()
-            trend = queries.trend(session, months, ["issues_received", "issues_resolved"])
+            trend = queries.trend(session, months, dashboard.TREND)
             view.names, view.years = queries.names(session), queries.years(session)
         view.cases_url = public_url(self.config, "routing") + "/office/cases"
         balance, view.checked_at = self.snapshot.last()

@@ -57,7 +57,7 @@ def s(session_of):
 def render(s, view):
     report = queries.monthly(s, view.label) if view.month else queries.yearly(s, view.year)
     view.names, view.years, view.cases_url = queries.names(s), queries.years(s), CASES
-    trend = queries.trend(s, view.months(), ["issues_received", "issues_resolved"])
+    trend = queries.trend(s, view.months(), dashboard.TREND)
     return report, dashboard.page(report, view.months(), trend, None, view)
 
 
@@ -85,7 +85,7 @@ def test_a_whole_year_sums_its_months_and_counts_each_member_once(s):
     assert report["city"]["reception_days"] == 3 and report["city"]["people_served"] == 146
     assert report["city"]["members_active"] == 2  # m2 active in March and April: once
     assert report["station"]["jnl"]["satisfaction_rate"] is None  # a year's JSON too
-    assert "2026 年全年" in html
+    assert "2026 年全年" in html and "本年举办的委员接待日场次" in html  # the year's words
 
 
 def test_a_station_nobody_rated_is_null_and_a_dash_not_zero(s):
