@@ -307,11 +307,11 @@ def show(call: Call, kind: str, code: str) -> Response:
 def posted_with_files(request):
     """The posted form and its files; (None, None) when it is too large. Only a multipart post
     (the form with its photos) may be up to ``photos.MAX_UPLOAD_BYTES`` (the route's
-    ``max_body``), each text field in it at most ``MAX_BODY_BYTES``; any other post keeps the
-    pages' cap of ``MAX_BODY_BYTES``."""
+    ``max_body``; Werkzeug holds at most 500 KB of it in memory, its default
+    ``max_form_memory_size``, and the schema's lengths apply to each field); any other post
+    keeps the pages' cap of ``MAX_BODY_BYTES``."""
     multipart = request.mimetype == "multipart/form-data"
     request.max_content_length = photos.MAX_UPLOAD_BYTES if multipart else MAX_BODY_BYTES
-    request.max_form_memory_size = MAX_BODY_BYTES
     try:
         return request.form, request.files
     except RequestEntityTooLarge:

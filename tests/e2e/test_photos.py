@@ -169,7 +169,7 @@ def test_bad_files_on_the_qr_form_are_refused_by_name_with_the_text_kept(stack):
         fields = {"category": "hazard", "description": words, "place": "团结新村", "phone": ""}
         r = post_form(citizen, "/q/station/gwm", fields, [("media", (name, data, "image/jpeg"))])
         assert r.status_code == 400, (what, r.status_code, r.text[:300])
-        errors = re.findall(r'<p class="error" data-field="media">([^<]+)</p>', r.text)
+        errors = re.findall(r'<p class="error" data-field="media"[^>]*>([^<]+)</p>', r.text)
         assert errors and message in errors[0] and name in errors[0], (what, errors)
         assert " / " in errors[0]  # Chinese, then English
         assert f">{words}</textarea>" in r.text and 'value="团结新村"' in r.text, what
