@@ -35,6 +35,15 @@ def gps_jpeg(size=(1600, 1200), colour=(200, 40, 40), orientation=6) -> bytes:
     return data
 
 
+def heic(size) -> bytes:
+    from pillow_heif import register_heif_opener
+
+    register_heif_opener()
+    out = io.BytesIO()
+    Image.new("RGB", size, (90, 160, 30)).save(out, "HEIF")
+    return out.getvalue()
+
+
 def png_bomb() -> bytes:
     """A small PNG that declares 30000 × 30000 pixels (2.7 GB once decoded)."""
 
@@ -194,13 +203,14 @@ def test_open311_post_takes_media_and_get_gives_the_guarded_media_url(stack):
     files = [
         ("media", ("a.jpg", gps_jpeg((640, 480)), "image/jpeg")),
         ("media2", ("b.jpg", gps_jpeg((480, 640), orientation=1), "image/jpeg")),
+        ("media3", ("c.heic", heic((400, 300)), "image/heic")),  # an iPhone's
     ]
     r = requests.post(stack.url("intake", "/open311/v2/requests.json"), data=report, files=files, timeout=60)  # fmt: skip
     assert r.status_code == 201, r.text
     number = r.json()[0]["service_request_id"]
-    assert wait_case(stack, number)["photos"] == 2
-    for data in kept_photos(stack, number):
-        assert_no_metadata(data)
+    assert wait_case(stack, number)["photos"] == 3
+    sizes = [assert_no_metadata(data).size for data in kept_photos(stack, number)]
+    assert sizes == [(480, 640), (480, 640), (400, 300)]  # the HEIC kept as a JPEG too
     [one] = requests.get(
         stack.url("intake", f"/open311/v2/requests/{number}.json"), timeout=10
     ).json()
