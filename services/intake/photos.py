@@ -29,13 +29,14 @@ from __future__ import annotations
 import io
 import warnings
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 from PIL import Image, ImageOps, UnidentifiedImageError
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, exists, func, select
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
-from services.intake.models import Issue, Photo
+from services.intake.models import Issue, Photo, Submission
 from services.kernel.http import not_found
 
 try:  # HEIC/HEIF (iPhones' default): only when pillow-heif is installed and works
@@ -57,6 +58,8 @@ MAX_PIXELS = 64_000_000
 """Declared width × height a photo may have (a 108 MP phone is refused; 50 MP is taken)."""
 LONG_SIDE = 2048
 THUMB_SIDE = 320
+KEEP_UNSENT = timedelta(days=30)
+"""How long photos of a QR form that was never sent are kept (:func:`prune_unsent`)."""
 QUALITY = 85
 FORMATS = {"JPEG": "JPEG", "PNG": "PNG", "HEIF": "HEIC", "HEIC": "HEIC"}
 FIELD = "media"
@@ -255,3 +258,14 @@ def response(data: bytes) -> Response:
     answer.headers["Cache-Control"] = "private, no-store"
     answer.headers["X-Content-Type-Options"] = "nosniff"
     return answer
+
+
+def prune_unsent(session: Session, now: datetime | None = None) -> int:
+    """Delete the photos of forms given up: stored more than :data:`KEEP_UNSENT` ago under a
+    submission id that neither made an issue nor reached intake as a submission (a rejected one
+    keeps its photos, as it keeps its body). Returns how many were deleted."""
+    cutoff = (now or datetime.now(UTC)) - KEEP_UNSENT
+    made = exists().where(Issue.submission_id == Photo.submission_id)
+    received = exists().where(Submission.submission_id == Photo.submission_id)
+    gone = session.execute(delete(Photo).where(Photo.stored_at < cutoff, ~made, ~received))
+    return gone.rowcount or 0

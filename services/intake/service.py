@@ -135,6 +135,12 @@ class IntakeService(ServiceBase):
         with self.db.transaction() as session:
             throttle.prune(session)
 
+    @timer(interval=3600)
+    def prune_photos(self):
+        """Photos of QR forms never sent, after 30 days (``photos.prune_unsent``)."""
+        with self.db.transaction() as session:
+            photos.prune_unsent(session)
+
     # -- intake's API ------------------------------------------------------------------------------
 
     @http("GET", "/categories")
