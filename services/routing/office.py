@@ -41,6 +41,7 @@ from services.routing.workdays import CHINA
 PAGE_SIZE = 50
 MAX_PAGE = 10_000
 EXPORT_MAX = 10_000  # rows of a workbook; the file says when there were more
+COUNT_CAP = 10_000  # a list counts its matches up to this ("10000+ 件"): pages stop there
 CODE_FILTERS = ("district", "station", "studio", "member", "sector", "category")
 CODE_LEN = 40
 COLOURS = {"red": ("红", "超期"), "yellow": ("黄", "即将到期"), "green": ("绿", "正常")}
@@ -271,15 +272,32 @@ def statement(session: Session, reach: Reach, f: dict):
     return select(Case).where(*where).order_by(*_order(f["sort"]))
 
 
+def count(session: Session, where: list) -> tuple[int, bool]:
+    """How many cases match, counted up to :data:`COUNT_CAP` (and whether there are more): a
+    common word in a million cases would otherwise cost a count of every match per page."""
+    limited = select(Case.tracking_number).where(*where).limit(COUNT_CAP + 1)
+    counted = session.scalar(select(func.count()).select_from(limited.subquery()))
+    return min(counted, COUNT_CAP), counted > COUNT_CAP
+
+
 def find(session: Session, reach: Reach, f: dict) -> dict:
-    """One page of the list: the cases (summaries with the member's name), the total, pages."""
-    query = statement(session, reach, f)
-    total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
+    """One page of the list: the cases (summaries with the member's name), the total (up to
+    :data:`COUNT_CAP`, ``total_more`` when there are more), the pages."""
+    conditions = _conditions(reach, f)
+    where = _searched(session, conditions, f["q"])
+    total, more = count(session, where)
     pages = max(1, math.ceil(total / PAGE_SIZE))
     page = min(f["page"], pages)
+    if more and f["q"] and not search.is_short(f["q"]) and f["sort"] == "received":
+        # many matches: newest first along the receipt index, each checked against the index's
+        # matches, stops after a page (instead of sorting every match)
+        dialect = session.get_bind().dialect.name
+        where = [*conditions, search.condition(dialect, f["q"], many=True)]
+    query = select(Case).where(*where).order_by(*_order(f["sort"]))
     rows = session.scalars(query.offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE)).all()
     return {
         "total": total,
+        "total_more": more,
         "page": page,
         "pages": pages,
         "page_size": PAGE_SIZE,
@@ -413,7 +431,7 @@ def workbook(session: Session, reach: Reach, f: dict) -> bytes:
     from openpyxl import Workbook
 
     query = statement(session, reach, f)
-    total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
+    total, more = count(session, _searched(session, _conditions(reach, f), f["q"]))
     rows = session.scalars(query.limit(EXPORT_MAX)).all()
     cases = _named(session, [views._summary(c) for c in rows])
     categories = catalogue.load()["categories"]
@@ -439,9 +457,9 @@ def workbook(session: Session, reach: Reach, f: dict) -> bytes:
         sheet.append(values)
     about = book.create_sheet("说明 about")
     about.append(["筛选条件 filters", query_string(f) or "（无 none）"])
-    about.append(["符合条件 matching", total])
+    about.append(["符合条件 matching", f"{total}+" if more else total])
     about.append(["已导出 exported", len(cases)])
-    if total > EXPORT_MAX:
+    if more:
         about.append(
             [
                 f"只导出前{EXPORT_MAX}件，请缩小筛选范围",

@@ -206,9 +206,10 @@ def list_page(
         )
     if found is not None:
         export = office.query_string(f, page=1)
+        total = f"{found['total']}+" if found.get("total_more") else str(found["total"])
         body.append(
-            f"<div class=summary><span id=total>共 {found['total']} 件 "
-            f"<span class=en>{found['total']} cases</span> · 第 {found['page']}/"
+            f"<div class=summary><span id=total>共 {total} 件 "
+            f"<span class=en>{total} cases</span> · 第 {found['page']}/"
             f'{found["pages"]} 页</span><a id=export href="cases.xlsx?{escape(export)}">'
             f"导出 Excel <span class=en>export (at most {office.EXPORT_MAX} rows)</span></a></div>"
         )
@@ -218,6 +219,13 @@ def list_page(
                 f"{office.search.SHORT_SCAN} 件案件；三个字以上查全部。"
                 "<span class=en>A 1–2 character search looks through the newest "
                 f"{office.search.SHORT_SCAN} cases only; 3 or more search them all.</span></div>"
+            )
+        if found.get("total_more"):
+            body.append(
+                f"<div class=notice id=more>超过 {office.COUNT_CAP} 件，只列出最新的 "
+                f"{office.COUNT_CAP} 件，请加筛选条件缩小范围。<span class=en>More than "
+                f"{office.COUNT_CAP} cases match: the newest {office.COUNT_CAP} are listed; "
+                "narrow the filters.</span></div>"
             )
         rows = [_row(c) for c in found["cases"]]
         body.append(

@@ -43,8 +43,11 @@ def _like_pattern(q: str) -> str:
     return f"%{escaped}%"
 
 
-def condition(dialect: str, q: str) -> ColumnElement[bool]:
-    """Cases whose words contain ``q`` (3+ characters: through the index)."""
+def condition(dialect: str, q: str, many: bool = False) -> ColumnElement[bool]:
+    """Cases whose words contain ``q`` (3+ characters: through the index). ``many``: the caller
+    knows there are many matches and reads them newest first: on SQLite the case's number is
+    then looked up in the matches (``number || ''`` keeps the planner on the receipt index, which
+    stops after a page) instead of fetching and sorting every match."""
     if dialect == "sqlite":
         phrase = '"' + q.replace('"', '""') + '"'
         hits = (
@@ -52,7 +55,10 @@ def condition(dialect: str, q: str) -> ColumnElement[bool]:
             .select_from(text("case_search"))
             .where(text("case_search MATCH :phrase").bindparams(phrase=phrase))
         )
-        return Case.tracking_number.in_(hits)
+        number = (
+            Case.tracking_number.op("||")(literal_column("''")) if many else Case.tracking_number
+        )
+        return number.in_(hits)
     return WORDS.ilike(_like_pattern(q), escape="\\")
 
 

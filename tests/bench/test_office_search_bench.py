@@ -52,31 +52,31 @@ def percentile(values, p):
 def fill(engine) -> None:
     rnd = random.Random(18)
     start = datetime(2024, 1, 1, tzinfo=UTC)
-    rows = []
-    for i in range(CASES):
-        words = "，".join(rnd.sample(PHRASES, 2))
-        if i % 1000 == 500:
-            words = f"{words}，{RARE}"
-        rows.append(
-            {
-                "tracking_number": f"LX{i:010d}",
-                "station_code": f"s{rnd.randrange(126):03d}",
-                "category": "property",
-                "channel": "qr",
-                "description": words,
-                "place": f"{rnd.randrange(1, 40)}号楼",
-                "status": rnd.choice(["assigned", "responded", "resolved"]),
-                "member_code": f"m{rnd.randrange(2200):04d}",
-                "received_at": start + timedelta(minutes=i * 17),
-                "colour": "green",
-                "handoffs": 0,
-                "reopens": 0,
-                "version": 1,
-            }
-        )
     with engine.begin() as c:
-        for chunk in range(0, len(rows), 5000):
-            c.execute(insert(Case), rows[chunk : chunk + 5000])
+        for chunk in range(0, CASES, 5000):
+            rows = []
+            for i in range(chunk, min(CASES, chunk + 5000)):
+                words = "，".join(rnd.sample(PHRASES, 2))
+                if i % 1000 == 500:
+                    words = f"{words}，{RARE}"
+                rows.append(
+                    {
+                        "tracking_number": f"LX{i:010d}",
+                        "station_code": f"s{rnd.randrange(126):03d}",
+                        "category": "property",
+                        "channel": "qr",
+                        "description": words,
+                        "place": f"{rnd.randrange(1, 40)}号楼",
+                        "status": rnd.choice(["assigned", "responded", "resolved"]),
+                        "member_code": f"m{rnd.randrange(2200):04d}",
+                        "received_at": start + timedelta(minutes=i * 17),
+                        "colour": "green",
+                        "handoffs": 0,
+                        "reopens": 0,
+                        "version": 1,
+                    }
+                )
+            c.execute(insert(Case), rows)
         if engine.dialect.name == "postgresql":
             c.execute(text("ANALYZE cases"))
 

@@ -265,3 +265,19 @@ def test_the_station_page_links_to_the_list_with_its_station():
 def test_a_masked_number_shows_as_stars_only(s):
     assert numbers(s, q="139****5678") == ["LX1"]  # what the words hold, masked
     assert numbers(s, q="*") == ["LX1"]  # a 1-character query: the bounded LIKE, literally
+
+
+def test_a_count_above_the_cap_is_said_so_and_the_newest_come_first(s, monkeypatch):
+    for i in range(110):
+        issue(s, f"LP{i:03d}", "gwm", "property", f"第{i}号楼电梯坏了",
+              received=T0 + timedelta(minutes=i))  # fmt: skip
+    s.commit()
+    monkeypatch.setattr(office, "COUNT_CAP", 30)
+    reach = office.reach_of(s, OFFICE)
+    found = office.find(s, reach, args(q="电梯坏了"))
+    assert (found["total"], found["total_more"], found["pages"]) == (30, True, 1)
+    # read along the receipt index (SQLite: the number looked up in the matches): same order
+    newest = [f"LP{i:03d}" for i in range(109, 59, -1)]
+    assert [c["tracking_number"] for c in found["cases"]] == newest
+    html = office_pages.list_page(args(q="电梯坏了"), found, office.pickers(s, reach))
+    assert "共 30+ 件" in html and "超过 30 件" in html
