@@ -357,9 +357,11 @@ def duty_page(
     sign_out: str | None = None,
     name: str | None = None,
     call_base: str | None = None,
+    office: bool = False,
 ) -> str:
     """The member's page: the open cases with their actions, or (``view="closed"``) ``past``,
-    the closed cases and those handed on, without actions."""
+    the closed cases and those handed on, without actions. ``office``: the office is looking,
+    and gets a link to all of the member's cases in its case list."""
     closed = view == "closed"
     shown = (past or []) if closed else cases
     counts = (len(cases), None if past is None else len(past))
@@ -369,8 +371,17 @@ def duty_page(
         f"Duty list of {name or member}",
         [_card(c, with_actions=not closed, call_base=call_base) for c in shown],
         sign_out=sign_out,
-        tabs=_tabs("closed" if closed else "open", *counts),
+        tabs=_tabs("closed" if closed else "open", *counts)
+        + (_office_member_link(member) if office else ""),
         empty=("暂无已办结的案件", "No closed cases") if closed else ("暂无案件", "No open cases"),
+    )
+
+
+def _office_member_link(member: str) -> str:
+    """The office's case list with this member chosen (office_pages.py)."""
+    return (
+        f'<div class=filters><a id=office-cases href="../office/cases?member={quote(member)}">'
+        "案件查询：该委员的全部案件 <span class=en>all of this member's cases</span></a></div>"
     )
 
 

@@ -180,7 +180,14 @@ class RoutingService(ServiceBase):
         sign_out = self._sign_out(request)
         call = public_url(self.config, "intake")
         page = duty_page(
-            code, cases, past=past, view=view, sign_out=sign_out, name=name, call_base=call
+            code,
+            cases,
+            past=past,
+            view=view,
+            sign_out=sign_out,
+            name=name,
+            call_base=call,
+            office=current(request).is_office,
         )
         return page_response(page)
 

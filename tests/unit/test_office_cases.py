@@ -281,3 +281,10 @@ def test_a_count_above_the_cap_is_said_so_and_the_newest_come_first(s, monkeypat
     assert [c["tracking_number"] for c in found["cases"]] == newest
     html = office_pages.list_page(args(q="电梯坏了"), found, office.pickers(s, reach))
     assert "共 30+ 件" in html and "超过 30 件" in html
+
+
+def test_the_office_sees_a_link_to_the_members_cases_on_the_duty_page():
+    from services.routing import pages
+
+    assert 'href="../office/cases?member=m003"' in pages.duty_page("m003", [], office=True)
+    assert "office/cases" not in pages.duty_page("m003", [])  # a member may not open the list
