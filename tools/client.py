@@ -23,7 +23,10 @@ EXCHANGE = "lianxin.intake"
 
 class SubmissionClient:
     def __init__(self, amqp_uri: str):
-        self.connection = pika.BlockingConnection(pika.URLParameters(amqp_uri))
+        """``amqp_uri``: one broker, or the nodes of a cluster separated by ``;`` (as kombu
+        takes them): the first that answers is used."""
+        nodes = [pika.URLParameters(uri) for uri in amqp_uri.split(";") if uri.strip()]
+        self.connection = pika.BlockingConnection(nodes)
         self.channel = self.connection.channel()
         self.channel.confirm_delivery()
 

@@ -67,7 +67,12 @@ def make_engine(url: str, pool_size: int = 20, checkpoint_elsewhere: bool = Fals
         return engine
     if parsed.get_backend_name() == "postgresql":
         _make_psycopg2_green()
-    return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+    # A server that does not answer at all (a host gone, a partition) fails a connection in
+    # seconds, not after the system's TCP timeout: the inbox's outage check relies on it.
+    args = {} if "connect_timeout" in parsed.query else {"connect_args": {"connect_timeout": 10}}
+    return create_engine(
+        url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, **args
+    )
 
 
 class SharedEngine(SharedExtension):

@@ -20,6 +20,13 @@ A service whose messages carry personal data (intake) makes its inbox with ``sea
 parked bodies are then sealed at rest (``services.kernel.sealed``) and listed through its
 ``redact`` function (the body with the personal data masked), never whole.
 
+A failure while the service's own database does not answer (down, restarting, unreachable:
+a ``SELECT 1`` on a fresh connection fails too) is not the message's fault and costs it no
+attempt: :class:`DatabaseUnavailable` leaves the worker, and the consumer puts the message back
+on its queue after a pause (``retry.requeue_delay_s``), as long as the outage lasts. Without
+this a restart of PostgreSQL parked every message in flight once its few retries ran out
+(tests/deploy/test_restarts.py showed it).
+
 The record of handled messages is kept ``inbox.keep_processed_days`` (a redelivery, a retried
 relay or a client resending comes within minutes; a month is a wide margin), then pruned by
 :meth:`Inbox.prune_processed`, which every service runs hourly.
@@ -60,6 +67,12 @@ _HANDLED = select(_PROCESSED.c.message_id, _PROCESSED.c.body_hash).where(
 _RECORD_HANDLED = insert(_PROCESSED)
 
 DUPLICATE = "duplicate"
+
+
+class DatabaseUnavailable(Exception):
+    """The handler failed while the service's database did not answer: requeue, no attempt."""
+
+
 RETRYING = "retrying"
 PARKED = "parked"
 CONFLICT = "conflict"  # a message id seen before, with another body: parked, not handled
@@ -320,7 +333,11 @@ class Inbox(DependencyProvider):
         )
 
     def fail(self, delivery: Delivery, exc: Exception) -> str:
-        """Retry after the next back-off step, or park after the last one."""
+        """Retry after the next back-off step, or park after the last one; or, while the
+        database does not answer, :class:`DatabaseUnavailable` (the message goes back to its
+        queue after a pause, its attempts untouched)."""
+        if not self.database_answers():
+            raise DatabaseUnavailable(f"{delivery.queue}: the database does not answer") from exc
         attempt = delivery.attempts + 1
         error = "".join(traceback.format_exception_only(type(exc), exc)).strip()
         if attempt <= len(self.delays_ms):
@@ -329,6 +346,15 @@ class Inbox(DependencyProvider):
         log.error("handler for %s failed %d times; parked: %s", delivery.queue, attempt, error)
         self._park(delivery, attempt, exc)
         return PARKED
+
+    def database_answers(self) -> bool:
+        """Whether a fresh connection to the service's database answers ``SELECT 1`` now."""
+        try:
+            with self.db.engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+            return True
+        except Exception:  # any failure to reach it is the answer
+            return False
 
     def _retry_later(self, delivery: Delivery, attempt: int, error: str) -> None:
         """Send the message to the delay queue of its attempt; it comes back by itself."""

@@ -16,7 +16,6 @@ import logging
 from kombu import Connection
 from nameko.dependency_providers import Config
 from nameko.extensions import DependencyProvider
-from nameko.rpc import rpc
 from nameko.timer import timer
 from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import text
@@ -29,6 +28,7 @@ from services.kernel.http import flag_arg, int_arg, invalid, json_response, not_
 from services.kernel.inbox import MAX_REASON_CHARS, Inbox
 from services.kernel.messaging import ReliableConsumer
 from services.kernel.outbox import OutboxRelay
+from services.kernel.rpc import rpc
 from services.kernel.settings import kernel_settings
 from services.kernel.web import http
 

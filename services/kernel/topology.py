@@ -131,6 +131,22 @@ def declare(connection: Connection, delays_ms, stations=()) -> None:
         queue(channel).declare()
 
 
+def ensure_quorum_queue(amqp_uri: str, name: str) -> None:
+    """Declare ``name`` as a durable quorum queue; a classic queue of that name left by an
+    older release (nameko's own RPC queues were classic) is deleted and declared again. Only
+    for queues whose messages may be lost on the switch: an RPC request in it times out at its
+    caller, which is what a request to a stopped service does anyway."""
+    from amqp.exceptions import PreconditionFailed
+
+    with Connection(amqp_uri, connect_timeout=5) as conn:
+        try:
+            conn.channel().queue_declare(name, durable=True, auto_delete=False, arguments=QUORUM)
+        except PreconditionFailed:
+            log.warning("queue %s was not a quorum queue: declared again as one", name)
+            conn.channel().queue_delete(name)
+            conn.channel().queue_declare(name, durable=True, auto_delete=False, arguments=QUORUM)
+
+
 def declare_with_retry(amqp_uri: str, delays_ms, stations=(), attempts: int | None = None) -> None:
     """Declare the topology, waiting for the broker with back-off (forever if attempts is None)."""
     n = 0

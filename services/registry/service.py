@@ -9,12 +9,12 @@ from __future__ import annotations
 from datetime import date
 
 from marshmallow import ValidationError
-from nameko.rpc import rpc
 from werkzeug.wrappers import Response
 
 from services.kernel import auth
 from services.kernel.auth import guard, public
 from services.kernel.http import flag_arg, json_response
+from services.kernel.rpc import rpc
 from services.kernel.service import ServiceBase
 from services.kernel.settings import Settings
 from services.kernel.web import http

@@ -9,7 +9,6 @@ number and lookup code; routing never sees lookup codes.
 from __future__ import annotations
 
 from marshmallow import ValidationError
-from nameko.rpc import rpc
 from werkzeug.wrappers import Response
 
 from services.kernel import topology
@@ -17,6 +16,7 @@ from services.kernel.auth import current, guard, public_url, sign_in_url
 from services.kernel.events import parse_event
 from services.kernel.http import ApiError, json_response, read_json
 from services.kernel.messaging import consume_reliably
+from services.kernel.rpc import rpc
 from services.kernel.service import ServiceBase
 from services.kernel.settings import Settings
 from services.kernel.web import http
