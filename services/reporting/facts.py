@@ -37,6 +37,7 @@ CASE_DEFAULTS = {
     "handled": False,
     "merged_into": None,
     "served": False,
+    "closed_unresolved": False,
 }
 
 
@@ -53,11 +54,12 @@ class Case:
     __slots__ = ("tracking_number", "received_month", "received_at", "station", "district")
     __slots__ += ("channel", "category", "member", "member_level", "member_sector")
     __slots__ += ("first_response_minutes", "rated", "handled", "merged_into", "served")
+    __slots__ += ("closed_unresolved",)
 
     def __init__(self, tracking_number, received_month, received_at, station, district, channel,
                  category, member=None, member_level=None, member_sector=None,
                  first_response_minutes=None, rated=False, handled=False, merged_into=None,
-                 served=False):  # fmt: skip
+                 served=False, closed_unresolved=False):  # fmt: skip
         self.tracking_number, self.received_month = tracking_number, received_month
         self.received_at, self.station, self.district = received_at, station, district
         self.channel, self.category, self.member = channel, category, member
@@ -68,6 +70,7 @@ class Case:
             handled,
         )
         self.merged_into, self.served = merged_into, served
+        self.closed_unresolved = closed_unresolved  # counted in cohort_closed_unresolved
 
 
 CASE_COLUMNS = Case.__slots__

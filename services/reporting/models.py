@@ -90,6 +90,8 @@ class CaseFact(Base):
     # merged (合并办理): the case this report follows; its reporter is served by that matter
     merged_into: Mapped[str | None] = mapped_column(String(32), index=True)
     served: Mapped[bool] = mapped_column(Boolean, default=False)  # counted in reporters_served
+    # counted in cohort_closed_unresolved (an issue closed unresolved twice counts once)
+    closed_unresolved: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class StationDim(Base):

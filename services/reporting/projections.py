@@ -161,6 +161,8 @@ def _counted(metric: str, cohort: str | None = None, on_time: str | None = None)
             facts.bump(fact.received_month, cohort, keys)
             if on_time and p.get("on_time"):
                 facts.bump(fact.received_month, on_time, keys)
+        if metric == "issues_closed_unresolved":
+            fact.closed_unresolved = True
         if metric == "issues_resolved" and not fact.handled:
             fact.handled = True
             facts.bump(month, "matters_handled", keys)
@@ -177,12 +179,14 @@ def _counted(metric: str, cohort: str | None = None, on_time: str | None = None)
 def _first(fact, metric: str) -> bool:
     """Whether this milestone is the issue's first of its kind (read before the handler marks
     it: ``first_response_minutes`` is set at the first response, ``handled`` at the first
-    resolution). A closing unresolved has no mark: reopened and closed again, it counts again
-    in ``cohort_closed_unresolved`` (which no rate divides by)."""
+    resolution, ``closed_unresolved`` at the first closing unresolved: reopened and closed
+    again, the issue is counted in ``issues_closed_unresolved`` again, in the cohort once)."""
     if metric == "issues_responded":
         return fact.first_response_minutes is None
     if metric == "issues_resolved":
         return not fact.handled
+    if metric == "issues_closed_unresolved":
+        return not fact.closed_unresolved
     return True
 
 
