@@ -167,11 +167,13 @@ def _history(case: dict) -> str:
         return ""
     items = []
     for s in steps:
-        name = lifecycle.ACTION_NAMES.get(s["action"], s["action"])
+        name, action = lifecycle.ACTION_NAMES.get(s["action"], s["action"]), s["action"]
+        if action == "rate" and s.get("to") in lifecycle.OPEN:  # 不满意: the case reopened
+            name, action = "评价不满意，重新办理", "rated unsatisfied: reopened"
         to = lifecycle.STATUS_NAMES.get(s.get("to") or "", s.get("to") or "")
         note = f"<span class=note>{escape(s['note'])}</span>" if s.get("note") else ""
         items.append(
-            f"<li>{_when(s['at'])} <b>{escape(name)}</b> <span class=en>{escape(s['action'])}"
+            f"<li>{_when(s['at'])} <b>{escape(name)}</b> <span class=en>{escape(action)}"
             f"</span> · {escape(s['actor'])} → {escape(to)}{note}</li>"
         )
     return (

@@ -210,8 +210,10 @@ def test_the_whole_road_from_the_citizen_to_the_member_and_back(stack, phone, tm
     assert WORDS in card.text and card.find_elements(By.CSS_SELECTOR, "button[data-action=respond]")
     card.find_element(By.CSS_SELECTOR, ".history-box summary").click()  # the history, unfolded
     history = card.find_element(By.CSS_SELECTOR, "ol.history").text
-    # the last step: the citizen's rating, which put the case back to 已派单, with their words
-    assert "评价 rate · citizen → 已派单" in history and history.endswith("另一盏还是不亮"), history
+    # the last step: the citizen's 不满意, named as the reopening it was, back to 已派单, with
+    # their words
+    assert "评价不满意，重新办理 rated unsatisfied: reopened · citizen → 已派单" in history, history
+    assert history.endswith("另一盏还是不亮"), history
     WebDriverWait(phone, 20).until(lambda _: thumbnail_loaded(phone, card))
     shot(phone, "7-duty-reopened")
 
