@@ -378,8 +378,17 @@ def submit(call: Call, kind: str, code: str) -> Response:
         result = call.channel.submit(message)
     except NotQueued:  # the citizen's text stays in the form; sending it again is safe
         return view.answer(again, {"_form": [NOT_QUEUED]}, 503)
+    notify = [
+        way for way, given in (("sms", bool(form.get("phone"))), ("email", bool(form.get("email"))))
+        if form.get("notify") and given
+    ]  # fmt: skip
     return result_page(
-        call, result, view.lang, same=bool(message.get("same_as")), photos_sent=attached
+        call,
+        result,
+        view.lang,
+        same=bool(message.get("same_as")),
+        photos_sent=attached,
+        notify=notify,
     )
 
 
@@ -432,10 +441,16 @@ def receipt_facts(call: Call, number: str, wait: float = RECEIPT_WAIT_S) -> dict
 
 
 def result_page(
-    call: Call, result: dict, lang: str, same: bool = False, photos_sent: int = 0
+    call: Call,
+    result: dict,
+    lang: str,
+    same: bool = False,
+    photos_sent: int = 0,
+    notify: list[str] | None = None,
 ) -> Response:
     """The result of a submission. Photos are never shown here (a public page): only how many
-    went with the report."""
+    went with the report. ``notify``: the ways the citizen asked to be told of the answer
+    (``sms``, ``email``), said back to them (the address itself is not shown)."""
     status = 202 if result["status"] == "pending" else 200
     receipt = receipt_id(call.config, result["submission_id"]) if status == 202 else None
     facts = None
@@ -449,6 +464,7 @@ def result_page(
         receipt=receipt,
         same=same,
         photos_sent=photos_sent,
+        notify=notify or [],
         switch_url=switch_url(call.request, lang),
     )
     return html_response(body, status)

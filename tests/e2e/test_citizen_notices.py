@@ -232,6 +232,9 @@ def test_a_citizen_who_ticked_is_told_once_per_step_and_one_who_did_not_never(
         phone.find_element(By.ID, "new-problem").click()
     number_a = after_click(phone, "tracking-number").text
     code_a = phone.find_element(By.ID, "lookup-code").text
+    # the receipt says how the citizen will be told (not the addresses themselves)
+    told = phone.find_element(By.ID, "notify-chosen").text
+    assert "通过短信和电子邮件通知您" in told and PHONE_A not in told, told
 
     # Citizen B leaves a phone for the member to call back, but does not tick the notices.
     page = Citizen(stack).post(
@@ -244,6 +247,7 @@ def test_a_citizen_who_ticked_is_told_once_per_step_and_one_who_did_not_never(
     )
     assert page.status_code == 200, page.text
     assert 'id="tracking-number"' in page.text
+    assert 'id="notify-chosen"' not in page.text  # no tick: no promise of a notice
 
     member = wait_case(stack, number_a)["member"]
     b_number = page.text.split('id="tracking-number">')[1].split("<")[0]
