@@ -44,6 +44,14 @@ STATIONS = [
     ("ytl", "银滩路街道委员工作站", "安宁区", "street"),
     ("sp", "树屏产业园委员工作站", "永登县", "park"),
 ]
+# Approximate WGS-84 points of those streets and the park (demo data, a few hundred metres off)
+POINTS = {
+    "gwm": (36.0585, 103.8470),
+    "jnl": (36.1020, 103.7250),
+    "jql": (36.0570, 103.8290),
+    "ytl": (36.0890, 103.7480),
+    "sp": (36.4000, 103.6400),
+}
 
 # code, name, level, sector, district, [(station, role)]
 MEMBERS = [
@@ -70,9 +78,9 @@ def load(session) -> int:
     for code, name in SECTORS:
         changed += save_sector(session, {"code": code, "name": name})[1]
     for code, name, district, kind in STATIONS:
-        changed += save_station(
-            session, {"code": code, "name": name, "district": district, "kind": kind}
-        )[1]
+        lat, lng = POINTS[code]
+        record = {"code": code, "name": name, "district": district, "kind": kind}
+        changed += save_station(session, record | {"lat": lat, "lng": lng})[1]
     for code, name, level, sector, district, stations in MEMBERS:
         changed += save_member(
             session,

@@ -110,6 +110,39 @@ TERMS = {
 SLOTS = ("am", "pm")
 
 
+# Where each district's stations are put: a box (lat from–to, lng from–to, WGS-84) around the
+# district's built-up centre, so every demo point lies inside its district (approximate centres:
+# 城关区 36.06N 103.83E, 七里河区 36.07N 103.78E, 西固区 36.09N 103.63E, 安宁区 36.10N 103.72E,
+# 红古区 36.34N 102.86E, 永登县 36.74N 103.26E, 皋兰县 36.33N 103.95E, 榆中县 35.85N 104.11E,
+# 兰州新区 36.50N 103.67E).
+DISTRICT_BOXES = {
+    "城关区": (36.045, 36.072, 103.80, 103.92),
+    "七里河区": (35.98, 36.065, 103.745, 103.79),
+    "西固区": (36.075, 36.115, 103.58, 103.68),
+    "安宁区": (36.092, 36.118, 103.69, 103.76),
+    "红古区": (36.31, 36.37, 102.80, 102.92),
+    "永登县": (36.68, 36.79, 103.20, 103.31),
+    "皋兰县": (36.29, 36.37, 103.91, 104.00),
+    "榆中县": (35.81, 35.89, 104.04, 104.17),
+    "兰州新区": (36.46, 36.55, 103.61, 103.72),
+}
+
+
+def place(code: str, district: str, seed: int = SEED) -> tuple[float, float]:
+    """A demo point for ``code`` inside ``district``'s box: the same for the same seed and code,
+    whatever else the generator draws (its own random stream)."""
+    rng = random.Random(f"{seed}-place-{code}")
+    lat_lo, lat_hi, lng_lo, lng_hi = DISTRICT_BOXES[district]
+    return round(rng.uniform(lat_lo, lat_hi), 5), round(rng.uniform(lng_lo, lng_hi), 5)
+
+
+def _placed(specs: list[dict], seed: int) -> None:
+    """Coordinates for every spec: the small set's known points, a point in its district else."""
+    for spec in specs:
+        known = demo.POINTS.get(spec["code"]) if "sectors" not in spec else None
+        spec["lat"], spec["lng"] = known or place(spec["code"], spec["district"], seed)
+
+
 def _name(rng: random.Random) -> str:
     return rng.choice(SURNAMES) + "".join(rng.choice(GIVEN) for _ in range(rng.choice((1, 2))))
 
@@ -337,6 +370,8 @@ def generate(seed: int = SEED) -> dict:
     stations = _station_specs(rng)
     studios = _studio_specs(rng, stations)
     members = _member_specs(rng, stations, studios)
+    _placed(stations, seed)  # after the draws above: the same registry as before, now placed
+    _placed(studios, seed)
     return {
         "sectors": [{"code": c, "name": n} for c, n in SECTORS],
         "stations": stations,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, String
+from sqlalchemy import JSON, Boolean, Date, Float, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from services.kernel.models import UtcDateTime
@@ -31,6 +31,9 @@ class Station(Base):  # 委员工作站
     kind: Mapped[str] = mapped_column(String(20))
     # the street or township (街道/乡镇) the station sits in; empty for the old demo rows
     street: Mapped[str] = mapped_column(String(100), default="")
+    # WGS-84 decimal degrees (GPS, not the GCJ-02 of Chinese web maps); both None: not placed yet
+    lat: Mapped[float | None] = mapped_column(Float)
+    lng: Mapped[float | None] = mapped_column(Float)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     revision: Mapped[int] = mapped_column(Integer, default=1)
 
@@ -42,6 +45,8 @@ class Studio(Base):  # 委员工作室: serves one sector or a group of sectors
     name: Mapped[str] = mapped_column(String(200))
     district: Mapped[str] = mapped_column(String(40))
     location: Mapped[str] = mapped_column(String(200), default="")
+    lat: Mapped[float | None] = mapped_column(Float)  # WGS-84, as a station's
+    lng: Mapped[float | None] = mapped_column(Float)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     revision: Mapped[int] = mapped_column(Integer, default=1)
     sectors: Mapped[list[StudioSector]] = relationship(

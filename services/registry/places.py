@@ -52,7 +52,7 @@ def save_studio(session: Session, data: dict):
     missing = unknown(session, Sector, d["sectors"])
     if missing:
         raise ValidationError({"sectors": [f"未知界别 / unknown sector: {', '.join(missing)}"]})
-    values = {k: d[k] for k in ("code", "name", "district", "location", "active")}
+    values = {k: d[k] for k in ("code", "name", "district", "location", "lat", "lng", "active")}
     wanted = sorted(set(d["sectors"]))
 
     def sectors():

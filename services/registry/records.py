@@ -24,6 +24,8 @@ def station_payload(s: Station) -> dict:
         "district": s.district,
         "kind": s.kind,
         "street": s.street,
+        "lat": s.lat,  # WGS-84; null until placed
+        "lng": s.lng,
         "active": s.active,
         "revision": s.revision,
     }
@@ -36,6 +38,8 @@ def studio_payload(s: Studio) -> dict:
         "district": s.district,
         "location": s.location,
         "sectors": [x.sector_code for x in s.sectors],
+        "lat": s.lat,
+        "lng": s.lng,
         "active": s.active,
         "revision": s.revision,
     }

@@ -118,6 +118,37 @@ class Schema(BaseSchema):
         raise ValidationError(bilingual(error.messages), data=data, valid_data=error.valid_data)
 
 
+NOT_A_NUMBER = {"invalid": "应为数字 / must be a number", "special": "应为数字 / must be a number"}
+
+
+def coordinate(low: float, high: float, name: str):
+    """A WGS-84 latitude or longitude in decimal degrees, or null (not placed yet)."""
+    return fields.Float(
+        load_default=None,
+        allow_none=True,
+        error_messages=NOT_A_NUMBER,
+        validate=validate.Range(
+            min=low, max=high, error=f"{name}应在{low}到{high}之间 / must lie in {low} to {high}"
+        ),
+    )
+
+
+class Placed(Schema):
+    """``lat`` and ``lng`` (WGS-84, as a phone's GPS gives them): both or neither."""
+
+    lat = coordinate(-90, 90, "纬度")
+    lng = coordinate(-180, 180, "经度")
+
+    @validates_schema
+    def _both_or_neither(self, data, **kwargs):
+        lat, lng = data.get("lat"), data.get("lng")
+        if (lat is None) != (lng is None):
+            missing = "lng" if lng is None else "lat"
+            raise ValidationError(
+                "纬度和经度须同时填写或同时留空 / give both lat and lng, or neither", missing
+            )
+
+
 def one_of(choices):
     return validate.OneOf(choices, error="必须是以下之一 / must be one of: {choices}")
 
@@ -127,7 +158,7 @@ class SectorSchema(Schema):
     name = fields.String(required=True, validate=text(100, 1))
 
 
-class StationSchema(Schema):
+class StationSchema(Placed):
     code = fields.String(required=True, validate=CODE)
     name = fields.String(required=True, validate=text(200, 1))
     district = fields.String(required=True, validate=one_of(DISTRICTS))
@@ -136,7 +167,7 @@ class StationSchema(Schema):
     active = fields.Boolean(load_default=True)
 
 
-class StudioSchema(Schema):
+class StudioSchema(Placed):
     code = fields.String(required=True, validate=CODE)
     name = fields.String(required=True, validate=text(200, 1))
     district = fields.String(required=True, validate=one_of(DISTRICTS))

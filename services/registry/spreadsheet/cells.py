@@ -73,6 +73,20 @@ def _date(text: str) -> str:
     raise CellError("日期无效，应为 YYYY-MM-DD / not a date")
 
 
+def _degrees(text: str) -> float | None:
+    """A coordinate in decimal degrees (WGS-84); an empty cell is 'not placed'. Its range is
+    the schema's rule (named on the row like any other)."""
+    if not text:
+        return None
+    try:
+        value = float(text.replace("°", ""))
+    except ValueError:
+        value = float("nan")
+    if value != value or value in (float("inf"), float("-inf")):
+        raise CellError("应为十进制度数，如 36.0611 / must be decimal degrees, e.g. 36.0611")
+    return value
+
+
 def _same(text: str) -> str:
     return text
 
@@ -85,6 +99,10 @@ class Readers:
         self.sector_codes = sectors | {c: c for c in sectors.values()}
         self.table = {
             ("stations", "kind"): _choice(STATION_KIND_NAMES),
+            ("stations", "lat"): _degrees,
+            ("stations", "lng"): _degrees,
+            ("studios", "lat"): _degrees,
+            ("studios", "lng"): _degrees,
             ("studios", "sectors"): lambda t: [self.sector(s) for s in _split(t)],
             ("members", "level"): _choice(LEVEL_NAMES),
             ("members", "sector"): self.sector,

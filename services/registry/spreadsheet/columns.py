@@ -21,6 +21,9 @@ def _columns(*specs: str) -> list[Column]:
     return [Column(*spec.split()[:2], spec.endswith("*")) for spec in specs]
 
 
+# WGS-84 decimal degrees, the header in both languages (an office copying from a GPS app)
+PLACED = [Column("lat", "纬度 lat"), Column("lng", "经度 lng")]
+
 COLUMNS = {
     "sectors": _columns("code 编号 *", "name 名称 *"),
     "stations": _columns(
@@ -30,7 +33,8 @@ COLUMNS = {
         "kind 类型 *",
         "street 街道乡镇",
         "active 状态",
-    ),
+    )
+    + PLACED,
     "studios": _columns(
         "code 编号 *",
         "name 名称 *",
@@ -38,7 +42,8 @@ COLUMNS = {
         "location 地点",
         "sectors 界别 *",
         "active 状态",
-    ),
+    )
+    + PLACED,
     "members": _columns(
         "code 编号 *",
         "name 姓名 *",
