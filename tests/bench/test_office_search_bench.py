@@ -5,8 +5,8 @@ trigram) and PostgreSQL (pg_trgm GIN), beside a LIKE scan of the same words in t
 triggers / the index keep the search as they do in service), their words drawn from phrases a
 citizen writes, with a rare phrase in about 1 case of 1,000. Each query asks for the first page
 (50 cases, newest first, with the total), as the page does, ``REPEAT`` times; p50 and p95 in ms.
-The baseline is the same first page and total through ``description LIKE '%…%'``, which no index
-can answer (a scan of every case). Goal (issue #18): the first page under 100 ms p95.
+The baseline is the same first page and total (both counted up to office.COUNT_CAP, 10,000, as
+the list counts) through ``description LIKE '%…%'``, which no index can answer (a scan). Goal (issue #18): the first page under 100 ms p95.
 """
 
 import os
@@ -86,11 +86,14 @@ def first_page(s, q):
 
 
 def like_page(s, q):
-    """The baseline: the same first page and total by a LIKE no index answers."""
+    """The baseline: the same first page and (capped) total by a LIKE no index answers."""
     where = Case.description.like(f"%{q}%")
-    total = s.scalar(select(func.count()).select_from(Case).where(where))
+    total, _ = office.count(s, [where])
     rows = s.scalars(
-        select(Case).where(where).order_by(Case.received_at.desc()).limit(office.PAGE_SIZE)
+        select(Case)
+        .where(where)
+        .order_by(Case.received_at.desc(), Case.tracking_number.desc())
+        .limit(office.PAGE_SIZE)
     ).all()
     return total, rows
 
@@ -116,15 +119,20 @@ def test_text_search_first_page(backend, tmp_path, pg_databases):
     with Session(engine) as s:
         for label, q in QUERIES.items():
             found = first_page(s, q)
-            total, _ = like_page(s, q)
-            assert found["total"] == total  # the index and the scan agree
+            total, scanned = like_page(s, q)
+            assert found["total"] == total  # the index and the scan agree, page and count
+            assert [c["tracking_number"] for c in found["cases"]] == [
+                c.tracking_number for c in scanned
+            ]
+            notes[f"{label} matches"] = s.scalar(
+                select(func.count()).where(Case.description.like(f"%{q}%"))
+            )
             ours, scan = timed(first_page, s, q), timed(like_page, s, q)
             figures[f"{label} p50 ms"] = statistics.median(ours)
             figures[f"{label} p95 ms"] = percentile(ours, 95)
             baseline[f"{label} p50 ms"] = statistics.median(scan)
             baseline[f"{label} p95 ms"] = percentile(scan, 95)
             goals[f"{label} p95 ms"] = ("<", 100)
-            notes[f"{label} matches"] = total
         short = timed(first_page, s, "路灯")
         figures["2-character (路灯) p95 ms, bounded LIKE"] = percentile(short, 95)
         stmt = office.statement(s, office.reach_of(s, OFFICE), office.read_filters(MultiDict({"q": "护栏松动"})))  # fmt: skip
@@ -144,4 +152,7 @@ def test_text_search_first_page(backend, tmp_path, pg_databases):
         }
     )
     report(f"routing_office_search_{backend}", figures, baseline, goals, notes)
-    assert ("case_search" in plan) if backend == "sqlite" else ("ix_cases_words_trgm" in plan)
+    if backend == "sqlite":
+        assert "case_search" in plan
+    elif CASES >= 100_000:  # over a few tens of thousands the planner may rather read the table
+        assert "ix_cases_words_trgm" in plan
