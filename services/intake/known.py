@@ -115,6 +115,7 @@ def _station_saved(session: Session, event: dict) -> str | None:
     if row is None:
         return None  # an older or repeated announcement
     row.district = p.get("district")
+    row.lat, row.lng = p.get("lat"), p.get("lng")  # absent from announcements before issue 19
     return row.code
 
 
@@ -250,6 +251,16 @@ def known_studio(session: Session, code: str) -> dict | None:
     if row is None or not row.active:
         return None
     return {"code": row.code, "name": row.name, "station": row.station_code}
+
+
+_PLACED = select(
+    KnownStation.code, KnownStation.name, KnownStation.district, KnownStation.lat, KnownStation.lng
+).where(KnownStation.active, KnownStation.lat.is_not(None), KnownStation.lng.is_not(None))
+
+
+def placed_stations(session: Session) -> list[dict]:
+    """The active stations with coordinates: where a location's nearest station is looked for."""
+    return [dict(row._mapping) for row in session.execute(_PLACED)]
 
 
 def known_station(session: Session, code: str) -> dict | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Boolean, Date, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, Date, Float, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from services.kernel.copies import revision_table
@@ -28,6 +28,9 @@ class KnownStation(Base):
     revision: Mapped[int] = mapped_column(Integer)
     # 区县: where duplicate suggestions look (the station and the other stations of its district)
     district: Mapped[str | None] = mapped_column(String(40))
+    # WGS-84, as announced; None until the registry places it (an Open311 location's nearest)
+    lat: Mapped[float | None] = mapped_column(Float)
+    lng: Mapped[float | None] = mapped_column(Float)
 
 
 class KnownCategory(Base):

@@ -2,7 +2,10 @@
 
 Services are the dispatch catalogue's categories (``service_code`` = category code). Each
 service has one attribute, ``station``: the member workstation the report goes to (a list of
-the stations intake knows); ``jurisdiction_id`` may name it instead. A POSTed request becomes a
+the stations intake knows); ``jurisdiction_id`` may name it instead. It is optional: a report
+with ``lat``/``long`` and no station goes to the nearest active station (``nearest``), and its
+``place`` says so (``就近分配 / nearest station <code>, <km> km``); an ``address_string`` alone
+is refused (no geocoder offline). A POSTed request becomes a
 station message (channel ``open311``) like any other channel's; its ``service_request_id`` is the
 tracking number, and the submission id doubles as the ``token`` when the number is not made yet.
 
@@ -27,7 +30,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from services.intake import photos, progress
+from services.intake import nearest, photos, progress
 from services.intake.models import Issue, IssueStep
 from services.intake.schemas import SubmissionSchema, bilingual
 from services.intake.submissions import submission_result
@@ -86,8 +89,13 @@ def service_definition(category: dict, stations: list[dict]) -> dict:
                 "variable": True,
                 "code": "station",
                 "datatype": "singlevaluelist",
-                "required": True,
-                "datatype_description": "委员工作站编号 / code of the member workstation",
+                "required": False,  # with lat/long, the nearest active station
+                "datatype_description": (
+                    "委员工作站编号；可不填：提供 lat/long 时交给该点所在区县最近的在用工作站"
+                    f"（{nearest.MAX_KM:.0f}公里内）/ code of the member workstation; optional: "
+                    "with lat/long the report goes to the nearest active station of the point's "
+                    f"district (within {nearest.MAX_KM:.0f} km)"
+                ),
                 "order": 1,
                 "description": "委员工作站 / member workstation",
                 "values": [{"key": s["code"], "name": s["name"]} for s in stations],
@@ -96,8 +104,41 @@ def service_definition(category: dict, stations: list[dict]) -> dict:
     }
 
 
-def submission_from_post(form, categories: list[dict], station_codes: set[str]) -> dict:
-    """The station message for a POSTed service request, or :class:`Open311Error` (400)."""
+def _placed(value, placed: list[dict], problems: list[str]) -> tuple[str | None, str]:
+    """The station nearest the POSTed ``lat``/``long`` and the note the place gets, or a
+    problem naming the field."""
+    if not (value("lat") or value("long")):
+        problems.append(
+            "attribute[station]: 须提供委员工作站或 lat/long（仅有地址无法定位）/ "
+            "give attribute[station] or lat/long (an address alone cannot be placed)"
+        )
+        return None, ""
+    point = nearest.parse_point(value("lat"), value("long"))
+    if point is None:
+        problems.append(
+            "lat/long: 应为 WGS-84 十进制度数，如 lat=36.06&long=103.83 / "
+            "must be WGS-84 decimal degrees, e.g. lat=36.06&long=103.83"
+        )
+        return None, ""
+    found = nearest.nearest(placed, *point)
+    if found is None:
+        km = f"{nearest.MAX_KM:.0f}"
+        problems.append(
+            f"lat/long: 该位置不在兰州市各区县内（距所有委员工作站超过{km}公里）/ "
+            f"the point is outside Lanzhou's districts (over {km} km from every station)"
+        )
+        return None, ""
+    station, km = found
+    return station["code"], f"（就近分配 / nearest station {station['code']}, {km:.1f} km）"
+
+
+def submission_from_post(
+    form, categories: list[dict], station_codes: set[str], placed: list[dict] | None = None
+) -> dict:
+    """The station message for a POSTed service request, or :class:`Open311Error` (400).
+
+    ``placed``: the active stations with coordinates (``known.placed_stations``), for a report
+    with ``lat``/``long`` and no station."""
     unknown = sorted(set(form.keys()) - POST_FIELDS)
     problems = [f"{k}: 未知字段 / unknown field" for k in unknown]
 
@@ -105,8 +146,10 @@ def submission_from_post(form, categories: list[dict], station_codes: set[str]) 
         v = (form.get(name) or "").strip()
         return v or None
 
-    station = value("attribute[station]") or value("jurisdiction_id")
-    if station not in station_codes:
+    station, note = value("attribute[station]") or value("jurisdiction_id"), ""
+    if station is None:
+        station, note = _placed(value, placed or [], problems)
+    elif station not in station_codes:
         problems.append("attribute[station]: 未知的委员工作站 / unknown or missing station")
     if value("service_code") not in {c["code"] for c in categories}:
         problems.append("service_code: 未知的服务 / unknown or missing service_code")
@@ -118,6 +161,8 @@ def submission_from_post(form, categories: list[dict], station_codes: set[str]) 
             "location: 须提供 lat/long、address_string 或 address_id / "
             "lat+long, address_string or address_id is required"
         )
+    if note:  # the office reads why the report is at this station
+        place = (place or value("address_id") or "")[: 200 - len(note)] + note
     name = " ".join(v for v in (value("last_name"), value("first_name")) if v) or None
     message = {
         "submission_id": str(uuid.uuid4()),

@@ -91,11 +91,12 @@ def _post(call: Call) -> list[dict]:
     with call.db.transaction() as session:
         categories = known.categories(session)
         stations = set(known.known_station_codes(session))
+        placed = known.placed_stations(session)
     sent = photos.sent_files(files)
     taken, errors = photos.read_all(sent, run=tpool.execute) if sent else ([], {})
     problems = open311.photo_problems(errors) + notices.open311_problems(form)
     try:
-        message = open311.submission_from_post(form, categories, stations)
+        message = open311.submission_from_post(form, categories, stations, placed)
     except open311.Open311Error as exc:  # the text's problems and the photos' in one answer
         raise open311.Open311Error(400, "; ".join([exc.description, *problems])) from None
     if problems:
