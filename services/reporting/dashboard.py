@@ -1,6 +1,6 @@
 """The dashboard (统计看板): the programme's headline row, then the case figures, each with what
 it means in Chinese and its precise rule one click away; a month and year picker; the trend;
-districts as labelled rows (labels never overlap); tables of stations, studios and members,
+the map of districts and stations (citymap.py); districts as labelled rows (labels never overlap); tables of stations, studios and members,
 sortable by each figure, each row linking to its cases in routing's office list. One
 phone-sized HTML page: inline SVG and CSS, one small inline script for sorting in place (the
 column links sort on the server without it), no outside assets.
@@ -18,7 +18,7 @@ from html import escape
 from urllib.parse import urlencode
 
 from services.kernel.http import ApiError
-from services.reporting import periods
+from services.reporting import citymap, periods
 from services.reporting.statistics import by_key
 
 HEADLINE = [  # the programme's own figures, as the city reports them each month and year
@@ -111,8 +111,17 @@ border-bottom:1px solid #eee}
 .hrow .label{font-size:.9em;overflow-wrap:anywhere}
 .bar{display:flex;align-items:center;gap:4px;font-size:.75em;height:14px}
 .bar i{display:inline-block;height:10px;min-width:1px}
-.map{background:#fff;border:2px dashed #bbb;border-radius:8px;padding:16px;color:#777;
-text-align:center;min-height:40px}
+.map{background:#fff;border-radius:8px;padding:8px}
+.map a:hover .area,.map a:focus .area{stroke:#000;stroke-width:2}
+.maps{display:flex;flex-wrap:wrap;gap:8px}
+.maps .panel{flex:1 1 320px;margin:0;min-width:0}
+.maps figcaption{font-size:.85em;color:#333}
+.maplegend{font-size:.8em;color:#333;line-height:1.9}.maplegend .item{white-space:nowrap}
+.maplegend .sw{display:inline-block;width:1.4em;height:.9em;border:1px solid #ccc;margin:0 3px 0 8px;
+vertical-align:middle}
+.maplegend .dot{display:inline-block;width:.8em;height:.8em;border-radius:50%;margin:0 3px 0 8px;
+vertical-align:middle}
+.maplegend .unplaced{margin:4px 0 0;color:#e65100}
 .scroll{overflow-x:auto;background:#fff;border-radius:8px}
 table{border-collapse:collapse;font-size:.85em;min-width:100%}
 th,td{padding:6px 8px;border-bottom:1px solid #eee;text-align:right;white-space:nowrap}
@@ -151,6 +160,7 @@ class View:
     years: list[int] = field(default_factory=list)  # the year picker's choices
     cases_url: str = "/office/cases"  # routing's office case list
     names: dict = field(default_factory=dict)  # dimension → code → name
+    places: dict = field(default_factory=dict)  # station code → (lat, lng), the placed ones
     checked_at: datetime | None = None  # when the reconciliation shown was made
     now: datetime | None = None
 
@@ -319,6 +329,17 @@ def _district_rows(report: dict, view: View) -> str:
         [c for _, c in DISTRICT_BARS],
     )
     return f"<div class=chart>{''.join(rows)}<div>{legend}</div></div>"
+
+
+def _map(report: dict, view: View, period_zh: str) -> str:
+    """The districts and stations on the map of Lanzhou (citymap.py), linking to their cases."""
+    return citymap.svg(
+        report,
+        view.names.get("station", {}),
+        view.places,
+        lambda argument, value: _cases_link(view, argument, value),
+        period_zh,
+    )
 
 
 # -- tables ----------------------------------------------------------------------------------
@@ -532,9 +553,7 @@ def page(
         f"<h2>月度趋势 <span class=en>Trend by month</span></h2>"
         f"<div class=chart>{trend_chart}<div>{_legend(list(names.values()), colours)}</div></div>"
         f"<h2>各区县 <span class=en>By district</span></h2>"
-        # The district map (issue #19) goes here, above the district rows, when it lands.
-        '<div id=district-map class=map data-pending="issue-19">区县地图（待建）'
-        "<span class=en> District map: to come</span></div>"
+        f"<div id=district-map class=map>{_map(report, view, period_zh)}</div>"
         f"{_district_rows(report, view)}"
         f"{''.join(_table(report, view, t) for t in TABLES)}"
         f"<h2>工作站与委员 <span class=en>Stations and members</span></h2>"

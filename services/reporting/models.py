@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, Index, Integer, String, Text
+from sqlalchemy import Boolean, Float, Index, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from services.kernel.models import BigId, UtcDateTime, utcnow
@@ -103,6 +103,8 @@ class StationDim(Base):
     name: Mapped[str] = mapped_column(String(200))
     district: Mapped[str] = mapped_column(String(40))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    lat: Mapped[float | None] = mapped_column(Float)  # WGS-84; None: unknown (not on the map)
+    lng: Mapped[float | None] = mapped_column(Float)
 
 
 class MemberDim(Base):
@@ -122,6 +124,8 @@ class StudioDim(Base):
     name: Mapped[str] = mapped_column(String(200), default="")
     district: Mapped[str] = mapped_column(String(40))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    lat: Mapped[float | None] = mapped_column(Float)  # WGS-84; None: unknown (not on the map)
+    lng: Mapped[float | None] = mapped_column(Float)
 
 
 class ActivityFact(Base):

@@ -47,6 +47,19 @@ def project(facts, event_type: str, payload: dict, occurred_at) -> None:
         handler(facts, payload, month_of(occurred_at), occurred_at)
 
 
+def coordinates(p: dict) -> dict:
+    """``lat``/``lng`` of a station or studio event (WGS-84 decimal degrees). Absent (an event
+    from before the registry sent them), null, or not a possible coordinate: unknown (None), and
+    the place is left off the dashboard's map."""
+    try:
+        lat, lng = float(p.get("lat")), float(p.get("lng"))
+    except (TypeError, ValueError):
+        return {"lat": None, "lng": None}
+    if not (-90 <= lat <= 90 and -180 <= lng <= 180) or lat != lat or lng != lng:
+        return {"lat": None, "lng": None}
+    return {"lat": lat, "lng": lng}
+
+
 def _station_saved(facts, p, month, at):
     facts.save_dim(
         StationDim,
@@ -54,6 +67,7 @@ def _station_saved(facts, p, month, at):
         name=p["name"],
         district=p.get("district", UNKNOWN_DISTRICT),
         active=p["active"],
+        **coordinates(p),
     )
 
 
@@ -75,6 +89,7 @@ def _studio_saved(facts, p, month, at):
         name=p.get("name", ""),
         district=p.get("district", UNKNOWN_DISTRICT),
         active=p["active"],
+        **coordinates(p),
     )
 
 

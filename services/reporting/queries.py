@@ -264,6 +264,14 @@ def names(session: Session) -> dict[str, dict[str, str]]:
     return out
 
 
+def places(session: Session) -> dict[str, tuple[float, float]]:
+    """The active stations with coordinates: ``{code: (lat, lng)}`` (the dashboard's map)."""
+    query = select(StationDim.code, StationDim.lat, StationDim.lng).where(
+        StationDim.active, StationDim.lat.is_not(None), StationDim.lng.is_not(None)
+    )
+    return {code: (lat, lng) for code, lat, lng in session.execute(query)}
+
+
 def years(session: Session) -> list[int]:
     """The years that have figures, for the dashboard's year picker."""
     found = session.scalars(select(func.substr(MonthlyRollup.month, 1, 4)).distinct()).all()
