@@ -177,16 +177,28 @@ def _overlaps(a, b) -> bool:
     return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
 
 
-def place_labels(anchors: list[tuple[str, float, float]]) -> list[tuple[str, float, float]]:
-    """Each label at its anchor, else nudged up or down, else left out: never two overlapping."""
+def place_labels(
+    anchors: list[tuple[str, float, float]], avoid: list[tuple[float, float, float]] = ()
+) -> list[tuple[str, float, float]]:
+    """Each label at its anchor, else nudged up, down or sideways, else left out: never two
+    overlapping. A place clear of the stations' circles ``avoid`` (x, y, r) is preferred; where
+    every place covers one, the first place clear of other labels is taken."""
+    circles = [(x - r, y - r, x + r, y + r) for x, y, r in avoid]
     placed, boxes = [], []
     for text, x, y in anchors:
-        for dy in (0, -FONT, FONT, -2 * FONT, 2 * FONT):
-            box = _label_box(x, y + dy, text)
-            if not any(_overlaps(box, other) for other in boxes):
-                placed.append((text, x, y + dy))
-                boxes.append(box)
-                break
+        half = FONT * len(text) * 0.5
+        candidates = [(0, 0), (0, -FONT), (0, FONT), (-half - 6, 0), (half + 6, 0)]
+        candidates += [(0, -2 * FONT), (0, 2 * FONT)]
+        free = [
+            (x + dx, y + dy)
+            for dx, dy in candidates
+            if not any(_overlaps(_label_box(x + dx, y + dy, text), b) for b in boxes)
+        ]
+        clear = [p for p in free if not any(_overlaps(_label_box(*p, text), c) for c in circles)]
+        if clear or free:
+            at = (clear or free)[0]
+            placed.append((text, *at))
+            boxes.append(_label_box(*at, text))
     return placed
 
 
@@ -297,7 +309,8 @@ def _panel(which: int, caption: str, counts, ranges, dots, link) -> str:
         f'<g class=labels pointer-events="none" font-size="{FONT}" text-anchor="middle" '
         'fill="#222" stroke="#fff" stroke-width="3" paint-order="stroke" stroke-linejoin="round">'
     )
-    for text, x, y in place_labels(anchors):
+    circles = [(*frame.project(d[3], d[2]), d[0]) for d in dots]
+    for text, x, y in place_labels(anchors, circles):
         parts.append(
             f'<text x="{x:.1f}" y="{y:.1f}" data-label="{escape(text)}">{escape(text)}</text>'
         )

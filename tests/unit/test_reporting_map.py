@@ -248,6 +248,10 @@ def test_place_labels_moves_or_drops_a_colliding_label():
     assert placed[0] == ("城关区", 100, 100)
     assert [t for t, _, _ in placed] == ["城关区", "安宁区", "七里河区"]
     assert len({y for _, _, y in placed}) == 3  # moved up or down, not on top of each other
+    # a station's circle under the anchor: the label moves off it
+    [(_, x, y)] = citymap.place_labels([("城关区", 100, 100)], [(100, 100, 10)])
+    box = citymap._label_box(x, y, "城关区")
+    assert (x, y) != (100, 100) and not citymap._overlaps(box, (90, 90, 110, 110))
     crowd = [(f"区{i}", 100, 100) for i in range(8)]
     kept = citymap.place_labels(crowd)
     assert 1 < len(kept) < len(crowd)  # the rest left out (the district rows name them)
