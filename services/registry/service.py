@@ -6,7 +6,7 @@ answer; ``@guard`` / ``@public`` turn every refusal into the one error format.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 
 from marshmallow import ValidationError
 from werkzeug.wrappers import Response
@@ -23,6 +23,7 @@ from services.registry import (
     accounts,
     accounts_pages,
     args,
+    finder,
     import_page,
     office_page,
     qr,
@@ -215,6 +216,30 @@ class RegistryService(ServiceBase):
         url = qr.target_url(self.settings.intake_url, kind, code)
         return Response(qr.poster(url, heading, lines, code), content_type=SVG)
 
+    # -- the public station finder and reception-day calendars (issue 19) -------------------
+
+    @http("GET", "/finder")
+    @public
+    def page_finder(self, request):
+        with self.db.transaction() as session:
+            found = finder.places(session, finder.today())
+        return Response(
+            finder.page(found, self.settings.intake_url), content_type="text/html; charset=utf-8"
+        )
+
+    @http("GET", "/<any(stations, studios):kind>/<code>/reception.ics")
+    @public
+    def http_reception_ics(self, request, kind, code):
+        with self.db.transaction() as session:
+            body = finder.calendar(
+                session, kind[:-1], code, finder.today(), datetime.now(UTC)
+            )
+        return Response(
+            body,
+            content_type="text/calendar; charset=utf-8",
+            headers={"Content-Disposition": f'inline; filename="{code}-reception.ics"'},
+        )
+
     # -- signing in (登录) ---------------------------------------------------------------------
 
     def _sign_in(self, request, login, password) -> auth.Principal | None:
@@ -338,7 +363,8 @@ class RegistryService(ServiceBase):
         signin.credentials(data, "password")
         password = data.get("password")
         with self.db.transaction() as session:
-            return json_response(accounts.view(accounts.set_password(session, login, password)))
+            account = accounts.set_password(session, login, password, end=True)
+            return json_response(accounts.view(account))
 
     # -- the office's pages: accounts, import and export (forms with the CSRF token) ----------
 

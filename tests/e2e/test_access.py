@@ -26,6 +26,8 @@ PUBLIC = {
         ("POST", "/sign-in"),
         ("GET", "/qr/<any(member, station, studio):kind>/<code>.<any(png, svg):fmt>"),
         ("GET", "/qr/<any(member, station, studio):kind>/<code>/poster"),
+        ("GET", "/finder"),  # the public station finder (issue 19)
+        ("GET", "/<any(stations, studios):kind>/<code>/reception.ics"),
     },
     "intake": KERNEL_PUBLIC
     | {
