@@ -231,9 +231,7 @@ class RegistryService(ServiceBase):
     @public
     def http_reception_ics(self, request, kind, code):
         with self.db.transaction() as session:
-            body = finder.calendar(
-                session, kind[:-1], code, finder.today(), datetime.now(UTC)
-            )
+            body = finder.calendar(session, kind[:-1], code, finder.today(), datetime.now(UTC))
         return Response(
             body,
             content_type="text/calendar; charset=utf-8",
@@ -363,8 +361,7 @@ class RegistryService(ServiceBase):
         signin.credentials(data, "password")
         password = data.get("password")
         with self.db.transaction() as session:
-            account = accounts.set_password(session, login, password, end=True)
-            return json_response(accounts.view(account))
+            return json_response(accounts.view(accounts.set_password(session, login, password)))
 
     # -- the office's pages: accounts, import and export (forms with the CSRF token) ----------
 
