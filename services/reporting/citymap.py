@@ -342,9 +342,10 @@ def _legend(ranges, top: int, unplaced: int) -> str:
     note = ""
     if unplaced:
         note = (
-            f"<p class=unplaced data-unplaced={unplaced}>{unplaced} 个工作站暂无坐标，未画在图上"
-            f" <span class=en>{unplaced} station(s) have no coordinates and are not on the map"
-            "</span></p>"
+            f"<p class=unplaced data-unplaced={unplaced}>{unplaced} 个工作站暂无坐标"
+            "（或坐标不在兰州），未画在图上"
+            f" <span class=en>{unplaced} station(s) have no coordinates (or none in Lanzhou)"
+            " and are not on the map</span></p>"
         )
     return (
         "<div class=maplegend>"

@@ -217,6 +217,21 @@ def test_a_month_without_figures_draws_the_map_with_zero_fills(s):
     }
 
 
+def test_a_point_outside_lanzhou_is_left_off_and_counted(s):
+    station(s, "bj", "城关区", lat=39.9, lng=116.4)  # Beijing: a typo in the registry, say
+    s.commit()
+    html = render(s)
+    assert "bj" not in points(html) and "data-unplaced=2" in html
+
+
+def test_a_whole_year_is_drawn_with_the_year_s_figures(s):
+    view = dashboard.choose({"year": "2026"}, T0.date())
+    view.names, view.places, view.cases_url = queries.names(s), queries.places(s), CASES
+    html = dashboard.page(queries.yearly(s, 2026), view.months(), {}, None, view)
+    assert districts_drawn(html)["城关区"] == "3" and points(html)["gwm"][0] == 3
+    assert f'href="{CASES}?station=gwm&amp;from=2026-01-01&amp;to=2026-12-31"' in html
+
+
 def test_an_empty_registry_still_draws_the_districts(session_of):
     html = render(session_of("reporting"))
     assert set(districts_drawn(html)) == NINE and not points(html)
