@@ -34,9 +34,10 @@ from services.registry.models import (
     Studio,
     StudioSector,
 )
-from services.registry.schemas import DISTRICTS, SLOT_NAMES, STATION_KIND_NAMES
+from services.registry.schemas import DISTRICTS, SLOT_NAMES
 
 NEXT_DAYS = 3  # reception days shown per place on the page
+MAX_SECTORS_SHOWN = 8  # a station's members' sectors named on the page (all filter it)
 HORIZON_DAYS = 366  # how far ahead the page and the calendar look
 # When a reception day's slot is held, Beijing time (the calendar's DTSTART/DTEND)
 SLOT_HOURS = {"am": (time(9), time(12)), "pm": (time(14, 30), time(17, 30))}
@@ -102,9 +103,7 @@ def places(session: Session, today: date) -> list[dict]:
         studio_sectors.setdefault(studio, set()).add(sector)
     found = []
     for s in session.scalars(select(Station).where(Station.active).order_by(Station.code)):
-        found.append(
-            _place("station", s, s.street or STATION_KIND_NAMES.get(s.kind, ""), station_sectors)
-        )
+        found.append(_place("station", s, s.street, station_sectors))
     for s in session.scalars(select(Studio).where(Studio.active).order_by(Studio.code)):
         found.append(_place("studio", s, s.location, studio_sectors))
     for p in found:
@@ -140,7 +139,8 @@ select,button{width:100%;box-sizing:border-box;font-size:1em;padding:9px;margin-
 button{border:0;border-radius:6px;background:#1565c0;color:#fff}
 #status{font-size:.9em;color:#555;min-height:1.2em;margin:4px 0}
 #map{width:100%;height:auto;background:#e8eef3;border-radius:8px;display:block}
-#map .station{fill:#b71c1c}#map .studio{fill:#1565c0}#map .me{fill:#2e7d32;stroke:#fff}
+#map .labels{font-size:9px;text-anchor:middle;fill:#333;stroke:#fff;stroke-width:2.5px;
+paint-order:stroke}#map .station{fill:#b71c1c}#map .studio{fill:#1565c0}#map .me{fill:#2e7d32;stroke:#fff}
 .legend{font-size:.8em;color:#555;margin:4px 0 10px}.dot{display:inline-block;width:9px;height:9px;
 border-radius:50%;margin:0 3px 0 8px}
 ol{list-style:none;padding:0;margin:0}li.place{background:#fff;border-radius:8px;padding:10px 12px;
@@ -183,12 +183,13 @@ document.getElementById('nearest').addEventListener('click',function(){
  },function(){status.textContent='未能获取位置，请选择区县 / location not available: choose a district';},
  {enableHighAccuracy:false,timeout:15000,maximumAge:60000});});
 var box=JSON.parse(document.getElementById('map').dataset.box);
-function project(lat,lng){var x=(lng-box.w)*box.k+box.p,y=(box.n-lat)*box.ky+box.p;
+function project(lat,lng){var x=(lng-box.w)*box.k+box.px,y=(box.n-lat)*box.ky+box.py;
  if(x<0||y<0||x>box.W||y>box.H)return null;return[x.toFixed(1),y.toFixed(1)];}
 filter();})();
 """
 
-MAP_W, MAP_H, MAP_PAD = 320, 240, 10
+MAP_W, MAP_H, MAP_PAD = 320, 240, 14
+BELOW = ("七里河区", "西固区")  # their labels go under their points, clear of 城关区's and 安宁区's
 
 
 def _map(found: list[dict]) -> str:
@@ -203,21 +204,42 @@ def _map(found: list[dict]) -> str:
     span_x = max((east - west) * squeeze, 1e-6)
     span_y = max(north - south, 1e-6)
     scale = min((MAP_W - 2 * MAP_PAD) / span_x, (MAP_H - 2 * MAP_PAD) / span_y)
-    box = {"w": west, "n": north, "k": scale * squeeze, "ky": scale, "p": MAP_PAD}
+    # the points' box centred in the map's
+    pad_x = (MAP_W - span_x * scale) / 2
+    pad_y = (MAP_H - span_y * scale) / 2
+    box = {"w": west, "n": north, "k": scale * squeeze, "ky": scale, "px": pad_x, "py": pad_y}
     box |= {"W": MAP_W, "H": MAP_H}
     dots = []
     for p in placed:
-        x = (p["lng"] - west) * box["k"] + MAP_PAD
-        y = (north - p["lat"]) * scale + MAP_PAD
+        x = (p["lng"] - west) * box["k"] + pad_x
+        y = (north - p["lat"]) * scale + pad_y
         dots.append(
             f'<circle id="pt-{p["kind"]}-{escape(p["code"])}" class={p["kind"]} cx="{x:.1f}" '
             f'cy="{y:.1f}" r="{4 if p["kind"] == "station" else 3}">'
             f"<title>{escape(p['name'])}</title></circle>"
         )
+    labels = []  # each district's name above its points (below for the two west of 城关区's)
+    for district in DISTRICTS:
+        mine = [p for p in placed if p["district"] == district]
+        if not mine:
+            continue
+        lng = sum(p["lng"] for p in mine) / len(mine)
+        x = (lng - west) * box["k"] + pad_x
+        if district in BELOW:
+            y = (north - min(p["lat"] for p in mine)) * scale + pad_y + 14
+        else:
+            y = (north - max(p["lat"] for p in mine)) * scale + pad_y - 6
+        labels.append(
+            f'<text x="{min(max(x, 24), MAP_W - 24):.1f}" y="{min(max(y, 10), MAP_H - 3):.1f}">'
+            f"{district}</text>"
+        )
     return (
         f'<svg id=map viewBox="0 0 {MAP_W} {MAP_H}" role=img data-box="{escape(json.dumps(box))}"'
         ' aria-label="工作站和工作室的位置 / where the stations and studios are">'
         + "".join(dots)
+        + "<g class=labels>"
+        + "".join(labels)
+        + "</g>"
         + '<circle id=me class=me r="6" cx="0" cy="0" style="display:none"><title>我的位置 / you'
         "</title></circle></svg>"
         '<p class=legend><span class=dot style="background:#b71c1c"></span>委员工作站 station'
@@ -245,13 +267,16 @@ def _item(p: dict, intake_url: str) -> str:
         else "<p class=none>暂无排定的接待日 / no reception day scheduled</p>"
     )
     coords = f' data-lat="{p["lat"]}" data-lng="{p["lng"]}"' if p["lat"] is not None else ""
-    sectors = "、".join(p["sector_names"])
+    sectors = "、".join(p["sector_names"][:MAX_SECTORS_SHOWN])
+    if len(p["sector_names"]) > MAX_SECTORS_SHOWN:
+        sectors += f" 等{len(p['sector_names'])}个 / {len(p['sector_names'])} in all"
     return (
         f'<li class=place data-kind={p["kind"]} data-code="{escape(p["code"])}"'
         f' data-district="{escape(p["district"])}" data-sectors="{escape(" ".join(p["sectors"]))}"'
         f"{coords}><h2><span class='kind {p['kind']}'>{kind_zh}</span>{escape(p['name'])}</h2>"
-        f"<p class=meta>{escape(p['district'])} · {escape(p['address'] or '-')}"
-        " <span class=distance></span></p>"
+        f"<p class=meta>{escape(p['district'])}"
+        + (f" · {escape(p['address'])}" if p["address"] else "")
+        + " <span class=distance></span></p>"
         + (
             f"<p class=meta>界别 <span class=en>sectors</span>：{escape(sectors)}</p>"
             if sectors
