@@ -42,7 +42,7 @@ from services.intake.dependencies import (
 from services.intake.pages import Call
 from services.intake.settings import IntakeSettings
 from services.intake.web import read_body
-from services.kernel import auth, topology
+from services.kernel import auth, sessions, topology
 from services.kernel.auth import guard, public
 from services.kernel.events import parse_event
 from services.kernel.http import int_arg, json_response, not_found
@@ -109,6 +109,7 @@ class IntakeService(ServiceBase):
     def _apply_event(self, session, delivery):
         """One event: intake's copies, and the citizens' notices it gives (same transaction)."""
         event = parse_event(delivery.body)
+        sessions.on_event(session, event)  # an account's sessions ended early (the registry's)
         station = known.apply_event(session, event)
         notices.on_event(session, event, auth.public_url(self.config, "intake") + "/status")
         return station

@@ -261,6 +261,9 @@ def guard(*roles: str, page: bool = False, max_body: int | None = None):
         @functools.wraps(fn)
         def checked(self, request, *args, **kwargs):
             who = require(request, self.config, *roles)
+            ended = getattr(self, "ended_sessions", None)  # ServiceBase's: kernel/sessions.py
+            if ended is not None:  # a session the registry ended early is refused
+                ended.check(self.config, who)
             if _cookie_form_post(request) and not (page and _form_csrf_ok(request, self.config)):
                 if page:  # a page's form without its token: most likely a page left open
                     raise ApiError(

@@ -95,3 +95,13 @@ class ParkedMessage(KernelBase):
     discarded_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     discarded_by: Mapped[str | None] = mapped_column(String(100))
     discard_reason: Mapped[str | None] = mapped_column(Text)
+
+
+class SessionEnd(KernelBase):
+    """An account whose sessions ended before their tokens expire (``kernel/sessions.py``): a
+    token issued before ``ended_at`` is refused."""
+
+    __tablename__ = "kernel_sessions_ended"
+
+    login: Mapped[str] = mapped_column(String(100), primary_key=True)
+    ended_at: Mapped[int] = mapped_column(BigInteger)  # unix seconds

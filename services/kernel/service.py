@@ -29,6 +29,7 @@ from services.kernel.inbox import MAX_REASON_CHARS, Inbox
 from services.kernel.messaging import ReliableConsumer
 from services.kernel.outbox import OutboxRelay
 from services.kernel.rpc import rpc
+from services.kernel.sessions import EndedSessions
 from services.kernel.settings import kernel_settings
 from services.kernel.web import http
 
@@ -67,6 +68,7 @@ class ServiceBase:
     inbox = Inbox()
     config = Config()  # the flattened deployment config; the service's own section is SERVICE
     consumers = Consumers()
+    ended_sessions = EndedSessions()  # @guard refuses a session the registry ended early
 
     def health_details(self, session) -> dict:
         """Service-specific figures for /health; override to add some."""

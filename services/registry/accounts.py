@@ -16,12 +16,13 @@ from marshmallow import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from services.kernel import auth
+from services.kernel import auth, outbox, sessions
 from services.kernel.http import not_found
 from services.kernel.models import utcnow
 from services.registry import throttle as throttling
 from services.registry.models import Account, Member, Station, Studio
 from services.registry.passwords import PASSWORD_MAX, password_problems
+from services.registry.saving import SOURCE
 from services.registry.schemas import CODE
 from services.registry.throttle import Throttle
 
@@ -222,11 +223,21 @@ def update(session: Session, login: str, data: dict) -> Account:
         errors["active"] = ["应为 true 或 false / must be true or false"]
     if errors:
         raise ValidationError(errors)
+    before = (account.role, account.member_code, account.stations, account.studios)
+    ends = account.active and not active
     account.name, account.active = name, active
     for key, value in scope.items():
         setattr(account, key, value)
+    if ends or before != (account.role, account.member_code, account.stations, account.studios):
+        end_sessions(session, login)  # a new role or scope: its old tokens say the old one
     account.revision += 1
     return account
+
+
+def end_sessions(session: Session, login: str) -> None:
+    """End every session ``login`` holds, in every service, at once (``kernel/sessions.py``):
+    the registry's own record now, the others' through ``registry.sessions_ended``."""
+    outbox.record(session, sessions.EVENT, sessions.end(session, login), SOURCE)
 
 
 def deactivate(session: Session, login: str) -> Account:
@@ -234,10 +245,13 @@ def deactivate(session: Session, login: str) -> Account:
     if account.active:
         account.active = False
         account.revision += 1
+        end_sessions(session, login)
     return account
 
 
-def set_password(session: Session, login: str, password) -> Account:
+def set_password(session: Session, login: str, password, end: bool = False) -> Account:
+    """Set ``login``'s password; ``end``: the office reset it, so the sessions it holds end
+    too (a password changed by its owner keeps the owner signed in)."""
     account = get(session, login)
     problems = password_problems(password, login)
     if problems:
@@ -245,6 +259,8 @@ def set_password(session: Session, login: str, password) -> Account:
     account.password_hash = auth.hash_password(password)
     account.revision += 1
     throttling.forget(session, login)
+    if end:
+        end_sessions(session, login)
     return account
 
 

@@ -343,7 +343,7 @@ def reset_password(page: Page, session: Session, form) -> str:
     login = form.get("login", "")
     account = accounts.get(session, login)
     password = generated(account.login)
-    accounts.set_password(session, account.login, password)
+    accounts.set_password(session, account.login, password, end=True)
     return main(
         page,
         session,

@@ -361,7 +361,8 @@ class RegistryService(ServiceBase):
         signin.credentials(data, "password")
         password = data.get("password")
         with self.db.transaction() as session:
-            return json_response(accounts.view(accounts.set_password(session, login, password)))
+            account = accounts.set_password(session, login, password, end=True)
+            return json_response(accounts.view(account))
 
     # -- the office's pages: accounts, import and export (forms with the CSRF token) ----------
 

@@ -13,7 +13,7 @@ from nameko.rpc import RpcProxy
 from nameko.timer import timer
 from werkzeug.wrappers import Response
 
-from services.kernel import topology
+from services.kernel import sessions, topology
 from services.kernel.auth import guard, public_url
 from services.kernel.events import parse_event
 from services.kernel.http import json_response
@@ -55,9 +55,14 @@ class ReportingService(ServiceBase):
     def on_event(self, deliveries):
         return self.inbox.process_batch(
             deliveries,
-            lambda session, d: event_store.record(session, parse_event(d.body), batch=True),
+            lambda session, d: self._record(session, parse_event(d.body)),
             finish=event_store.flush,
         )
+
+    @staticmethod
+    def _record(session, event: dict) -> None:
+        sessions.on_event(session, event)  # an account's sessions ended early (the registry's)
+        event_store.record(session, event, batch=True)
 
     def _monthly(self, request) -> dict:
         month = _month(request)

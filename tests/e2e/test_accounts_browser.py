@@ -11,6 +11,7 @@ Screenshots go to ``/tmp/shots/accounts/``.
 
 import shutil
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -82,6 +83,19 @@ def json_sign_in(stack, login, password) -> int:
     return r.status_code
 
 
+def session_of(stack, login: str, password: str) -> requests.Session:
+    """A signed-in HTTP session (the registry's cookie, sent to every service of the stack)."""
+    session = requests.Session()
+    r = session.post(stack.url("registry", "/auth/sign-in"), timeout=10,
+                     json={"login": login, "password": password})  # fmt: skip
+    assert r.status_code == 200, r.text
+    return session
+
+
+def station_page(stack, session: requests.Session):
+    return session.get(stack.url("routing", "/duty/station/gwm"), timeout=10, allow_redirects=False)
+
+
 def status_becomes(driver, login: str, words: str) -> None:
     """Wait for the next page's status of ``login`` (the old page may go while it is read)."""
     WebDriverWait(driver, 20, ignored_exceptions=[StaleElementReferenceException]).until(
@@ -144,14 +158,27 @@ def test_the_office_adds_deactivates_and_resets_a_station_admin(stack, phone):
     assert "广武门街道委员工作站（gwm）" in phone.find_element(By.ID, "account-gwm-zhanwu").text
     shot(phone, "phone-added")
     assert json_sign_in(stack, "gwm-zhanwu", first) == 200  # the new admin signs in
+    working = session_of(stack, "gwm-zhanwu", first)  # and works, in the registry and routing
+    assert working.get(stack.url("registry", "/auth/me"), timeout=10).status_code == 200
+    assert station_page(stack, working).status_code == 200
 
     phone.find_element(By.ID, "deactivate-gwm-zhanwu").click()
     status_becomes(phone, "gwm-zhanwu", "已停用")
     assert json_sign_in(stack, "gwm-zhanwu", first) == 401  # refused now
+    # and the session it holds ends at once, not when its token expires: the registry's
+    # next answer refuses it, routing's as soon as it has heard (the event, well under 10 s)
+    me = working.get(stack.url("registry", "/auth/me"), timeout=10)
+    assert me.status_code == 401 and me.json()["error"]["code"] == "session_ended"
+    stack.wait_for(lambda: station_page(stack, working).status_code == 303, timeout=10,
+                   interval=0.1, what="routing to refuse the ended session")  # fmt: skip
+    assert "/sign-in" in station_page(stack, working).headers["Location"]
     shot(phone, "phone-deactivated", "accounts")
 
     phone.find_element(By.ID, "reactivate-gwm-zhanwu").click()
     status_becomes(phone, "gwm-zhanwu", "在用")
+    again = session_of(stack, "gwm-zhanwu", first)  # reactivated: a new session works
+    assert station_page(stack, again).status_code == 200
+    time.sleep(1.1)  # a token issued in the second its sessions end keeps working: not this one
     phone.find_element(By.ID, "reset-gwm-zhanwu").click()
     second = (
         WebDriverWait(phone, 20)
@@ -163,6 +190,9 @@ def test_the_office_adds_deactivates_and_resets_a_station_admin(stack, phone):
     shot(phone, "phone-reset")
     assert json_sign_in(stack, "gwm-zhanwu", first) == 401
     assert json_sign_in(stack, "gwm-zhanwu", second) == 200
+    # the office's reset ends the sessions signed in with the old password too
+    stack.wait_for(lambda: station_page(stack, again).status_code == 303, timeout=10,
+                   interval=0.1, what="routing to refuse the session of the old password")  # fmt: skip
 
     # the role filter
     phone.get(stack.url("registry", "/office/accounts?role=station_admin"))

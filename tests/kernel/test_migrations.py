@@ -66,7 +66,13 @@ OWN_TABLES = {
         "activity_facts",
     },
 }
-KERNEL_TABLES = {"kernel_outbox", "kernel_processed", "kernel_parked", "alembic_version"}
+KERNEL_TABLES = {
+    "kernel_outbox",
+    "kernel_processed",
+    "kernel_parked",
+    "kernel_sessions_ended",
+    "alembic_version",
+}
 # routing's text search on SQLite: an FTS5 table and its shadow tables (PostgreSQL: an index)
 SEARCH_TABLES = {
     f"case_search{s}" for s in ("", "_config", "_content", "_data", "_docsize", "_idx")

@@ -222,3 +222,42 @@ def test_the_client_address_believes_only_a_trusted_proxy():
     )
     assert auth.client_address(request("198.51.100.7", "203.0.113.5"), CONFIG) == "198.51.100.7"
     assert auth.client_address(request("10.1.2.3"), {}) == "10.1.2.3"
+
+
+def test_a_new_role_a_deactivation_or_the_offices_reset_ends_the_sessions_held(s):
+    """kernel/sessions.py: each such change ends the account's sessions (the registry's own
+    record and the ``registry.sessions_ended`` event for the other services); a new name, a
+    reactivation or a password changed by its owner does not."""
+    from sqlalchemy import select
+
+    from services.kernel.models import OutboxMessage, SessionEnd
+
+    def ended():
+        with s.begin():
+            rows = s.scalars(select(SessionEnd.login)).all()
+            events = s.scalars(
+                select(OutboxMessage.id).where(
+                    OutboxMessage.routing_key == "registry.sessions_ended"
+                )
+            ).all()
+        return sorted(rows), len(events)
+
+    with s.begin():
+        accounts.create(
+            s, {"login": "li", "name": "李", "role": "member", "member": "m003", "password": GOOD}
+        )
+    with s.begin():
+        accounts.update(s, "li", {"name": "李四"})
+        accounts.set_password(s, "li", "长城-another-horse")  # by its owner
+    assert ended() == ([], 0)
+    with s.begin():
+        accounts.update(s, "li", {"role": "station_admin", "stations": ["jnl"]})
+    assert ended() == (["li"], 1)
+    with s.begin():
+        accounts.deactivate(s, "li")
+        accounts.deactivate(s, "li")  # already inactive: nothing more
+        accounts.update(s, "li", {"active": True})
+    assert ended() == (["li"], 2)
+    with s.begin():
+        accounts.set_password(s, "li", "长城-third-horse", end=True)  # the office's reset
+    assert ended() == (["li"], 3)
