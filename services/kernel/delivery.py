@@ -30,7 +30,7 @@ SUBJECT = "连心 Lianxin 提醒"
 @dataclass(frozen=True)
 class DeliverySettings:
     """How texts leave the system: SMTP, an SMS/WeChat gateway, the retries (the ``notify``
-    section of a service's settings; routing's ``NotifySettings`` has the same names)."""
+    section of a service's settings; routing's ``NotifySettings`` adds its digest hour)."""
 
     smtp_host: str | None = None
     smtp_port: int = 25

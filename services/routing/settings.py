@@ -7,36 +7,26 @@ flattened nameko config) of the deployment file; the service class declares
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
+
+from services.kernel.delivery import DeliverySettings
 
 
 @dataclass(frozen=True)
-class NotifySettings:
-    """How notices reach members (``services.routing.notify``): SMTP, an SMS/WeChat gateway."""
+class NotifySettings(DeliverySettings):
+    """How notices reach members (``services.routing.notify``): the kernel's delivery settings
+    (SMTP, an SMS/WeChat gateway, the retries), and the hour of the daily digest."""
 
-    smtp_host: str | None = None
-    smtp_port: int = 25
-    sender: str = "lianxin@localhost"
-    gateway_url: str | None = None
-    gateway_token: str | None = None
-    retry_s: tuple[int, ...] = (10, 60, 300, 1800)
     digest_hour: int = 8
-    timeout_s: float = 10
 
     @classmethod
     def from_section(cls, section: dict | None) -> NotifySettings:
         """From the ``notify`` section; an empty value (``${SMTP_HOST:}``) is the default."""
-        s = {k: v for k, v in (section or {}).items() if v not in (None, "", [], ())}
-        d = cls()
+        delivery = DeliverySettings.from_section(section)
+        hour = (section or {}).get("digest_hour")
         return cls(
-            s.get("smtp_host", d.smtp_host),
-            int(s.get("smtp_port", d.smtp_port)),
-            s.get("sender", d.sender),
-            s.get("gateway_url", d.gateway_url),
-            s.get("gateway_token", d.gateway_token),
-            tuple(int(x) for x in s.get("retry_s", d.retry_s)),
-            int(s.get("digest_hour", d.digest_hour)),
-            float(s.get("timeout_s", d.timeout_s)),
+            **{f.name: getattr(delivery, f.name) for f in fields(DeliverySettings)},
+            digest_hour=int(hour) if hour not in (None, "") else cls.digest_hour,
         )
 
 
