@@ -9,11 +9,6 @@ Screenshots (390 px wide) go to /tmp/shots/notices/.
 
 import json
 import mailbox
-import socket
-import subprocess
-import sys
-import textwrap
-import time
 from pathlib import Path
 
 import pytest
@@ -24,7 +19,8 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from services.kernel.db import make_engine
-from tests.conftest import auth_headers, create_vhost, delete_vhost, free_port
+from tests import notice_servers
+from tests.conftest import auth_headers, create_vhost, delete_vhost
 from tests.e2e.conftest import (
     Citizen,
     after_click,
@@ -40,36 +36,6 @@ from tools.stack import Stack
 SHOTS = Path("/tmp/shots/notices")
 PHONE_A, PHONE_B = "13912345678", "13800000001"
 
-GATEWAY = textwrap.dedent("""
-    import json, sys
-    from http.server import BaseHTTPRequestHandler, HTTPServer
-    log, fail_first = sys.argv[2], int(sys.argv[3])
-    seen = []
-    class H(BaseHTTPRequestHandler):
-        def do_POST(self):
-            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-            seen.append(body)
-            ok = len(seen) > fail_first
-            with open(log, "a") as f:
-                f.write(json.dumps({"ok": ok, **body}, ensure_ascii=False) + "\\n")
-            self.send_response(200 if ok else 503)
-            self.end_headers()
-            self.wfile.write(b"{}")
-        def log_message(self, *a):
-            pass
-    HTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
-""")
-
-
-def wait_port(port, timeout=15):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.1)
-    raise TimeoutError(port)
-
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def backend(request):
@@ -81,20 +47,10 @@ def channels(tmp_path_factory, backend):
     """An SMS gateway that fails its first request (503), and a real SMTP server (aiosmtpd):
     new ones for each stack."""
     tmp = tmp_path_factory.mktemp(f"channels-{backend}")
-    gw_port, smtp_port = free_port(), free_port()
-    script, log, box = tmp / "gateway.py", tmp / "gateway.log", tmp / "mbox"
-    script.write_text(GATEWAY)
-    gateway = subprocess.Popen([sys.executable, str(script), str(gw_port), str(log), "1"])
-    smtp = subprocess.Popen(
-        [sys.executable, "-m", "aiosmtpd", "-n", "-l", f"127.0.0.1:{smtp_port}"]
-        + ["-c", "aiosmtpd.handlers.Mailbox", str(box)]
-    )
-    wait_port(gw_port)
-    wait_port(smtp_port)
-    yield {"gateway": f"http://127.0.0.1:{gw_port}/send", "smtp_port": smtp_port}, log, box
-    for proc in (gateway, smtp):
-        proc.terminate()
-        proc.wait(10)
+    log, box = tmp / "gateway.log", tmp / "mbox"
+    servers = (notice_servers.gateway(tmp, log, 1), notice_servers.smtp_server(box))
+    with notice_servers.started(*servers) as (url, smtp_port):
+        yield {"gateway": url, "smtp_port": smtp_port}, log, box
 
 
 @pytest.fixture(scope="module")

@@ -4,11 +4,6 @@ notice is delivered once, with every attempt recorded. Quiet hours and digests a
 
 import json
 import mailbox
-import socket
-import subprocess
-import sys
-import textwrap
-import time
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
@@ -20,72 +15,22 @@ from services.kernel.migrations import upgrade
 from services.routing import notify
 from services.routing.models import Notice
 from services.routing.settings import NotifySettings
+from tests import notice_servers
 from tests.conftest import free_port
-
-
-def wait_port(port, timeout=15):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.1)
-    raise TimeoutError(port)
 
 
 @pytest.fixture
 def smtp_server(tmp_path):
-    port, box = free_port(), tmp_path / "mbox"
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "aiosmtpd",
-            "-n",
-            "-l",
-            f"127.0.0.1:{port}",
-            "-c",
-            "aiosmtpd.handlers.Mailbox",
-            str(box),
-        ]
-    )
-    wait_port(port)
-    yield port, box
-    proc.terminate()
-    proc.wait(10)
-
-
-GATEWAY = textwrap.dedent("""
-    import json, sys
-    from http.server import BaseHTTPRequestHandler, HTTPServer
-    log, fail_first = sys.argv[2], int(sys.argv[3])
-    seen = []
-    class H(BaseHTTPRequestHandler):
-        def do_POST(self):
-            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-            seen.append(body)
-            ok = len(seen) > fail_first
-            with open(log, "a") as f:
-                f.write(json.dumps({"ok": ok, **body}, ensure_ascii=False) + "\\n")
-            self.send_response(200 if ok else 503)
-            self.end_headers()
-            self.wfile.write(b"{}")
-        def log_message(self, *a):
-            pass
-    HTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
-""")
+    box = tmp_path / "mbox"
+    with notice_servers.started(notice_servers.smtp_server(box)) as (port,):
+        yield port, box
 
 
 @pytest.fixture
 def gateway(tmp_path):
-    port, log = free_port(), tmp_path / "gateway.log"
-    script = tmp_path / "gateway.py"
-    script.write_text(GATEWAY)
-    proc = subprocess.Popen([sys.executable, str(script), str(port), str(log), "2"])
-    wait_port(port)
-    yield f"http://127.0.0.1:{port}/send", log
-    proc.terminate()
-    proc.wait(10)
+    log = tmp_path / "gateway.log"
+    with notice_servers.started(notice_servers.gateway(tmp_path, log, 2)) as (url,):
+        yield url, log
 
 
 @pytest.fixture
