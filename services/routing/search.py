@@ -62,6 +62,18 @@ def condition(dialect: str, q: str, many: bool = False) -> ColumnElement[bool]:
     return WORDS.ilike(_like_pattern(q), escape="\\")
 
 
+def index_count(session, dialect: str, q: str) -> int | None:
+    """How many cases' words contain ``q``, from the index alone (SQLite FTS5: cheap, it reads
+    no case); None where the index cannot say it cheaply (PostgreSQL)."""
+    if dialect != "sqlite":
+        return None
+    phrase = '"' + q.replace('"', '""') + '"'
+    return session.scalar(
+        text("SELECT count(*) FROM case_search WHERE case_search MATCH :phrase"),
+        {"phrase": phrase},
+    )
+
+
 def short_condition(q: str) -> ColumnElement[bool]:
     """A 1–2 character query: a plain LIKE (the caller bounds the rows it scans)."""
     return WORDS.ilike(_like_pattern(q), escape="\\")

@@ -288,3 +288,19 @@ def test_the_office_sees_a_link_to_the_members_cases_on_the_duty_page():
 
     assert 'href="../office/cases?member=m003"' in pages.duty_page("m003", [], office=True)
     assert "office/cases" not in pages.duty_page("m003", [])  # a member may not open the list
+
+
+@pytest.mark.parametrize("filtered", [{}, {"station": "gwm"}, {"category": "property"}])
+def test_above_the_cap_every_road_gives_the_same_newest_page(s, monkeypatch, filtered):
+    for i in range(80):
+        issue(s, f"LP{i:03d}", "gwm", "property", f"第{i}号楼电梯坏了",
+              received=T0 + timedelta(minutes=i))  # fmt: skip
+    s.commit()
+    reach = office.reach_of(s, OFFICE)
+    exact = office.find(s, reach, args(q="电梯坏了", **filtered))
+    assert exact["total"] == 80 and not exact["total_more"]
+    monkeypatch.setattr(office, "COUNT_CAP", 30)
+    capped = office.find(s, reach, args(q="电梯坏了", **filtered))
+    assert capped["total_more"] and capped["total"] == 30
+    newest = [c["tracking_number"] for c in exact["cases"]]  # 50 newest, index and sort
+    assert [c["tracking_number"] for c in capped["cases"]] == newest
