@@ -46,12 +46,23 @@ class StationCopy(Base):
     revision: Mapped[int] = mapped_column(Integer)
 
 
+class SectorCopy(Base):
+    """A sector (界别) as last announced: its name for the office list's picker."""
+
+    __tablename__ = "sector_copies"
+
+    code: Mapped[str] = mapped_column(String(40), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    revision: Mapped[int] = mapped_column(Integer)
+
+
 class StudioCopy(Base):
     """A studio (委员工作室) as last announced; ``sectors`` is a comma-separated list."""
 
     __tablename__ = "studio_copies"
 
     code: Mapped[str] = mapped_column(String(40), primary_key=True)
+    name: Mapped[str | None] = mapped_column(String(200))  # None: announced before it was kept
     district: Mapped[str] = mapped_column(String(40), index=True)
     sectors: Mapped[str] = mapped_column(Text)
     active: Mapped[bool] = mapped_column(Boolean)

@@ -32,6 +32,7 @@ from services.routing.models import (
     Case,
     MemberCopy,
     MembershipCopy,
+    SectorCopy,
     StationCopy,
     StudioCopy,
     StudioMembershipCopy,
@@ -42,6 +43,12 @@ PAGE_SIZE = 50
 MAX_PAGE = 10_000
 EXPORT_MAX = 10_000  # rows of a workbook; the file says when there were more
 COUNT_CAP = 10_000  # a list counts its matches up to this ("10000+ 件"): pages stop there
+# A text search (3+ characters) counts up to this: past it the words of every further match must
+# be read to count it (on PostgreSQL the trigram index only narrows; each row is checked), and a
+# phrase in one case of eight over a million cases took 114 ms p95 to count to 10,000 against
+# 7 ms to 1,000 (tests/bench/test_office_search_bench.py). Twenty pages of a search is more
+# than anyone reads; a clerk narrows it instead.
+SEARCH_COUNT_CAP = 1_000
 CODE_FILTERS = ("district", "station", "studio", "member", "sector", "category")
 CODE_LEN = 40
 COLOURS = {"red": ("红", "超期"), "yellow": ("黄", "即将到期"), "green": ("绿", "正常")}
@@ -272,28 +279,37 @@ def statement(session: Session, reach: Reach, f: dict):
     return select(Case).where(*where).order_by(*_order(f["sort"]))
 
 
-def count(session: Session, where: list) -> tuple[int, bool]:
-    """How many cases match, counted up to :data:`COUNT_CAP` (and whether there are more): a
-    common word in a million cases would otherwise cost a count of every match per page."""
-    limited = select(Case.tracking_number).where(*where).limit(COUNT_CAP + 1)
+def count(session: Session, where: list, cap: int | None = None) -> tuple[int, bool]:
+    """How many cases match, counted up to ``cap`` (:data:`COUNT_CAP` if None) and whether there
+    are more: a common word in a million cases would otherwise cost a count of every match per
+    page."""
+    cap = COUNT_CAP if cap is None else cap
+    limited = select(Case.tracking_number).where(*where).limit(cap + 1)
     counted = session.scalar(select(func.count()).select_from(limited.subquery()))
-    return min(counted, COUNT_CAP), counted > COUNT_CAP
+    return min(counted, cap), counted > cap
+
+
+def count_cap(q: str | None) -> int:
+    """The count's cap for a list: :data:`SEARCH_COUNT_CAP` for a text search the index
+    answers, else :data:`COUNT_CAP`."""
+    return SEARCH_COUNT_CAP if q and not search.is_short(q) else COUNT_CAP
 
 
 def find(session: Session, reach: Reach, f: dict) -> dict:
     """One page of the list: the cases (summaries with the member's name), the total (up to
-    :data:`COUNT_CAP`, ``total_more`` when there are more), the pages."""
+    :func:`count_cap`, ``total_more`` when there are more), the pages."""
     conditions = _conditions(reach, f)
     q = f["q"]
     dialect = session.get_bind().dialect.name
     where = _searched(session, conditions, q)
     indexed = bool(q) and not search.is_short(q)
+    cap = count_cap(q)
     # every case searched (the office, no filter): the index counts its own matches (SQLite)
     counted = search.index_count(session, dialect, q) if indexed and not conditions else None
     if counted is not None:
-        total, more = min(counted, COUNT_CAP), counted > COUNT_CAP
+        total, more = min(counted, cap), counted > cap
     else:
-        total, more = count(session, where)
+        total, more = count(session, where, cap)
     pages = max(1, math.ceil(total / PAGE_SIZE))
     page = min(f["page"], pages)
     if more and indexed and f["sort"] == "received":
@@ -310,6 +326,7 @@ def find(session: Session, reach: Reach, f: dict) -> dict:
     return {
         "total": total,
         "total_more": more,
+        "count_cap": cap,
         "page": page,
         "pages": pages,
         "page_size": PAGE_SIZE,
@@ -363,13 +380,15 @@ def pickers(session: Session, reach: Reach) -> dict[str, list[tuple[str, str]]]:
     studio_rows = session.scalars(studios).all()
     member_rows = session.scalars(members).all()
     districts = sorted({s.district for s in station_rows} | {s.district for s in studio_rows})
-    sectors = sorted({m.sector for m in member_rows})
+    sectors = sorted({m.sector for m in member_rows if m.sector})
+    named = select(SectorCopy.code, SectorCopy.name).where(SectorCopy.code.in_(sectors))
+    sector_names = dict(session.execute(named).all())
     return {
         "district": [(d, d) for d in districts if d],
         "station": [(s.code, f"{s.name}（{s.district}）") for s in station_rows],
-        "studio": [(s.code, f"{s.code}（{s.district}）") for s in studio_rows],
+        "studio": [(s.code, f"{s.name or s.code}（{s.district}）") for s in studio_rows],
         "member": [(m.code, f"{m.name}（{m.code}）") for m in member_rows],
-        "sector": [(s, s) for s in sectors],
+        "sector": [(s, sector_names.get(s, s)) for s in sectors],
         "category": [
             (code, f"{entry['name']} {entry['name_en']}")
             for code, entry in catalogue.load()["categories"].items()
@@ -443,7 +462,8 @@ def workbook(session: Session, reach: Reach, f: dict) -> bytes:
     from openpyxl import Workbook
 
     query = statement(session, reach, f)
-    total, more = count(session, _searched(session, _conditions(reach, f), f["q"]))
+    where = _searched(session, _conditions(reach, f), f["q"])
+    total, more = count(session, where, count_cap(f["q"]))
     rows = session.scalars(query.limit(EXPORT_MAX)).all()
     cases = _named(session, [views._summary(c) for c in rows])
     categories = catalogue.load()["categories"]

@@ -221,10 +221,11 @@ def list_page(
                 f"{office.search.SHORT_SCAN} cases only; 3 or more search them all.</span></div>"
             )
         if found.get("total_more"):
+            cap = found["count_cap"]
             body.append(
-                f"<div class=notice id=more>超过 {office.COUNT_CAP} 件，只列出最新的 "
-                f"{office.COUNT_CAP} 件，请加筛选条件缩小范围。<span class=en>More than "
-                f"{office.COUNT_CAP} cases match: the newest {office.COUNT_CAP} are listed; "
+                f"<div class=notice id=more>超过 {cap} 件，只列出最新的 "
+                f"{cap} 件，请加筛选条件缩小范围。<span class=en>More than "
+                f"{cap} cases match: the newest {cap} are listed; "
                 "narrow the filters.</span></div>"
             )
         rows = [_row(c) for c in found["cases"]]

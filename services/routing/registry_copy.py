@@ -1,5 +1,5 @@
-"""Routing's copy of the registry (stations, studios, members and their memberships, rosters),
-kept by ``registry.*`` events, so routing assigns while the registry is down.
+"""Routing's copy of the registry (stations, studios, sectors, members and their memberships,
+rosters), kept by ``registry.*`` events, so routing assigns while the registry is down.
 
 An announcement older than the copy (or repeated) changes nothing (``copies.newer``). A member
 who joins a station may take the cases waiting there.
@@ -17,6 +17,7 @@ from services.routing.models import (
     MemberCopy,
     MembershipCopy,
     RosterCopy,
+    SectorCopy,
     StationCopy,
     StudioCopy,
     StudioMembershipCopy,
@@ -64,8 +65,15 @@ def on_studio_saved(session: Session, event: dict) -> None:
     p = event["payload"]
     row = _newer(session, StudioCopy, p)
     if row is not None:
-        row.district, row.active = p["district"], p["active"]
+        row.name, row.district, row.active = p.get("name"), p["district"], p["active"]
         row.sectors = ",".join(p.get("sectors", []))
+
+
+def on_sector_saved(session: Session, event: dict) -> None:
+    p = event["payload"]
+    row = _newer(session, SectorCopy, p)
+    if row is not None:
+        row.name = p["name"]
 
 
 def on_roster_saved(session: Session, event: dict) -> None:
@@ -82,4 +90,5 @@ HANDLERS = {
     "registry.station_saved": on_station_saved,
     "registry.studio_saved": on_studio_saved,
     "registry.roster_saved": on_roster_saved,
+    "registry.sector_saved": on_sector_saved,
 }

@@ -48,6 +48,7 @@ OWN_TABLES = {
         "case_events",
         "station_copies",
         "studio_copies",
+        "sector_copies",
         "studio_membership_copies",
         "roster_copies",
         "notification_settings",

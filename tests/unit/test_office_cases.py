@@ -58,7 +58,8 @@ def s(db_url):
     station(session, "anx", "安宁区十里店工作站", "安宁区")
     station(session, "anx2", "安宁区银滩工作站", "安宁区")
     station(session, "gwm", "城关区广武门工作站", "城关区")
-    feed(session, "registry.studio_saved", {"code": "st1", "district": "安宁区", "sectors": ["kexie"], "active": True, "revision": 1})  # fmt: skip
+    feed(session, "registry.studio_saved", {"code": "st1", "name": "科技创新委员工作室", "district": "安宁区", "sectors": ["kexie"], "active": True, "revision": 1})  # fmt: skip
+    feed(session, "registry.sector_saved", {"code": "kexie", "name": "科协界", "revision": 1})
     member(session, "m1", "李明", "kexie", ["anx"], studios=["st1"])
     member(session, "m2", "王芳", "yiyao", ["gwm"])
     member(session, "m3", "赵强", "kexie", ["anx2"])
@@ -241,6 +242,10 @@ def test_the_list_page_offers_chinese_pickers_and_escapes(s):
     assert "<script>" not in html and 'value="&lt;script&gt;"' in html
     assert "安宁区十里店工作站" in html and "安全隐患" in html and "超期" in html
     assert '<option value="安宁区" selected>' in html
+    # studios and sectors by their names (yiyao was never announced: its code)
+    assert '<option value="st1">科技创新委员工作室（安宁区）</option>' in html
+    assert '<option value="kexie">科协界</option>' in html
+    assert '<option value="yiyao">yiyao</option>' in html
     case = office.one_case(s, reach, "LX1")
     page = office_pages.case_page(case, office.handover_members(s, reach, case))
     assert "data-action=transfer" in page and "data-action=merge" in page
@@ -272,7 +277,7 @@ def test_a_count_above_the_cap_is_said_so_and_the_newest_come_first(s, monkeypat
         issue(s, f"LP{i:03d}", "gwm", "property", f"第{i}号楼电梯坏了",
               received=T0 + timedelta(minutes=i))  # fmt: skip
     s.commit()
-    monkeypatch.setattr(office, "COUNT_CAP", 30)
+    monkeypatch.setattr(office, "SEARCH_COUNT_CAP", 30)  # a text search's cap
     reach = office.reach_of(s, OFFICE)
     found = office.find(s, reach, args(q="电梯坏了"))
     assert (found["total"], found["total_more"], found["pages"]) == (30, True, 1)
@@ -299,7 +304,7 @@ def test_above_the_cap_every_road_gives_the_same_newest_page(s, monkeypatch, fil
     reach = office.reach_of(s, OFFICE)
     exact = office.find(s, reach, args(q="电梯坏了", **filtered))
     assert exact["total"] == 80 and not exact["total_more"]
-    monkeypatch.setattr(office, "COUNT_CAP", 30)
+    monkeypatch.setattr(office, "SEARCH_COUNT_CAP", 30)  # a text search's cap
     capped = office.find(s, reach, args(q="电梯坏了", **filtered))
     assert capped["total_more"] and capped["total"] == 30
     newest = [c["tracking_number"] for c in exact["cases"]]  # 50 newest, index and sort
