@@ -127,6 +127,7 @@ class Principal:
     stations: frozenset[str] = field(default_factory=frozenset)
     studios: frozenset[str] = field(default_factory=frozenset)
     expires: int = 0  # unix seconds
+    issued_ms: int = 0  # unix milliseconds; 0 in a token made before it was kept
 
     @property
     def is_office(self) -> bool:
@@ -153,6 +154,7 @@ class Principal:
             "stations": sorted(self.stations),
             "studios": sorted(self.studios),
             "exp": self.expires,
+            "iat_ms": self.issued_ms,
         }
 
     @classmethod
@@ -166,6 +168,7 @@ class Principal:
                 stations=frozenset(data.get("stations") or ()),
                 studios=frozenset(data.get("studios") or ()),
                 expires=int(data["exp"]),
+                issued_ms=int(data.get("iat_ms") or 0),
             )
         except (KeyError, TypeError, ValueError):
             return None
@@ -188,7 +191,10 @@ def session_seconds(config: dict) -> int:
 def issue_token(principal: Principal, config: dict, now: float | None = None) -> str:
     """A session token for ``principal``, valid for the configured session length."""
     now = time.time() if now is None else now
-    payload = principal.to_payload() | {"exp": int(now) + session_seconds(config)}
+    payload = principal.to_payload() | {
+        "exp": int(now) + session_seconds(config),
+        "iat_ms": int(now * 1000),  # when, to the millisecond: kernel/sessions.py compares it
+    }
     return sign(payload, secret_key(config), "session")
 
 

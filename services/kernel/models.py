@@ -99,9 +99,9 @@ class ParkedMessage(KernelBase):
 
 class SessionEnd(KernelBase):
     """An account whose sessions ended before their tokens expire (``kernel/sessions.py``): a
-    token issued before ``ended_at`` is refused."""
+    token issued at or before ``ended_ms`` is refused."""
 
     __tablename__ = "kernel_sessions_ended"
 
     login: Mapped[str] = mapped_column(String(100), primary_key=True)
-    ended_at: Mapped[int] = mapped_column(BigInteger)  # unix seconds
+    ended_ms: Mapped[int] = mapped_column(BigInteger)  # unix milliseconds

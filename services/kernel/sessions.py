@@ -4,15 +4,15 @@ scope or password changed, stops working at once in every service.
 Each service checks a session token on its own (``auth.read_token``: signature and expiry), so
 the registry's change has to reach the others. The registry calls :func:`end` in the
 transaction of the change (its own ``kernel_sessions_ended`` row) and announces
-``registry.sessions_ended`` ``{login, ended_at}`` through its outbox; every other service
+``registry.sessions_ended`` ``{login, ended_ms}`` through its outbox; every other service
 records it with :func:`on_event` in the transaction that handles the event (intake, routing and
 reporting already consume the registry's events). ``@guard`` then asks :func:`check`: a token
-issued before the account's ``ended_at`` (issued = its expiry − the session length) is refused
-with 401 ``session_ended``, and a page sends the browser to sign in again.
+issued at or before the account's ``ended_ms`` (the token's ``iat_ms``, to the millisecond; a
+token made before that was kept: its expiry − the session length) is refused with 401
+``session_ended``, and a page sends the browser to sign in again.
 
 "At once": for the registry, the next request; for the others, as soon as the event is handled
-(the outbox relay and one consumer: well under a second on a healthy system). A token issued in
-the same second as the change keeps working (whole seconds on both sides). The login is no
+(the outbox relay and one consumer: well under a second on a healthy system). The login is no
 secret from the other services: routing's case history already names the account that acted.
 """
 
@@ -29,12 +29,12 @@ from services.kernel.db import SharedEngine
 from services.kernel.models import SessionEnd
 
 EVENT = "registry.sessions_ended"
-_ENDED = select(SessionEnd.__table__.c.ended_at)
+_ENDED = select(SessionEnd.__table__.c.ended_ms)
 
 
 def end(session: Session, login: str, now: float | None = None) -> dict:
     """End ``login``'s sessions issued until now, in ``session``; the event's payload."""
-    payload = {"login": login, "ended_at": int(time.time() if now is None else now)}
+    payload = {"login": login, "ended_ms": int((time.time() if now is None else now) * 1000)}
     _record(session, payload)
     return payload
 
@@ -44,8 +44,8 @@ def _record(session: Session, payload: dict) -> None:
     row = session.get(SessionEnd, payload["login"])
     if row is None:
         session.add(SessionEnd(**payload))
-    elif payload["ended_at"] > row.ended_at:
-        row.ended_at = payload["ended_at"]
+    elif payload["ended_ms"] > row.ended_ms:
+        row.ended_ms = payload["ended_ms"]
     session.flush()
 
 
@@ -54,9 +54,9 @@ def on_event(session: Session, event: dict) -> bool:
     if event.get("type") != EVENT:
         return False
     payload = event.get("payload") or {}
-    login, at = payload.get("login"), payload.get("ended_at")
+    login, at = payload.get("login"), payload.get("ended_ms")
     if isinstance(login, str) and 0 < len(login) <= 100 and isinstance(at, int):
-        _record(session, {"login": login, "ended_at": at})
+        _record(session, {"login": login, "ended_ms": at})
     return True
 
 
@@ -80,8 +80,8 @@ class EndedSessions(DependencyProvider):
 
     def check(self, config: dict, who: auth.Principal) -> None:
         """Refuse ``who`` if its account's sessions ended after its token was issued."""
-        issued = who.expires - auth.session_seconds(config)
+        issued = who.issued_ms or (who.expires - auth.session_seconds(config)) * 1000
         with self.db.transaction() as session:
             ended = session.scalar(_ENDED.where(SessionEnd.__table__.c.login == who.account))
-        if ended is not None and issued < ended:
+        if ended is not None and issued <= ended:
             raise session_ended()

@@ -261,3 +261,41 @@ def test_a_new_role_a_deactivation_or_the_offices_reset_ends_the_sessions_held(s
     with s.begin():
         accounts.set_password(s, "li", "长城-third-horse", end=True)  # the office's reset
     assert ended() == (["li"], 3)
+
+
+def test_a_token_issued_before_its_accounts_end_is_refused_to_the_millisecond(s):
+    """EndedSessions.check: a token of the same second but a moment before the end is refused
+    (a whole-second rule let it live for a session), one issued after is taken; a token made
+    before ``iat_ms`` was kept is judged by its expiry."""
+    from contextlib import contextmanager
+
+    from services.kernel import sessions
+    from services.kernel.http import ApiError
+
+    config = {"security": {"session_hours": 8}}
+    checker = sessions.EndedSessions()
+
+    class Db:
+        @contextmanager
+        def transaction(self):
+            with s.begin():
+                yield s
+
+    checker.db = Db()
+    with s.begin():
+        sessions.end(s, "li", now=1_800_000_000.500)
+
+    def token(issued_ms, **kw):
+        expires = issued_ms // 1000 + 8 * 3600
+        return auth.Principal("li", "member", member="m003", expires=expires, issued_ms=issued_ms, **kw)  # fmt: skip
+
+    for issued_ms in (1_800_000_000_499, 1_800_000_000_500, 1_799_999_000_000):
+        with pytest.raises(ApiError) as err:
+            checker.check(config, token(issued_ms))
+        assert err.value.status == 401 and err.value.code == "session_ended"
+    checker.check(config, token(1_800_000_000_501))  # signed in again after: taken
+    old = auth.Principal("li", "member", member="m003", expires=1_800_000_000 + 8 * 3600)
+    with pytest.raises(ApiError):  # no iat_ms: issued at its expiry − 8 h, before the end
+        checker.check(config, old)
+    other = auth.Principal("wang", "member", member="m001", expires=1_800_000_000, issued_ms=1)
+    checker.check(config, other)  # another account: nothing ended

@@ -26,7 +26,7 @@ def upgrade() -> None:
     op.create_table(
         "kernel_sessions_ended",
         sa.Column("login", sa.String(length=100), nullable=False),
-        sa.Column("ended_at", sa.BigInteger(), nullable=False),
+        sa.Column("ended_ms", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint("login"),
     )
 
