@@ -33,10 +33,16 @@ from services.kernel.config import ROOT
 
 SERVICES = ("registry", "intake", "routing", "reporting")  # in the order they start
 
-PAGES = {
-    "registry": ["/health", "/sign-in", "/stations", "/members"],
-    "intake": ["/health", "/q/station/gwm", "/status", "/open311/v2/services.json"],
-    "routing": ["/health", "/duty/m003"],
+PAGES = {  # each role's first page: citizens (QR, status, finder), clerks, members, the office
+    "registry": ["/health", "/sign-in", "/finder", "/office/accounts", "/office/import"],
+    "intake": [
+        "/health",
+        "/q/station/gwm",
+        "/status",
+        "/staff/gwm/activity",
+        "/open311/v2/services.json",
+    ],
+    "routing": ["/health", "/duty/m003", "/duty/station/gwm", "/office/cases"],
     "reporting": ["/health", "/dashboard", "/stats/monthly"],
 }
 
