@@ -14,6 +14,7 @@ from pathlib import Path
 
 import eventlet
 from eventlet import tpool
+from eventlet.patcher import original
 from nameko.extensions import DependencyProvider, SharedExtension
 from sqlalchemy import bindparam, create_engine, event, text
 from sqlalchemy.engine import Engine, make_url
@@ -142,6 +143,10 @@ class WalCheckpointer:
         self.path = path
         self.running = False
         self._conn = None
+        # An OS lock (not eventlet's): the connection is used in tpool's OS thread, and closing
+        # it while a checkpoint runs there crashed the process (a container killed mid-round:
+        # its green thread reached ``finally`` while the thread still ran the PRAGMA).
+        self._lock = original("threading").Lock()
 
     @classmethod
     def for_url(cls, url: str) -> WalCheckpointer | None:
@@ -152,9 +157,17 @@ class WalCheckpointer:
 
     def checkpoint(self) -> tuple[int, int, int]:
         """One passive checkpoint: (busy, pages in the log, pages copied), as SQLite says."""
-        if self._conn is None:
-            self._conn = sqlite3.connect(self.path, timeout=0, check_same_thread=False)
-        return tuple(self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone())
+        with self._lock:
+            if self._conn is None:
+                self._conn = sqlite3.connect(self.path, timeout=0, check_same_thread=False)
+            return tuple(self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone())
+
+    def close(self) -> None:
+        """Close the connection once no checkpoint uses it (waits for one in flight)."""
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
 
     def run(self):
         try:
@@ -165,8 +178,7 @@ class WalCheckpointer:
                 except Exception as exc:  # the next round tries again; SQLite keeps the log
                     log.warning("WAL checkpoint failed: %s", exc)
         finally:
-            if self._conn is not None:
-                self._conn.close()
+            self.close()
 
 
 class Database(DependencyProvider):

@@ -44,3 +44,47 @@ def test_only_sqlite_files_get_a_checkpointer():
     assert WalCheckpointer.for_url("postgresql+psycopg2://postgres@127.0.0.1/x") is None
     assert WalCheckpointer.for_url("sqlite://") is None
     assert WalCheckpointer.for_url("sqlite:///var/intake.db").path == "var/intake.db"
+
+
+KILLED_MID_ROUND = """
+import eventlet; eventlet.monkey_patch()
+import random, sqlite3, sys
+from services.kernel.db import WalCheckpointer
+path = sys.argv[1]
+c = sqlite3.connect(path)
+c.execute("PRAGMA journal_mode=WAL"); c.execute("PRAGMA wal_autocheckpoint=0")
+c.execute("CREATE TABLE t (x BLOB)")
+rnd = random.Random(7)
+for _ in range(200):
+    for _ in range(50):
+        c.execute("INSERT INTO t VALUES (randomblob(4000))")
+    c.commit()
+    w = WalCheckpointer(path)
+    w.interval_s, w.running = 0, True
+    round_ = eventlet.spawn(w.run)
+    eventlet.sleep(rnd.random() * 0.003)
+    round_.kill()  # as a container's kill does, while the OS thread may be checkpointing
+print("survived")
+"""
+
+
+def test_a_checkpointer_killed_mid_round_does_not_crash_the_process(tmp_path):
+    """Its green thread killed while tpool's OS thread runs the checkpoint: closing the
+    connection under that thread crashed the whole process (SIGSEGV; a CI run died of it in a
+    registry test's teardown). The close now waits for the round; run in a child process so
+    that a crash fails this test, not the run."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = tmp_path / "killed.py"
+    script.write_text(KILLED_MID_ROUND)
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run(
+        [sys.executable, str(script), str(tmp_path / "x.db")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": str(root)},
+    )
+    assert done.returncode == 0 and "survived" in done.stdout, (done.returncode, done.stderr[-500:])
