@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import requests
 from openpyxl import Workbook
-from selenium.common.exceptions import StaleElementReferenceException
+from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC  # noqa: N812
 from selenium.webdriver.support.ui import Select, WebDriverWait
@@ -97,7 +97,10 @@ def station_page(stack, session: requests.Session):
 
 def status_becomes(driver, login: str, words: str) -> None:
     """Wait for the next page's status of ``login`` (the old page may go while it is read)."""
-    WebDriverWait(driver, 20, ignored_exceptions=[StaleElementReferenceException]).until(
+    # the old page going away mid-read shows as a stale element, or as Chrome's "node does not
+    # belong to the document" (a plain WebDriverException): both mean "read it again"
+    gone = [StaleElementReferenceException, WebDriverException]
+    WebDriverWait(driver, 20, ignored_exceptions=gone).until(
         lambda d: words in d.find_element(By.CSS_SELECTOR, f"#account-{login} .status").text
     )
 
@@ -163,11 +166,21 @@ def test_the_office_adds_deactivates_and_resets_a_station_admin(stack, phone):
 
     phone.find_element(By.ID, "deactivate-gwm-zhanwu").click()
     status_becomes(phone, "gwm-zhanwu", "已停用")
-    assert json_sign_in(stack, "gwm-zhanwu", first) == 401  # refused now
+    refused = json_sign_in(stack, "gwm-zhanwu", first)
+    assert refused == 401, refused  # refused now
+
     # and the session it holds ends at once, not when its token expires: the registry's
     # next answer refuses it, routing's as soon as it has heard (the event, well under 10 s)
-    me = working.get(stack.url("registry", "/auth/me"), timeout=10)
-    assert me.status_code == 401 and me.json()["error"]["code"] == "session_ended"
+    def me():
+        answer = working.get(stack.url("registry", "/auth/me"), timeout=10)
+        seen.append((answer.status_code, answer.text[:200]))
+        return answer.status_code == 401 and answer.json()["error"]["code"] == "session_ended"
+
+    seen = []  # what the registry answered, for the failure's message
+    try:
+        stack.wait_for(me, timeout=5, interval=0.1, what="the registry to refuse it")
+    except TimeoutError:
+        raise AssertionError(f"the registry still takes the ended session: {seen[-3:]}") from None
     stack.wait_for(lambda: station_page(stack, working).status_code == 303, timeout=10,
                    interval=0.1, what="routing to refuse the ended session")  # fmt: skip
     assert "/sign-in" in station_page(stack, working).headers["Location"]
