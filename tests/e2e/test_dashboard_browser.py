@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import requests
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC  # noqa: N812
 from selenium.webdriver.support.ui import Select, WebDriverWait
@@ -177,7 +178,11 @@ def test_the_office_reads_the_programme_picks_periods_and_sorts_stations(stack, 
     assert (tile(phone, "reception_days"), tile(phone, "people_served")) == ("1", "40")
     Select(phone.find_element(By.ID, "mon")).select_by_value("")
     phone.find_element(By.ID, "show").click()
-    WebDriverWait(phone, 20).until(lambda d: "全年" in d.find_element(By.ID, "period").text)
+    # the old page may go while it is read: a stale node, or Chrome's "node does not belong to
+    # the document" (a plain WebDriverException); both mean "read it again"
+    WebDriverWait(phone, 20, ignored_exceptions=[WebDriverException]).until(
+        lambda d: "全年" in d.find_element(By.ID, "period").text
+    )
     assert (tile(phone, "reception_days"), tile(phone, "people_served")) == ("4", "117")
     gwm = phone.find_element(By.CSS_SELECTOR, "table[data-table=station] tr[data-code=gwm] a")
     assert gwm.get_attribute("href").endswith("station=gwm&from=2025-01-01&to=2025-12-31")
