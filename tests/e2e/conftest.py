@@ -258,6 +258,29 @@ def after_click(driver, element_id: str, seconds: float = 20):
     return WebDriverWait(driver, seconds).until(EC.presence_of_element_located((By.ID, element_id)))
 
 
+def gone(element) -> bool:
+    """Whether ``element`` left the document (its page was replaced). Chromium answers a node of
+    the page before with "Node with given id does not belong to the document", not always with a
+    stale reference, which is why ``EC.staleness_of`` is not enough."""
+    from selenium.common.exceptions import WebDriverException
+
+    try:
+        element.is_enabled()
+    except WebDriverException:  # StaleElementReferenceException is one
+        return True
+    return False
+
+
+def read_again(driver, condition, seconds: float = 20):
+    """Wait for ``condition(driver)`` while a page may be replaced under it: a node read from the
+    old page (a stale element, or Chrome's "node does not belong to the document", a plain
+    WebDriverException) means "read it again", never a failure."""
+    from selenium.common.exceptions import WebDriverException
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    return WebDriverWait(driver, seconds, ignored_exceptions=[WebDriverException]).until(condition)
+
+
 def fits_the_phone(driver) -> bool:
     """No sideways scrolling: the page is as wide as the phone."""
     return driver.execute_script("return document.documentElement.scrollWidth <= window.innerWidth")

@@ -16,7 +16,6 @@ from pathlib import Path
 import pytest
 import requests
 from openpyxl import Workbook
-from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC  # noqa: N812
 from selenium.webdriver.support.ui import Select, WebDriverWait
@@ -29,6 +28,7 @@ from tests.e2e.conftest import (
     fits_the_phone,
     make_account,
     make_stack,
+    read_again,
     sign_in_on_page,
 )
 
@@ -97,11 +97,9 @@ def station_page(stack, session: requests.Session):
 
 def status_becomes(driver, login: str, words: str) -> None:
     """Wait for the next page's status of ``login`` (the old page may go while it is read)."""
-    # the old page going away mid-read shows as a stale element, or as Chrome's "node does not
-    # belong to the document" (a plain WebDriverException): both mean "read it again"
-    gone = [StaleElementReferenceException, WebDriverException]
-    WebDriverWait(driver, 20, ignored_exceptions=gone).until(
-        lambda d: words in d.find_element(By.CSS_SELECTOR, f"#account-{login} .status").text
+    read_again(
+        driver,
+        lambda d: words in d.find_element(By.CSS_SELECTOR, f"#account-{login} .status").text,
     )
 
 

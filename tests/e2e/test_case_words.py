@@ -19,12 +19,12 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from tests.e2e.conftest import (
     fits_the_phone,
+    gone,
     make_account,
     sign_in_on_page,
     wait_case,
     wait_submission,
 )
-from tests.e2e.test_pages_browser import gone
 
 SHOTS = Path("/tmp/shots")
 TYPED = "13912345678"

@@ -21,6 +21,7 @@ from selenium.webdriver.support.ui import Select, WebDriverWait
 from tests.e2e.conftest import (
     after_click,
     fits_the_phone,
+    gone,
     make_account,
     sign_in_on_page,
     wait_case,
@@ -72,14 +73,6 @@ def thumbnail_loaded(phone, card) -> bool:
 def open_card(phone, url: str, number: str):
     phone.get(url)
     return WebDriverWait(phone, 20).until(EC.presence_of_element_located((By.ID, f"case-{number}")))
-
-
-def gone(element) -> bool:
-    try:
-        element.is_enabled()
-    except Exception:  # noqa: BLE001 - a node of the page before: stale, or "does not belong"
-        return True
-    return False
 
 
 def member_acts(phone, duty: str, number: str, action: str, note: str | None = None) -> None:

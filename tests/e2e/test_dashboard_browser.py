@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 import requests
-from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC  # noqa: N812
 from selenium.webdriver.support.ui import Select, WebDriverWait
@@ -24,6 +23,7 @@ from tests.e2e.conftest import (
     fits_the_phone,
     make_account,
     make_stack,
+    read_again,
     sign_in_on_page,
     wait_case,
     wait_figure,
@@ -178,11 +178,7 @@ def test_the_office_reads_the_programme_picks_periods_and_sorts_stations(stack, 
     assert (tile(phone, "reception_days"), tile(phone, "people_served")) == ("1", "40")
     Select(phone.find_element(By.ID, "mon")).select_by_value("")
     phone.find_element(By.ID, "show").click()
-    # the old page may go while it is read: a stale node, or Chrome's "node does not belong to
-    # the document" (a plain WebDriverException); both mean "read it again"
-    WebDriverWait(phone, 20, ignored_exceptions=[WebDriverException]).until(
-        lambda d: "全年" in d.find_element(By.ID, "period").text
-    )
+    read_again(phone, lambda d: "全年" in d.find_element(By.ID, "period").text)
     assert (tile(phone, "reception_days"), tile(phone, "people_served")) == ("4", "117")
     gwm = phone.find_element(By.CSS_SELECTOR, "table[data-table=station] tr[data-code=gwm] a")
     assert gwm.get_attribute("href").endswith("station=gwm&from=2025-01-01&to=2025-12-31")

@@ -3,7 +3,6 @@
 from datetime import UTC, datetime
 
 import requests
-from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC  # noqa: N812
 from selenium.webdriver.support.ui import WebDriverWait
@@ -14,6 +13,7 @@ from tests.conftest import auth_headers
 from tests.e2e.conftest import (
     after_click,
     fits_the_phone,
+    gone,
     make_account,
     sign_in_on_page,
     wait_case,
@@ -150,17 +150,6 @@ def test_the_citizen_rates_and_reopens_on_the_status_page(stack, phone):
 
     phone.get(stack.url("intake", f"/status?number={number}&code=000000"))  # a wrong code
     assert not phone.find_elements(By.ID, "reopen-form")
-
-
-def gone(element) -> bool:
-    """Whether ``element`` left the document. Chromium answers a node of the page before with
-    "Node with given id does not belong to the document", not always with a stale reference,
-    which is why ``EC.staleness_of`` is not enough."""
-    try:
-        element.is_enabled()
-    except WebDriverException:  # StaleElementReferenceException is one
-        return True
-    return False
 
 
 def test_sign_in_on_a_phone_wrong_password_then_right_then_sign_out(stack, phone):
