@@ -231,3 +231,36 @@ class Notice(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class OpinionReport(Base):
+    """A 社情民意信息 (social-opinion report): a member's write-up of a recurring problem from its
+    cases, sent up to the CPPCC office, which reviews it (services/routing/opinion_reports.py).
+
+    ``status``: draft → submitted → received | adopted | forwarded (the office's outcome)."""
+
+    __tablename__ = "opinion_reports"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    member_code: Mapped[str] = mapped_column(String(40), index=True)
+    sector: Mapped[str] = mapped_column(String(40), index=True)
+    title: Mapped[str] = mapped_column(String(200))
+    text: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    note: Mapped[str | None] = mapped_column(Text)  # the office's note with its outcome
+    reviewed_by: Mapped[str | None] = mapped_column(String(60))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    submitted_at: Mapped[datetime | None] = mapped_column(UtcDateTime, index=True)
+    reviewed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class OpinionReportCase(Base):
+    """A case a 社情民意 report was drawn from."""
+
+    __tablename__ = "opinion_report_cases"
+
+    report_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("opinion_reports.id"), primary_key=True
+    )
+    tracking_number: Mapped[str] = mapped_column(String(32), primary_key=True, index=True)
