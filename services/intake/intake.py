@@ -21,7 +21,7 @@ from services.intake.known import category_codes
 from services.intake.models import Issue, KnownMember, KnownStudio, Submission
 from services.intake.photos import count_of_submission
 from services.intake.schemas import IssueReceivedSchema, SubmissionSchema, bilingual
-from services.kernel import http, logs, outbox
+from services.kernel import backdating, http, logs, outbox
 from services.kernel.messaging import Delivery
 
 SOURCE = "intake"
@@ -80,9 +80,15 @@ def check_references(session: Session, sub: dict) -> dict:
     return errors
 
 
-def receive(session: Session, delivery: Delivery) -> dict:
-    """Turn one station-queue message into an issue, a duplicate, or a rejected submission."""
+def receive(session: Session, delivery: Delivery, config: dict | None = None) -> dict:
+    """Turn one station-queue message into an issue, a duplicate, or a rejected submission.
+
+    ``config`` (the deployment's): only for an operator's back-dated replay (:func:`_received`)."""
     sub, submission_id, errors = _read(session, delivery)
+    now = datetime.now(UTC)
+    received, by = now, None
+    if not errors:
+        received, by, errors = _received(sub, delivery, config or {}, now)
     if errors:
         return _reject(session, delivery, submission_id, errors)
     # The hot path (every issue): plain statements on the session's connection, no ORM objects.
@@ -99,7 +105,7 @@ def receive(session: Session, delivery: Delivery) -> dict:
             )
         )
         return {"status": "duplicate", "tracking_number": existing}
-    return _accept(session, conn, delivery, sub)
+    return _accept(session, conn, delivery, sub, received, by)
 
 
 def _read(session: Session, delivery: Delivery) -> tuple[dict | None, str | None, dict | None]:
@@ -132,10 +138,39 @@ def _read(session: Session, delivery: Delivery) -> tuple[dict | None, str | None
     return sub, submission_id, check_references(session, sub)
 
 
-def _accept(session: Session, conn, delivery: Delivery, sub: dict) -> dict:
-    """A new issue, its number made from its id, the submission, and ``intake.issue_received``."""
-    now = datetime.now(UTC)
+def _received(sub: dict, delivery: Delivery, config: dict, now: datetime):
+    """When the issue counts as received: now, or, for a message carrying an operator's
+    credential (``backdating.OPERATOR_HEADER``) on a deployment with back-dating on, its
+    ``submitted_at`` (in the past). ``(received_at, operator account, field errors)``: a message
+    asking for back-dating that may not is rejected, never received now in silence."""
+    if backdating.OPERATOR_HEADER not in (delivery.headers or {}):
+        return now, None, None
+    who = backdating.operator(config, delivery.headers)
+    at = sub.get("submitted_at")
+    try:
+        if at is None:
+            raise backdating.refused(
+                "submitted_at", "补记须给出提交时间", "back-dating needs submitted_at"
+            )
+        backdating.check(at, datetime(2000, 1, 1, tzinfo=UTC), who is not None, "submitted_at", now)
+    except http.ApiError as err:
+        return now, None, err.fields
+    return at, who.account, None
+
+
+def _accept(
+    session: Session,
+    conn,
+    delivery: Delivery,
+    sub: dict,
+    received: datetime | None = None,
+    backdated_by: str | None = None,
+) -> dict:
+    """A new issue, its number made from its id, the submission, and ``intake.issue_received``.
+    ``received``: now, unless an operator's replay back-dated it (:func:`_received`)."""
+    now = received or datetime.now(UTC)
     issue = _issue_row(sub, now)
+    issue["backdated_by"] = backdated_by
     issue_id = conn.execute(_INSERT_ISSUE, issue).inserted_primary_key[0]
     number = issue["tracking_number"] = tracking_number(issue_id, now)  # the id makes it
     conn.execute(_SET_NUMBER, {"issue_id": issue_id, "number": number})
@@ -153,7 +188,7 @@ def _accept(session: Session, conn, delivery: Delivery, sub: dict) -> dict:
             "errors": None,
             "raw_body": delivery.body,
             "tracking_number": number,
-            "received_at": now,
+            "received_at": datetime.now(UTC) if backdated_by else now,  # the message's arrival
         },
     )
     outbox.record(

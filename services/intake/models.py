@@ -90,6 +90,9 @@ class Issue(Base):
     same_as: Mapped[str | None] = mapped_column(String(32))
     # set by routing.issue_merged: the case this one follows; its progress is this one's
     merged_into: Mapped[str | None] = mapped_column(String(32), index=True)
+    # the office account that back-dated it (received_at = its submitted_at), operator-only:
+    # services/kernel/backdating.py; None for every issue received as it came
+    backdated_by: Mapped[str | None] = mapped_column(String(64))
 
 
 class KnownMember(Base):

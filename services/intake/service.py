@@ -12,6 +12,8 @@ routing's word): ``dependencies``; settings: ``settings``.
 
 from __future__ import annotations
 
+from functools import partial
+
 from nameko.rpc import RpcProxy
 from nameko.timer import timer
 
@@ -93,7 +95,7 @@ class IntakeService(ServiceBase):
 
     @consume_reliably(queues=selected_stations, batch=True)
     def receive_submission(self, deliveries):
-        results = self.inbox.process_batch(deliveries, intake.receive)
+        results = self.inbox.process_batch(deliveries, partial(intake.receive, config=self.config))
         for delivery in deliveries:
             self.channel.done(delivery.message_id)  # HTTP channels set message_id = submission_id
         return results

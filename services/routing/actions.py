@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
-from services.kernel import logs, outbox
+from services.kernel import backdating, logs, outbox
 from services.routing import access, catalogue, deciding, lifecycle, loads, merging, opening
 from services.routing.assignment import choose
 from services.routing.lifecycle import CaseError
@@ -56,13 +56,19 @@ def act(
     version: int | None = None,
     settings: RoutingSettings = RoutingSettings(),
     scope: access.Scope | None = None,
+    at: datetime | None = None,
     **params,
 ) -> Case:
     """Apply one member, office or citizen action to a case; CaseError if it is not allowed.
 
     ``scope``: the signed-in caller's (``access.Scope``); every case or member the action names
     besides the case itself must be in it, else it answers as an unknown one.
-    None for a caller inside the system (the citizen's RPC, the rules)."""
+    None for a caller inside the system (the citizen's RPC, the rules).
+
+    ``at``: when the action happened, if not now: operator-only back-dating (a replay of a past
+    year, docs/security.md): taken only with ``settings.backdating`` on and from the office (or
+    a caller inside the system), never before the case's receipt or last step, never in the
+    future; otherwise a 400 on ``at``."""
     logs.bind(tracking_number=number)
     case = session.get(Case, number, with_for_update=True)
     if case is None:
@@ -77,6 +83,13 @@ def act(
     if action not in ACTIONS:  # "assign" is the rules' own, never asked for
         raise CaseError("unknown_action", f"未知操作: {action}", f"unknown action: {action}", 400)
     r = Request(session, case, action, actor, note, params, settings, scope, after=after)
+    if at is not None:
+        if action not in lifecycle.BACKDATABLE:
+            raise backdating.refused(
+                "at", f"“{action}”不能补记时间", f"{action!r} cannot be back-dated"
+            )
+        may = settings.backdating and (scope is None or scope.who.is_office)
+        r.at = backdating.check(at, lifecycle.earliest_at(case), may)
     ACTIONS[action](r)
     return case
 

@@ -68,6 +68,16 @@ class ActionBody(Body):
         error_messages={**_TYPE, "invalid": "必须是整数 / must be a whole number"},
     )
     actor = fields.Raw(load_default=None, load_only=True)  # sent by the duty page; ignored
+    # when it happened, if not now: operator-only back-dating (actions.act, kernel/backdating.py)
+    at = fields.AwareDateTime(
+        load_default=None,
+        allow_none=True,
+        error_messages={
+            **_TYPE,
+            "invalid": "须为带时区的 ISO 时间 / must be an ISO time with a time zone",
+            "invalid_awareness": "须为带时区的 ISO 时间 / must be an ISO time with a time zone",
+        },
+    )
 
 
 class CitizenAction(Schema):

@@ -14,6 +14,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from services.kernel.http import ApiError
 
 OPEN = ("waiting", "assigned", "accepted", "responded")
@@ -82,6 +84,17 @@ def next_status(action: str, status: str) -> str:
             f"a case that is {status} cannot be {action!r}-ed (allowed from: {', '.join(allowed)})",
         )
     return to or status
+
+
+# the steps an operator's replay may date in the past (``actions.act``'s ``at``)
+BACKDATABLE = ("accept", "respond", "resolve", "close_unresolved")
+
+
+def earliest_at(case) -> datetime:
+    """The earliest time a back-dated action on ``case`` may carry: its receipt, or its latest
+    step after it (an answer is never dated before the step it follows)."""
+    steps = (case.accepted_at, case.responded_at, case.resolved_at, case.closed_at, case.rated_at)
+    return max([case.received_at, *(t for t in steps if t is not None)])
 
 
 def unknown_case(number, field: str = "into") -> CaseError:

@@ -7,8 +7,9 @@ flattened nameko config) of the deployment file; the service class declares
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 
+from services.kernel import backdating
 from services.kernel.delivery import DeliverySettings
 
 
@@ -38,11 +39,16 @@ class RoutingSettings:
     deadline_check_s: float = 60  # how often the deadline check runs
     notify_interval_s: float = 5  # how often due notices are sent
     notify: NotifySettings = field(default_factory=NotifySettings)
+    # the office may date an action in the past (``at``): operator-only, a replay deployment's
+    # (``security.backdating``; services/kernel/backdating.py)
+    backdating: bool = False
 
     @classmethod
     def from_config(cls, config: dict) -> RoutingSettings:
-        """From the flattened nameko config (its ``SERVICE`` section)."""
-        return cls.from_section(config.get("SERVICE"))
+        """From the flattened nameko config (its ``SERVICE`` section; ``security.backdating``)."""
+        return replace(
+            cls.from_section(config.get("SERVICE")), backdating=backdating.enabled(config)
+        )
 
     @classmethod
     def from_section(cls, section: dict | None) -> RoutingSettings:

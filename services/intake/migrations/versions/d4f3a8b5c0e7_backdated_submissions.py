@@ -15,8 +15,12 @@ depends_on = None
 
 
 def upgrade() -> None:
-    pass  # replay: filled in this session
+    # who back-dated an issue (the office account of an operator's replay); None: received as
+    # it came (services/kernel/backdating.py)
+    with op.batch_alter_table("issues") as batch:
+        batch.add_column(sa.Column("backdated_by", sa.String(length=64), nullable=True))
 
 
 def downgrade() -> None:
-    pass
+    with op.batch_alter_table("issues") as batch:
+        batch.drop_column("backdated_by")
