@@ -18,7 +18,7 @@ from services.kernel.auth import Principal
 from services.kernel.http import not_found
 from services.routing import lifecycle, office
 from services.routing.models import Case, MemberCopy, OpinionReport, OpinionReportCase, SectorCopy
-from services.routing.opinion_reports import STATUS_NAMES, case_numbers
+from services.routing.opinion_reports import STATUS_NAMES, case_numbers, own_cases
 from services.routing.workdays import CHINA
 
 
@@ -165,4 +165,30 @@ def choices(session: Session, who: Principal) -> dict[str, list[tuple[str, str]]
     return {
         "member": sorted(members.items()),
         "sector": [(code, name) for code, name in sectors],
+    }
+
+
+def form_choices(session: Session, who: Principal) -> dict:
+    """What a member's draft form offers: its cases (open or closed, :func:`own_cases`), the
+    sectors (its own first) and its name."""
+    member = session.get(MemberCopy, who.member or "")
+    sectors = dict(session.execute(select(SectorCopy.code, SectorCopy.name)).all())
+    own = member.sector if member is not None else None
+    order = ([own] if own else []) + sorted(c for c in sectors if c != own)
+    return {
+        "member": who.member,
+        "name": member.name if member is not None else None,
+        "sector": own,
+        "sectors": [(code, sectors.get(code) or code) for code in order],
+        "cases": [
+            {
+                "tracking_number": c.tracking_number,
+                "category": c.category,
+                "status": c.status,
+                "status_name": lifecycle.STATUS_NAMES[c.status],
+                "description": c.description,
+                "received_at": _iso(c.received_at),
+            }
+            for c in own_cases(session, who.member or "")
+        ],
     }
