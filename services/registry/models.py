@@ -168,3 +168,63 @@ class SignInFailure(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     key: Mapped[str] = mapped_column(String(120))
     at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class Leader(Base):
+    """A city CPPCC leader (市政协领导: 主席, 副主席, 秘书长) and the stations linked to him or her
+    under the liaison system (领导对口联系)."""
+
+    __tablename__ = "leaders"
+
+    code: Mapped[str] = mapped_column(String(40), primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    title: Mapped[str] = mapped_column(String(40))  # 职务, e.g. 副主席
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    revision: Mapped[int] = mapped_column(Integer, default=1)
+    stations: Mapped[list[LeaderStation]] = relationship(
+        cascade="all, delete-orphan", order_by="LeaderStation.station_code", lazy="selectin"
+    )
+
+
+class LeaderStation(Base):
+    __tablename__ = "leader_stations"
+
+    leader_code: Mapped[str] = mapped_column(ForeignKey("leaders.code"), primary_key=True)
+    station_code: Mapped[str] = mapped_column(
+        ForeignKey("stations.code"), primary_key=True, index=True
+    )
+
+
+class LeaderVisit(Base):
+    """A leader's field visit to a linked station (深入基层, 现场推进): what was pushed forward and
+    who came. Withdrawn (``active`` false) rather than deleted, so its events stay true."""
+
+    __tablename__ = "leader_visits"
+    __table_args__ = (
+        Index("ix_leader_visits_leader_day", "leader_code", "day"),
+        Index("ix_leader_visits_station_day", "station_code", "day"),
+    )
+
+    visit_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    leader_code: Mapped[str] = mapped_column(ForeignKey("leaders.code"))
+    station_code: Mapped[str] = mapped_column(ForeignKey("stations.code"))
+    day: Mapped[date] = mapped_column(Date)
+    purpose: Mapped[str] = mapped_column(String(500))
+    others: Mapped[str] = mapped_column(String(200), default="")
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    recorded_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    revision: Mapped[int] = mapped_column(Integer, default=1)
+    members: Mapped[list[LeaderVisitMember]] = relationship(
+        cascade="all, delete-orphan", order_by="LeaderVisitMember.member_code", lazy="selectin"
+    )
+
+
+class LeaderVisitMember(Base):
+    """A member who came along on a leader's visit."""
+
+    __tablename__ = "leader_visit_members"
+
+    visit_id: Mapped[str] = mapped_column(ForeignKey("leader_visits.visit_id"), primary_key=True)
+    member_code: Mapped[str] = mapped_column(
+        ForeignKey("members.code"), primary_key=True, index=True
+    )

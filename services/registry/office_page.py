@@ -56,7 +56,13 @@ td form{display:inline;margin:0}td button{margin:2px 4px 2px 0;padding:6px 10px;
 }
 """
 
-WHAT = {"accounts": ("账号管理", "Accounts"), "import": ("导入导出", "Import and export")}
+WHAT = {
+    "accounts": ("账号管理", "Accounts"),
+    "import": ("导入导出", "Import and export"),
+    "leaders": ("领导联系", "Leader liaison"),  # leaders_pages.py
+    "visits": ("走访记录", "Leader visits"),
+}
+STATION_ADMIN_PAGES = ("visits",)  # the others are the office's alone
 
 
 class Page:
@@ -77,16 +83,22 @@ class Page:
             attrs += ' enctype="multipart/form-data"'
         return f'<form method=post action="{action}"{attrs}>{self.csrf_field()}{inner}</form>'
 
-    def response(self, here: str, main: str, status: int = 200, no_store: bool = False) -> Response:
+    def response(
+        self, here: str, main: str, status: int = 200, no_store: bool = False, up: int = 0
+    ) -> Response:
+        """``up``: how many folders below ``/office/`` the page is (``/office/leaders/<code>``
+        is 1), so the relative links still lead home."""
         zh, en = WHAT[here]
+        prefix = "../" * up
         links = "".join(
-            f'<a href="{key}" id="nav-{key}"'
+            f'<a href="{prefix}{key}" id="nav-{key}"'
             + (' aria-current="page"' if key == here else "")
             + f">{escape(z)} <span class=en>{escape(e)}</span></a>"
             for key, (z, e) in WHAT.items()
+            if self.who.is_office or key in STATION_ADMIN_PAGES
         )
         sign_out = (
-            '<form method=post action="../auth/sign-out" id=sign-out>'
+            f'<form method=post action="{prefix}../auth/sign-out" id=sign-out>'
             f"{self.csrf_field()}<button type=submit>退出 <span class=en>Sign out</span>"
             "</button></form>"
         )

@@ -35,6 +35,7 @@ from services.registry import (
     signin_page,
     spreadsheet,
 )
+from services.registry.leaders_pages import LeaderRoutes
 from services.registry.settings import RegistrySettings
 from services.registry.throttle import Throttled
 
@@ -53,7 +54,7 @@ def attachment(content: bytes, media: str, filename: str) -> Response:
     return Response(content, content_type=media, headers={"Content-Disposition": disposition})
 
 
-class RegistryService(ServiceBase):
+class RegistryService(LeaderRoutes, ServiceBase):
     name = "registry"
     settings = Settings(RegistrySettings.from_config)
 
