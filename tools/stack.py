@@ -20,6 +20,7 @@ import json
 import logging
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -84,6 +85,7 @@ class Stack:
         self.log_dir = Path(log_dir or ROOT / "var" / "log")
         self.procs: dict[str, subprocess.Popen] = {}
         self.specs: dict[str, tuple[str, dict | None]] = {}  # name → (service, extra env)
+        self.ports: dict[str, int] = {}  # a replica's own HTTP port (the first: the config's)
         self._logs = {}
 
     def config(self) -> dict:
@@ -170,11 +172,36 @@ class Stack:
         )
         return self.procs[name]
 
-    def start(self, services=SERVICES, timeout: float = 60) -> None:
+    def start(self, services=SERVICES, timeout: float = 60, replicas: dict | None = None) -> None:
+        """Start ``services``; ``replicas`` ``{service: n}`` starts n processes of a service
+        (the first as ``<service>``, the others ``<service>-2`` … each on a port of its own)."""
+        names = []
         for service in services:
             self.start_service(service)
-        for service in services:
-            self.wait_healthy(service, timeout)
+            names.append((service, service))
+            for index in range(2, (replicas or {}).get(service, 1) + 1):
+                names.append((service, self.start_replica(service, index)))
+        for service, name in names:
+            self.wait_healthy(service, timeout, name=name)
+
+    def start_replica(self, service: str, index: int, env: dict | None = None) -> str:
+        """One more process of ``service``, named ``<service>-<index>``, on a free port (the
+        same queues, database and broker as the first: docs/runbook.md, "Replicas")."""
+        name = f"{service}-{index}"
+        if name not in self.ports:
+            with socket.socket() as s:
+                s.bind(("127.0.0.1", 0))
+                self.ports[name] = s.getsockname()[1]
+        port = str(self.ports[name])
+        self.start_service(service, name, {f"{service.upper()}_PORT": port, **(env or {})})
+        return name
+
+    def replica_url(self, name: str, path: str = "") -> str:
+        """The address of the process ``name`` (a replica's own port, else the service's)."""
+        service = self.specs[name][0] if name in self.specs else name
+        if name not in self.ports:
+            return self.url(service, path)
+        return f"http://{self.config().get('http_host', '127.0.0.1')}:{self.ports[name]}{path}"
 
     def wait_healthy(self, service: str, timeout: float = 60, name: str | None = None) -> dict:
         deadline = time.monotonic() + timeout
@@ -186,7 +213,7 @@ class Stack:
                     f"{name} exited with {proc.returncode}; see {self.log_dir / (name + '.log')}"
                 )
             try:
-                r = requests.get(self.url(service, "/health"), timeout=2)
+                r = requests.get(self.replica_url(name, "/health"), timeout=2)
                 if r.status_code == 200:
                     return r.json()
             except requests.RequestException:
@@ -365,18 +392,41 @@ def print_addresses(stack: Stack, cfg: dict, accounts: list[dict]) -> None:
     print(f"  logs: {stack.log_dir}/   Ctrl-C 停止 / stops everything\n", flush=True)
 
 
+def replica_counts(text: str, cfg: dict) -> dict[str, int]:
+    """``routing=2,registry=2`` → ``{"routing": 2, "registry": 2}``; refused for a service on
+    SQLite (one process by design: its database has one writer) or an unknown service."""
+    counts = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        service, _, n = part.partition("=")
+        if service not in SERVICES or not n.isdigit() or int(n) < 1:
+            raise ValueError(f"--replicas: 无法识别 / not understood: {part!r} (e.g. routing=2)")
+        if int(n) > 1 and cfg["services"][service]["db_url"].startswith("sqlite"):
+            raise ValueError(
+                f"--replicas: {service} 使用 SQLite，只能运行一个进程 / runs on SQLite, one process "
+                f"only: set {service.upper()}_DB_URL to a PostgreSQL database"
+            )
+        counts[service] = int(n)
+    return counts
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description="run every Lianxin service with demo data")
     parser.add_argument("--config", default=None)
     parser.add_argument("--no-demo", action="store_true", help="do not load the demo registry")
     parser.add_argument("--demo-set", default="lanzhou", choices=("lanzhou", "small"))
     parser.add_argument("--log-dir", default=None, help="default: var/log")
+    parser.add_argument(
+        "--replicas",
+        default="",
+        help="processes per service, e.g. routing=2,registry=2 (PostgreSQL databases only)",
+    )
     args = parser.parse_args(argv)
     stack = Stack(args.config, log_dir=args.log_dir)
     cfg = stack.config()
     try:
         check_broker(cfg["AMQP_URI"])
-    except BrokerUnavailable as exc:
+        replicas = replica_counts(args.replicas, cfg)
+    except (BrokerUnavailable, ValueError) as exc:
         print(exc, file=sys.stderr)
         return 1
 
@@ -388,7 +438,7 @@ def main(argv=None) -> int:
     accounts = stack.first_accounts(demo=not args.no_demo)
     print("启动服务 starting registry, intake, routing, reporting …", flush=True)
     try:
-        stack.start()
+        stack.start(replicas=replicas)
         if not args.no_demo:
             stack.wait_for(
                 lambda: len(stack.health("intake").get("stations", [])) > 0,
