@@ -14,6 +14,7 @@ from services.kernel.http import ApiError
 
 CHINA = ZoneInfo("Asia/Shanghai")
 CITY = ("city", "-")
+UNKNOWN_DISTRICT = "未知区县"  # a place the registry has not announced (yet)
 
 # Every breakdown the monthly report offers, in the order of the workbook's sheets.
 DIMENSIONS = {
@@ -27,6 +28,7 @@ DIMENSIONS = {
     "category": ("问题类别", "Category"),
     "studio": ("委员工作室", "Studio"),
     "kind": ("活动类型", "Activity kind"),
+    "leader": ("联系领导", "Liaison leader"),  # 领导对口联系: leader_visits only
 }
 
 

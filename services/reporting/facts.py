@@ -21,9 +21,11 @@ from services.reporting.bulk import bulk_insert, encode, indexes_after, write_en
 from services.reporting.models import (
     ActivityFact,
     CaseFact,
+    LeaderDim,
     MemberDim,
     MonthlyFigure,
     MonthlyRollup,
+    PracticeFact,
     StationDim,
     StudioDim,
 )
@@ -80,7 +82,7 @@ class MemoryFacts:
     """The projections' state in memory, for a rebuild from empty tables; :meth:`write` stores it."""
 
     def __init__(self):
-        self.dims = {StationDim: {}, MemberDim: {}, StudioDim: {}}
+        self.dims = {StationDim: {}, MemberDim: {}, StudioDim: {}, LeaderDim: {}}
         self.cases: dict[str, Case] = {}
         self.merges: dict[str, list[Case]] = {}  # case number → the cases merged into it
         self.activities: dict[str, Row] = {}
@@ -88,6 +90,8 @@ class MemoryFacts:
         self.pairs: dict = {}  # (dimension, key) → itself: one tuple per pair
         self.places: dict = {}  # (station, district, channel, category) → their breakdowns
         self.members: dict = {}  # (member, level, sector) → their breakdowns
+        self.practices: dict[tuple[str, str], Row] = {}  # (kind, record id) → visit, report …
+        self.practices_saved: set[tuple[str, str]] = set()  # changed since read (live path)
 
     def station(self, code):
         return self.dims[StationDim].get(code)
@@ -98,8 +102,20 @@ class MemoryFacts:
     def studio(self, code):
         return self.dims[StudioDim].get(code)
 
+    def leader(self, code):
+        return self.dims[LeaderDim].get(code)
+
     def case(self, number):
         return self.cases.get(number)
+
+    def practice(self, kind: str, record_id: str):
+        """A visit, consultation or report as last counted (``revision``, ``state``,
+        ``counted``; see practice.py), or None."""
+        return self.practices.get((kind, record_id))
+
+    def save_practice(self, kind: str, record_id: str, **fields) -> None:
+        self.practices[kind, record_id] = Row(kind=kind, record_id=record_id, **fields)
+        self.practices_saved.add((kind, record_id))
 
     def breakdowns(self, fact) -> tuple:
         """:func:`issue_breakdowns` of ``fact``, its two parts (the place, the member) made once
@@ -191,6 +207,9 @@ class MemoryFacts:
             columns,
             ([getattr(r, c) for c in columns] for r in self.activities.values()),
         )
+        bulk_insert(
+            session, PracticeFact, PRACTICE_COLUMNS, map(practice_row, self.practices.values())
+        )
         with indexes_after(session, CaseFact):
             bulk_insert(session, CaseFact, CASE_COLUMNS, self._case_rows())
             for figures, cases in more:
@@ -222,6 +241,20 @@ class MemoryFacts:
 
 
 _PK_ORDER = itemgetter(0, 3, 1, 2)
+PRACTICE_COLUMNS = ("kind", "record_id", "revision", "state", "counted")
+
+
+def practice_row(row: Row) -> tuple:
+    """A practice record as ``practice_facts`` keeps it (state and counted as JSON text)."""
+    dumps = orjson.dumps
+    state, counted = dumps(row.state).decode(), dumps(row.counted).decode()
+    return row.kind, row.record_id, row.revision, state, counted
+
+
+def practice_of(kind, record_id, revision, state, counted) -> Row:
+    """A ``practice_facts`` row read back."""
+    return Row(kind=kind, record_id=record_id, revision=revision, state=orjson.loads(state),
+               counted=orjson.loads(counted))  # fmt: skip
 
 
 def _rollups(figures: list[tuple]):

@@ -137,3 +137,33 @@ class ActivityFact(Base):
     month: Mapped[str] = mapped_column(String(7), index=True)
     kind: Mapped[str] = mapped_column(String(20))
     people_served: Mapped[int] = mapped_column(Integer)
+
+
+class LeaderDim(Base):
+    """A city CPPCC leader of the liaison system (领导对口联系) as the registry announced them."""
+
+    __tablename__ = "leader_dims"
+
+    code: Mapped[str] = mapped_column(String(40), primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    title: Mapped[str] = mapped_column(String(100), default="")  # 职务, e.g. 副主席
+    stations: Mapped[str] = mapped_column(Text, default="[]")  # JSON list of station codes
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class PracticeFact(Base):
+    """One record of the practice as last saved: a leader's visit (``visit``), a consultation
+    (``consultation``) or a 社情民意 report (``report``), with what it is counted in now.
+
+    ``counted`` is the JSON list of ``[month, metric, dimension, key, n]`` the record added to
+    the figures: when the record is saved again (re-saved, withdrawn, reviewed again) those are
+    taken back and its new ones added, so each record counts once, as it last stands
+    (practice.py)."""
+
+    __tablename__ = "practice_facts"
+
+    kind: Mapped[str] = mapped_column(String(20), primary_key=True)
+    record_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    revision: Mapped[int | None] = mapped_column(Integer)
+    state: Mapped[str] = mapped_column(Text)  # JSON: what a later event of the record needs
+    counted: Mapped[str] = mapped_column(Text)  # JSON: [[month, metric, dimension, key, n], …]

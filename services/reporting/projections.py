@@ -15,11 +15,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from services.reporting.breakdowns import month_of
+from services.reporting.breakdowns import UNKNOWN_DISTRICT, month_of
 from services.reporting.merges import served_group
 from services.reporting.models import MemberDim, StationDim, StudioDim
-
-UNKNOWN_DISTRICT = "未知区县"
+from services.reporting.practice import HANDLERS as PRACTICE_HANDLERS
 
 
 class FactMissing(Exception):
@@ -117,6 +116,8 @@ def _activity(facts, p, month, at):
     members = sorted(set(p.get("members") or ()))
     if members:  # who took part: members_active counts the members with any (queries.py)
         facts.bump(held, "activities_joined", [("member", code) for code in members])
+        if p["kind"] == "reception_day":  # members_served counts those who attended one
+            facts.bump(held, "reception_days_joined", [("member", code) for code in members])
 
 
 def _issue_received(facts, p, month, at):
@@ -275,6 +276,7 @@ PROJECTIONS = {
     "routing.issue_merged": _merged,
     "routing.issue_overdue": _counted("issues_overdue"),
     "routing.issue_escalated": _counted("issues_escalated"),
+    **PRACTICE_HANDLERS,  # leaders' visits, consultations, 社情民意 reports (practice.py)
 }
 
 # Events reporting knows and counts nowhere on purpose. Any other type not in PROJECTIONS is

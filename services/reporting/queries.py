@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from services.reporting.event_store import unknown_events
 from services.reporting.models import (
     CaseFact,
+    LeaderDim,
     MemberDim,
     MonthlyFigure,
     MonthlyRollup,
@@ -127,19 +128,37 @@ def figures(session: Session, months: list[str]) -> dict:
             out.setdefault(dimension, {})[key] = _add_rates(values)
     out["city"]["median_minutes_to_first_response"] = median_minutes(session, months)
     out["city"]["members_active"] = members_active(out.get("member", {}))
+    out["city"]["members_served"] = members_served(out.get("member", {}))
     return blanks(out)
 
 
 # What a member does that makes them active in a month (members_active, figures.yaml).
 ACTIVE_METRICS = ("activities_joined", "issues_responded", "issues_resolved")
 # Figures kept for the whole city only: per row they are undefined, not 0.
-CITY_ONLY = ("median_minutes_to_first_response", "members_active")
+CITY_ONLY = ("median_minutes_to_first_response", "members_active", "members_served")
+# What a member does that makes them one who served (members_served, figures.yaml): acted on a
+# case as its holder, attended a reception day, made a report, joined a consultation or a visit.
+SERVED_METRICS = (
+    "issues_responded",
+    "issues_resolved",
+    "issues_closed_unresolved",
+    "reception_days_joined",
+    "reports_submitted",
+    "consultations_joined",
+    "leader_visits_joined",
+)
 
 
 def members_active(members: dict[str, dict]) -> int:
     """The members with an activity, a first response or a resolution in the months: each
     member's row is already summed over the months, so each member counts once."""
     return sum(1 for f in members.values() if any(f.get(m) for m in ACTIVE_METRICS))
+
+
+def members_served(members: dict[str, dict]) -> int:
+    """The members who served in the months (:data:`SERVED_METRICS`), each once: their rows are
+    summed over the months already, so a year counts a member once, not once a month."""
+    return sum(1 for f in members.values() if any(f.get(m) for m in SERVED_METRICS))
 
 
 def blanks(report: dict) -> dict:
@@ -256,6 +275,7 @@ def names(session: Session) -> dict[str, dict[str, str]]:
         ("station", StationDim, True),
         ("studio", StudioDim, True),
         ("member", MemberDim, False),
+        ("leader", LeaderDim, False),
     ):
         query = select(model.code, model.name)
         if only_active:

@@ -32,9 +32,11 @@ from services.reporting.merges import merge_groups
 from services.reporting.models import (
     ActivityFact,
     CaseFact,
+    LeaderDim,
     MemberDim,
     MonthlyFigure,
     MonthlyRollup,
+    PracticeFact,
     StationDim,
     StoredEvent,
     StudioDim,
@@ -156,6 +158,8 @@ def _clear(session: Session) -> None:
     for model in (MonthlyFigure, MonthlyRollup, CaseFact, ActivityFact, StationDim, MemberDim):
         session.execute(delete(model))
     session.execute(delete(StudioDim))
+    for model in (LeaderDim, PracticeFact):  # the practice's records (practice.py)
+        session.execute(delete(model))
 
 
 PARALLEL_FROM = 200_000

@@ -14,12 +14,23 @@ from sqlalchemy import bindparam, select, text, update
 from sqlalchemy.orm import Session
 
 from services.kernel.db import insert_on_conflict
-from services.reporting.facts import CASE_COLUMNS, CASE_DEFAULTS, Case, MemoryFacts, Row
+from services.reporting.facts import (
+    CASE_COLUMNS,
+    CASE_DEFAULTS,
+    PRACTICE_COLUMNS,
+    Case,
+    MemoryFacts,
+    Row,
+    practice_of,
+    practice_row,
+)
 from services.reporting.models import (
     ActivityFact,
     CaseFact,
+    LeaderDim,
     MemberDim,
     MonthlyFigure,
+    PracticeFact,
     StationDim,
     StoredEvent,
     StudioDim,
@@ -112,6 +123,17 @@ class SessionFacts(MemoryFacts):
     def studio(self, code):
         return self._dim(StudioDim, code)
 
+    def leader(self, code):
+        return self._dim(LeaderDim, code)
+
+    def practice(self, kind: str, record_id: str):
+        """A visit, consultation or report as counted, read from the database on first use."""
+        key = (kind, record_id)
+        if key not in self.practices:
+            row = self._conn().execute(_PRACTICE_BY_ID, {"kind": kind, "id": record_id}).first()
+            self.practices[key] = practice_of(*row) if row is not None else None
+        return self.practices[key]
+
     def case(self, number):
         if number not in self.cases:
             row = self._conn().execute(_CASE_BY_NUMBER, {"number": number}).first()
@@ -179,6 +201,7 @@ class SessionFacts(MemoryFacts):
                     for a in self._new_activities
                 ],
             )
+        self._write_practices(conn)
         self._add_increments(conn)
         self.__init__(self.session)  # a fresh batch: nothing read is trusted past a commit
 
@@ -199,6 +222,14 @@ class SessionFacts(MemoryFacts):
         if changed:
             conn.execute(_UPDATE_CASE, changed)
 
+    def _write_practices(self, conn) -> None:
+        """Store the visits, consultations and reports this batch counted anew."""
+        if self.practices_saved:
+            rows = [practice_row(self.practices[k]) for k in sorted(self.practices_saved)]
+            conn.execute(
+                _SAVE_PRACTICE, [dict(zip(PRACTICE_COLUMNS, r, strict=True)) for r in rows]
+            )
+
     def _add_increments(self, conn) -> None:
         """Add the batch's figure increments, summed per key, to ``monthly_figures`` and the
         same to each key's rollup (one row per key, its deltas as one object added to the object
@@ -207,7 +238,8 @@ class SessionFacts(MemoryFacts):
             (month, metric, d, str(k), value)
             for (month, metric), counts in self.figures.items()
             for (d, k), value in counts.items()
-            if value
+            # zeros too: a record counted and taken back (a visit withdrawn) leaves its figure
+            # at 0, in one batch as over two, as a rebuild leaves it
         )
         if not figures:
             return
@@ -250,7 +282,7 @@ _ACTIVITY_SEEN = select(ActivityFact.__table__.c.activity_id).where(
 )
 _DIM_BY_CODE = {
     model: select(model.__table__).where(model.__table__.c.code == bindparam("code"))
-    for model in (StationDim, MemberDim, StudioDim)
+    for model in (StationDim, MemberDim, StudioDim, LeaderDim)
 }
 
 
@@ -260,5 +292,12 @@ _SAVE_DIM = {
         ["code"],
         replace=[c.name for c in model.__table__.columns if c.name != "code"],
     )
-    for model in (StationDim, MemberDim, StudioDim)
+    for model in (StationDim, MemberDim, StudioDim, LeaderDim)
 }
+_PRACTICE_TABLE = PracticeFact.__table__
+_PRACTICE_BY_ID = select(*(_PRACTICE_TABLE.c[c] for c in PRACTICE_COLUMNS)).where(
+    _PRACTICE_TABLE.c.kind == bindparam("kind"), _PRACTICE_TABLE.c.record_id == bindparam("id")
+)
+_SAVE_PRACTICE = insert_on_conflict(
+    _PRACTICE_TABLE, ["kind", "record_id"], replace=["revision", "state", "counted"]
+)

@@ -65,6 +65,8 @@ OWN_TABLES = {
         "member_dims",
         "studio_dims",
         "activity_facts",
+        "leader_dims",  # the practice (issue 21): leaders, and visits, consultations, reports
+        "practice_facts",
     },
 }
 KERNEL_TABLES = {

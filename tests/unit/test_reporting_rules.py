@@ -231,6 +231,7 @@ def test_the_workbook_and_csv_say_what_the_api_says(session_of):
         "问题类别",
         "委员工作室",
         "活动类型",
+        "联系领导",
     ]
     header, *rows = list(book["委员工作站"].values)
     assert header[1] == f"{COLUMNS[0].name_zh} {COLUMNS[0].name_en}"
@@ -285,7 +286,9 @@ def _rollups_of(figures):
 
 def test_rebuild_equals_live_for_every_kind_of_event_on_both_backends(db_url):
     """Activities, rejections, waiting, transfers, reopenings, ratings, overdue, merges (some in
-    chains, some after the main case was resolved), an unknown type, a duplicate: the batched rebuild (COPY on PostgreSQL) gives the live figures exactly."""
+    chains, some after the main case was resolved), leaders' visits (saved again, withdrawn,
+    late), consultations, reports reviewed again, an unknown type, a duplicate: the batched
+    rebuild (COPY on PostgreSQL) gives the live figures exactly."""
     from sqlalchemy.orm import Session
 
     from services.kernel.db import make_engine
@@ -361,6 +364,7 @@ def test_rebuild_equals_live_for_every_kind_of_event_on_both_backends(db_url):
             )
             event_store.record(s, activity)
             event_store.record(s, activity)  # the same event again
+        _practice(s, rnd)
         event_store.record(
             s,
             event(
@@ -373,6 +377,11 @@ def test_rebuild_equals_live_for_every_kind_of_event_on_both_backends(db_url):
         s.commit()
         live, live_facts = queries.all_figures(s), _facts(s)
         live_report = queries.monthly(s, "2026-03")
+        live_practice = _practice_rows(s)
+        practice = queries.yearly(s, 2026)["city"]
+        assert practice["leader_visits"] > 5 and practice["consultations_held"] > 3
+        assert practice["reports_submitted"] > 5 and practice["reports_adopted"] > 0
+        assert 0 < practice["members_served"] <= 6
         assert live_report["city"]["issues_received"] > 50
         assert live_report["studio"]["st1"]["activities_held"] >= 1
         city = {}  # every month's city figures, summed
@@ -389,6 +398,7 @@ def test_rebuild_equals_live_for_every_kind_of_event_on_both_backends(db_url):
         assert _facts(s) == live_facts
         assert _rollups(s) == live_rollups
         assert queries.monthly(s, "2026-03") == live_report
+        assert _practice_rows(s) == live_practice
 
         # the same, replayed by three processes, each its share of the cases (merge chains kept
         # whole), the figures added up
@@ -398,9 +408,65 @@ def test_rebuild_equals_live_for_every_kind_of_event_on_both_backends(db_url):
         assert _facts(s) == live_facts
         assert _rollups(s) == live_rollups
         assert queries.monthly(s, "2026-03") == live_report
+        assert _practice_rows(s) == live_practice
     finally:
         s.close()
         engine.dispose()
+
+
+def _practice(s, rnd):
+    """Leaders' visits (some saved again, moved, withdrawn, or delivered late), consultations
+    settling cases, reports reviewed once or twice, reception days with their members; some in
+    one batch (one transaction, as the inbox records them), some one by one."""
+    from tests.unit import practice_events as pe
+
+    members = ["m1", "m2", "m3", "m4", "m5", "m6"]
+    events = [pe.leader("L1"), pe.leader("L2", "李副主席", ["jnl"])]
+    for i in range(25):
+        day = (T0 + timedelta(days=rnd.randrange(-20, 60))).date().isoformat()
+        who = rnd.sample(members, rnd.randrange(0, 3))
+        where = rnd.choice(["gwm", "jnl", "nowhere"])
+        events.append(pe.visit(f"v{i}", rnd.choice(["L1", "L2"]), where, day, who))
+        if rnd.random() < 0.4:  # saved again: the same, or moved to another day and station
+            moved = (T0 + timedelta(days=rnd.randrange(60))).date().isoformat()
+            events.append(pe.visit(f"v{i}", "L1", "gwm", moved, who[:1], revision=2))
+        if rnd.random() < 0.2:  # withdrawn
+            events.append(pe.visit(f"v{i}", "L1", where, day, who, active=False, revision=3))
+        if rnd.random() < 0.1:  # an old revision delivered late
+            events.append(pe.visit(f"v{i}", "L2", "jnl", day, members, revision=1))
+    for i in range(8):
+        day = (T0 + timedelta(days=rnd.randrange(60))).date().isoformat()
+        cases = [f"LX{rnd.randrange(100):04d}" for _ in range(3)]
+        place = {"station": "gwm"} if i % 3 else {"studio": "st1"}
+        events.append(pe.consultation(f"c{i}", day, members=rnd.sample(members, 2), cases=cases,
+                                      settled=cases[: rnd.randrange(3)], **place))  # fmt: skip
+    for i in range(15):
+        at = T0 + timedelta(days=rnd.randrange(60), hours=rnd.randrange(24))
+        member, sector = rnd.choice([("m1", "yiyao"), ("m2", "jiaoyu"), ("m5", "jiaoyu")])
+        events.append(pe.report_submitted(f"r{i}", member, sector, at))
+        for k in range(rnd.randrange(3)):
+            outcome = rnd.choice(["received", "adopted", "forwarded"])
+            events.append(
+                pe.report_reviewed(f"r{i}", member, sector, outcome, at + timedelta(days=k + 1))
+            )
+    for i in range(6):
+        day = (T0 + timedelta(days=rnd.randrange(60))).date().isoformat()
+        events.append(pe.activity(f"rd{i}", "reception_day", "gwm", day, rnd.sample(members, 2), 9))
+    batch = rnd.random
+    for e in events:
+        event_store.record(s, e, batch=batch() < 0.6)
+    event_store.flush(s)
+
+
+def _practice_rows(s):
+    from sqlalchemy import select
+
+    from services.reporting.models import LeaderDim, PracticeFact
+
+    rows = s.execute(select(PracticeFact.kind, PracticeFact.record_id, PracticeFact.revision,
+                            PracticeFact.state, PracticeFact.counted)).all()  # fmt: skip
+    leaders = s.execute(select(LeaderDim.code, LeaderDim.name, LeaderDim.stations)).all()
+    return sorted(map(tuple, rows)), sorted(map(tuple, leaders))
 
 
 def test_an_event_of_an_unknown_type_is_kept_and_reported(session_of):
