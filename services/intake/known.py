@@ -15,6 +15,7 @@ from datetime import UTC, date, datetime
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
+from services.intake import case_reports
 from services.intake.models import (
     CopyRevisions,
     Issue,
@@ -131,6 +132,8 @@ _HANDLERS = {
     "routing.catalogue_published": apply_catalogue,
     "routing.issue_merged": _issue_merged,
     "routing.issue_rated": _issue_rated,
+    "routing.report_submitted": case_reports.apply,  # a case written into a 社情民意 report
+    "routing.report_reviewed": case_reports.apply,
     "registry.sector_saved": _sector_saved,
     "registry.roster_saved": _roster_saved,
     "registry.member_saved": _member_saved,

@@ -272,3 +272,18 @@ class CitizenNotice(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class CaseReport(Base):
+    """A case a member wrote into a 社情民意 report (``routing.report_submitted`` /
+    ``report_reviewed``): the citizen's status page says so, with the office's outcome once
+    reviewed. One row per case and report; ``outcome`` None until reviewed."""
+
+    __tablename__ = "case_reports"
+
+    tracking_number: Mapped[str] = mapped_column(String(32), primary_key=True)
+    report_id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=False)
+    title: Mapped[str] = mapped_column(String(200))
+    submitted_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    outcome: Mapped[str | None] = mapped_column(String(20))
+    reviewed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)

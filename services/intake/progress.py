@@ -11,7 +11,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from services.intake import known
+from services.intake import case_reports, known
 from services.intake.models import Issue, IssueStep
 from services.intake.personal import masked_contact
 from services.kernel import merges
@@ -272,4 +272,6 @@ def public_status(session: Session, number: str, lookup_code: str) -> dict | Non
         "merged": main is not issue,
         "reporters": 1 + len(followers(session, main.tracking_number)),
         "steps": [_step_view(*step) for step in timeline],
+        # the 社情民意 reports a member wrote the case into, with the office's outcome
+        "reports": case_reports.of_case(session, main.tracking_number),
     }

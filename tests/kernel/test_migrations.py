@@ -38,6 +38,7 @@ OWN_TABLES = {
         "notice_consents",  # notices to citizens (services/intake/notices.py)
         "citizen_notices",
         "photos",  # citizens' photos (services/intake/photos.py)
+        "case_reports",  # the 社情民意 reports a case went into (services/intake/case_reports.py)
     },
     "routing": {
         "member_copies",
@@ -55,6 +56,8 @@ OWN_TABLES = {
         "notices",
         "member_loads",
         "copy_revisions",
+        "opinion_reports",  # 社情民意 reports (services/routing/opinion_reports.py)
+        "opinion_report_cases",
     },
     "reporting": {
         "event_store",
