@@ -22,7 +22,9 @@ from services.routing.pages import (
     _channel,
     _when,
     _words,
+    consultation_link,
     deadline_words,
+    step_name,
 )
 
 OFFICE_STYLE = """
@@ -280,9 +282,10 @@ def _times(c: dict) -> str:
 def _steps(c: dict) -> str:
     items = []
     for s in c.get("history") or []:
-        name = lifecycle.ACTION_NAMES.get(s["action"], s["action"])
+        name = step_name(s["action"])
         to = lifecycle.STATUS_NAMES.get(s.get("to") or "", s.get("to") or "")
         note = f"<span class=note>{escape(s['note'])}</span>" if s.get("note") else ""
+        note += consultation_link(s)
         items.append(
             f"<li>{_when(s['at'])} <b>{escape(name)}</b> <span class=en>{escape(s['action'])}"
             f"</span> · {escape(s['actor'])} → {escape(to)}{note}</li>"

@@ -23,7 +23,7 @@ from urllib.parse import quote
 from werkzeug.wrappers import Response
 
 from services.kernel import dates
-from services.routing import catalogue, lifecycle, photos
+from services.routing import catalogue, consultations, lifecycle, photos
 from services.routing.workdays import CHINA
 
 COLOURS = {
@@ -161,17 +161,35 @@ def _words(case: dict) -> str:
     return f"<div class=words>{escape(text)}</div>{where}"
 
 
-def _history(case: dict) -> str:
+def step_name(action: str) -> str:
+    """A history step's name: the lifecycle's, or a consultation's (consultations.py)."""
+    return lifecycle.ACTION_NAMES.get(action) or consultations.STEP_NAMES.get(action, action)
+
+
+def consultation_link(step: dict) -> str:
+    """A consultation's step (协商议定 / 纳入协商) links to it; from a page two levels deep
+    (``/duty/station/<code>``, ``/office/cases/<n>``), where the station and office read it."""
+    found = consultations.consultation_in(step)
+    if found is None:
+        return ""
+    return (
+        f'<a class=consultation href="../../consultations/{found}/page">查看协商 #{found} '
+        "<span class=en>the consultation</span></a>"
+    )
+
+
+def _history(case: dict, link: bool = False) -> str:
     steps = case.get("history") or []
     if not steps:
         return ""
     items = []
     for s in steps:
-        name, action = lifecycle.ACTION_NAMES.get(s["action"], s["action"]), s["action"]
+        name, action = step_name(s["action"]), s["action"]
         if action == "rate" and s.get("to") in lifecycle.OPEN:  # 不满意: the case reopened
             name, action = "评价不满意，重新办理", "rated unsatisfied: reopened"
         to = lifecycle.STATUS_NAMES.get(s.get("to") or "", s.get("to") or "")
         note = f"<span class=note>{escape(s['note'])}</span>" if s.get("note") else ""
+        note += consultation_link(s) if link else ""
         items.append(
             f"<li>{_when(s['at'])} <b>{escape(name)}</b> <span class=en>{escape(action)}"
             f"</span> · {escape(s['actor'])} → {escape(to)}{note}</li>"
@@ -298,7 +316,7 @@ def _card(
         name = (members or {}).get(code)
         who = f"{escape(name)}（{escape(code)}）" if name else escape(code)
         parts.append(f"<div class=member>委员 <span class=en>member</span> {who}</div>")
-    parts.append(_history(case))
+    parts.append(_history(case, link=not with_actions))  # the station's cards
     if with_actions:
         parts.append(_actions(case))
     elif members is not None:
@@ -374,8 +392,17 @@ def duty_page(
         [_card(c, with_actions=not closed, call_base=call_base) for c in shown],
         sign_out=sign_out,
         tabs=_tabs("closed" if closed else "open", *counts)
-        + (_office_member_link(member) if office else ""),
+        + (_office_member_link(member) if office else _report_link()),
         empty=("暂无已办结的案件", "No closed cases") if closed else ("暂无案件", "No open cases"),
+    )
+
+
+def _report_link() -> str:
+    """写社情民意: the member's 社情民意 reports drawn from its cases (report_pages.py)."""
+    return (
+        '<div class=filters><a id=write-report href="../reports/new">写社情民意 <span class=en>'
+        'write a social-opinion report</span></a><a id=my-reports href="../reports/page">'
+        "我的社情民意 <span class=en>my reports</span></a></div>"
     )
 
 
@@ -425,7 +452,8 @@ def _office_link(station: str) -> str:
     return (
         f'<div class=filters><a id=office-cases href="../../office/cases?station={quote(station)}">'
         "案件查询：搜索全文、更多筛选、导出 <span class=en>search, more filters, export</span>"
-        "</a></div>"
+        f'</a> · <a id=consultations href="../../consultations/page?station={quote(station)}">'
+        "协商 <span class=en>consultations</span></a></div>"
     )
 
 
