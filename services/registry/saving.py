@@ -1,6 +1,8 @@
 """The one write path of every registry record: save, bump the revision, announce.
 
-Saving identical data changes nothing and announces nothing, so re-imports are harmless. A bulk
+Saving identical data changes nothing and announces nothing, so re-imports are harmless. On
+PostgreSQL a change reads its row under a row lock (``FOR UPDATE``): with several registry
+processes, two changes of one record are made one after the other, each with its own revision. A bulk
 save (an import, the demo) first calls :func:`preload`, so look-ups answer from the identity map
 and new rows are inserted together at the next flush.
 """
@@ -43,6 +45,11 @@ def save_row(session, model, key, create, apply, record_fn, payload_fn, event_ty
             outbox.record(session, event_type, payload_fn(row), SOURCE)
             return row, True
     else:
+        if session.bind.dialect.name == "postgresql":
+            # Two registry processes may change one record at once: the second waits for the
+            # first to commit, then reads its values and revision (never two changes under one
+            # revision, the later one ignored by every copy). SQLite has one writer anyway.
+            session.refresh(row, with_for_update=True)
         before = record_fn(row)
         apply(row)
         if record_fn(row) == before:
