@@ -13,7 +13,6 @@ from werkzeug.wrappers import Response
 
 from services.kernel import topology
 from services.kernel.auth import current, guard, public_url, sign_in_url
-from services.kernel.events import parse_event
 from services.kernel.http import ApiError, json_response, read_json
 from services.kernel.messaging import consume_reliably
 from services.kernel.rpc import rpc
@@ -31,11 +30,14 @@ from services.routing import (
     office,
     office_pages,
     reminding,
+    replicas,
     views,
 )
+from services.routing.consultation_routes import ConsultationRoutes
 from services.routing.dependencies import CatalogueAnnouncer, ConfiguredTimer
 from services.routing.lifecycle import CaseError
 from services.routing.pages import duty_page, page_response, station_page
+from services.routing.report_routes import ReportRoutes
 from services.routing.settings import RoutingSettings
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -55,7 +57,7 @@ def rpc_error(err: CaseError, with_field: bool = True) -> dict:
     return {"error": {**error, "field": err.field} if with_field else error}
 
 
-class RoutingService(ServiceBase):
+class RoutingService(ConsultationRoutes, ReportRoutes, ServiceBase):
     name = "routing"
 
     catalogue_announcer = CatalogueAnnouncer()
@@ -66,18 +68,19 @@ class RoutingService(ServiceBase):
 
     @consume_reliably(queues=[topology.event_queue("routing.events")], batch=True)
     def on_event(self, deliveries):
-        return self.inbox.process_batch(
-            deliveries, lambda session, d: handlers.handle_event(session, parse_event(d.body))
-        )
+        return self.inbox.process_batch(deliveries, handlers.batch_handler(deliveries))
 
     @ConfiguredTimer.decorator("deadline_check_s")
     def check_deadlines(self):
         with self.db.transaction() as session:
-            return deadlines.check_deadlines(session, settings=self.settings)
+            if replicas.my_round(session, "deadlines"):  # one replica a round
+                return deadlines.check_deadlines(session, settings=self.settings)
 
     @ConfiguredTimer.decorator("notify_interval_s")
     def send_notices(self):
-        return notify.send_round(self.db.transaction, self.settings.notify)
+        with self.db.transaction() as session:  # held through the round: one replica a round
+            if replicas.my_round(session, "notices"):
+                return notify.send_round(self.db.transaction, self.settings.notify)
 
     @http("GET", "/members/<string:code>/notifications")
     @guard("office", "member")
