@@ -223,44 +223,67 @@ def get_visit(session: Session, visit_id) -> LeaderVisit:
     return row
 
 
-def _check_visit(session, leader: Leader, d: dict, existing: LeaderVisit | None, day: date):
+def _visit_errors(session, leader: Leader, d: dict, existing, day: date) -> dict:
+    """What the schema cannot see, of the fields it let through (all of them, or
+    ``valid_data`` when others were refused: the form shows every mistake at once)."""
     errors = {}
-    station = d["station"]
+    station = d.get("station")
     linked = {s.station_code for s in leader.stations}
-    if lookup(session, Station, station) is None:
+    if station is None:
+        pass
+    elif lookup(session, Station, station) is None:
         errors["station"] = [f"未知工作站 / unknown station: {station}"]
     elif station not in linked and not (existing and existing.station_code == station):
         errors["station"] = [
             f"{station} 不是{leader.name}联系的工作站，请先在领导页面关联 / "
             f"not one of the leader's linked stations: link it first"
         ]
-    missing = unknown(session, Member, d["members"])
+    missing = unknown(session, Member, d.get("members") or [])
     if missing:
         errors["members"] = [f"未知委员 / unknown member: {', '.join(missing)}"]
-    if d["date"] > day:
+    if d.get("date") is not None and d["date"] > day:
         errors["date"] = [f"不能晚于今天（{day}） / must not be after today ({day})"]
     if existing is None and not leader.active:
         errors["leader"] = [f"{leader.name}已停用，不能新增走访 / the leader is deactivated"]
+    return errors
+
+
+def _load_visit(session, leader: Leader, data: dict, day: date):
+    """The visit as the schema loads it and the rules allow, with its stored row (or None)."""
+    try:
+        d = _VISIT.load(data)
+    except ValidationError as err:
+        valid = err.valid_data if isinstance(err.valid_data, dict) else {}
+        existing = _existing(session, valid.get("visit_id"))
+        others = _visit_errors(session, leader, valid, existing, day)
+        raise ValidationError({**others, **err.messages}) from err
+    existing = _existing(session, d["visit_id"])
+    errors = _visit_errors(session, leader, d, existing, day)
     if errors:
         raise ValidationError(errors)
+    return d, existing
+
+
+def _existing(session, visit_id) -> LeaderVisit | None:
+    return session.get(LeaderVisit, visit_id) if visit_id else None
 
 
 def save_visit(session: Session, leader_code: str, data: dict, day: date | None = None):
     """Record a visit of ``leader_code`` (or correct or withdraw the one under ``visit_id``);
     ``(row, changed, created)``. ``day``: today in Beijing unless a test says otherwise."""
     leader = get_leader(session, leader_code)
-    d = _VISIT.load(data)
-    visit_id = d["visit_id"] or f"v{d['date']:%Y%m%d}-{uuid.uuid4().hex[:10]}"
-    existing = session.get(LeaderVisit, visit_id)
-    if existing is not None and existing.leader_code != leader.code:
+    given = data.get("visit_id") if isinstance(data, dict) else None
+    earlier = _existing(session, given) if args.path_code(given, CODE.regex) else None
+    if earlier is not None and earlier.leader_code != leader.code:
         raise ApiError(
             "conflict",
-            f"走访记录 {visit_id} 属于另一位领导",
-            f"visit {visit_id} belongs to another leader",
+            f"走访记录 {given} 属于另一位领导",
+            f"visit {given} belongs to another leader",
             fields={"visit_id": ["属于另一位领导 / belongs to another leader"]},
             status=409,
         )
-    _check_visit(session, leader, d, existing, day or today())
+    d, existing = _load_visit(session, leader, data, day or today())
+    visit_id = d["visit_id"] or f"v{d['date']:%Y%m%d}-{uuid.uuid4().hex[:10]}"
     coming = sorted(set(d["members"]))
     values = {
         "station_code": d["station"],
