@@ -18,7 +18,7 @@ from html import escape
 from urllib.parse import urlencode
 
 from services.kernel.http import ApiError
-from services.reporting import citymap, periods
+from services.reporting import citymap, periods, practice_dashboard
 from services.reporting.statistics import by_key
 
 HEADLINE = [  # the programme's own figures, as the city reports them each month and year
@@ -129,6 +129,8 @@ th:first-child,td:first-child{text-align:left;position:sticky;left:0;background:
 white-space:normal;min-width:6em;max-width:10em;box-shadow:1px 0 0 #eee}
 th a{color:#1565c0;text-decoration:none}th[aria-sort] a{font-weight:bold}
 td a{color:#b71c1c}
+h3{font-size:.95em;margin:14px 0 6px}.value a{color:#b71c1c;text-decoration:none}
+.practice .tile{border-top:4px solid #2e7d32}.served .tile{border-top:4px solid #1565c0}
 """
 
 SORT_SCRIPT = """
@@ -159,6 +161,8 @@ class View:
     sort: tuple[str, str, bool] | None = None  # (table, figure or "name", descending)
     years: list[int] = field(default_factory=list)  # the year picker's choices
     cases_url: str = "/office/cases"  # routing's office case list
+    routing_url: str = ""  # routing's public address: its consultation and report lists
+    registry_url: str = ""  # the registry's: its leaders' visit list
     names: dict = field(default_factory=dict)  # dimension → code → name
     places: dict = field(default_factory=dict)  # station code → (lat, lng), the placed ones
     checked_at: datetime | None = None  # when the reconciliation shown was made
@@ -545,6 +549,7 @@ def page(
         f"{_balance(balance, view)}{_unknown(balance)}{warning}"
         f"<h2>履职总览 <span class=en>The programme</span></h2>"
         f"<div class='tiles headline'>{''.join(_tile(k, figures, not view.month) for k in HEADLINE)}</div>"
+        f"{practice_dashboard.block(report, view)}"
         f"<h2>问题办理 <span class=en>Cases</span></h2>"
         f"<div class=tiles>{''.join(_tile(k, figures, not view.month) for k in KEY_FIGURES)}</div>"
         f"<p class=note>“—” 表示该项无法计算（如没有人评价、只按全市统计），不是 0。"
