@@ -26,7 +26,7 @@ legend{font-weight:bold;padding:0 4px}
 .case-pick .opts{display:flex;gap:16px;flex-wrap:wrap}
 dl{margin:0}dt{color:#555;font-size:.9em;margin-top:8px}dd{margin:2px 0 0 0;white-space:pre-wrap}
 a.button{display:inline-block;padding:8px 12px;border-radius:6px;background:#1565c0;color:#fff;
-text-decoration:none;margin:8px 0}
+text-decoration:none;margin:8px 0}a.button .en{color:#e3f2fd}
 """
 
 FORM_SCRIPT = """
@@ -76,9 +76,14 @@ def _options(items: list[tuple[str, str]], picked: str | None, blank="全部 all
 
 
 def _convener(c: dict) -> str:
-    if c.get("station"):
-        return f"工作站 <span class=en>station</span> {escape(c['station'])}"
-    return f"工作室 <span class=en>studio</span> {escape(c['studio'] or '')}"
+    kind = (
+        "工作站 <span class=en>station</span>"
+        if c.get("station")
+        else ("工作室 <span class=en>studio</span>")
+    )
+    code = escape(c.get("station") or c.get("studio") or "")
+    name = c.get("convener_name")
+    return f"{kind} {escape(name)}（{code}）" if name else f"{kind} {code}"
 
 
 # --- the list ---------------------------------------------------------------------------------
@@ -130,7 +135,8 @@ def list_page(found, f: dict, choices: dict, *, sign_out=None, error=None) -> st
                 "<div class=empty>暂无协商记录 <span class=en>No consultations</span></div>"
             )
     body.append("</main>")
-    return _page("协商议事", "Consultations", sign_out, "..", "".join(body))
+    back = '<a id=cases href="../office/cases">案件 <span class=en>cases</span></a>'
+    return _page("协商议事", "Consultations", sign_out, "..", "".join(body), back)
 
 
 # --- the form ---------------------------------------------------------------------------------

@@ -363,6 +363,9 @@ def view(session: Session, row: Consultation, with_cases: bool = True) -> dict:
         "recorded_at": row.recorded_at.isoformat(),
     }
     if with_cases:
+        place = session.get(StationCopy, row.station_code) if row.station_code else None
+        place = place or (session.get(StudioCopy, row.studio_code) if row.studio_code else None)
+        found["convener_name"] = place.name if place is not None else None
         found["case_status"] = {
             c.tracking_number: session.get(Case, c.tracking_number).status for c in links
         }

@@ -58,6 +58,9 @@ OWN_TABLES = {
         "copy_revisions",
         "opinion_reports",  # 社情民意 reports (services/routing/opinion_reports.py)
         "opinion_report_cases",
+        "consultations",  # 有事好商量 (services/routing/consultations.py)
+        "consultation_members",
+        "consultation_cases",
     },
     "reporting": {
         "event_store",
