@@ -396,7 +396,13 @@ def _table(report: dict, view: View, table: str) -> str:
         name = names.get(code, code)
         cells = [
             f'<td data-v="{escape(name)}"><a href="{escape(_cases_link(view, argument, code))}">'
-            f"{escape(name)}</a></td>"
+            f"{escape(name)}</a>"
+            + (  # the member's 履职档案 of the year (dossier_routes.py)
+                f' <a class=dossier href="/dossier/{escape(code)}?year={view.year}">档案</a>'
+                if table == "member"
+                else ""
+            )
+            + "</td>"
         ]
         for key in columns:
             value = _sort_value(key, figures)
