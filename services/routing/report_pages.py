@@ -23,7 +23,9 @@ REPORT_STYLE = """
 .tag.draft{background:#eee}.tag.submitted{background:#e3f2fd}.tag.adopted{background:#c8e6c9}
 .tag.received{background:#fff9c4}.tag.forwarded{background:#ffe0b2}
 .pick{display:flex;gap:8px;align-items:flex-start;background:#fafafa;border-radius:6px;
-padding:6px;margin:6px 0}.pick input{width:auto;margin-top:4px}.pick .words{margin:4px 0}
+padding:6px;margin:6px 0}.pick input{width:auto;margin-top:4px}.pick>span{display:block;flex:1;min-width:0}
+.pick .words{display:block;margin:4px 0;font-weight:normal}.pick .meta{display:block}
+button .en,a.button .en{color:#e3f2fd}
 .outcome{background:#e8f5e9;border-radius:6px;padding:8px 10px;margin:8px 0}
 a.button{display:inline-block;padding:8px 12px;border-radius:6px;background:#1565c0;color:#fff;
 text-decoration:none;margin:4px 0}
@@ -166,7 +168,7 @@ def list_page(
             f"<span class=en>some filters are wrong</span><ul>{items}</ul></div>"
         )
     parts.append(
-        f"<div class=summary id=total>共 {len(reports)} 篇 <span class=en>reports</span></div>"
+        f"<div class=summary id=total><span>共 {len(reports)} 篇 <span class=en>reports</span></span></div>"
     )
     parts.append(
         "".join(_row(r) for r in reports)
