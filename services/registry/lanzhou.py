@@ -1,8 +1,10 @@
 """The full demo registry shaped like Lanzhou's 2024 figures, generated for a seed.
 
 126 workstations, 133 studios and about 2,200 members of four levels over the 30 sectors of a
-municipal CPPCC and the 9 districts and counties, with a year of reception-day rosters. Place
-names follow docs/reference/lanzhou.md; every person, phone number and most sites are
+municipal CPPCC and the 9 districts and counties, with a year of reception-day rosters; and the
+city CPPCC's leaders (领导对口联系: a chair, five vice-chairs, a secretary-general), each linked
+to a few stations, with a handful of their visits dated this year (never 2024, the replay's
+year). Place names follow docs/reference/lanzhou.md; every person, phone number and most sites are
 invented (演示数据，人员均为虚构 / demo data, the people are fictitious). The small demo set
 (``demo.py``: stations gwm, jnl, jql, ytl, sp; members m001–m014) is part of it unchanged, so
 the README's examples work against either. The same seed and year give the same registry.
@@ -11,9 +13,9 @@ the README's examples work against either. The same seed and year give the same 
 from __future__ import annotations
 
 import random
-from datetime import date
+from datetime import date, timedelta
 
-from services.registry import demo, roster, rotation
+from services.registry import demo, leaders, roster, rotation
 from services.registry.members import save_member
 from services.registry.places import save_sector, save_station, save_studio
 from services.registry.saving import preload
@@ -424,4 +426,78 @@ def load(session, seed: int = SEED, year: int | None = None) -> int:
         session.flush()  # one kind at a time: the next refers to these rows
     for day in roster_plan(data, year or date.today().year, seed):
         changed += roster.save_roster(session, day)[1]
+    session.flush()
+    for record in leader_plan(data, seed):
+        changed += leaders.save_leader(session, record)[1]
+    session.flush()
+    for leader, visit in visit_plan(data, leaders.today(), seed):
+        changed += leaders.save_visit(session, leader, visit)[1]
     return changed
+
+
+# -- leader liaison (领导对口联系): the city CPPCC's leaders and a few visits of this year ------------
+
+# code, name (invented), title; the chair takes the three stations of the 2024 provincial showcase
+LEADERS = [
+    ("ldr-zhao", "赵振华", "主席", ["gwm", "jnl", "ytl"]),
+    ("ldr-ma", "马丽君", "副主席", ["jql"]),
+    ("ldr-liu", "刘向东", "副主席", ["sp"]),
+    ("ldr-wang", "王立新", "副主席", ["gwm"]),
+    ("ldr-sun", "孙秀兰", "副主席", ["jnl"]),
+    ("ldr-yang", "杨志刚", "副主席", ["ytl"]),
+    ("ldr-chen", "陈建平", "秘书长", ["jql"]),
+]
+PUSHED = [
+    "现场推进“委员码上见”线上接待，查看群众扫码反映问题的办理情况",
+    "调研委员工作站规范化建设，听取站长和驻站委员意见",
+    "督导委员接待日制度落实，检查值班表和接待记录",
+    "参加“有事好商量”协商议事会，推动小区雨污管网隐患整改",
+    "走访界别群众，了解假期课堂和子女看护需求",
+    "推进“一委员联系一企业”，召开企业家座谈会",
+    "检查民族团结进步创建和特色街区建设情况",
+    "推动委员工作室与社区共建，协调义诊进社区",
+]
+DEMO_VISITS = 8
+
+
+def leader_plan(data: dict, seed: int = SEED) -> list[dict]:
+    """The leaders, each linked to its named stations and two more drawn for the seed."""
+    rng = random.Random(f"{seed}-leaders")
+    others = sorted(s["code"] for s in data["stations"] if s["code"] not in SMALL_STATIONS)
+    return [
+        {
+            "code": code,
+            "name": name,
+            "title": title,
+            "stations": sorted(set(named) | set(rng.sample(others, 2))),
+        }  # fmt: skip
+        for code, name, title, named in LEADERS
+    ]
+
+
+SMALL_STATIONS = {code for code, *_ in demo.STATIONS}
+
+
+def visit_plan(data: dict, today: date, seed: int = SEED) -> list[tuple[str, dict]]:
+    """A handful of visits dated this year up to ``today`` (never another year: the 2024
+    replay adds 2024's 46 and counts them exactly), with members of the station who came."""
+    if today.year == 2024:  # the replay's year holds the replay's visits alone
+        return []
+    rng = random.Random(f"{seed}-visits-{today.year}")
+    serving = {}
+    for m in data["members"]:
+        for p in m["stations"]:
+            serving.setdefault(p["station"], []).append(m["code"])
+    first = date(today.year, 1, 1)
+    visits, plan = [], leader_plan(data, seed)
+    for n in range(DEMO_VISITS):
+        leader = plan[n % len(plan)]
+        station = rng.choice(leader["stations"])
+        day = first + timedelta(days=rng.randrange((today - first).days + 1))
+        there = serving.get(station, [])
+        came = sorted(rng.sample(there, min(2, len(there))))
+        visit = {"visit_id": f"demo-{today.year}-{n + 1:02d}", "station": station,
+                 "date": day.isoformat(), "purpose": PUSHED[n % len(PUSHED)], "members": came,
+                 "others": "所在区县政协、街道负责同志"}  # fmt: skip
+        visits.append((leader["code"], visit))
+    return visits

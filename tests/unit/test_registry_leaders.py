@@ -185,3 +185,34 @@ def test_a_station_admin_sees_its_own_stations_visits_only():
 
 def test_codes_typed_in_one_field():
     assert leaders.codes("m001, m002，m003、 m004 m005") == ["m001", "m002", "m003", "m004", "m005"]
+
+
+def test_the_lanzhou_demo_has_its_leaders_and_a_few_visits_of_this_year_only(session_of):
+    from services.registry import lanzhou
+
+    s = session_of("registry")
+    with s.begin():
+        lanzhou.load(s, year=2026)
+    found = leaders.list_leaders(s)
+    assert [ld["title"] for ld in found] == ["主席"] + ["副主席"] * 5 + ["秘书长"]
+    assert all(len(ld["stations"]) >= 3 for ld in found)
+    linked = {ld["code"]: set(ld["stations"]) for ld in found}
+    visits = leaders.list_visits(s)
+    today = leaders.today()
+    assert len(visits) == lanzhou.DEMO_VISITS
+    for v in visits:
+        day = date.fromisoformat(v["date"])
+        assert day.year == today.year and day <= today and v["station"] in linked[v["leader"]]
+        assert v["members"] and v["active"]
+    s.rollback()
+    with s.begin():
+        assert lanzhou.load(s, year=2026) == 0  # loading again changes nothing
+
+
+def test_the_demo_never_dates_a_visit_in_2024():
+    from services.registry import lanzhou
+
+    data = lanzhou.generate()
+    assert lanzhou.visit_plan(data, date(2024, 12, 31)) == []
+    jan_first = lanzhou.visit_plan(data, date(2027, 1, 1))
+    assert {v["date"] for _, v in jan_first} == {"2027-01-01"}
