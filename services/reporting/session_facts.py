@@ -295,8 +295,15 @@ _SAVE_DIM = {
     for model in (StationDim, MemberDim, StudioDim, LeaderDim)
 }
 _PRACTICE_TABLE = PracticeFact.__table__
-_PRACTICE_BY_ID = select(*(_PRACTICE_TABLE.c[c] for c in PRACTICE_COLUMNS)).where(
-    _PRACTICE_TABLE.c.kind == bindparam("kind"), _PRACTICE_TABLE.c.record_id == bindparam("id")
+# Locked until the batch commits (PostgreSQL; SQLite has one writer): a record recounted by two
+# replicas at once (a partition handed over mid-batch) would otherwise take back its old figures
+# twice.
+_PRACTICE_BY_ID = (
+    select(*(_PRACTICE_TABLE.c[c] for c in PRACTICE_COLUMNS))
+    .where(
+        _PRACTICE_TABLE.c.kind == bindparam("kind"), _PRACTICE_TABLE.c.record_id == bindparam("id")
+    )
+    .with_for_update()
 )
 _SAVE_PRACTICE = insert_on_conflict(
     _PRACTICE_TABLE, ["kind", "record_id"], replace=["revision", "state", "counted"]
