@@ -237,7 +237,8 @@ def list_page(
         )
         body.append(_pager(f, found["page"], found["pages"]))
     body.append("</main></body></html>")
-    return _head("案件查询", "Cases", sign_out, "..") + "".join(body)
+    reports = '<a id=reports href="../reports/page">社情民意 <span class=en>reports</span></a>'
+    return _head("案件查询", "Cases", sign_out, "..", reports) + "".join(body)
 
 
 # --- one case ---------------------------------------------------------------------------------
@@ -371,6 +372,7 @@ def case_page(
         "<div class=error role=alert></div></div>"
     )
     back = '<a id=back href="../cases">返回列表 <span class=en>back to the list</span></a>'
+    back += '<a id=reports href="../../reports/page">社情民意 <span class=en>reports</span></a>'
     return (
         _head(f"案件 {number}", f"Case {number}", sign_out, "../..", back)
         + f"<main>{card}</main><script>{SCRIPT}</script></body></html>"
