@@ -11,7 +11,7 @@ once, as it last stands, on the live path and in a rebuild alike (docs/statistic
   station's district, the station and the leader; each member who came joins it.
 - A consultation counts in the month of its ``date``, for the city, its district and the
   convening station or studio, with the cases it settled; each member present joins it.
-- A report counts in the month it was *submitted*, for the city, its member and sector; its
+- A report counts in the month it was first *submitted*, for the city, its member and sector; its
   outcome (adopted, forwarded) counts in that same month, the latest review only, so a month's
   reports and their outcomes are one cohort and a report reviewed twice counts once.
 """
@@ -106,8 +106,9 @@ def consultation_recorded(facts, p, month, at):
 
 def report_submitted(facts, p, month, at):
     old = facts.practice("report", p["report_id"])
+    submitted = month_of(p["submitted_at"]) if p.get("submitted_at") else month
     state = {
-        "month": month_of(p["submitted_at"]) if p.get("submitted_at") else month,
+        "month": old.state["month"] if old is not None else submitted,  # its first submission
         "member": p["member"],
         "sector": p.get("sector") or "?",
         "outcome": old.state.get("outcome") if old is not None else None,
