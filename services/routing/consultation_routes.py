@@ -17,7 +17,14 @@ from services.kernel import auth
 from services.kernel.auth import current, guard
 from services.kernel.http import ApiError, json_response, not_found, read_json
 from services.kernel.web import http
-from services.routing import consultation_pages, consultations, lifecycle, office, views
+from services.routing import (
+    consultation_pages,
+    consultation_views,
+    consultations,
+    lifecycle,
+    office,
+    views,
+)
 from services.routing.models import Case, StationCopy, StudioCopy, StudioMembershipCopy
 from services.routing.pages import page_response
 from services.routing.records import now
@@ -38,21 +45,21 @@ class ConsultationRoutes:
         with self.db.transaction() as session:
             cid = consultations.record(session, who, data, self.settings).id
         with self.db.transaction() as session:
-            return json_response(consultations.one(session, who, cid), 201)
+            return json_response(consultation_views.one(session, who, cid), 201)
 
     @http("GET", "/consultations")
     @guard(*ROLES)
     def http_consultations(self, request):
-        filters = consultations.read_filters(request.args)
+        filters = consultation_views.read_filters(request.args)
         with self.db.transaction() as session:
-            found = consultations.find(session, current(request), filters)
+            found = consultation_views.find(session, current(request), filters)
         return json_response({"consultations": found})
 
     @http("GET", "/consultations/<int:cid>")
     @guard(*ROLES)
     def http_consultation(self, request, cid):
         with self.db.transaction() as session:
-            return json_response(consultations.one(session, current(request), cid))
+            return json_response(consultation_views.one(session, current(request), cid))
 
     @http("GET", "/consultations/page")
     @guard(*ROLES, page=True)
@@ -62,7 +69,7 @@ class ConsultationRoutes:
             choices = _choices(session, who)
         sign_out = self._sign_out(request)
         try:
-            filters = consultations.read_filters(request.args)
+            filters = consultation_views.read_filters(request.args)
         except ApiError as err:  # the form again, saying which field is wrong
             page = consultation_pages.list_page(
                 None, {}, choices, sign_out=sign_out, error=err.fields
@@ -71,7 +78,7 @@ class ConsultationRoutes:
             refused.status_code = 400
             return refused
         with self.db.transaction() as session:
-            found = consultations.find(session, who, filters)
+            found = consultation_views.find(session, who, filters)
         page = consultation_pages.list_page(found, filters, choices, sign_out=sign_out)
         return page_response(page)
 
@@ -93,7 +100,7 @@ class ConsultationRoutes:
     @guard(*ROLES, page=True)
     def page_consultation(self, request, cid):
         with self.db.transaction() as session:
-            found = consultations.one(session, current(request), cid)
+            found = consultation_views.one(session, current(request), cid)
         page = consultation_pages.detail_page(found, sign_out=self._sign_out(request))
         return page_response(page)
 

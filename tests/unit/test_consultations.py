@@ -7,6 +7,8 @@ import pytest
 from nameko.testing.services import worker_factory
 from sqlalchemy import func, select
 
+from services.kernel.db import make_engine
+from services.kernel.migrations import upgrade
 from services.kernel.models import OutboxMessage
 from services.routing import actions, views
 from services.routing.consultation_models import Consultation
@@ -32,8 +34,11 @@ def place(s, kind, code, district):
 
 
 @pytest.fixture
-def db(migrated):
-    db = Db(migrated("routing"))
+def db(db_url):
+    """On SQLite and PostgreSQL (``db_url``): the year filter and the JSON lists on both."""
+    upgrade("routing", db_url)
+    engine = make_engine(db_url)
+    db = Db(engine)
     with db.transaction() as s:
         place(s, "station", "gwm", "城关区")
         place(s, "station", "jnl", "安宁区")
@@ -46,7 +51,8 @@ def db(migrated):
         actions.act(s, "LX2", "respond", "doc", note="已转交护坡产权单位")
         actions.act(s, "LX3", "respond", "doc", note="已修")
         actions.act(s, "LX3", "resolve", "doc", note="已修")
-    return db
+    yield db
+    engine.dispose()
 
 
 @pytest.fixture
@@ -230,3 +236,24 @@ def test_the_pages_list_record_and_show(service, db):
     station = service.page_station(request("/", GWM_ADMIN), "gwm").get_data(as_text=True)
     assert "../../consultations/page?station=gwm" in station
     assert f"../../consultations/{cid}/page" in station  # LX4's history links to it
+
+
+def test_the_office_picks_the_convener_and_a_studio_offers_its_members_cases(service, db):
+    with db.transaction() as s:
+        feed(
+            s,
+            "registry.member_saved",
+            {"code": "xie", "name": "谢东峰", "level": "municipal", "sector": "minjian",
+             "district": "安宁区", "active": True, "revision": 2,
+             "stations": [{"station": "jnl", "role": "member"}],
+             "studios": [{"studio": "st1", "role": "member"}]},
+        )  # fmt: skip
+    asks = service.page_new_consultation(request("/", OFFICE)).get_data(as_text=True)
+    assert "id=pick-station" in asks and "id=pick-studio" in asks and "id=record" not in asks
+    form = service.page_new_consultation(request("/", ST1_ADMIN)).get_data(as_text=True)
+    assert 'data-kind="studio"' in form and 'id="settle-LX9"' in form and "LX1" not in form
+    assert 'id="member-xie"' in form and "id=pick-station" not in form
+    assert service.page_new_consultation(request("/", ST1_ADMIN, studio="st9")).status_code == 403
+    assert service.page_new_consultation(request("/", OFFICE, studio="st9")).status_code == 404
+    bad = service.page_consultations(request("/", OFFICE, year="1999"))
+    assert bad.status_code == 400 and "id=refused" in bad.get_data(as_text=True)
