@@ -30,7 +30,10 @@ bench: $(STAMP)
 	mkdir -p var/bench
 	$(BIN)/python -m pytest tests/bench -s -q $(PYTEST_ARGS)
 
-# Replay the Lanzhou 2024 scenario against a running `make run` (SCALE=0.1 for a quick one).
+# Replay Lanzhou's 2024 on a stack of its own (free ports, private SQLite databases and vhost,
+# back-dating on for it alone) and compare the 2024 yearly figures exactly, before and after a
+# rebuild; exit 0 only when every row is = (SCALE=0.05 for a quick one). Needs RabbitMQ and its
+# management API (LIANXIN_RABBIT_MGMT, default http://127.0.0.1:15672, guest/guest).
 scenario: $(STAMP)
 	$(BIN)/python -m tools.scenario --scale $(or $(SCALE),1.0)
 
