@@ -101,6 +101,7 @@ class ReliableQueueConsumer(QueueConsumer):
     def __init__(self):
         super().__init__()
         self._pending_queues = []
+        self._pending_resubscribe = []
         self._channel = None
         self._unacked: dict = {}  # channel → delivery tags handed to workers, not yet settled
 
@@ -141,6 +142,27 @@ class ReliableQueueConsumer(QueueConsumer):
             provider.consuming.add(queue.name)
             log.info("now consuming %s", queue.name)
 
+    def resubscribe(self, provider, queue_name: str) -> None:
+        """Cancel this process's consumer of ``queue_name`` and subscribe again at once: on a
+        single-active-consumer queue the broker hands the queue to the next consumer waiting
+        and this one waits at the back (services.reporting.partitions)."""
+        self._pending_resubscribe.append((provider, queue_name))
+
+    def _resubscribe_pending(self):
+        pending, self._pending_resubscribe = self._pending_resubscribe, []
+        for provider, name in pending:
+            consumers = self._consumers.get(provider)
+            if self._channel is None or consumers is None:
+                continue
+            for consumer in [c for c in consumers if any(q.name == name for q in c.queues)]:
+                consumer.cancel()  # what it delivered before stays ours to ack
+                consumers.remove(consumer)
+                queue = next(q for q in consumer.queues if q.name == name)
+                fresh = self._make_consumer(self._consumer_cls, provider, queue)
+                fresh.consume()
+                consumers.append(fresh)
+                log.info("released %s: subscribed again, behind the other consumers", name)
+
     def _cancel_consumers_if_requested(self):
         removals, self._pending_remove_providers = self._pending_remove_providers.items(), {}
         for provider, removed_event in removals:
@@ -150,6 +172,7 @@ class ReliableQueueConsumer(QueueConsumer):
 
     def on_iteration(self):
         self._add_pending_queues()
+        self._resubscribe_pending()
         super().on_iteration()
         if self.should_stop:
             self.flush_acks()  # while the connection is still open
@@ -258,6 +281,7 @@ class ReliableConsumer(Entrypoint):
         spec = self.queue_spec
         self._queues = list(spec(self.container) if callable(spec) else spec)
         self.consuming: set[str] = set()  # queues declared, bound and consumed right now
+        self.delivered: dict[str, int] = {}  # queue name → messages it delivered here
         settings = kernel_settings(self.container.config)
         self.requeue_delay = settings.requeue_delay_s
         if self.batch:
@@ -265,7 +289,16 @@ class ReliableConsumer(Entrypoint):
             if self.prefetch_count is None:
                 self.prefetch_count = settings.prefetch
             lingers = settings.linger_ms
-            self.linger = max((lingers.get(q.name, 0.0) for q in self._queues), default=0) / 1000
+            self.linger = (
+                max(
+                    (
+                        lingers.get(q.name, lingers.get(topology.queue_family(q.name), 0.0))
+                        for q in self._queues
+                    ),
+                    default=0,
+                )
+                / 1000
+            )
             self._waiting: list = []  # (delivery, message) not yet handed to a worker
             self._busy = False
             self._due = None  # when the oldest waiting message must be handed over (linger)
@@ -291,7 +324,12 @@ class ReliableConsumer(Entrypoint):
         self.queue_consumer.add_queue(self, queue)
         return True
 
+    def resubscribe(self, queue_name: str) -> None:
+        """Give a single-active-consumer queue to the next consumer (see the queue consumer)."""
+        self.queue_consumer.resubscribe(self, queue_name)
+
     def handle_message(self, queue_name, message):
+        self.delivered[queue_name] = self.delivered.get(queue_name, 0) + 1
         delivery = Delivery.from_kombu(queue_name, message)
         if self.batch:
             if not self._waiting:

@@ -13,6 +13,7 @@ import json
 import logging
 
 import eventlet
+import orjson
 from eventlet.event import Event
 from nameko.extensions import SharedExtension
 from sqlalchemy import bindparam, func, insert, select, update
@@ -23,7 +24,7 @@ from services.kernel.events import new_event
 from services.kernel.models import OutboxMessage, utcnow
 from services.kernel.publisher import ConfirmedPublisher, Outgoing
 from services.kernel.settings import kernel_settings
-from services.kernel.topology import EVENTS_EXCHANGE
+from services.kernel.topology import EVENTS_EXCHANGE, PARTITION_HEADER
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +49,40 @@ def record(session: Session, event_type: str, payload: dict, source: str, occurr
 
 
 _INSERT = insert(OutboxMessage.__table__)
+
+# What an event is about, first match wins: the payload field whose value partitions reporting
+# (docs/architecture.md, "Reporting partitions"). Every event about one case carries its
+# tracking number; a registry record its code; a practice record its own id. A new event type
+# about a new kind of record adds its id field here, or its events share one partition per type.
+PARTITION_FIELDS = (
+    "tracking_number",
+    "activity_id",
+    "visit_id",
+    "consultation_id",
+    "report_id",
+    "code",
+)
+
+
+def partition_key(event_type: str, payload) -> str:
+    """The ``lx-key`` header of an event: ``<field>:<value>`` of the first of
+    :data:`PARTITION_FIELDS` in its payload, else its type (so the events of a type about no
+    record keep their order with each other)."""
+    if isinstance(payload, dict):
+        for name in PARTITION_FIELDS:
+            value = payload.get(name)
+            if isinstance(value, str | int) and not isinstance(value, bool) and value != "":
+                return f"{name}:{value}"
+    return f"type:{event_type}"
+
+
+def envelope_partition_key(body: str | bytes, event_type: str) -> str:
+    """:func:`partition_key` of an envelope as stored in the outbox (JSON text)."""
+    try:
+        payload = orjson.loads(body).get("payload")
+    except (orjson.JSONDecodeError, AttributeError):
+        payload = None
+    return partition_key(event_type, payload)
 
 
 def backlog(session: Session) -> int:
@@ -177,6 +212,7 @@ class OutboxRelay(SharedExtension):
                     routing_key=row.routing_key,
                     message_id=row.event_id,
                     type=row.routing_key,
+                    headers={PARTITION_HEADER: envelope_partition_key(row.body, row.routing_key)},
                 )
                 for row in rows
             ]

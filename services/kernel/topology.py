@@ -7,9 +7,16 @@ Exchanges
   ``lianxin.events``  topic; every domain event, routing key = event type (``routing.issue_assigned``).
   ``lianxin.retry``   headers; a delay queue dead-letters a retried message here, and the header
                       ``lx-retry-queue`` routes it back to the queue it came from.
+  ``lianxin.reporting``  x-consistent-hash (RabbitMQ's plugin), bound to ``lianxin.events`` with
+                      ``#``: hashes each event's ``lx-key`` header (the case, record or activity it
+                      is about: :func:`services.kernel.outbox.partition_key`) onto one of the
+                      ``REPORTING_PARTITIONS`` partition queues, so one case's events always reach
+                      one queue, in order (docs/architecture.md, "Reporting partitions").
 Queues (all durable quorum queues)
   ``station.<code>``  one per station, consumed by the intake process that serves the station.
   ``<service>.events`` one per consuming service, bound to the event types it needs (EVENT_QUEUES).
+  ``reporting.events.p<k>``  reporting's partitions, single-active-consumer: every reporting
+                      replica subscribes to each, RabbitMQ lets one at a time take its messages.
   ``lianxin.delay.<ms>`` one per back-off step; messages expire into ``lianxin.retry``.
 
 Declaring everything from every service means no start order can lose an event: the outbox
@@ -33,6 +40,10 @@ INTAKE_EXCHANGE = Exchange(
 )
 UNROUTED_EXCHANGE = Exchange("lianxin.intake.unrouted", "fanout", durable=True)
 EVENTS_EXCHANGE = Exchange("lianxin.events", "topic", durable=True)
+# Needs the rabbitmq_consistent_hash_exchange plugin (deploy/rabbitmq/enabled_plugins).
+REPORTING_EXCHANGE = Exchange(
+    "lianxin.reporting", "x-consistent-hash", durable=True, arguments={"hash-header": "lx-key"}
+)
 RETRY_EXCHANGE = Exchange("lianxin.retry", "headers", durable=True)
 
 QUORUM = {"x-queue-type": "quorum"}
@@ -41,13 +52,60 @@ UNROUTED_QUEUE = "intake.unrouted"
 RETRY_HEADER = "lx-retry-queue"
 ATTEMPTS_HEADER = "lx-attempts"
 ERROR_HEADER = "lx-error"
+# What reporting's partitions hash: the case, record or activity an event is about (set by the
+# outbox relay). An event without it is hashed as an empty key: all of them reach one partition.
+PARTITION_HEADER = "lx-key"
+
+# Reporting's partitions. A constant of the code, not a setting: every service declares the same
+# queues and bindings, and changing the number moves cases between partitions (a release that
+# drains the queues first: docs/runbook.md). More replicas than partitions are pure standbys.
+REPORTING_PARTITIONS = 8
+REPORTING_QUEUE = "reporting.events"  # the family's name; until issue 23 the one queue itself
 
 # Who consumes which domain events: queue name → routing-key patterns on lianxin.events.
 EVENT_QUEUES: dict[str, list[str]] = {
     "intake.events": ["registry.#", "routing.#"],  # routing.#: the catalogue, case progress
     "routing.events": ["registry.#", "intake.#"],
-    "reporting.events": ["#"],
 }
+# What the single reporting queue was bound to: unbound (and the queue drained into the
+# partitions, then deleted) by services.reporting.partitions.retire_single_queue.
+RETIRED_QUEUES: dict[str, list[str]] = {REPORTING_QUEUE: ["#"]}
+
+
+def partition_queue_name(k: int) -> str:
+    return f"{REPORTING_QUEUE}.p{int(k)}"
+
+
+def partition_names() -> list[str]:
+    return [partition_queue_name(k) for k in range(REPORTING_PARTITIONS)]
+
+
+def queue_family(name: str) -> str:
+    """A partition's family (``reporting.events.p3`` → ``reporting.events``), else the name:
+    what per-queue settings (``consume.linger_ms``) and reconciliation's depths are keyed by."""
+    base, _, k = name.rpartition(".p")
+    return base if base and k.isdigit() else name
+
+
+def partition_queue(k: int) -> Queue:
+    """Partition ``k``: quorum, single active consumer, bound with weight 1 (an equal share)."""
+    name = partition_queue_name(k)
+    return Queue(
+        name,
+        bindings=[binding(REPORTING_EXCHANGE, routing_key="1"), _retry_binding(name)],
+        durable=True,
+        auto_delete=False,
+        queue_arguments={**QUORUM, "x-single-active-consumer": True},
+    )
+
+
+EXCHANGES = [
+    UNROUTED_EXCHANGE,
+    INTAKE_EXCHANGE,
+    EVENTS_EXCHANGE,
+    REPORTING_EXCHANGE,
+    RETRY_EXCHANGE,
+]
 
 
 def _retry_binding(queue_name: str) -> binding:
@@ -117,6 +175,7 @@ def all_queues(delays_ms, stations=()) -> list[Queue]:
     return [
         unrouted_queue(),
         *(event_queue(name) for name in EVENT_QUEUES),
+        *(partition_queue(k) for k in range(REPORTING_PARTITIONS)),
         *(delay_queue(ms) for ms in sorted(set(delays_ms))),
         *(station_queue(code) for code in stations),
     ]
@@ -124,11 +183,55 @@ def all_queues(delays_ms, stations=()) -> list[Queue]:
 
 def declare(connection: Connection, delays_ms, stations=()) -> None:
     """Declare every exchange and queue (idempotent); raises if the broker refuses."""
+    from amqp.exceptions import InvalidCommand
+
     channel = connection.default_channel
-    for exchange in (UNROUTED_EXCHANGE, INTAKE_EXCHANGE, EVENTS_EXCHANGE, RETRY_EXCHANGE):
-        exchange(channel).declare()
+    for exchange in EXCHANGES:
+        try:
+            exchange(channel).declare()
+        except InvalidCommand as exc:  # "unknown exchange type": the plugin is not enabled
+            if exchange is REPORTING_EXCHANGE:
+                raise MissingPlugin(str(exc)) from exc
+            raise
+    channel.exchange_bind(REPORTING_EXCHANGE.name, EVENTS_EXCHANGE.name, routing_key="#")
     for queue in all_queues(delays_ms, stations):
         queue(channel).declare()
+    _unbind_retired(connection)
+
+
+class MissingPlugin(Exception):
+    """The broker lacks the consistent-hash exchange: say how to enable it, do not retry."""
+
+    def __str__(self):
+        return (
+            "RabbitMQ 缺少一致性哈希交换机插件，请执行 / RabbitMQ lacks the consistent-hash "
+            "exchange plugin; run: rabbitmq-plugins enable rabbitmq_consistent_hash_exchange "
+            f"({self.args[0] if self.args else ''})"
+        )
+
+
+def _unbind_retired(connection: Connection) -> None:
+    """Unbind a retired queue (left by an older release) from the events: the events go to its
+    successors from now on; what it holds is drained by its consumer (then it is deleted)."""
+    from amqp.exceptions import NotFound
+
+    for name, keys in RETIRED_QUEUES.items():
+        channel = connection.channel()
+        try:
+            channel.queue_declare(name, passive=True)
+        except NotFound:
+            continue  # never existed, or retired already
+        finally:
+            try:
+                channel.close()
+            except Exception:  # closed by the broker's 404 already
+                pass
+        channel = connection.channel()
+        try:
+            for key in keys:
+                channel.queue_unbind(name, EVENTS_EXCHANGE.name, routing_key=key)
+        finally:
+            channel.close()
 
 
 def ensure_quorum_queue(amqp_uri: str, name: str) -> None:
@@ -156,6 +259,8 @@ def declare_with_retry(amqp_uri: str, delays_ms, stations=(), attempts: int | No
             with Connection(amqp_uri, connect_timeout=5) as conn:
                 declare(conn, delays_ms, stations)
             return
+        except MissingPlugin:
+            raise
         except Exception as exc:  # broker down or starting: keep trying, say so
             if attempts is not None and n >= attempts:
                 raise
@@ -171,7 +276,7 @@ def definitions(delays_ms, vhost: str = "/") -> dict:  # long: it spells out one
     starts consuming it. ``python -m services.kernel.topology definitions`` prints this; the
     deployment loads it at boot (``deploy/rabbitmq/definitions.json``, checked by a test).
     """
-    exchanges = [UNROUTED_EXCHANGE, INTAKE_EXCHANGE, EVENTS_EXCHANGE, RETRY_EXCHANGE]
+    exchanges = EXCHANGES
     queues = all_queues(delays_ms)
     doc = {
         "vhosts": [{"name": vhost}],
@@ -197,7 +302,16 @@ def definitions(delays_ms, vhost: str = "/") -> dict:  # long: it spells out one
             }
             for q in queues
         ],
-        "bindings": [],
+        "bindings": [
+            {
+                "source": EVENTS_EXCHANGE.name,
+                "vhost": vhost,
+                "destination": REPORTING_EXCHANGE.name,
+                "destination_type": "exchange",
+                "routing_key": "#",
+                "arguments": {},
+            }
+        ],
     }
     for q in queues:
         pairs = [

@@ -16,6 +16,8 @@ counted in no figure): not a break in the equalities, but a warning that somethi
 
 from __future__ import annotations
 
+from services.kernel import topology
+
 
 def unknown(by_type: dict[str, int]) -> dict:
     return {"total": sum(by_type.values()), "by_type": dict(sorted(by_type.items()))}
@@ -37,7 +39,11 @@ def _in_flight(intake: dict, routing: dict, reporting: dict) -> dict:
         "to_routing": intake["outbox_backlog"] + routing.get("queues", {}).get("routing.events", 0),
         "to_reporting": intake["outbox_backlog"]
         + routing["outbox_backlog"]
-        + reporting["queues"].get("reporting.events", 0),
+        + sum(  # every partition of reporting.events (partitions.py), or the one queue
+            n
+            for q, n in reporting["queues"].items()
+            if topology.queue_family(q) == topology.REPORTING_QUEUE
+        ),
     }
 
 

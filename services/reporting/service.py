@@ -13,7 +13,7 @@ from nameko.rpc import RpcProxy
 from nameko.timer import timer
 from werkzeug.wrappers import Response
 
-from services.kernel import sessions, topology
+from services.kernel import sessions
 from services.kernel.auth import guard, public_url
 from services.kernel.events import parse_event
 from services.kernel.http import json_response
@@ -23,6 +23,9 @@ from services.kernel.settings import Settings
 from services.kernel.web import http
 from services.reporting import dashboard, event_store, exports, periods, queries
 from services.reporting.breakdowns import breakdown, month_of
+from services.reporting.dossier_routes import DossierRoutes
+from services.reporting.partitions import Partitions
+from services.reporting.partitions import queues as partition_queues
 from services.reporting.reconcile import reconcile
 from services.reporting.settings import ReportingSettings
 from services.reporting.snapshot import RETRY_S, ReconciliationSnapshot
@@ -40,18 +43,22 @@ def _attachment(body, mimetype: str, filename: str, **kwargs) -> Response:
     return Response(body, mimetype=mimetype, headers=headers, **kwargs)
 
 
-class ReportingService(ServiceBase):
+class ReportingService(DossierRoutes, ServiceBase):  # + the 履职档案's routes
     name = "reporting"
 
     settings = Settings(ReportingSettings.from_config)
     intake_rpc = RpcProxy("intake")
     routing_rpc = RpcProxy("routing")
     snapshot = ReconciliationSnapshot()  # the last reconciliation: what the dashboard shows
+    partitions = Partitions()  # which partitions this replica prefers (partitions.py)
 
     def health_details(self, session):
-        return {"events": event_store.event_count(session)}
+        return {
+            "events": event_store.event_count(session),
+            "partitions": self.partitions.describe(),
+        }
 
-    @consume_reliably(queues=[topology.event_queue("reporting.events")], batch=True)
+    @consume_reliably(queues=partition_queues, batch=True)
     def on_event(self, deliveries):
         return self.inbox.process_batch(
             deliveries,
@@ -156,6 +163,8 @@ class ReportingService(ServiceBase):
             view.names, view.years = queries.names(session), queries.years(session)
             view.places = queries.places(session)
         view.cases_url = public_url(self.config, "routing") + "/office/cases"
+        view.routing_url = public_url(self.config, "routing")  # its consultations and reports
+        view.registry_url = public_url(self.config, "registry")  # its leaders' visits
         balance, view.checked_at = self.snapshot.last()
         view.now = now
         return Response(

@@ -106,11 +106,11 @@ def test_outbox_event_commits_with_the_change_or_not_at_all(engine):
 
 def test_relay_publishes_with_confirms_and_keeps_what_no_queue_took(probe_service, engine):
     _, amqp_uri, _ = probe_service
-    # Take away the one queue that takes every event (reporting's): nothing is bound to
-    # probe.* now, so the broker returns the event and the relay keeps it.
+    # Take away what takes every event (reporting's partitions, through its exchange): nothing
+    # is bound to probe.* now, so the broker returns the event and the relay keeps it.
     vhost_name = amqp_uri.rsplit("/", 1)[1]
     requests.delete(
-        f"{RABBIT_MGMT}/api/queues/{vhost_name}/reporting.events",
+        f"{RABBIT_MGMT}/api/exchanges/{vhost_name}/lianxin.reporting",
         auth=("guest", "guest"),
         timeout=10,
     ).raise_for_status()
