@@ -417,7 +417,8 @@ def visits_main(page: Page, session: Session, wanted: dict, typed=None, errors=N
         for ld in leaders.list_leaders(session, leaders.leader_scope(who))
     }
     active = sum(1 for v in found if v["active"])
-    record = _record_form(page, session, typed or {}, errors or {}, names(session, Station))
+    typed = typed or {"leader": wanted["leader"]}  # from a leader's page: that leader chosen
+    record = _record_form(page, session, typed, errors or {}, names(session, Station))
     return (
         banner
         + _filter_form(wanted, heads, stations)

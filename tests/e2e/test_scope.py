@@ -113,6 +113,28 @@ def world(stack):
     stack.wait_for(recorded, timeout=30, interval=0.5, what="intake to know st-b")
     office(stack, "PUT", "routing", f"/members/{w['b']}/notifications",
            json={"channel": "email", "address": "b-member@example.cn"})  # fmt: skip
+    # leader liaison (issue 21): a leader linked to gwm, another to jnl, a visit at each
+    for code, station in (("ldr-a", "gwm"), ("ldr-b", "jnl")):
+        office(stack, "POST", "registry", "/leaders", json={"code": code, "name": f"领导{code}",
+               "title": "副主席", "stations": [station]})  # fmt: skip
+        w[f"visit_{station}"] = office(stack, "POST", "registry", f"/leaders/{code}/visits",
+                                       json={"station": station, "date": "2026-11-02",
+                                             "purpose": "走访"})["saved"]["visit_id"]  # fmt: skip
+    # 社情民意 reports (issue 21): a's from the gwm case and b's from the jnl case, submitted;
+    # two drafts of a's (one edited, one submitted by the scope tries)
+    for who, station, title, submit in (("a", "gwm", "社情民意-本站", True), ("b", "jnl", "社情民意-他站机密", True),
+                                        ("a", "gwm", "草稿-改", False), ("a", "gwm", "草稿-报", False)):  # fmt: skip
+        as_member = {
+            "headers": auth_headers(stack.config(), "member", member=w[who]),
+            "timeout": 30,
+        }
+        body = {"title": title, "text": "建议", "cases": [w[station]["tracking_number"]]}
+        made = requests.post(stack.url("routing", "/reports"), json=body, **as_member)
+        assert made.status_code == 201, made.text
+        w[f"report_{title}"] = made.json()["report_id"]
+        if submit:
+            sent = requests.post(stack.url("routing", f"/reports/{made.json()['report_id']}/submit"), json={}, **as_member)  # fmt: skip
+            assert sent.ok, sent.text
     config = stack.config()
     w["headers"] = {
         "station_admin": auth_headers(config, "station_admin", stations=["gwm"]),
@@ -123,6 +145,7 @@ def world(stack):
                     "b-member", "13900001111"]  # fmt: skip
     # another station's, in the own district (a member may serve both gwm and jql: admins only)
     w["admin_secrets"] = [w["jql"]["tracking_number"], "3号楼前路灯坏了晚上很黑", "13900003333"]
+    w["secrets"].append("社情民意-他站机密")  # b's 社情民意 report (issue 21)
     return w
 
 
@@ -308,6 +331,68 @@ def office_cases(w, role):
     ]
 
 
+def leaders_list(w, role):
+    """A station's admin: the leaders linked to its stations (issue 21), none of jnl's."""
+    return [Try(other={}, own=None)]
+
+
+def leader_read(w, role):
+    return [Try(other={}, own={}, path={"code": ("ldr-a", "ldr-b")})]
+
+
+def visits_list(w, role):
+    """A station's admin: its own stations' visits; another station's by filter refused."""
+    return [Try(other={"params": {"station": "jnl"}}, own={"params": {"station": "gwm"}})]
+
+
+def visit_read(w, role):
+    return [Try(other={}, own={}, path={"visit_id": (w["visit_gwm"], w["visit_jnl"])})]
+
+
+def reports_read(w, role):
+    """社情民意 reports (issue 21): a's report (its case at gwm, held by a, in st-a's reach) is the
+    own, b's (jnl) the other's, by id."""
+    ids = (w["report_社情民意-本站"], w["report_社情民意-他站机密"])
+    return [Try(other={}, own={}, path={"number": ids})]
+
+
+def reports_list(w, role):
+    """The list: naming b is refused; the own list shows none of b's."""
+    return [Try(other={"params": {"member": w["b"]}}, own={"params": {}})]
+
+
+def report_new(w, role):
+    """A member's form lists its own cases only, whatever the address asks to tick."""
+    return [Try(other={"params": {"cases": case_of(w, "other")}}, own={})]
+
+
+def report_create(w, role):
+    body = {"title": "社情民意", "text": "建议"}
+    return [Try(other={"json": body | {"cases": [case_of(w, "other")]}},
+                own={"json": body | {"cases": [case_of(w, "own")]}}, in_body=True)]  # fmt: skip
+
+
+def report_edit(w, role):
+    draft, theirs = w["report_草稿-改"], w["report_社情民意-他站机密"]
+    return [
+        Try(
+            other={"json": {"title": "冒名"}},
+            own={"json": {"title": "改"}},
+            path={"number": (draft, theirs)},
+        ),  # fmt: skip
+        Try(
+            other={"json": {"cases": [case_of(w, "other")]}},
+            in_body=True,
+            path={"number": (draft, draft)},
+        ),  # fmt: skip
+    ]
+
+
+def report_submit(w, role):
+    ids = (w["report_草稿-报"], w["report_社情民意-他站机密"])
+    return [Try(other={"json": {}}, own={"json": {}}, path={"number": ids})]
+
+
 FIGURES = shared(
     "全市统计数字对办公室与各管理员公开，只含汇总 / the programme's figures: aggregates"
 )
@@ -373,6 +458,21 @@ SCOPE = {
     ("registry", "POST", "/office/accounts"): OFFICE,
     ("registry", "POST", "/office/import"): OFFICE,
     ("registry", "POST", "/rosters"): roster_write,
+    ("registry", "GET", "/leaders"): leaders_list,
+    ("registry", "GET", "/leaders/<code>"): leader_read,
+    ("registry", "PUT", "/leaders/<code>"): OFFICE,
+    ("registry", "POST", "/leaders"): OFFICE,
+    ("registry", "POST", "/leaders/<code>/visits"): OFFICE,
+    ("registry", "GET", "/visits"): visits_list,
+    ("registry", "GET", "/visits/<visit_id>"): visit_read,
+    ("registry", "POST", "/visits/<visit_id>/withdraw"): OFFICE,
+    ("registry", "GET", "/office/leaders"): OFFICE,
+    ("registry", "GET", "/office/leaders/<code>"): OFFICE,
+    ("registry", "POST", "/office/leaders"): OFFICE,
+    ("registry", "POST", "/office/leaders/<code>"): OFFICE,
+    ("registry", "GET", "/office/visits"): visits_list,
+    ("registry", "POST", "/office/visits"): OFFICE,
+    ("registry", "POST", "/office/visit-withdraw"): OFFICE,
     ("registry", "POST", "/rosters/rotation"): rotation,
     ("reporting", "GET", "/admin/parked"): OFFICE,
     ("reporting", "GET", "/dashboard"): FIGURES,
@@ -402,6 +502,15 @@ SCOPE = {
     ("routing", "POST", "/cases/<string:number>/actions/<string:action>"): case_actions,
     ("routing", "POST", "/cases/<string:number>/remind"): by_case,
     ("routing", "PUT", "/members/<string:code>/notifications"): notifications_write,
+    ("routing", "GET", "/reports"): reports_list,
+    ("routing", "GET", "/reports/page"): reports_list,
+    ("routing", "GET", "/reports/new"): report_new,
+    ("routing", "GET", "/reports/<string:number>"): reports_read,
+    ("routing", "GET", "/reports/<string:number>/page"): reports_read,
+    ("routing", "POST", "/reports"): report_create,
+    ("routing", "PUT", "/reports/<string:number>"): report_edit,
+    ("routing", "POST", "/reports/<string:number>/submit"): report_submit,
+    ("routing", "POST", "/reports/<string:number>/review"): OFFICE,
 }
 GUARDED = [r for r in all_routes() if getattr(r[3], "lianxin_access", None) != "public"]
 
