@@ -33,7 +33,9 @@ class ReportMissing(Exception):
 def recount(facts, kind: str, record_id: str, counted: list, state: dict, revision=None) -> bool:
     """Count record ``record_id`` of ``kind`` in ``counted`` (``[month, metric, dimension, key,
     n]`` entries) instead of what it was counted in before. An older ``revision`` than the one
-    counted (a late delivery) changes nothing: False."""
+    counted (a late delivery) changes nothing: False. Ids are kept as text (routing's report and
+    consultation ids are numbers, the registry's visit ids text)."""
+    record_id = str(record_id)
     old = facts.practice(kind, record_id)
     if old is not None:
         if revision is not None and old.revision is not None and revision < old.revision:
@@ -105,7 +107,7 @@ def consultation_recorded(facts, p, month, at):
 
 
 def report_submitted(facts, p, month, at):
-    old = facts.practice("report", p["report_id"])
+    old = facts.practice("report", str(p["report_id"]))
     submitted = month_of(p["submitted_at"]) if p.get("submitted_at") else month
     state = {
         "month": old.state["month"] if old is not None else submitted,  # its first submission
@@ -118,7 +120,7 @@ def report_submitted(facts, p, month, at):
 
 def report_reviewed(facts, p, month, at):
     """The office's review: the report counts in its latest outcome (received: neither)."""
-    old = facts.practice("report", p["report_id"])
+    old = facts.practice("report", str(p["report_id"]))
     if old is None:
         raise ReportMissing(p["report_id"])
     state = {**old.state, "outcome": p["outcome"]}

@@ -68,18 +68,18 @@ def events() -> list[dict]:
         pe.visit("v3", "L2", "gwm", "2025-07-01", ["m3"]),
         pe.visit("v3", "L2", "gwm", "2025-07-01", ["m3"], revision=2),  # saved again
         pe.consultation(
-            "c1",
+            3,
             "2025-06-10",
             station="gwm",
             members=["m1", "m2"],
             cases=["LX1", "LX2", "LX3"],
             settled=["LX1", "LX2"],
         ),  # fmt: skip
-        pe.report_submitted("r1", "m1", "yiyao", june),
-        pe.report_submitted("r2", "m2", "jiaoyu", june.replace(day=28)),
-        pe.report_reviewed("r1", "m1", "yiyao", "adopted", june.replace(day=9)),
-        pe.report_reviewed("r1", "m1", "yiyao", "forwarded", june.replace(month=7)),
-        pe.report_reviewed("r2", "m2", "jiaoyu", "received", june.replace(month=7)),
+        pe.report_submitted(7, "m1", "yiyao", june),
+        pe.report_submitted(8, "m2", "jiaoyu", june.replace(day=28)),
+        pe.report_reviewed(7, "m1", "yiyao", "adopted", june.replace(day=9)),
+        pe.report_reviewed(7, "m1", "yiyao", "forwarded", june.replace(month=7)),
+        pe.report_reviewed(8, "m2", "jiaoyu", "received", june.replace(month=7)),
         pe.activity("a1", "reception_day", "gwm", "2025-07-02", ["m3"], 12),
         pe.visit("v2", "L1", "jnl", "2025-06-20", ["m2"], active=False, revision=2),  # withdrawn
     ]

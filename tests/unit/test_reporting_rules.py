@@ -438,16 +438,16 @@ def _practice(s, rnd):
         day = (T0 + timedelta(days=rnd.randrange(60))).date().isoformat()
         cases = [f"LX{rnd.randrange(100):04d}" for _ in range(3)]
         place = {"station": "gwm"} if i % 3 else {"studio": "st1"}
-        events.append(pe.consultation(f"c{i}", day, members=rnd.sample(members, 2), cases=cases,
+        events.append(pe.consultation(i + 1, day, members=rnd.sample(members, 2), cases=cases,
                                       settled=cases[: rnd.randrange(3)], **place))  # fmt: skip
     for i in range(15):
         at = T0 + timedelta(days=rnd.randrange(60), hours=rnd.randrange(24))
         member, sector = rnd.choice([("m1", "yiyao"), ("m2", "jiaoyu"), ("m5", "jiaoyu")])
-        events.append(pe.report_submitted(f"r{i}", member, sector, at))
+        events.append(pe.report_submitted(i + 1, member, sector, at))
         for k in range(rnd.randrange(3)):
             outcome = rnd.choice(["received", "adopted", "forwarded"])
             events.append(
-                pe.report_reviewed(f"r{i}", member, sector, outcome, at + timedelta(days=k + 1))
+                pe.report_reviewed(i + 1, member, sector, outcome, at + timedelta(days=k + 1))
             )
     for i in range(6):
         day = (T0 + timedelta(days=rnd.randrange(60))).date().isoformat()
