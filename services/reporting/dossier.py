@@ -38,6 +38,7 @@ from services.reporting.models import StationDim, StoredEvent, StudioDim
 from services.reporting.periods import CHINA
 
 ACTIVITY = "intake.activity_recorded"
+SECTOR = "registry.sector_saved"
 CONSULTATION = "routing.consultation_recorded"
 SUBMITTED, REVIEWED = "routing.report_submitted", "routing.report_reviewed"
 VISIT, LEADER, MEMBER = (
@@ -353,6 +354,9 @@ def dossiers(session: Session, codes, year: int) -> dict[str, dict]:
         rows[row[1]].append(row)
     case_rows = [r for kind in CASE_EVENTS for r in rows[kind]]
     names, chiefs = place_names(session), leaders(session)
+    sectors = {
+        c: p.get("name") or c for c, p in _newest(_events(session, (SECTOR,)), "code").items()
+    }
     found = {}
     for code in codes:
         records = {
@@ -372,7 +376,8 @@ def dossiers(session: Session, codes, year: int) -> dict[str, dict]:
         member = known.get(code) or Member(code=code, name=code)
         places = {c: names.get(c, c) for c in member.stations + member.studios}
         found[code] = {
-            "member": member.__dict__ | {"place_names": places},
+            "member": member.__dict__
+            | {"place_names": places, "sector_name": sectors.get(member.sector, member.sector)},
             "year": year,
             "figures": figures(records),
             "records": records,
@@ -523,7 +528,7 @@ def describe(file: dict) -> str:
     names = m.get("place_names") or {}
     parts = [f"{LEVEL_NAMES.get(m['level'], m['level'])}政协委员" if m["level"] else "委员"]
     if m["sector"]:
-        parts.append(f"界别 {m['sector']}")
+        parts.append(f"界别 {m.get('sector_name') or m['sector']}")
     if m["stations"]:
         parts.append("工作站 " + "、".join(names.get(c, c) for c in m["stations"]))
     if m["studios"]:

@@ -27,7 +27,9 @@ FONT = "STSong-Light"
 pdfmetrics.registerFont(UnicodeCIDFont(FONT))
 STYLES = {
     "title": ParagraphStyle("title", fontName=FONT, fontSize=16, leading=22, spaceAfter=4),
-    "h2": ParagraphStyle("h2", fontName=FONT, fontSize=12, leading=17, spaceBefore=8),
+    "h2": ParagraphStyle(
+        "h2", fontName=FONT, fontSize=12, leading=17, spaceBefore=8, keepWithNext=1
+    ),
     "body": ParagraphStyle("body", fontName=FONT, fontSize=9, leading=12, wordWrap="CJK"),
     "note": ParagraphStyle("note", fontName=FONT, fontSize=8, leading=11, textColor="#555555"),
 }

@@ -25,8 +25,8 @@ border-bottom:1px solid #eee}
 .scroll{overflow-x:auto;background:#fff;border-radius:8px}
 table{border-collapse:collapse;font-size:.85em;min-width:100%}
 th,td{padding:6px 8px;border-bottom:1px solid #eee;text-align:left;vertical-align:top}
-td{overflow-wrap:anywhere}.none{color:#777;font-size:.9em;background:#fff;padding:8px;border-radius:8px}
-.note{font-size:.8em;color:#555}
+td{overflow-wrap:anywhere}td:first-child{white-space:nowrap}.none{color:#777;font-size:.9em;background:#fff;padding:8px;border-radius:8px}
+.note{font-size:.8em;color:#555}header button .en{color:#555}
 """
 
 
@@ -72,12 +72,17 @@ def _picker(file: dict, years: list[int]) -> str:
     )
 
 
-def page(file: dict, links: dict, years: list[int]) -> str:
+def page(file: dict, links: dict, years: list[int], own: bool = False) -> str:
+    """``own``: the member reads the own file (no dashboard to go back to)."""
     code, year = quote(file["member"]["code"]), file["year"]
     downloads = "".join(
         f'<a id="{kind}" href="{code}.{kind}?year={year}">{label}</a>'
         for kind, label in (("pdf", "打印 PDF"), ("xlsx", "Excel"), ("json", "JSON"))
     )
+    if not own:
+        downloads = (
+            f'<a id=dashboard href="../dashboard?year={year}">看板 Dashboard</a>' + downloads
+        )
     figures = "".join(_figure(row, links) for row in dossier.rows(file))
     return (
         "<!doctype html><html lang=zh-CN><head><meta charset=utf-8>"
