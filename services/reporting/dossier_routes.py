@@ -18,11 +18,18 @@ from services.reporting import dossier, dossier_files, dossier_pages, periods
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 READERS = ("office", "station_admin", "studio_admin", "member")
+CODE_MAX = 40  # the registry's codes (members, sectors) are at most this long
 
 
 def _year(request) -> int:
     this_year = periods.today_in_china(datetime.now(UTC)).year
     return periods.year(request.args.get("year") or str(this_year))
+
+
+def _a_code(text: str) -> bool:
+    """Whether ``text`` could be a registry code (else nobody: not looked up at all, so no
+    NUL or 10,000 characters reach the database)."""
+    return 0 < len(text) <= CODE_MAX and text.isprintable()
 
 
 def _file_response(body: bytes, mimetype: str, filename: str) -> Response:
@@ -41,7 +48,7 @@ class DossierRoutes:
         who = auth.current(request)
         year = _year(request)
         with self.db.transaction() as session:
-            member = dossier.members(session, [code]).get(code)
+            member = dossier.members(session, [code]).get(code) if _a_code(code) else None
             if not dossier.may_read(who, member):
                 raise forbidden()
             if member is None:
@@ -82,7 +89,7 @@ class DossierRoutes:
     def _sector(self, request, sector: str) -> tuple[int, list[dict]]:
         year = _year(request)
         with self.db.transaction() as session:
-            files = dossier.sector_dossiers(session, sector, year)
+            files = dossier.sector_dossiers(session, sector, year) if _a_code(sector) else []
         if not files:
             raise not_found(sector)
         return year, files

@@ -340,6 +340,10 @@ def test_an_unknown_member_a_bad_year_and_an_unknown_sector(service):
     body = error(service.http_dossier_json(request("/d", OFFICE, year="24"), "m1"), 400)
     assert list(body["fields"]) == ["year"]
     assert error(service.http_sector_pdf(request("/d", OFFICE, year="2024"), "nobody"), 404)
+    for nobody in ("m\x00", "m" * 41):  # not a code: nobody, without asking the database
+        assert error(service.http_dossier_json(request("/d", OFFICE, year="2024"), nobody), 404)
+        assert error(service.http_dossier_pdf(request("/d", M1, year="2024"), nobody), 403)
+        assert error(service.http_sector_xlsx(request("/d", OFFICE, year="2024"), nobody), 404)
 
 
 def _json(service, headers=OFFICE):
