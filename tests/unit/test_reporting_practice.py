@@ -3,9 +3,11 @@ date (withdrawn ones no longer, re-saved ones once), consultations and the cases
 社情民意 reports and their latest outcome in the month they were submitted, and the members who
 served, distinct over a month, a range and a year; a rebuild says the same."""
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from services.reporting import event_store, queries, rebuild
 from services.reporting.practice import ReportMissing
@@ -148,3 +150,73 @@ def test_members_served_counts_each_member_once_over_a_month_a_range_and_a_year(
     assert year["member"]["m2"]["reception_days_joined"] == 2
     assert year["member"]["m2"]["members_served"] is None  # city only: blank per row
     assert year["registry"]["members"] == 2  # the head count, beside it
+
+
+LEDGER: dict = {}
+DAYS = ["01-15", "02-10", "02-27", "06-30", "12-31"]
+
+
+@settings(max_examples=30, deadline=None, derandomize=True, database=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])  # fmt: skip
+@given(
+    visits=st.lists(  # deliveries of saves of a few visits: (visit, revision, day, active, who)
+        st.tuples(
+            st.integers(0, 3),
+            st.integers(1, 4),
+            st.sampled_from(DAYS),
+            st.booleans(),
+            st.lists(st.sampled_from(["m1", "m2", "m3"]), max_size=2),
+        ),
+        max_size=10,
+    ),
+    reports=st.lists(  # per report: its day, then the outcomes of its reviews in order
+        st.tuples(
+            st.sampled_from(DAYS),
+            st.lists(st.sampled_from(["received", "adopted", "forwarded"]), max_size=3),
+        ),  # fmt: skip
+        max_size=4,
+    ),
+    batched=st.booleans(),
+)
+def test_each_record_counts_once_as_it_last_stands_whatever_the_order(
+    session_of, visits, reports, batched
+):
+    """Saves of visits delivered in any order (revisions late, repeated, withdrawn and back) and
+    reports reviewed any number of times: the year's figures are those of each visit's highest
+    revision (the last delivered of equal ones) and each report's latest outcome, live and after
+    a rebuild."""
+    if LEDGER.get("factory") is not session_of:  # one database for every example (see rules)
+        LEDGER.update(factory=session_of, s=session_of("reporting"), n=0)
+        registry(LEDGER["s"])
+        record(LEDGER["s"], leader("L1"))
+    s = LEDGER["s"]
+    LEDGER["n"] += 1
+    year = 2000 + LEDGER["n"]  # each example its own year
+    stands: dict = {}
+    for i, (v, revision, day, active, who) in enumerate(visits):
+        event = visit(f"y{year}v{v}", "L1", "gwm", f"{year}-{day}", who, active, revision)
+        event_store.record(s, event, batch=batched and i % 3 != 2)
+        if v not in stands or revision >= stands[v][0]:
+            stands[v] = (revision, day, active, set(who))
+    for r, (day, outcomes) in enumerate(reports):
+        at = datetime.fromisoformat(f"{year}-{day}T04:00:00+00:00")
+        event_store.record(s, report_submitted(year * 10 + r, "m1", "yiyao", at), batch=batched)
+        for k, outcome in enumerate(outcomes):
+            reviewed = report_reviewed(year * 10 + r, "m1", "yiyao", outcome, at + timedelta(k))
+            event_store.record(s, reviewed, batch=batched)
+    event_store.flush(s)
+    counted = [x for x in stands.values() if x[2]]
+    latest = [outcomes[-1] if outcomes else None for _, outcomes in reports]
+    figures = queries.yearly(s, year)["city"]
+    assert figures.get("leader_visits", 0) == len(counted)
+    assert figures.get("reports_submitted", 0) == len(reports)
+    assert figures.get("reports_adopted", 0) == latest.count("adopted")
+    assert figures.get("reports_forwarded", 0) == latest.count("forwarded")
+    served = set().union(*(x[3] for x in counted)) | ({"m1"} if reports else set())
+    assert figures["members_served"] == len(served)
+    for day in {x[1] for x in counted}:
+        month = queries.monthly(s, f"{year}-{day[:2]}")["city"]
+        assert month["leader_visits"] == sum(1 for x in counted if x[1][:2] == day[:2])
+    live = queries.all_figures(s)
+    assert rebuild.rebuild(s) == event_store.event_count(s)
+    assert queries.all_figures(s) == live
