@@ -91,12 +91,14 @@ def _convener(c: dict) -> str:
 
 def list_page(found, f: dict, choices: dict, *, sign_out=None, error=None) -> str:
     """The consultations the caller may see, filtered by station, studio, member and year."""
+    places = "".join(
+        f"<label>{zh} <span class=en>{en}</span><select name={key} id=f-{key}>"
+        f"{_options(choices[key + 's'], f.get(key))}</select></label>"
+        for key, zh, en in (("station", "工作站", "station"), ("studio", "工作室", "studio"))
+        if choices[key + "s"]  # a station admin has no studio to pick, and the other way round
+    )
     form = (
-        "<form id=filters class=search method=get action=page><div class=grid>"
-        f"<label>工作站 <span class=en>station</span><select name=station id=f-station>"
-        f"{_options(choices['stations'], f.get('station'))}</select></label>"
-        f"<label>工作室 <span class=en>studio</span><select name=studio id=f-studio>"
-        f"{_options(choices['studios'], f.get('studio'))}</select></label>"
+        f"<form id=filters class=search method=get action=page><div class=grid>{places}"
         "<label>到会委员编号 <span class=en>member present</span>"
         f'<input name=member id=f-member maxlength=40 value="{escape(f.get("member") or "")}">'
         "</label><label>年份 <span class=en>year</span>"
@@ -143,7 +145,10 @@ def list_page(found, f: dict, choices: dict, *, sign_out=None, error=None) -> st
 
 
 def _picker(choices: dict, convener: dict | None) -> str:
-    """Which station or studio convenes: a GET form that reloads the page with its cases."""
+    """Which station or studio convenes: a GET form that reloads the page with its cases
+    (nothing when the caller has only the one it has)."""
+    if convener is not None and len(choices["stations"]) + len(choices["studios"]) == 1:
+        return ""
     picked = convener["code"] if convener else None
     kind = convener["kind"] if convener else None
     parts = ["<form id=convener class=search method=get action=new><div class=grid>"]

@@ -20,6 +20,7 @@ from services.routing.inputs import CODE_MAX
 from services.routing.models import Case, MemberCopy, StationCopy, StudioCopy
 
 FIRST_YEAR = 2000  # the earliest year a consultation may be dated or listed by
+ID_MAX = 2**63 - 1  # PostgreSQL's bigint
 
 
 def read_filters(args) -> dict:
@@ -78,8 +79,9 @@ def find(session: Session, who: Principal, f: dict, limit: int = 500) -> list[di
 
 
 def one(session: Session, who: Principal, cid: int) -> dict:
-    """One consultation: 404 if none, 403 outside the caller's scope."""
-    row = session.get(Consultation, cid)
+    """One consultation: 404 if none (an id past any the database can hold included: the
+    path's converter takes any digits), 403 outside the caller's scope."""
+    row = session.get(Consultation, cid) if 0 < cid <= ID_MAX else None
     if row is None:
         raise not_found(str(cid))
     if not (

@@ -196,6 +196,10 @@ def test_a_closed_case_cannot_be_settled_and_bad_fields_are_named(service, db):
     assert list(error(record(service, agreement="  "), 400)["fields"]) == ["agreement"]
     assert list(error(record(service, cases=[], settled=[]), 400)["fields"]) == ["cases"]
     assert list(error(record(service, members="doc"), 400)["fields"]) == ["members"]
+    assert list(error(record(service, members=[None]), 400)["fields"]) == ["members"]
+    assert list(error(record(service, date=20240612), 400)["fields"]) == ["date"]
+    not_an_object = request("/consultations", GWM_ADMIN, "POST", ["LX1"])
+    assert error(service.http_record_consultation(not_an_object), 400)["code"] == "bad_json"
     nothing_recorded(db, before)
 
 
@@ -218,6 +222,9 @@ def test_reads_have_the_same_scope_and_filters(service, db):
         error(service.http_consultation(request("/", JNL_ADMIN), gwm), 403)["code"] == "forbidden"
     )
     assert error(service.http_consultation(request("/", OFFICE), 999), 404)["code"] == "not_found"
+    assert (
+        error(service.http_consultation(request("/", OFFICE), 10**30), 404)["code"] == "not_found"
+    )
     assert answer(service.http_consultation(request("/", GWM_ADMIN), gwm))["topic"]
 
 
