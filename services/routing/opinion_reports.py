@@ -193,10 +193,14 @@ def own_cases(session: Session, member: str, limit: int = 200) -> list[Case]:
 
 
 def _check_cases(session: Session, member: str, numbers: list[str]) -> None:
+    # locked: a transfer of one of them waits for the report (or the report for the transfer)
     rows = session.scalars(
-        select(Case.tracking_number).where(
+        select(Case.tracking_number)
+        .where(
             Case.tracking_number.in_(numbers), Case.member_code == member, Case.status != "merged"
         )
+        .order_by(Case.tracking_number)  # one lock order: two reports never deadlock
+        .with_for_update()
     )
     missing = sorted(set(numbers) - set(rows))
     if missing:
