@@ -24,6 +24,8 @@ from openpyxl import load_workbook
 from pypdf import PdfReader
 
 from services.kernel.events import new_event
+from services.kernel.outbox import partition_key
+from services.kernel.topology import PARTITION_HEADER
 from services.reporting import dossier, periods
 from tests.conftest import auth_headers, delete_vhost
 from tests.e2e.conftest import (
@@ -77,7 +79,8 @@ def submit(stack, words):
 
 
 def publish(stack, events):
-    """Events as their services' relays publish them (confirmed, message id = event id)."""
+    """Events as their services' relays publish them (confirmed, message id = event id, the
+    reporting partition's key in ``lx-key``)."""
     connection = pika.BlockingConnection(pika.URLParameters(stack.amqp_uri))
     try:
         channel = connection.channel()
@@ -88,7 +91,10 @@ def publish(stack, events):
                 e["type"],
                 json.dumps(e, ensure_ascii=False).encode(),
                 pika.BasicProperties(
-                    message_id=e["event_id"], content_type="application/json", delivery_mode=2
+                    message_id=e["event_id"],
+                    content_type="application/json",
+                    delivery_mode=2,
+                    headers={PARTITION_HEADER: partition_key(e["type"], e["payload"])},
                 ),
                 mandatory=True,
             )
