@@ -62,11 +62,19 @@ def test_a_reporter_merged_into_the_case_reads_it_too(s):  # noqa: F811
 
 
 def test_the_page_shows_it_in_the_chosen_language():
-    view = case_reports._view(type("Row", (), {"title": "路灯", "outcome": "adopted", "submitted_at": T, "reviewed_at": T})())  # fmt: skip
-    status = {"steps": [], "actions": [], "reports": [view], "status": "resolved"}
-    assert (
-        status_page.status_view(status)["reports"][0]["outcome_zh"] == "政协办公室审阅结果：已采用"
-    )
+    from services.intake.pages import render
+
+    row = type("Row", (), {"title": "<b>路灯</b>", "outcome": "adopted", "submitted_at": T, "reviewed_at": T})  # fmt: skip
+    status = {"tracking_number": "LX1", "status": "resolved", "status_zh": "已办结",
+              "status_en": "resolved", "steps": [], "actions": [], "reports": [case_reports._view(row())]}  # fmt: skip
+    pages = {
+        lang: render("status.html", lang, number="LX1", code="1", asked=True,
+                     status=status_page.status_view(status), csrf_token="t", switch_url="?")
+        for lang in ("zh", "en")
+    }  # fmt: skip
+    assert "您反映的问题已被委员写入社情民意信息《&lt;b&gt;路灯&lt;/b&gt;》" in pages["zh"]
+    assert "政协办公室审阅结果：已采用" in pages["zh"] and "<b>路灯" not in pages["zh"]
+    assert "social-opinion report" in pages["en"] and "review: adopted" in pages["en"]
 
 
 def test_the_outcomes_copy_routings():
