@@ -444,11 +444,14 @@ class Replay:
         not the exclusive reply queues (another connection's: the broker refuses to say)."""
         with pika.BlockingConnection(pika.URLParameters(self.amqp_uri)) as conn:
             channel = conn.channel()
-            return sum(
-                channel.queue_declare(q["name"], passive=True).method.message_count
-                for q in queues
-                if not q.get("exclusive") and not q["name"].startswith("amq.")
-            )
+            try:
+                return sum(
+                    channel.queue_declare(q["name"], passive=True).method.message_count
+                    for q in queues
+                    if not q.get("exclusive") and not q["name"].startswith("amq.")
+                )
+            except pika.exceptions.ChannelClosedByBroker:  # a reply queue went meanwhile
+                return 1  # not idle yet: asked again in a second
 
     def wait_idle(self, vhost: str | None, quiet_s: float = 6.0) -> None:
         """Until nothing is on its way and reporting's event store has not grown for
