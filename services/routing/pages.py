@@ -452,7 +452,7 @@ def _office_link(station: str) -> str:
     return (
         f'<div class=filters><a id=office-cases href="../../office/cases?station={quote(station)}">'
         "案件查询：搜索全文、更多筛选、导出 <span class=en>search, more filters, export</span>"
-        f'</a> · <a id=consultations href="../../consultations/page?station={quote(station)}">'
+        f'</a><a id=consultations href="../../consultations/page?station={quote(station)}">'
         "协商 <span class=en>consultations</span></a></div>"
     )
 

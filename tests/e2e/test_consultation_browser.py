@@ -77,6 +77,8 @@ def test_a_station_clerk_records_a_consultation_that_settles_two_cases(stack, ph
     phone.get(stack.url("routing", "/duty/station/jnl"))
     sign_in_on_page(phone, login, password)
     WebDriverWait(phone, 20).until(EC.presence_of_element_located((By.ID, "consultations")))
+    assert "协商" in phone.find_element(By.ID, "consultations").text and fits_the_phone(phone)
+    shot(phone, "0-station")
     phone.find_element(By.ID, "consultations").click()
     WebDriverWait(phone, 20).until(EC.presence_of_element_located((By.ID, "new")))
     assert "暂无协商记录" in phone.page_source and fits_the_phone(phone)
