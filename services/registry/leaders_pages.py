@@ -93,11 +93,12 @@ def station_label(stations: dict, code: str) -> str:
     return f"{stations.get(code, code)}（{code}）"
 
 
-def text_field(field, zh, en, typed, errors, kind="text", extra="") -> str:
+def text_field(field, zh, en, typed, errors, kind="text", extra="", name=None) -> str:
+    """A labelled input with its errors; ``name``: the form's field when not the id."""
     value = escape(str(typed.get(field) or ""))
     return (
         f"<label for={field}>{zh} <span class=en>{en}</span></label>"
-        f'<input id={field} name={field} type={kind} value="{value}"{extra}'
+        f'<input id={field} name={name or field} type={kind} value="{value}"{extra}'
         f"{invalid_attr(errors, field)}>{field_errors(errors, field)}"
     )
 
@@ -249,7 +250,7 @@ def _visit_list(page, session, found: list[dict], office: bool) -> str:
             f'<td data-label="领导 Leader">{escape(heads.get(v["leader"], v["leader"]))}</td>'
             f'<td data-label="工作站 Station">{escape(station_label(stations, v["station"]))}</td>'
             f'<td data-label="推进事项 Pushed forward" class=purpose>{escape(v["purpose"])}</td>'
-            f'<td data-label="同行委员 Members" class=members>{came}'
+            f'<td data-label="同行人员 Who came" class=members>{came}'
             + (f"<br><span class=hint>{escape(v['others'])}</span>" if v["others"] else "")
             + f'</td><td data-label="状态 Status" class=status>{zh} <span class=en>{en}</span>'
             f"{withdraw}</td></tr>"
@@ -380,7 +381,8 @@ def _record_form(page: Page, session, typed: dict, errors: dict, stations: dict)
             "Members who came (codes)",
             {"visit-members": typed.get("members_text", "")},
             {},
-            extra=" name=members autocapitalize=none",
+            extra=" autocapitalize=none" + invalid_attr(errors, "members"),
+            name="members",
         )  # fmt: skip
         + "<p class=hint>用逗号或空格分隔，如 m001, m002 / codes separated by commas</p>"
         + field_errors(errors, "members")
@@ -390,7 +392,8 @@ def _record_form(page: Page, session, typed: dict, errors: dict, stations: dict)
             "Others who came",
             {"visit-others": typed.get("others", "")},
             {},
-            extra=f" name=others maxlength={leaders.MAX_OTHERS}",
+            extra=f" maxlength={leaders.MAX_OTHERS}" + invalid_attr(errors, "others"),
+            name="others",
         )  # fmt: skip
         + field_errors(errors, "others")
         + "<button type=submit id=record-submit>记录走访 <span class=en>Record visit</span>"
