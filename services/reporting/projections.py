@@ -286,6 +286,7 @@ KNOWN_UNCOUNTED = frozenset(
     {
         "registry.sector_saved",
         "registry.roster_saved",
+        "registry.sessions_ended",  # an account's sessions ended (kernel/sessions.py)
         "routing.catalogue_published",
         "routing.issue_accepted",
         "routing.issue_due_soon",

@@ -15,6 +15,7 @@ from tests.unit.practice_events import (
     T0,
     activity,
     consultation,
+    event,
     leader,
     report_reviewed,
     report_submitted,
@@ -117,6 +118,19 @@ def test_reports_count_in_the_month_submitted_with_their_latest_outcome_once(ses
     live = queries.all_figures(s)
     assert rebuild.rebuild(s) == event_store.event_count(s)
     assert queries.all_figures(s) == live
+
+
+def test_the_practice_events_and_a_session_end_are_known_not_unknown(session_of):
+    s = session_of("reporting")
+    registry(s)
+    record(s, leader("L1"), visit("v1", "L1", "gwm", "2026-03-02"))
+    record(s, consultation(1, "2026-03-10", station="gwm", cases=["LX1"]))
+    record(
+        s, report_submitted(1, "m1", "yiyao", T0), report_reviewed(1, "m1", "yiyao", "adopted", T0)
+    )
+    ended = {"login": "li", "ended_ms": 1}
+    record(s, event("registry.sessions_ended", ended))
+    assert event_store.unknown_events(s) == {}
 
 
 def test_a_review_before_its_report_is_retried_not_counted_alone(session_of):
