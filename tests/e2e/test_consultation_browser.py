@@ -3,6 +3,8 @@ stack (issue 21): two citizens' cases at 建宁路 are taken to a meeting of fiv
 clerk records it from the station's case list and marks both settled; both cases then show
 resolved with the agreement as their answer, on their pages and on each citizen's status page,
 and their history says "协商议定" with a link back. Screenshots in ``/tmp/shots/consultations/``.
+And the scope through the real services: another station's case named in the body answers as
+an unknown one, another station's consultation is 403.
 """
 
 from pathlib import Path
@@ -13,7 +15,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC  # noqa: N812
 from selenium.webdriver.support.ui import WebDriverWait
 
-from tests.conftest import delete_vhost
+from tests.conftest import auth_headers, delete_vhost
 from tests.e2e.conftest import (
     fits_the_phone,
     make_account,
@@ -149,3 +151,55 @@ def test_a_station_clerk_records_a_consultation_that_settles_two_cases(stack, ph
     card = read_again(phone, lambda d: d.find_element(By.ID, f"consultation-{cid}"))
     assert "议定办结 2 件" in card.text and fits_the_phone(phone)
     shot(phone, "5-list")
+
+
+def test_another_stations_case_or_consultation_is_out_of_a_station_admins_reach(stack):
+    """Through the real services: a gwm clerk naming a jnl case is answered as for a case that
+    does not exist, nothing is recorded or resolved; jnl's consultations stay jnl's."""
+    config = stack.config()
+    gwm = auth_headers(config, "station_admin", stations=["gwm"])
+    mine, _ = report(stack, "gwm", "广武门小区三号楼楼道灯坏了一个月")
+    theirs, _ = report(stack, "jnl", "建宁路社区护坡排水沟堵塞")
+    mine_before = wait_case(stack, mine)
+    before = wait_case(stack, theirs)
+    body = {"topic": "楼道照明", "station": "gwm", "date": "2026-11-02", "members": [],
+            "agreement": "物业本周内更换", "follow_up_owner": "物业公司", "cases": []}  # fmt: skip
+
+    def post(headers, **change):
+        return requests.post(
+            stack.url("routing", "/consultations"),
+            json={**body, **change},
+            headers=headers,
+            timeout=30,
+        )
+
+    hidden = post(gwm, settled=[mine, theirs])
+    nowhere = post(gwm, settled=[mine, "LX19990101000001"])
+    assert hidden.status_code == nowhere.status_code == 400, hidden.text
+    assert hidden.json()["error"]["fields"] == {
+        "settled": [f"未找到案件 {theirs} / no case {theirs}"]
+    }
+    assert hidden.text.replace(theirs, "LX19990101000001") == nowhere.text
+    assert before["member"] not in hidden.text and "安宁区" not in hidden.text
+    # nothing changed: neither case moved (mine is not settled when the request is refused)
+    assert wait_case(stack, mine)["version"] == mine_before["version"]
+    assert wait_case(stack, theirs, before["status"])["version"] == before["version"]
+    assert (
+        requests.get(stack.url("routing", "/consultations"), headers=gwm, timeout=10).json()[
+            "consultations"
+        ]
+        == []
+    )
+    # the office records jnl's; the gwm clerk cannot read it, nor list jnl's
+    jnl = post(stack.headers, station="jnl", settled=[theirs])
+    assert jnl.status_code == 201, jnl.text
+    cid = jnl.json()["consultation_id"]
+    one = requests.get(stack.url("routing", f"/consultations/{cid}"), headers=gwm, timeout=10)
+    assert one.status_code == 403 and one.json()["error"]["code"] == "forbidden"
+    listed = requests.get(stack.url("routing", "/consultations"), headers=gwm, timeout=10)
+    assert cid not in [c["consultation_id"] for c in listed.json()["consultations"]]
+    wrong = requests.get(
+        stack.url("routing", "/consultations"), params={"station": "jnl"}, headers=gwm, timeout=10
+    )
+    assert wrong.status_code == 403
+    assert wait_case(stack, theirs, "resolved")["status"] == "resolved"
