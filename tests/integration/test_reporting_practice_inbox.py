@@ -167,9 +167,9 @@ def test_the_practice_counted_from_the_inbox_in_json_workbook_csv_and_dashboard(
     header, city_row = list(book["全市"].values)
     city_cells = dict(zip(header, city_row, strict=True))
     assert city_cells["履职委员 Members who served"] == 2
-    assert city_cells["信息报送 Reports forwarded"] == 1
+    assert city_cells["信息转送 Reports forwarded"] == 1
     text = get(base, "/stats/monthly.csv", month="2025-06", breakdown="sector").text
-    assert "信息报送 Reports forwarded" in text.splitlines()[0]
+    assert "信息转送 Reports forwarded" in text.splitlines()[0]
 
     with Session(engine) as s:  # the live figures are what a rebuild from the store gives
         live = queries.all_figures(s)
@@ -211,5 +211,7 @@ def test_the_practice_counted_from_the_inbox_in_json_workbook_csv_and_dashboard(
     phone.get(f"{base}/dashboard?month=2025-06")  # a month: the links open its year, said so
     block = phone.find_element(By.ID, "practice")
     assert "2025 年全年的记录" in block.text
+    phone.execute_script("arguments[0].scrollIntoView()", block)
+    phone.save_screenshot(str(SHOTS / f"practice-month-{engine.dialect.name}.png"))
     link = block.find_element(By.CSS_SELECTOR, "[data-key=leader_visits] .value a")
     assert link.text == "1" and link.get_attribute("href").endswith("/office/visits?year=2025")
