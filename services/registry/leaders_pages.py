@@ -31,6 +31,8 @@ STATUS = {True: ("有效", "recorded"), False: ("已撤销", "withdrawn")}
 
 SCRIPT = """
 (function(){
+  var refused=document.getElementById('form-error');
+  if(refused){refused.scrollIntoView({block:'start'});}
   var leader=document.getElementById('visit-leader');var station=document.getElementById('visit-station');
   if(!leader||!station){return;}
   function show(){
@@ -43,8 +45,6 @@ SCRIPT = """
     if(!chosen||chosen.disabled){station.value=first?first.value:'';}
   }
   leader.addEventListener('change',show);show();
-  var refused=document.getElementById('form-error');
-  if(refused){refused.scrollIntoView({block:'start'});}
 })();
 """
 
@@ -293,6 +293,7 @@ def leader_page(page: Page, session: Session, code: str, typed=None, errors=None
         f"{banner_for(errors, ('保存', 'saved'))}{page.form(c, inner, 'edit-leader')}</section>"
         f"<section><h2>走访记录 <span class=en>Visits</span> ({len(found)})</h2>"
         f"{_visit_list(page, session, found, page.who.is_office)}</section>"
+        f"<script>{SCRIPT}</script>"
     )
 
 
