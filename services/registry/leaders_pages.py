@@ -22,7 +22,7 @@ from services.kernel.auth import guard
 from services.kernel.http import ApiError, flag_arg, json_response
 from services.kernel.web import http
 from services.registry import args, leaders
-from services.registry.models import Leader, Member, Station
+from services.registry.models import Leader, Member, Membership, Station
 from services.registry.office_page import Page, field_errors, invalid_attr, notice
 
 SHOWN = 500  # visits one page lists; the filters narrow them
@@ -44,7 +44,15 @@ SCRIPT = """
     var chosen=station.options[station.selectedIndex];
     if(!chosen||chosen.disabled){station.value=first?first.value:'';}
   }
-  leader.addEventListener('change',show);show();
+  var picker=document.getElementById('visit-picked');
+  function members(){
+    if(!picker){return;}
+    picker.querySelectorAll('option').forEach(function(o){
+      var on=o.dataset.station===station.value;o.hidden=!on;o.disabled=!on;if(!on){o.selected=false;}
+    });
+  }
+  leader.addEventListener('change',function(){show();members();});
+  station.addEventListener('change',members);show();members();
 })();
 """
 
@@ -360,6 +368,12 @@ def _record_form(page: Page, session, typed: dict, errors: dict, stations: dict)
         for s, who in sorted(linked.items())
     )
     day = typed.get("date") or leaders.today().isoformat()
+    picked = typed.get("picked") or []
+    pick_opts = "".join(
+        f'<option value="{escape(code)}" data-station="{escape(s)}"'
+        f"{' selected' if code in picked else ''}>{escape(name)}（{escape(code)}）</option>"
+        for s, code, name in serving(session, sorted(linked))
+    )
     inner = (
         "<label for=visit-leader>领导 <span class=en>Leader</span></label>"
         f"<select id=visit-leader name=leader required{invalid_attr(errors, 'leader')}>"
@@ -376,10 +390,14 @@ def _record_form(page: Page, session, typed: dict, errors: dict, stations: dict)
         f"<textarea id=visit-purpose name=purpose maxlength={leaders.MAX_PURPOSE} rows=3 "
         f'required style="width:100%;font-size:1em"{invalid_attr(errors, "purpose")}>'
         f"{escape(typed.get('purpose') or '')}</textarea>{field_errors(errors, 'purpose')}"
+        + "<label for=visit-picked>同行委员（本站） <span class=en>Members of the station who "
+        "came</span></label>"
+        f"<select id=visit-picked name=picked multiple>{pick_opts}</select>"
+        f"<p class=hint>{MULTI}</p>"
         + text_field(
             "visit-members",
-            "同行委员编号",
-            "Members who came (codes)",
+            "其他同行委员编号",
+            "Other members who came (codes)",
             {"visit-members": typed.get("members_text", "")},
             {},
             extra=" autocapitalize=none" + invalid_attr(errors, "members"),
@@ -436,9 +454,24 @@ def visits_main(page: Page, session: Session, wanted: dict, typed=None, errors=N
 
 
 def visit_form(form) -> tuple[str, dict]:
+    """The record form: the members picked from the station's list and those typed by code."""
     data = {k: form.get(k, "").strip() for k in ("station", "date", "purpose", "others")}
-    data["members"] = leaders.codes(form.get("members", ""))
+    picked = [c for c in form.getlist("picked") if c]
+    data["members"] = list(dict.fromkeys(picked + leaders.codes(form.get("members", ""))))
     return form.get("leader", "").strip(), data
+
+
+def serving(session: Session, stations: list[str]) -> list[tuple[str, str, str]]:
+    """``(station, member code, name)`` of the active members serving at ``stations``."""
+    if not stations:
+        return []
+    query = (
+        select(Membership.station_code, Member.code, Member.name)
+        .join(Member, Member.code == Membership.member_code)
+        .where(Membership.station_code.in_(stations), Member.active.is_(True))
+        .order_by(Membership.station_code, Member.code)
+    )
+    return [tuple(row) for row in session.execute(query)]
 
 
 def record_visit(page: Page, session: Session, form) -> tuple[str, int]:
@@ -454,7 +487,8 @@ def record_visit(page: Page, session: Session, form) -> tuple[str, int]:
             raise
         if isinstance(err, ApiError) and err.status == 404:
             errors = {"leader": [f"{err.message_zh} / {err.message}"]}
-        typed = {**data, "leader": leader, "members_text": form.get("members", "")}
+        typed = {**data, "leader": leader, "members_text": form.get("members", ""),
+                 "picked": form.getlist("picked")}  # fmt: skip
         return visits_main(page, session, wanted, typed, errors), 400
     said = notice(f"已记录 {row.day} 的走访（{row.visit_id}）", f"visit {row.visit_id} recorded")
     return visits_main(page, session, wanted, banner=said), 200

@@ -1,8 +1,9 @@
 """Leader liaison (领导对口联系, issue 21) in headless Chromium on a phone-size window.
 
 The office signs in, adds a leader on ``/office/leaders`` and links two stations (jnl, ytl);
-from the leader's page it records a visit on ``/office/visits`` (first with an unknown member:
-the error beside the field, what was typed kept), then correctly. jnl's station admin signs in
+from the leader's page it records a visit on ``/office/visits``: one member picked from jnl's
+own, another typed by code (first a wrong code: the error beside the field, what was typed and
+picked kept), then correctly. jnl's station admin signs in
 and sees that visit on the same page, without the record form; another station's visits
 (ytl, by filter; by id over JSON) are refused in the one format. Screenshots go to
 ``/tmp/shots/leaders/``.
@@ -101,17 +102,27 @@ def test_the_office_links_a_leader_and_records_a_visit_a_station_admin_sees_its_
     assert offered == ["jnl", "ytl"]
 
     Select(phone.find_element(By.ID, "visit-station")).select_by_value("jnl")
+    # the picker offers jnl's own members (the small set: m005, m006, m007), by name
+    offered = {
+        o.get_attribute("value"): o.text
+        for o in phone.find_elements(By.CSS_SELECTOR, "#visit-picked option")
+        if o.is_enabled()
+    }
+    assert offered == {"m005": "陈立新（m005）", "m006": "杨静（m006）", "m007": "赵海涛（m007）"}
+    Select(phone.find_element(By.ID, "visit-picked")).select_by_value("m005")
     fill(phone, "visit-purpose", "现场推进培黎街道委员工作室建设，协调雨污管道隐患整改")
-    fill(phone, "visit-members", "m005, m999")
+    fill(phone, "visit-members", "m999")  # a code typed wrong
     fill(phone, "visit-others", "安宁区政协、培黎街道")
     phone.find_element(By.ID, "record-submit").click()
     shows(phone, "error-members", "m999")
-    assert phone.find_element(By.ID, "visit-members").get_attribute("value") == "m005, m999"
+    assert phone.find_element(By.ID, "visit-members").get_attribute("value") == "m999"
+    kept = Select(phone.find_element(By.ID, "visit-picked")).all_selected_options
+    assert [o.get_attribute("value") for o in kept] == ["m005"]
     assert "雨污管道" in phone.find_element(By.ID, "visit-purpose").get_attribute("value")
     assert fits_the_phone(phone)
     shot(phone, "phone-visit-refused", "record")
 
-    fill(phone, "visit-members", "m005, m006")
+    fill(phone, "visit-members", "m006")
     phone.find_element(By.ID, "record-submit").click()
     shows(phone, "notice", "已记录")
     [visit] = requests.get(stack.url("registry", "/visits"), params={"leader": "ldr-test"},
