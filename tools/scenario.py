@@ -658,11 +658,16 @@ def replay_into(replay: Replay, scale: float, seed: int, vhost: str | None, out=
         "registry": registry,
         "before": before,
         "seconds": time.monotonic() - started,
+        "numbers": numbers,  # the tracking numbers, in the plan's order
     }
 
 
-def run(scale: float = 1.0, seed: int = 2024, out=sys.stdout, keep: bool = False) -> dict:
-    """Start a private stack, replay, compare, rebuild, compare again; stop the stack."""
+def run(
+    scale: float = 1.0, seed: int = 2024, out=sys.stdout, keep: bool = False, probe=None
+) -> dict:
+    """Start a private stack, replay, compare, rebuild, compare again; stop the stack.
+    ``probe(replay, result)`` (tests) runs against the stack before it stops; its answer is
+    ``result["probe"]``."""
     t0 = time.monotonic()
     workdir = Path(tempfile.mkdtemp(prefix="lx-scenario-"))
     stack = PrivateStack(workdir)
@@ -685,6 +690,8 @@ def run(scale: float = 1.0, seed: int = 2024, out=sys.stdout, keep: bool = False
         result["wall_s"] = time.monotonic() - t0
         verdict = "全部一致 all =" if ok else "有不一致 some ≠ (or not yet)"
         print(f"\n  {verdict}; wall time {result['wall_s']:.0f} s", file=out, flush=True)
+        if probe is not None:
+            result["probe"] = probe(replay, result)
         return result
     finally:
         stack.stop()
