@@ -30,7 +30,8 @@ of its case, which the projections already expect (``FactMissing`` retries).
 The single queue of older releases, ``reporting.events``, is retired here: unbound by the
 topology, its messages are moved into the partitions (with their ``lx-key``) and it is deleted
 once it has stayed empty for longer than the longest retry delay (a retry of one of its
-messages comes back to it).
+messages comes back to it) and no parked message of it waits (a replay sends it there: moved on
+like the others).
 
 On SQLite (the one-machine default) reporting runs as one process: a second replica finds slot
 0 taken and refuses to start.
@@ -45,9 +46,12 @@ import amqp
 import eventlet
 from kombu import Connection
 from nameko.extensions import DependencyProvider
+from sqlalchemy import func, select
 
 from services.kernel import topology
+from services.kernel.db import SharedEngine
 from services.kernel.messaging import ReliableConsumer
+from services.kernel.models import ParkedMessage
 from services.kernel.outbox import envelope_partition_key
 from services.kernel.settings import kernel_settings
 
@@ -79,13 +83,15 @@ class SecondReplicaOnSqlite(Exception):
 class Partitions(DependencyProvider):
     """This replica's slot, the partitions it prefers, and the handing back (see the module)."""
 
+    db = SharedEngine()
+
     def setup(self):
         if getattr(self, "uri", None) is not None:
             return  # set up already: the consumer asked for its queues first
         config = self.container.config
         self.uri = config["AMQP_URI"]
         self.sqlite = str(config.get("DB_URL", "")).startswith("sqlite")
-        self.retire_after_s = max(kernel_settings(config).retry_delays_ms) / 1000 + 30
+        self.retire_after_s = max(kernel_settings(config).retry_delays_ms) / 1000 + 10
         self.slot: int | None = None
         self.live: list[int] = []
         self.released = 0  # partitions handed back so far
@@ -161,6 +167,7 @@ class Partitions(DependencyProvider):
             if self.slot is not None
             else [],
             "released": self.released,
+            "delivered": sum(n for ep in self._consumers() for n in ep.delivered.values()),
         }
 
     # -- the tick -------------------------------------------------------------------------
@@ -261,11 +268,25 @@ class Partitions(DependencyProvider):
             self._empty_since = None
         elif self._empty_since is None:
             self._empty_since = time.monotonic()
-        elif time.monotonic() - self._empty_since > self.retire_after_s:
+        elif time.monotonic() - self._empty_since > self.retire_after_s and not self._parked(name):
             channel.queue_delete(name)
             log.info("%s was empty for %.0f s: deleted", name, self.retire_after_s)
         channel.close()
         return moved
+
+    def _parked(self, queue: str) -> int:
+        """Parked messages of ``queue`` still waiting: a replay sends them back to it (by name),
+        so the old queue stays (unbound, moved on each tick) until none is left."""
+        with self.db.engine.connect() as conn:
+            return conn.scalar(
+                select(func.count())
+                .select_from(ParkedMessage)
+                .where(
+                    ParkedMessage.queue == queue,
+                    ParkedMessage.replayed_at.is_(None),
+                    ParkedMessage.discarded_at.is_(None),
+                )
+            )
 
 
 def queues(container) -> list:

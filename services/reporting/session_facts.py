@@ -76,7 +76,10 @@ class SessionFacts(MemoryFacts):
     the handlers change it in memory, and :meth:`flush` writes the stored events, the new and
     changed rows, and every figure increment summed per key, in a handful of statements. The
     figures are added by atomic upserts in key order, so several reporting processes never
-    lose or deadlock on each other's increments.
+    lose or deadlock on each other's increments; every row a handler reads is locked until the
+    commit (:meth:`_lock`), so two replicas never overwrite each other's case or read a
+    dimension another is changing. A deadlock (two batches locking in opposite orders) fails
+    one batch, which the inbox takes again one event at a time, then retries with back-off.
     """
 
     def __init__(self, session: Session):
@@ -87,11 +90,23 @@ class SessionFacts(MemoryFacts):
         self._loaded: dict[str, tuple] = {}  # case number → its columns as read
         self._dirty_dims: set[tuple] = set()
         self._new_activities: list[str] = []
+        self._locks: set[str] = set()  # advisory locks this transaction holds (PostgreSQL)
 
     # -- reads: the batch's memory first, else one row from the database --------------------
 
     def _conn(self):
         return self.session.connection()
+
+    # Several replicas (docs/architecture.md, "Reporting partitions"): a handler reads a row
+    # under a lock held to the commit, so what it read stays true until its changes are in,
+    # and a rebuild, replaying the store in arrival order, reads the same. Cases: FOR UPDATE
+    # (the statements below). Dimensions, shared by every partition: an advisory lock by key,
+    # shared to read, exclusive to save (a row not there yet is locked as well).
+    def _lock(self, key: str, shared: bool) -> None:
+        if key in self._locks or self._conn().dialect.name != "postgresql":
+            return
+        self._conn().execute(_SHARED_LOCK if shared else _EXCLUSIVE_LOCK, {"key": key})
+        self._locks.add(key)
 
     def stored(self, event_id: str) -> bool:
         if event_id in self.event_ids:
@@ -110,6 +125,7 @@ class SessionFacts(MemoryFacts):
             return None
         dims = self.dims[model]
         if code not in dims:
+            self._lock(f"dim:{model.__tablename__}:{code}", shared=True)
             row = self._conn().execute(_DIM_BY_CODE[model], {"code": code}).mappings().first()
             dims[code] = Row(**row) if row is not None else None
         return dims[code]
@@ -158,9 +174,11 @@ class SessionFacts(MemoryFacts):
         return [f for f in self.cases.values() if f is not None and f.merged_into in wanted]
 
     def merge(self, fact, into: str) -> None:
+        self.case(into)  # locked: resolving it walks what is merged into it (served_group)
         fact.merged_into = into
 
     def save_dim(self, model, code, **fields):
+        self._lock(f"dim:{model.__tablename__}:{code}", shared=False)  # before the shared one
         self._dim(model, code)
         dims = self.dims[model]
         if dims[code] is None:
@@ -263,12 +281,19 @@ class SessionFacts(MemoryFacts):
 
 
 _CASE_TABLE = CaseFact.__table__
-_CASE_BY_NUMBER = select(*(_CASE_TABLE.c[c] for c in CASE_COLUMNS)).where(
-    _CASE_TABLE.c.tracking_number == bindparam("number")
+# FOR UPDATE: see SessionFacts._lock (SQLite, one process, leaves it out).
+_CASE_BY_NUMBER = (
+    select(*(_CASE_TABLE.c[c] for c in CASE_COLUMNS))
+    .where(_CASE_TABLE.c.tracking_number == bindparam("number"))
+    .with_for_update()
 )
-_MERGED_INTO = select(*(_CASE_TABLE.c[c] for c in CASE_COLUMNS)).where(
-    _CASE_TABLE.c.merged_into.in_(bindparam("numbers", expanding=True))
+_MERGED_INTO = (
+    select(*(_CASE_TABLE.c[c] for c in CASE_COLUMNS))
+    .where(_CASE_TABLE.c.merged_into.in_(bindparam("numbers", expanding=True)))
+    .with_for_update()
 )
+_SHARED_LOCK = text("SELECT pg_advisory_xact_lock_shared(hashtextextended(:key, 1))")
+_EXCLUSIVE_LOCK = text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 1))")
 _UPDATE_CASE = (
     update(_CASE_TABLE)
     .where(_CASE_TABLE.c.tracking_number == bindparam("b_tracking_number"))

@@ -1,9 +1,9 @@
 """Three private RabbitMQ nodes clustered on this machine, for the cluster test (issue 22).
 
 Each node has its own node name, AMQP and distribution ports, data and log directories and
-Erlang cookie, so the shared broker on 5672 is never touched. No plugin is enabled (the
-management plugin's port would clash with the shared broker's); the test talks to the nodes
-with ``rabbitmqctl`` and AMQP only.
+Erlang cookie, so the shared broker on 5672 is never touched. Only the consistent-hash exchange
+plugin is enabled (reporting's partitions need it; the management plugin's port would clash with
+the shared broker's); the test talks to the nodes with ``rabbitmqctl`` and AMQP only.
 """
 
 from __future__ import annotations
@@ -65,7 +65,8 @@ class Node:
         (self.base / "rabbitmq.conf").write_text(
             f"listeners.tcp.1 = 127.0.0.1:{self.port}\nloopback_users = none\n"
         )
-        (self.base / "enabled_plugins").write_text("[].\n")
+        # reporting's partitions need the consistent-hash exchange (services.kernel.topology)
+        (self.base / "enabled_plugins").write_text("[rabbitmq_consistent_hash_exchange].\n")
         log = open(self.base / "server.log", "ab")  # noqa: SIM115 - the node's lifetime
         self.process = subprocess.Popen(
             [str(RABBIT_BIN / "rabbitmq-server")],
