@@ -12,7 +12,9 @@ from openpyxl import load_workbook
 from pypdf import PdfReader
 from sqlalchemy.orm import Session
 
+from services.kernel.db import make_engine
 from services.kernel.events import new_event, parse_event
+from services.kernel.migrations import upgrade
 from services.reporting import dossier, event_store, rebuild
 from services.reporting.settings import ReportingSettings
 from tests.conftest import auth_headers
@@ -220,11 +222,33 @@ def record_all(s, year: Year, seed: int) -> None:
     raise AssertionError(f"never recorded: {[e['type'] for e in waiting]}")
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def stores(request, tmp_path, pg_databases):
+    """``stores(seed)``: a new reporting database of the test's backend holding the year's
+    events in the arrival order of ``seed``."""
+    made = []
+
+    def make(seed):
+        if request.param == "sqlite":
+            url = f"sqlite:///{tmp_path}/reporting-{len(made)}.db"
+        else:
+            url = pg_databases.create()
+        upgrade("reporting", url)
+        engine = make_engine(url)
+        s = Session(engine)
+        made.append((s, engine))
+        record_all(s, a_year(), seed=seed)
+        return s
+
+    yield make
+    for s, engine in made:
+        s.close()
+        engine.dispose()
+
+
 @pytest.fixture
-def store(session_of):
-    s = session_of("reporting")
-    record_all(s, a_year(), seed=1)
-    return s
+def store(stores):
+    return stores(1)
 
 
 def test_every_figure_of_the_year_is_counted_from_its_records(store):
@@ -266,11 +290,10 @@ def test_another_year_and_another_member_have_their_own_files(store):
 
 
 @pytest.mark.parametrize("seed", [2, 3, 4, 5])
-def test_the_order_events_arrive_in_changes_nothing(store, session_of, seed):
+def test_the_order_events_arrive_in_changes_nothing(store, stores, seed):
     """The same events in another arrival order (a transfer before its assignment, a visit's
     withdrawal before the visit, a review before another) give the same file."""
-    other = session_of("reporting")
-    record_all(other, a_year(), seed=seed)
+    other = stores(seed)
     strip = lambda f: {k: f[k] for k in ("figures", "member")}  # noqa: E731
     # the events are new (new ids): same content, same file
     assert strip(dossier.dossier(other, "m1", 2024)) == strip(dossier.dossier(store, "m1", 2024))
