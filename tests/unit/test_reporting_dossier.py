@@ -59,7 +59,7 @@ class Year:
             "active": True,
             "revision": revision,
             "stations": [{"station": station, "role": "member"}],
-            "studios": [],
+            "studios": [{"studio": "st-a", "role": "member"}] if code == "m3" else [],
         }
         self.first.append(ev("registry.member_saved", p, T0))
 
@@ -355,6 +355,14 @@ def test_a_station_admin_reads_the_members_of_its_stations_only(service):
     assert error(refused, 403)["code"] == "forbidden"
     # the sector files are the office's
     assert error(service.http_sector_xlsx(request("/x", GWM_ADMIN, year="2024"), "yiyao"), 403)
+
+
+def test_a_studio_admin_reads_the_members_of_its_studios_only(service):
+    admin = auth_headers(role="studio_admin", studios=["st-a"])
+    assert service.http_dossier_json(request("/d", admin, year="2024"), "m3").status_code == 200
+    assert error(service.http_dossier_json(request("/d", admin, year="2024"), "m1"), 403)
+    other = auth_headers(role="studio_admin", studios=["st-b"])
+    assert error(service.http_dossier_json(request("/d", other, year="2024"), "m3"), 403)
 
 
 def test_an_unknown_member_a_bad_year_and_an_unknown_sector(service):
