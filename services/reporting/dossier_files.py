@@ -162,10 +162,38 @@ def pdf(file: dict) -> bytes:
     return _document(_member_story(file), dossier.title(file))
 
 
+SUMMARY = (  # the sector cover's columns: (figure, heading)
+    ("reception_days", "接待日"),
+    ("cases", "承办案件"),
+    ("on_time_share", "按时办结"),
+    ("satisfaction", "满意率"),
+    ("consultations", "协商"),
+    ("reports", "社情民意"),
+    ("leader_visits", "领导走访"),
+)
+
+
+def _summary(files: list[dict]) -> Table:
+    """The cover's table: one line per member, the file's main figures."""
+    head = [_p("委员 Member")] + [_p(h) for _k, h in SUMMARY]
+    lines = [head]
+    for file in files:
+        f, m = file["figures"], file["member"]
+        cells = [
+            dossier.percent(f[k]) if k in ("on_time_share", "satisfaction") else str(f[k])
+            for k, _h in SUMMARY
+        ]
+        lines.append([_p(f"{m['name']}（{m['code']}）")] + [_p(c) for c in cells])
+    return _grid(lines, [38 * mm] + [18.8 * mm] * len(SUMMARY))
+
+
 def sector_pdf(sector: str, year: int, files: list[dict]) -> bytes:
-    """A sector's members, one section each, each starting on a new page."""
-    heading = f"界别 {sector} {year} 年度委员履职档案"
+    """A sector's members: a cover with one line per member, then one section per member,
+    each starting on a new page."""
+    name = files[0]["member"].get("sector_name") or sector if files else sector
+    heading = f"界别 {name} {year} 年度委员履职档案"
     story = [_p(heading, "title"), _p(f"委员 {len(files)} 人 / {len(files)} members", "note")]
+    story += [Spacer(1, 4 * mm), _summary(files)]
     for file in files:
         story += [PageBreak(), *_member_story(file)]
     return _document(story, heading)

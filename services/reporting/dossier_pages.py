@@ -72,16 +72,24 @@ def _picker(file: dict, years: list[int]) -> str:
     )
 
 
-def page(file: dict, links: dict, years: list[int], own: bool = False) -> str:
-    """``own``: the member reads the own file (no dashboard to go back to)."""
+def page(file: dict, links: dict, years: list[int], role: str = "office") -> str:
+    """``role``: the reader's. A member reads the own file (no dashboard to go back to); the
+    office also gets the member's sector's files (every member of the sector)."""
     code, year = quote(file["member"]["code"]), file["year"]
     downloads = "".join(
         f'<a id="{kind}" href="{code}.{kind}?year={year}">{label}</a>'
         for kind, label in (("pdf", "打印 PDF"), ("xlsx", "Excel"), ("json", "JSON"))
     )
-    if not own:
+    if role != "member":
         downloads = (
             f'<a id=dashboard href="../dashboard?year={year}">看板 Dashboard</a>' + downloads
+        )
+    sector = file["member"]["sector"]
+    if role == "office" and sector:
+        downloads += "".join(
+            f'<a id="sector-{kind}" href="sector/{quote(sector)}.{kind}?year={year}">'
+            f"本界别 {label}</a>"
+            for kind, label in (("pdf", "PDF"), ("xlsx", "Excel"))
         )
     figures = "".join(_figure(row, links) for row in dossier.rows(file))
     return (

@@ -62,8 +62,8 @@ class DossierRoutes:
     def http_dossier_page(self, request, code):
         file, links = self._dossier(request, code)
         this_year = periods.today_in_china(datetime.now(UTC)).year
-        own = auth.current(request).role == "member"
-        html = dossier_pages.page(file, links, dossier.years_of(file, this_year), own)
+        role = auth.current(request).role
+        html = dossier_pages.page(file, links, dossier.years_of(file, this_year), role)
         return Response(html, mimetype="text/html", content_type="text/html; charset=utf-8")
 
     @http("GET", "/dossier/<string:code>.json")

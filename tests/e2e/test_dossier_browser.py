@@ -303,6 +303,18 @@ def test_every_figure_equals_the_records_in_every_format(stack, year_of_work):
     lines = list(load_workbook(io.BytesIO(sector.content)).active.iter_rows(values_only=True))
     mine = [line for line in lines if line[1] == MEMBER]
     assert mine and list(mine[0][2:]) == [r["value"] for r in rows]
+    # the office reaches the sector's PDF from the member's page: one section per member
+    assert f'href="sector/yiyao.pdf?year={YEAR}"' in page
+    sector_pdf = requests.get(
+        stack.url("reporting", f"/dossier/sector/yiyao.pdf?year={YEAR}"),
+        headers=stack.headers,
+        timeout=60,
+    )
+    pages = [
+        " ".join(p.extract_text().split()) for p in PdfReader(io.BytesIO(sector_pdf.content)).pages
+    ]
+    assert any(f"张志强（m003）{YEAR} 年度履职档案" in p for p in pages)
+    (SHOTS / f"sector-yiyao-{YEAR}.pdf").write_bytes(sector_pdf.content)
 
 
 def test_another_member_is_refused_and_a_station_admin_elsewhere_too(stack, year_of_work):

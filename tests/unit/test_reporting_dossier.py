@@ -397,6 +397,11 @@ def test_the_page_json_workbook_and_pdf_say_the_same(service):
     assert "http://r/reports/page?member=m1&amp;year=2024&amp;status=adopted" in text
     assert "http://g/office/visits?member=m1&amp;year=2024" in text
     assert "75.0%（3/4）" in text and "66.7%（2/3）" in text
+    # the office also reaches the member's sector's files; the member only the own file
+    assert 'href="sector/yiyao.pdf?year=2024"' in text and 'href="m1.xlsx?year=2024"' in text
+    own = service.http_dossier_page(request("/dossier/m1", M1, year="2024"), "m1")
+    assert "sector/yiyao" not in own.get_data(as_text=True)
+    assert 'href="http://r/duty/m1"' in own.get_data(as_text=True)
     # the workbook: the figures sheet, value per row, and one sheet per kind of record
     xlsx = service.http_dossier_xlsx(request("/d", OFFICE, year="2024"), "m1")
     book = load_workbook(io.BytesIO(xlsx.get_data()))
@@ -430,5 +435,9 @@ def test_the_sector_files_have_one_row_and_one_section_per_member(service):
     assert lines[1][2:] == tuple(r["value"] for r in dossier.rows(_json(service)))
     pdf = service.http_sector_pdf(request("/d", OFFICE, year="2024"), "yiyao")
     pages = [p.extract_text().replace(" ", "") for p in PdfReader(io.BytesIO(pdf.get_data())).pages]
+    cover = " ".join(PdfReader(io.BytesIO(pdf.get_data())).pages[0].extract_text().split())
+    # the cover: one line per member, its main figures (reception days, cases, on time,
+    # satisfied, consultations, reports, visits)
+    assert "张志强（m1） 2 9 75.0% 66.7% 1 2 1" in cover
     assert any("张志强（m1）2024年度履职档案" in p for p in pages)
     assert any("李梅（m2）2024年度履职档案" in p for p in pages)
