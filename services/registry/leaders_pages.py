@@ -28,6 +28,9 @@ from services.registry.office_page import Page, field_errors, invalid_attr, noti
 SHOWN = 500  # visits one page lists; the filters narrow them
 MULTI = "可按住 Ctrl（手机上直接点选）多选 / hold Ctrl to pick several (tap on a phone)"
 STATUS = {True: ("有效", "recorded"), False: ("已撤销", "withdrawn")}
+CONFIRM = (
+    "return confirm('撤销这次走访？撤销后不再计数。 Withdraw this visit? It no longer counts.')"
+)
 
 SCRIPT = """
 (function(){
@@ -249,7 +252,7 @@ def _visit_list(page, session, found: list[dict], office: bool) -> str:
             withdraw = page.form(
                 "visit-withdraw" if page.here == "visits" else "../visit-withdraw",
                 f'<input type=hidden name=visit_id value="{vid}">'
-                f'<button class=danger type=submit id="withdraw-{vid}">撤销 '
+                f'<button class=danger type=submit id="withdraw-{vid}" onclick="{CONFIRM}">撤销 '
                 "<span class=en>Withdraw</span></button>",
             )
         rows.append(

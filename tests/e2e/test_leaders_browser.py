@@ -139,6 +139,17 @@ def test_the_office_links_a_leader_and_records_a_visit_a_station_admin_sees_its_
                       timeout=10)  # fmt: skip
     assert r.status_code == 201, r.text
     at_ytl = r.json()["saved"]["visit_id"]
+    # recorded twice by mistake: the office withdraws the copy (after saying yes to the question)
+    r = requests.post(stack.url("registry", "/leaders/ldr-test/visits"), headers=stack.headers,
+                      json={"station": "ytl", "date": visit["date"], "purpose": "重复录入"},
+                      timeout=10)  # fmt: skip
+    copy = r.json()["saved"]["visit_id"]
+    phone.get(stack.url("registry", "/office/visits?leader=ldr-test"))
+    read_again(phone, lambda d: d.find_element(By.ID, f"withdraw-{copy}")).click()
+    phone.switch_to.alert.accept()
+    read_again(phone, lambda d: "已撤销" in text_of(d, f"visit-{copy}"))
+    assert "共 2 次有效走访" in text_of(phone, "visit-count")
+    shot(phone, "phone-visit-withdrawn", f"visit-{copy}")
 
     # jnl's admin: its own station's visit, no form, nothing of ytl's
     login, password = make_account(stack, "station_admin", stations=["jnl"])
