@@ -303,7 +303,15 @@ def test_every_figure_equals_the_records_in_every_format(stack, year_of_work):
     lines = list(load_workbook(io.BytesIO(sector.content)).active.iter_rows(values_only=True))
     mine = [line for line in lines if line[1] == MEMBER]
     assert mine and list(mine[0][2:]) == [r["value"] for r in rows]
-    # the office reaches the sector's PDF from the member's page: one section per member
+    # the office reaches the file from the dashboard's member row of the year
+    board = requests.get(
+        stack.url("reporting", "/dashboard"),
+        params={"year": YEAR},
+        headers=stack.headers,
+        timeout=30,
+    ).text
+    assert f'href="/dossier/{MEMBER}?year={YEAR}">档案</a>' in board
+    # and the sector's PDF from the member's page: one section per member
     assert f'href="sector/yiyao.pdf?year={YEAR}"' in page
     sector_pdf = requests.get(
         stack.url("reporting", f"/dossier/sector/yiyao.pdf?year={YEAR}"),
