@@ -476,6 +476,13 @@ SCOPE = {
     ("registry", "POST", "/rosters/rotation"): rotation,
     ("reporting", "GET", "/admin/parked"): OFFICE,
     ("reporting", "GET", "/dashboard"): FIGURES,
+    # a member's 履职档案 (issue 21): the member's own; an admin's, its stations' (studios')
+    ("reporting", "GET", "/dossier/<string:code>"): by_member,
+    ("reporting", "GET", "/dossier/<string:code>.json"): by_member,
+    ("reporting", "GET", "/dossier/<string:code>.pdf"): by_member,
+    ("reporting", "GET", "/dossier/<string:code>.xlsx"): by_member,
+    ("reporting", "GET", "/dossier/sector/<string:sector>.pdf"): OFFICE,
+    ("reporting", "GET", "/dossier/sector/<string:sector>.xlsx"): OFFICE,
     ("reporting", "GET", "/reconciliation"): OFFICE,
     ("reporting", "GET", "/stats/monthly"): FIGURES,
     ("reporting", "GET", "/stats/monthly.csv"): FIGURES,
