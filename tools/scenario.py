@@ -92,7 +92,8 @@ LEADERS = [  # the liaison leaders the replay records when the registry has none
 ]
 LEVELS = {"national": "全国", "provincial": "省", "municipal": "市", "county": "县区"}
 SERVICES = ("registry", "intake", "routing", "reporting")
-RABBIT_MGMT = os.environ.get("LIANXIN_RABBIT_MGMT", "http://127.0.0.1:15672")
+RABBIT_HOST = os.environ.get("LIANXIN_RABBIT_HOST", "127.0.0.1")
+RABBIT_MGMT = os.environ.get("LIANXIN_RABBIT_MGMT", f"http://{RABBIT_HOST}:15672")
 RABBIT_AUTH = (
     os.environ.get("LIANXIN_RABBIT_USER", "guest"),
     os.environ.get("LIANXIN_RABBIT_PASSWORD", "guest"),
@@ -204,12 +205,14 @@ class PrivateStack:
     """The four services on free ports, SQLite databases in ``workdir``, a vhost of their own,
     back-dating on (operator-only: this stack is the replay's alone)."""
 
-    def __init__(self, workdir: Path, broker_host: str = "127.0.0.1"):
+    def __init__(self, workdir: Path, broker_host: str = RABBIT_HOST):
         from tools.stack import Stack
 
         self.workdir = workdir
         self.vhost = f"lx-scenario-{uuid.uuid4().hex[:10]}"
-        self.amqp_uri = f"amqp://guest:guest@{broker_host}:5672/{quote(self.vhost, safe='')}"
+        user, password = (quote(x, safe="") for x in RABBIT_AUTH)
+        vhost = quote(self.vhost, safe="")
+        self.amqp_uri = f"amqp://{user}:{password}@{broker_host}:5672/{vhost}"
         ports = free_ports(len(SERVICES))
         env = {
             "AMQP_URI": self.amqp_uri,
