@@ -26,6 +26,7 @@ from services.reporting.models import (
     MonthlyFigure,
     MonthlyRollup,
     PracticeFact,
+    SectorDim,
     StationDim,
     StudioDim,
 )
@@ -82,7 +83,7 @@ class MemoryFacts:
     """The projections' state in memory, for a rebuild from empty tables; :meth:`write` stores it."""
 
     def __init__(self):
-        self.dims = {StationDim: {}, MemberDim: {}, StudioDim: {}, LeaderDim: {}}
+        self.dims = {StationDim: {}, MemberDim: {}, StudioDim: {}, LeaderDim: {}, SectorDim: {}}
         self.cases: dict[str, Case] = {}
         self.merges: dict[str, list[Case]] = {}  # case number → the cases merged into it
         self.activities: dict[str, Row] = {}

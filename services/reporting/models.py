@@ -151,6 +151,15 @@ class LeaderDim(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
 
 
+class SectorDim(Base):
+    """A sector (界别) as the registry announced it: its name, for the dashboard's rows."""
+
+    __tablename__ = "sector_dims"
+
+    code: Mapped[str] = mapped_column(String(40), primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+
+
 class PracticeFact(Base):
     """One record of the practice as last saved: a leader's visit (``visit``), a consultation
     (``consultation``) or a 社情民意 report (``report``), with what it is counted in now.

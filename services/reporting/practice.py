@@ -21,7 +21,7 @@ from __future__ import annotations
 import orjson
 
 from services.reporting.breakdowns import CITY, UNKNOWN_DISTRICT, month_of
-from services.reporting.models import LeaderDim
+from services.reporting.models import LeaderDim, SectorDim
 
 OUTCOME_METRICS = {"adopted": "reports_adopted", "forwarded": "reports_forwarded"}
 
@@ -72,6 +72,11 @@ def leader_saved(facts, p, month, at):
         stations=_json_list(p.get("stations")),
         active=bool(p.get("active", True)),
     )
+
+
+def sector_saved(facts, p, month, at):
+    """A sector's name: what the dashboard calls its row of reports."""
+    facts.save_dim(SectorDim, p["code"], name=p.get("name") or p["code"])
 
 
 def _json_list(values) -> str:
@@ -137,6 +142,7 @@ def _report_counted(state: dict) -> list:
 
 
 HANDLERS = {
+    "registry.sector_saved": sector_saved,
     "registry.leader_saved": leader_saved,
     "registry.leader_visit_saved": visit_saved,
     "routing.consultation_recorded": consultation_recorded,

@@ -284,7 +284,6 @@ PROJECTIONS = {
 # dashboard, and counted by a rebuild once a projection for it exists.
 KNOWN_UNCOUNTED = frozenset(
     {
-        "registry.sector_saved",
         "registry.roster_saved",
         "registry.sessions_ended",  # an account's sessions ended (kernel/sessions.py)
         "routing.catalogue_published",

@@ -20,6 +20,7 @@ from services.reporting.models import (
     MemberDim,
     MonthlyFigure,
     MonthlyRollup,
+    SectorDim,
     StationDim,
     StudioDim,
 )
@@ -276,6 +277,7 @@ def names(session: Session) -> dict[str, dict[str, str]]:
         ("studio", StudioDim, True),
         ("member", MemberDim, False),
         ("leader", LeaderDim, False),
+        ("sector", SectorDim, False),
     ):
         query = select(model.code, model.name)
         if only_active:

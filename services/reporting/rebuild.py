@@ -37,6 +37,7 @@ from services.reporting.models import (
     MonthlyFigure,
     MonthlyRollup,
     PracticeFact,
+    SectorDim,
     StationDim,
     StoredEvent,
     StudioDim,
@@ -158,7 +159,7 @@ def _clear(session: Session) -> None:
     for model in (MonthlyFigure, MonthlyRollup, CaseFact, ActivityFact, StationDim, MemberDim):
         session.execute(delete(model))
     session.execute(delete(StudioDim))
-    for model in (LeaderDim, PracticeFact):  # the practice's records (practice.py)
+    for model in (LeaderDim, SectorDim, PracticeFact):  # the practice's records (practice.py)
         session.execute(delete(model))
 
 

@@ -31,6 +31,7 @@ from services.reporting.models import (
     MemberDim,
     MonthlyFigure,
     PracticeFact,
+    SectorDim,
     StationDim,
     StoredEvent,
     StudioDim,
@@ -307,7 +308,7 @@ _ACTIVITY_SEEN = select(ActivityFact.__table__.c.activity_id).where(
 )
 _DIM_BY_CODE = {
     model: select(model.__table__).where(model.__table__.c.code == bindparam("code"))
-    for model in (StationDim, MemberDim, StudioDim, LeaderDim)
+    for model in (StationDim, MemberDim, StudioDim, LeaderDim, SectorDim)
 }
 
 
@@ -317,7 +318,7 @@ _SAVE_DIM = {
         ["code"],
         replace=[c.name for c in model.__table__.columns if c.name != "code"],
     )
-    for model in (StationDim, MemberDim, StudioDim, LeaderDim)
+    for model in (StationDim, MemberDim, StudioDim, LeaderDim, SectorDim)
 }
 _PRACTICE_TABLE = PracticeFact.__table__
 # Locked until the batch commits (PostgreSQL; SQLite has one writer): a record recounted by two

@@ -58,6 +58,7 @@ def events() -> list[dict]:
     return [
         station("gwm", "城关区"),
         station("jnl", "安宁区"),
+        pe.event("registry.sector_saved", {"code": "yiyao", "name": "医药卫生界", "revision": 1}),
         member("m1", "yiyao"),
         member("m2", "jiaoyu"),
         member("m3", "jiaoyu"),
@@ -201,6 +202,8 @@ def test_the_practice_counted_from_the_inbox_in_json_workbook_csv_and_dashboard(
     station = block.find_element(By.CSS_SELECTOR, "table[data-practice=station] tr[data-code=gwm]")
     held = station.find_element(By.CSS_SELECTOR, "[data-key=consultations_held] a")
     assert held.get_attribute("href") == f"{ROUTING}/consultations/page?station=gwm&year=2025"
+    sector = block.find_element(By.CSS_SELECTOR, "table[data-practice=sector] tr[data-code=yiyao]")
+    assert "医药卫生界" in sector.text  # the registry's name, not the code
     assert fits_the_phone(phone)
     SHOTS.mkdir(parents=True, exist_ok=True)
     phone.execute_script("arguments[0].scrollIntoView()", block)

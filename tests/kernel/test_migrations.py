@@ -73,6 +73,7 @@ OWN_TABLES = {
         "activity_facts",
         "leader_dims",  # the practice (issue 21): leaders, and visits, consultations, reports
         "practice_facts",
+        "sector_dims",
     },
 }
 KERNEL_TABLES = {

@@ -26,6 +26,12 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint('code'),
     )
     op.create_table(
+        'sector_dims',
+        sa.Column('code', sa.String(length=40), nullable=False),
+        sa.Column('name', sa.String(length=100), nullable=False),
+        sa.PrimaryKeyConstraint('code'),
+    )
+    op.create_table(
         'practice_facts',
         sa.Column('kind', sa.String(length=20), nullable=False),
         sa.Column('record_id', sa.String(length=64), nullable=False),
@@ -38,4 +44,5 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table('practice_facts')
+    op.drop_table('sector_dims')
     op.drop_table('leader_dims')
