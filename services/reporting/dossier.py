@@ -406,16 +406,18 @@ def sector_dossiers(session: Session, sector: str, year: int) -> list[dict]:
     return [files[c] for c in codes]
 
 
-def links(file: dict, bases: dict[str, str], own: bool) -> dict[str, str]:
-    """Where each figure's records are: ``{figure: URL}`` (``bases``: the services' public
-    addresses). The office's and admins' case lists are routing's ``/office/cases`` with the
-    same member, year and status; a member (``own``) reads its cases on its duty list."""
+def links(file: dict, bases: dict[str, str], role: str) -> dict[str, str]:
+    """Where each figure's records are, for a reader in ``role``: ``{figure: URL}``
+    (``bases``: the services' public addresses). The office and admins read the cases in
+    routing's ``/office/cases`` with the same member, year and status, a member on its duty
+    list; a list the reader's role may not open (routing's consultations for a member, the
+    registry's visits for a member or a studio admin) is the records on the page instead."""
     code, year = file["member"]["code"], file["year"]
     routing, registry = bases.get("routing", ""), bases.get("registry", "")
     span = {"member": code, "from": f"{year}-01-01", "to": f"{year}-12-31"}
 
     def cases(**extra) -> str:
-        if own:
+        if role == "member":
             return f"{routing}/duty/{code}"
         return f"{routing}/office/cases?{urlencode(span | extra)}"
 
@@ -431,9 +433,13 @@ def links(file: dict, bases: dict[str, str], own: bool) -> dict[str, str]:
         "cases_rated": "#cases",
         "cases_satisfied": "#cases",
         "satisfaction": "#cases",
-        "consultations": f"{routing}/consultations/page?{by_year}",
+        "consultations": "#consultations"
+        if role == "member"
+        else f"{routing}/consultations/page?{by_year}",
         "reports": f"{routing}/reports/page?{by_year}",
-        "leader_visits": f"{registry}/office/visits?{by_year}",
+        "leader_visits": f"{registry}/office/visits?{by_year}"
+        if role in ("office", "station_admin")
+        else "#visits",
     }
     for status in STATUSES:
         found[f"cases_by_status.{status}"] = cases(status=status)

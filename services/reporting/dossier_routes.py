@@ -55,7 +55,7 @@ class DossierRoutes:
                 raise not_found(code)
             file = dossier.dossier(session, code, year)
         bases = {s: public_url(self.config, s) for s in ("routing", "registry", "intake")}
-        return file, dossier.links(file, bases, own=who.role == "member")
+        return file, dossier.links(file, bases, who.role)
 
     @http("GET", "/dossier/<string:code>")
     @guard(*READERS, page=True)

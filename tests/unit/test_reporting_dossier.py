@@ -377,8 +377,8 @@ def test_an_unknown_member_a_bad_year_and_an_unknown_sector(service):
         assert error(service.http_sector_xlsx(request("/d", OFFICE, year="2024"), nobody), 404)
 
 
-def _json(service, headers=OFFICE):
-    return service.http_dossier_json(request("/dossier/m1.json", headers, year="2024"), "m1").json
+def _json(service, headers=OFFICE, code="m1"):
+    return service.http_dossier_json(request("/d", headers, year="2024"), code).json
 
 
 def test_the_page_json_workbook_and_pdf_say_the_same(service):
@@ -423,7 +423,14 @@ def test_the_page_json_workbook_and_pdf_say_the_same(service):
 
 
 def test_a_member_s_own_case_figures_link_to_its_duty_list(service):
-    assert _json(service, M1)["links"]["cases"] == "http://r/duty/m1"
+    own = _json(service, M1)["links"]
+    assert own["cases"] == "http://r/duty/m1"
+    # the lists a member may not open are the records on the page
+    assert (own["consultations"], own["leader_visits"]) == ("#consultations", "#visits")
+    assert own["reports"] == "http://r/reports/page?member=m1&year=2024"
+    studio = _json(service, auth_headers(role="studio_admin", studios=["st-a"]), "m3")["links"]
+    assert studio["leader_visits"] == "#visits"
+    assert studio["consultations"] == "http://r/consultations/page?member=m3&year=2024"
     assert _json(service)["links"]["cases_by_status.resolved"].endswith("&status=resolved")
 
 
