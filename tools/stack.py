@@ -417,7 +417,7 @@ def main(argv=None) -> int:
     parser.add_argument("--log-dir", default=None, help="default: var/log")
     parser.add_argument(
         "--replicas",
-        default="",
+        default=os.environ.get("LIANXIN_REPLICAS", ""),  # `LIANXIN_REPLICAS=reporting=2 make run`
         help="processes per service, e.g. routing=2,registry=2 (PostgreSQL databases only)",
     )
     args = parser.parse_args(argv)

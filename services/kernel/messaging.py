@@ -300,6 +300,8 @@ class ReliableConsumer(Entrypoint):
                 / 1000
             )
             self._waiting: list = []  # (delivery, message) not yet handed to a worker
+            self._held: dict[str, list] = {}  # queue → deliveries held back (activation_grace)
+            self._last_delivery: dict[str, float] = {}  # queue → when it last delivered
             self._busy = False
             self._due = None  # when the oldest waiting message must be handed over (linger)
         self.queue_consumer.register_provider(self)
@@ -328,9 +330,40 @@ class ReliableConsumer(Entrypoint):
         """Give a single-active-consumer queue to the next consumer (see the queue consumer)."""
         self.queue_consumer.resubscribe(self, queue_name)
 
+    # A single-active-consumer queue handed over (services.reporting.partitions): the consumer
+    # that gave it up still finishes what it held while this one starts on what follows. Set
+    # by the owner of such queues, ``activation_grace`` seconds holds back what a queue delivers
+    # after ``quiet_s`` of silence (a queue this process may just have been given), so the
+    # previous holder's events of the same case come first. 0: no holding.
+    activation_grace: float = 0.0
+    quiet_s: float = 2.0
+
     def handle_message(self, queue_name, message):
         self.delivered[queue_name] = self.delivered.get(queue_name, 0) + 1
         delivery = Delivery.from_kombu(queue_name, message)
+        if self.batch and self._held_back(queue_name, delivery, message):
+            return
+        self._take(delivery, message)
+
+    def _held_back(self, queue_name: str, delivery, message) -> bool:
+        now = time.monotonic()
+        last = self._last_delivery.get(queue_name)
+        self._last_delivery[queue_name] = now
+        held = self._held.get(queue_name)
+        if held is not None:
+            held.append((delivery, message))
+            return True
+        if self.activation_grace and (last is None or now - last > self.quiet_s):
+            self._held[queue_name] = [(delivery, message)]
+            eventlet.spawn_after(self.activation_grace, self._release_held, queue_name)
+            return True
+        return False
+
+    def _release_held(self, queue_name: str) -> None:
+        for delivery, message in self._held.pop(queue_name, []):
+            self._take(delivery, message)
+
+    def _take(self, delivery, message):
         if self.batch:
             if not self._waiting:
                 self._due = time.monotonic() + self.linger

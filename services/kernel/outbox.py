@@ -50,29 +50,32 @@ def record(session: Session, event_type: str, payload: dict, source: str, occurr
 
 _INSERT = insert(OutboxMessage.__table__)
 
-# What an event is about, first match wins: the payload field whose value partitions reporting
-# (docs/architecture.md, "Reporting partitions"). Every event about one case carries its
-# tracking number; a registry record its code; a practice record its own id. A new event type
-# about a new kind of record adds its id field here, or its events share one partition per type.
+# What an event is about, first match wins: (payload field, what its value is) partitions
+# reporting (docs/architecture.md, "Reporting partitions"). Every event about one case carries its
+# tracking number; a merge goes with the case it is merged *into* (resolving that case serves
+# every report merged into it, so the two must keep their order); a registry record its code; a
+# practice record its own id. A new event type about a new kind of record adds its id field here
+# (before "code"), or its events share one partition per type.
 PARTITION_FIELDS = (
-    "tracking_number",
-    "activity_id",
-    "visit_id",
-    "consultation_id",
-    "report_id",
-    "code",
+    ("into", "tracking_number"),
+    ("tracking_number", "tracking_number"),
+    ("activity_id", "activity_id"),
+    ("visit_id", "visit_id"),
+    ("consultation_id", "consultation_id"),
+    ("report_id", "report_id"),
+    ("code", "code"),
 )
 
 
 def partition_key(event_type: str, payload) -> str:
-    """The ``lx-key`` header of an event: ``<field>:<value>`` of the first of
+    """The ``lx-key`` header of an event: ``<what>:<value>`` of the first of
     :data:`PARTITION_FIELDS` in its payload, else its type (so the events of a type about no
     record keep their order with each other)."""
     if isinstance(payload, dict):
-        for name in PARTITION_FIELDS:
+        for name, what in PARTITION_FIELDS:
             value = payload.get(name)
             if isinstance(value, str | int) and not isinstance(value, bool) and value != "":
-                return f"{name}:{value}"
+                return f"{what}:{value}"
     return f"type:{event_type}"
 
 

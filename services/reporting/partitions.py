@@ -23,7 +23,9 @@ The rule, all of it on the broker:
   a replica dying moves its share to the others at once (RabbitMQ) and the rule then spreads it.
 
 A handover is not a barrier: the old consumer finishes the messages it already had while the new
-one starts on the next. That is safe because the live writes take row locks (session_facts.py)
+one starts on the next (so each replica holds at most ``PREFETCH`` of a partition, and, while
+several are live, a partition that starts delivering after a quiet moment is held back
+``GRACE_S`` for the old holder to finish). That is safe because the live writes take row locks (session_facts.py)
 and the inbox records each event once; the worst case is an event handled before an earlier one
 of its case, which the projections already expect (``FactMissing`` retries).
 
@@ -58,6 +60,14 @@ from services.kernel.settings import kernel_settings
 log = logging.getLogger(__name__)
 
 TICK_S = 2.0
+# Per partition: what one replica may hold unacked of it. A handover lets the next replica start
+# while this one finishes what it holds, so this bounds how many events the two may hold of one
+# partition at once (the default prefetch, 200, is per queue too: here eight queues).
+PREFETCH = 50
+# While more than one replica is live, a partition that starts delivering after a quiet moment
+# (one just handed over to this replica) is held back this long: the previous holder's events
+# of the same case, already in its hands, go first (services.kernel.messaging).
+GRACE_S = 2.0
 SLOT_PREFIX = "reporting.replica."
 
 
@@ -110,9 +120,13 @@ class Partitions(DependencyProvider):
         if self._conn is None:
             conn = Connection(self.uri, connect_timeout=5)
             conn.connect()
+            try:
+                self.slot = self._claim(conn)
+                self.live = self._live(conn)
+            except Exception:
+                conn.release()
+                raise
             self._conn = conn
-            self.slot = self._claim(conn)
-            self.live = self._live(conn)
         return self._conn
 
     def _claim(self, conn) -> int:
@@ -208,7 +222,9 @@ class Partitions(DependencyProvider):
         conn = self._connection()
         self.live = self._live(conn)
         mine = set(preferred_partitions(self.live, self.slot))
+        several = len([s for s in self.live if s < topology.REPORTING_PARTITIONS]) > 1
         for ep in self._consumers():
+            ep.activation_grace = GRACE_S if several else 0.0
             for k in range(topology.REPORTING_PARTITIONS):
                 name = topology.partition_queue_name(k)
                 count = ep.delivered.get(name, 0)

@@ -24,7 +24,7 @@ from services.kernel.web import http
 from services.reporting import dashboard, event_store, exports, periods, queries
 from services.reporting.breakdowns import breakdown, month_of
 from services.reporting.dossier_routes import DossierRoutes
-from services.reporting.partitions import Partitions
+from services.reporting.partitions import PREFETCH, Partitions
 from services.reporting.partitions import queues as partition_queues
 from services.reporting.reconcile import reconcile
 from services.reporting.settings import ReportingSettings
@@ -58,7 +58,7 @@ class ReportingService(DossierRoutes, ServiceBase):  # + the 履职档案's rout
             "partitions": self.partitions.describe(),
         }
 
-    @consume_reliably(queues=partition_queues, batch=True)
+    @consume_reliably(queues=partition_queues, batch=True, prefetch_count=PREFETCH)
     def on_event(self, deliveries):
         return self.inbox.process_batch(
             deliveries,
