@@ -367,3 +367,70 @@ def test_the_member_reads_the_own_file_on_a_phone(stack, year_of_work, phone):
     phone.get(stack.url("reporting", f"/dossier/{MEMBER}?year={YEAR}#cases"))
     after_click(phone, "cases")
     phone.save_screenshot(str(SHOTS / "phone-records.png"))
+
+
+def test_the_practice_recorded_through_the_services_is_counted_as_they_list_it(stack):
+    """m004's year through the services' own routes (no event made by hand): a case at a
+    consultation that settles it, a 社情民意 report from it that the office adopts, a leader's
+    visit m004 came to. The file equals what routing and the registry list for m004."""
+    member, day = "m004", TODAY.isoformat()
+    with SubmissionClient(stack.amqp_uri) as client:
+        sid = client.submit("gwm", category="health", description="小区路灯坏了", member=member)
+    [s] = wait_submission(stack, sid)
+    number = s["tracking_number"]
+    assert wait_case(stack, number)["member"] == member
+
+    def office(service, path, body, headers=None):
+        r = requests.post(
+            stack.url(service, path), json=body, headers=headers or stack.headers, timeout=30
+        )
+        assert r.status_code in (200, 201), (path, r.text)
+        return r.json()
+
+    office("routing", "/consultations", {
+        "topic": "路灯维修", "station": "gwm", "date": day, "units_invited": ["街道", "供电所"],
+        "units_present": ["街道"], "members": [member], "agreement": "三日内修复",
+        "follow_up_owner": "街道", "cases": [number], "settled": [number]})  # fmt: skip
+    wait_case(stack, number, status="resolved")
+    mine = as_member(stack, member)
+    report = office("routing", "/reports", {"title": "关于路灯的建议", "text": "建议定期巡检",
+                                            "cases": [number]}, mine)  # fmt: skip
+    rid = report["report_id"]
+    office("routing", f"/reports/{rid}/submit", {}, mine)
+    office("routing", f"/reports/{rid}/review", {"outcome": "adopted", "note": "已采用"})
+    office("registry", "/leaders", {"code": "ldr-dossier", "name": "李主席", "title": "副主席",
+                                    "stations": ["gwm"]})  # fmt: skip
+    office("registry", "/leaders/ldr-dossier/visits",
+           {"station": "gwm", "date": day, "purpose": "推动路灯巡检", "members": [member]})  # fmt: skip
+
+    def listed(service, path, key, **params):
+        r = requests.get(stack.url(service, path), params=params, headers=stack.headers, timeout=30)
+        assert r.ok, r.text
+        return r.json()[key]
+
+    by_year = {"member": member, "year": YEAR}
+    consultations = listed("routing", "/consultations", "consultations", **by_year)
+    reports = listed("routing", "/reports", "reports", **by_year)
+    visits = listed("registry", "/visits", "visits", **by_year)
+    cases = listed("routing", "/office/cases.json", "cases", member=member,
+                   **{"from": f"{YEAR}-01-01", "to": f"{YEAR}-12-31"})  # fmt: skip
+    expected = {
+        "consultations": len(consultations),
+        "reports": len(reports),
+        "leader_visits": len(visits),
+        "cases": len(cases),
+        "cases_resolved": sum(1 for c in cases if c["status"] == "resolved"),
+    }
+    assert expected == {"consultations": 1, "reports": 1, "leader_visits": 1, "cases": 1,
+                        "cases_resolved": 1}  # fmt: skip
+
+    def reached():
+        f = dossier_json(stack, code=member).json()["figures"]
+        return f if all(f[k] == v for k, v in expected.items()) else None
+
+    figures = stack.wait_for(reached, timeout=60, interval=0.5, what="m004's file")
+    adopted = sum(1 for r in reports if r.get("status") == "adopted")
+    assert figures["reports_by_outcome"]["adopted"] == adopted == 1
+    body = dossier_json(stack, code=member).json()
+    assert body["records"]["visits"][0]["leader_name"] == "李主席"
+    assert body["records"]["consultations"][0]["agreement"] == "三日内修复"
