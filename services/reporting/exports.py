@@ -1,8 +1,9 @@
 """The monthly report as the office uses it: an Excel workbook and CSV, Chinese headers.
 
 One sheet per breakdown (全市, 区县, 委员工作站, 界别, 委员层级, 委员, 渠道, 问题类别, 委员工作室,
-活动类型, 联系领导: breakdowns.DIMENSIONS), one row per key, one column per figure, in the order and with the names of docs/statistics.md. A rate or
-median that is not defined is a blank cell, a count that did not happen a 0 (:func:`cell`).
+活动类型, 联系领导: breakdowns.DIMENSIONS), one row per key, one column per figure, in the order
+and with the names of docs/statistics.md. A rate or median that is not defined is a blank cell, a
+count that did not happen a 0 (:func:`cell`).
 """
 
 from __future__ import annotations
