@@ -234,3 +234,29 @@ def test_each_record_counts_once_as_it_last_stands_whatever_the_order(
     live = queries.all_figures(s)
     assert rebuild.rebuild(s) == event_store.event_count(s)
     assert queries.all_figures(s) == live
+
+
+def test_the_dashboard_block_links_each_number_to_its_records_for_the_year(session_of):
+    from services.reporting import dashboard
+
+    s = session_of("reporting")
+    registry(s)
+    record(s, leader("L1"), visit("v1", "L1", "gwm", "2026-03-02", ["m1"]))
+    record(
+        s, report_submitted(4, "m1", "yiyao", T0), report_reviewed(4, "m1", "yiyao", "adopted", T0)
+    )
+    view = dashboard.View(year=2026, month=3, cases_url="http://rt.example/office/cases")
+    view.registry_url, view.names = "http://rg.example", queries.names(s)
+    html = dashboard.page(queries.monthly(s, "2026-03"), ["2026-03"], {}, None, view)
+    block = html[html.index("<section id=practice>") : html.index("</section>")]
+    assert '<a href="http://rg.example/office/visits?year=2026">1</a>' in block
+    # routing's address from its case list's when none is given
+    assert '<a href="http://rt.example/reports/page?status=adopted&amp;year=2026">1</a>' in block
+    assert 'href="http://rg.example/office/visits?leader=L1&amp;year=2026">1</a>' in block
+    assert (
+        'href="http://rt.example/reports/page?member=m1&amp;status=adopted&amp;year=2026"' in block
+    )
+    assert "2026 年全年的记录" in block  # a month's numbers open the year: said
+    served = block[block.index('data-key="members_served"') :]
+    assert "<div class=value>1</div>" in served[:400]
+    assert html.index("id=practice") < html.index("问题办理")  # under the headline row
