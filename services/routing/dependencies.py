@@ -7,7 +7,7 @@ from nameko.extensions import DependencyProvider
 from nameko.timer import Timer
 
 from services.kernel.db import SharedEngine
-from services.routing import catalogue
+from services.routing import catalogue, replicas
 from services.routing.settings import RoutingSettings
 
 
@@ -18,6 +18,7 @@ class CatalogueAnnouncer(DependencyProvider):
 
     def start(self):
         with self.db.transaction() as session:
+            replicas.wait_turn(session, "catalogue")  # another replica may be announcing it
             catalogue.publish(session)
 
     def get_dependency(self, worker_ctx):

@@ -79,6 +79,14 @@ def lock_batch(session: Session, bodies: Iterable[bytes]) -> None:
     lock_stations(session, stations_of(e for e in events if isinstance(e, dict)))
 
 
+def wait_turn(session: Session, name: str) -> None:
+    """Wait until no other replica's transaction holds ``name``, then hold it until this one
+    ends (e.g. the catalogue's announcement at start: two replicas starting together would
+    both find it unannounced and the second fail on its primary key)."""
+    if _postgresql(session):
+        session.execute(_LOCKS, {"keys": [f"routing.turn:{name}"]})
+
+
 def my_round(session: Session, name: str) -> bool:
     """True when this replica does the timer round ``name`` now (it holds the round's lock until
     ``session``'s transaction ends); False when another replica is doing it."""

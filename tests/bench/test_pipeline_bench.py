@@ -4,6 +4,7 @@ is assigned by routing and counted by reporting, beside raw publish+consume on t
     make bench PYTEST_ARGS='-k pipeline'                   # 10,000 issues, then 100,000
     BENCH_BACKEND=postgresql make bench PYTEST_ARGS='-k pipeline'   # the services on PostgreSQL
     BENCH_N=2000 BENCH_LINEAR_N=0 make bench PYTEST_ARGS='-k pipeline'   # a quick look
+    BENCH_REPLICAS_N=3000 make bench PYTEST_ARGS='-k replicas'   # 1 and 2 processes per service
 
 Publishing: one client (one AMQP connection, publisher confirms) per station, all at once, as
 the stations' own systems would. The baseline does exactly that on the same broker: the same
@@ -15,6 +16,10 @@ Figures: issues/s end to end (first publish → every issue assigned and counted
 ``BENCH_LINEAR_N`` issues on a fresh stack (the rate must not fall as the databases grow),
 p50/p99 latency publish → assigned at fixed offered rates, CPU milliseconds per issue of each
 service and of the broker, and each service's peak resident memory.
+
+``test_pipeline_with_one_and_two_replicas_per_service``: the same flow on PostgreSQL with one,
+then two processes of every service, side by side (issues/s and CPU per issue of each service,
+its processes summed): what replicas cost and give on one machine (issue 23).
 """
 
 import os
@@ -26,15 +31,25 @@ from datetime import UTC, datetime
 
 import eventlet
 import pika
+import requests
 from sqlalchemy import create_engine, select
 
 from services.intake.models import Submission
 from services.reporting.projections import month_of
 from services.routing.models import Case
 from tests.bench.conftest import report
-from tests.conftest import create_vhost, delete_vhost
-from tests.e2e.conftest import get, make_stack
+from tests.conftest import auth_headers, create_vhost, delete_vhost
+from tests.deploy import cluster
+from tests.e2e.conftest import (
+    SERVICES,
+    free_ports,
+    get,
+    make_stack,
+    prepared_databases,
+    stack_env,
+)
 from tools.client import SubmissionClient
+from tools.stack import Stack
 
 N = int(os.environ.get("BENCH_N", "10000"))
 LINEAR_N = int(os.environ.get("BENCH_LINEAR_N", str(10 * N)))
@@ -129,11 +144,13 @@ def assigned_count(stack, month) -> int:
     return city.get("issues_assigned", 0)
 
 
-def throughput(stack, amqp_uri: str, n: int, already: int = 0) -> tuple[float, dict]:
+def throughput(
+    stack, amqp_uri: str, n: int, already: int = 0, broker: int | None = None
+) -> tuple[float, dict]:
     """Publish ``n`` issues, wait until reporting counts them all assigned: (issues/s, CPU ms per
     issue of each service process and of the broker)."""
     month = month_of(datetime.now(UTC))
-    pids = process_pids(stack)
+    pids = process_pids(stack, broker)
     cpu0 = {name: cpu_seconds(pid) for name, pid in pids.items()}
     started = time.perf_counter()
     publish_issues(amqp_uri, n)
@@ -149,9 +166,9 @@ def throughput(stack, amqp_uri: str, n: int, already: int = 0) -> tuple[float, d
     return rate, cpu
 
 
-def process_pids(stack) -> dict[str, int]:
+def process_pids(stack, broker: int | None = None) -> dict[str, int]:
     pids = {name: proc.pid for name, proc in stack.procs.items()}
-    broker = broker_pid()
+    broker = broker or broker_pid()
     if broker:
         pids["rabbitmq"] = broker
     return pids
@@ -267,5 +284,83 @@ def test_end_to_end_pipeline(tmp_path, pg_databases):
             "baseline": "raw persistent publish with confirms by as many connections into a "
             "quorum queue, then consume with ack (messages/s)",
             "backend": "SQLite (the one-machine default)" if BACKEND == "sqlite" else BACKEND,
+        },
+    )
+
+
+REPLICAS_N = int(os.environ.get("BENCH_REPLICAS_N", "3000"))
+
+
+class PartitionedNode(cluster.Node):
+    """A private RabbitMQ node (own port and data) with the consistent-hash exchange reporting's
+    partitions need: the bench measures on a broker of its own, not on the shared one that
+    every other test uses (and whose vhost operations may take a minute when it is busy)."""
+
+    def env(self) -> dict:
+        return {**super().env(), "RABBITMQ_ENABLED_PLUGINS": "rabbitmq_consistent_hash_exchange"}
+
+    def beam_pid(self) -> int | None:
+        found = subprocess.run(
+            ["pgrep", "-f", f"beam.smp.*{self.name.split('@')[0]}"], capture_output=True, text=True
+        ).stdout.split()
+        return int(found[0]) if found else None
+
+
+def replicated_stack(tmp_path, pg_databases, replicas: int, amqp_uri: str) -> Stack:
+    """The four services on PostgreSQL, ``replicas`` processes of each (intakes all on every
+    station, sharing each station's queue), on the broker at ``amqp_uri``."""
+    urls = prepared_databases(tmp_path / "db", "postgresql", pg_databases)
+    stack = Stack(env=stack_env(amqp_uri, urls, free_ports(4)), log_dir=tmp_path / "log")
+    stack.db_urls = urls
+    stack.headers = auth_headers(stack.config())
+    stack.start(replicas=dict.fromkeys(SERVICES, replicas))
+    for name in [n for n in stack.procs if n.startswith("intake")]:
+        stack.wait_for(
+            lambda name=name: (
+                len(requests.get(stack.replica_url(name, "/health"), timeout=5).json()["stations"])
+                == len(STATIONS)
+            ),
+            timeout=60,
+            what=f"{name} consuming the demo stations",
+        )
+    return stack
+
+
+def test_pipeline_with_one_and_two_replicas_per_service(tmp_path, pg_databases):
+    """The same pipeline on PostgreSQL with one, then two processes of every service, in one
+    run: issues/s end to end and CPU milliseconds per issue of each service (its processes
+    summed) and of the broker, so the cost of running replicas is known."""
+    figures, baseline = {}, {}
+    for replicas in (1, 2):
+        node = PartitionedNode(tmp_path / f"rabbit{replicas}", f"lxbench{replicas}", "benchcookie")
+        stack = None
+        try:
+            node.start()
+            node.wait_running()
+            stack = replicated_stack(tmp_path / f"r{replicas}", pg_databases, replicas, node.uri)
+            rate, cpu = throughput(stack, node.uri, REPLICAS_N, broker=node.beam_pid())
+        finally:
+            if stack is not None:
+                stack.stop()
+            node.kill()
+        by_service: dict[str, float] = {}
+        for name, ms in cpu.items():
+            service = name.split("-")[0]
+            by_service[service] = by_service.get(service, 0.0) + ms
+        out = figures if replicas == 2 else baseline
+        out["issues_per_s_end_to_end"] = rate
+        for service, ms in by_service.items():
+            out[f"cpu_ms_per_issue_{service}"] = ms
+        out["cpu_ms_per_issue_all"] = sum(by_service.values())
+    report(
+        f"pipeline_replicas_n{REPLICAS_N}",
+        figures,
+        baseline,
+        notes={
+            "issues": REPLICAS_N,
+            "figures": "two processes of every service (the baseline column: one of each)",
+            "backend": "PostgreSQL on the same machine (replicas share one database each)",
+            "publishers": f"{len(STATIONS)} clients, one per station, confirms on",
+            "cpu": "user+system seconds of every process of a service (/proc), per issue",
         },
     )
