@@ -260,7 +260,8 @@ class Partitions(DependencyProvider):
             state = channel.queue_declare(name, passive=True)
         except amqp.exceptions.NotFound:
             return 0
-        moved = 0
+        moved, returned = 0, []
+        channel.events["basic_return"].add(lambda *args: returned.append(args))
         while True:
             message = channel.basic_get(name, no_ack=False)
             if message is None:
@@ -275,6 +276,8 @@ class Partitions(DependencyProvider):
                 routing_key=key,
                 mandatory=True,
             )
+            if returned:  # no partition took it (the broker returns it, then confirms)
+                raise RuntimeError(f"{name}: an event moved to the partitions was returned")
             channel.basic_ack(message.delivery_tag)
             moved += 1
         if moved:
