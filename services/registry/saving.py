@@ -45,7 +45,8 @@ def save_row(session, model, key, create, apply, record_fn, payload_fn, event_ty
             outbox.record(session, event_type, payload_fn(row), SOURCE)
             return row, True
     else:
-        if session.bind.dialect.name == "postgresql":
+        preloaded = model in session.info.get("lx_preloaded_models", ())  # locked by preload
+        if session.bind.dialect.name == "postgresql" and not preloaded:
             # Two registry processes may change one record at once: the second waits for the
             # first to commit, then reads its values and revision (never two changes under one
             # revision, the later one ignored by every copy). SQLite has one writer anyway.
@@ -77,8 +78,10 @@ def preload(session: Session) -> None:
     another kind (members after their sectors)."""
     session.flush()
     rows, models = [], (Sector, Station, Studio, Member, RosterDay)
+    lock = session.bind.dialect.name == "postgresql"  # as save_row's lock, all rows at once
     for model in models:
-        rows.extend(session.scalars(select(model)).all())
+        query = select(model).with_for_update() if lock else select(model)
+        rows.extend(session.scalars(query).all())
     session.info["lx_preloaded"] = rows  # the identity map holds rows weakly; keep them
     session.info["lx_preloaded_models"] = models
     session.info["lx_created"] = {}
