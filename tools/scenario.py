@@ -51,6 +51,7 @@ from zoneinfo import ZoneInfo
 
 import pika
 import requests
+from pika.adapters.utils.connection_workflow import AMQPConnectorException
 
 from services.kernel import auth, backdating
 from services.kernel.config import ROOT
@@ -230,25 +231,52 @@ class PrivateStack:
 
     def start(self, out=sys.stdout) -> None:
         vhost = quote(self.vhost, safe="")
-        requests.put(
-            f"{RABBIT_MGMT}/api/vhosts/{vhost}", auth=RABBIT_AUTH, timeout=10
-        ).raise_for_status()
-        requests.put(
-            f"{RABBIT_MGMT}/api/permissions/{vhost}/{RABBIT_AUTH[0]}",
-            auth=RABBIT_AUTH,
+        # A busy broker may take minutes to add a vhost (each holds quorum queues) and its
+        # management API answers nothing after 60 s: ask, then wait until it is there.
+        self._mgmt("put", f"/api/vhosts/{vhost}", lambda: self._mgmt_ok(f"/api/vhosts/{vhost}"))
+        self._mgmt(
+            "put",
+            f"/api/permissions/{vhost}/{RABBIT_AUTH[0]}",
+            lambda: self._mgmt_ok(f"/api/permissions/{vhost}/{RABBIT_AUTH[0]}"),
             json={"configure": ".*", "write": ".*", "read": ".*"},
-            timeout=10,
-        ).raise_for_status()
+        )
         print(
             f"  私有环境 private stack: {self.workdir} (vhost {self.vhost})", file=out, flush=True
         )
         self.stack.prepare(demo=True, demo_set="lanzhou")
         self.stack.start(timeout=120)
 
+    @staticmethod
+    def _mgmt_ok(path: str) -> bool:
+        try:
+            return requests.get(f"{RABBIT_MGMT}{path}", auth=RABBIT_AUTH, timeout=30).ok
+        except requests.RequestException:
+            return False
+
+    @staticmethod
+    def _mgmt(method: str, path: str, done, patience: float = 600, **kwargs) -> None:
+        """A management API change, waited for until ``done()`` (at most ``patience`` s)."""
+        try:
+            r = requests.request(method, f"{RABBIT_MGMT}{path}", auth=RABBIT_AUTH, timeout=90,
+                                 **kwargs)  # fmt: skip
+            r.raise_for_status()
+            return
+        except requests.RequestException:
+            pass  # slow: it may still be done; see below
+        deadline = time.monotonic() + patience
+        while time.monotonic() < deadline:
+            if done():
+                return
+            time.sleep(2)
+        raise TimeoutError(f"the broker did not do {method.upper()} {path} in {patience:.0f} s")
+
     def stop(self) -> None:
         self.stack.stop()
         quoted = quote(self.vhost, safe="")
-        requests.delete(f"{RABBIT_MGMT}/api/vhosts/{quoted}", auth=RABBIT_AUTH, timeout=30)
+        try:
+            requests.delete(f"{RABBIT_MGMT}/api/vhosts/{quoted}", auth=RABBIT_AUTH, timeout=120)
+        except requests.RequestException as exc:  # the figures stand; say what is left behind
+            print(f"  vhost {self.vhost} not deleted ({exc.__class__.__name__})", file=sys.stderr)
 
     def urls(self) -> dict[str, str]:
         return {s: self.stack.url(s) for s in SERVICES}
@@ -274,6 +302,14 @@ class Replay:
 
     def url(self, service: str, path: str) -> str:
         return self.urls[service].rstrip("/") + path
+
+    def broker(self) -> pika.BlockingConnection:
+        """A connection to the stack's vhost, patient with a busy broker (a shared machine)."""
+        params = pika.URLParameters(self.amqp_uri)
+        params.connection_attempts, params.retry_delay = 5, 2
+        params.socket_timeout, params.stack_timeout = 30, 60
+        params.blocked_connection_timeout = 120
+        return pika.BlockingConnection(params)
 
     def get(self, service: str, path: str, **params) -> requests.Response:
         r = self.http.get(self.url(service, path), params=params, timeout=60)
@@ -306,8 +342,7 @@ class Replay:
     def send_issues(self, p: Plan) -> None:
         """Every planned issue over AMQP, each with the operator's token: received at its
         ``submitted_at`` (2024)."""
-        params = pika.URLParameters(self.amqp_uri)
-        with pika.BlockingConnection(params) as conn:
+        with self.broker() as conn:
             channel = conn.channel()
             channel.confirm_delivery()
             for issue in p.issues:
@@ -434,10 +469,15 @@ class Replay:
         """What is still on its way: unsent outbox rows, and messages in the vhost's queues."""
         waiting = sum(self.get(s, "/health").json().get("outbox_backlog", 0) for s in SERVICES)
         if vhost:
-            r = requests.get(
-                f"{RABBIT_MGMT}/api/queues/{quote(vhost, safe='')}", auth=RABBIT_AUTH, timeout=10
-            )
-            r.raise_for_status()
+            try:
+                r = requests.get(
+                    f"{RABBIT_MGMT}/api/queues/{quote(vhost, safe='')}",
+                    auth=RABBIT_AUTH,
+                    timeout=30,
+                )
+                r.raise_for_status()
+            except requests.RequestException:  # a busy broker: not idle yet, asked again
+                return 1
             waiting += sum(q.get("messages", 0) or 0 for q in r.json())
             waiting += self._ready(r.json())
         return waiting
@@ -445,16 +485,17 @@ class Replay:
     def _ready(self, queues: list[dict]) -> int:
         """Ready messages asked of the broker now (the management figures lag a few seconds);
         not the exclusive reply queues (another connection's: the broker refuses to say)."""
-        with pika.BlockingConnection(pika.URLParameters(self.amqp_uri)) as conn:
-            channel = conn.channel()
-            try:
+        try:
+            with self.broker() as conn:
+                channel = conn.channel()
                 return sum(
                     channel.queue_declare(q["name"], passive=True).method.message_count
                     for q in queues
                     if not q.get("exclusive") and not q["name"].startswith("amq.")
                 )
-            except pika.exceptions.ChannelClosedByBroker:  # a reply queue went meanwhile
-                return 1  # not idle yet: asked again in a second
+        except (pika.exceptions.AMQPError, OSError, AMQPConnectorException):
+            # a reply queue went meanwhile, or a busy broker did not answer in time
+            return 1  # not idle yet: asked again in a second
 
     def wait_idle(self, vhost: str | None, quiet_s: float = 6.0) -> None:
         """Until nothing is on its way and reporting's event store has not grown for
