@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from services.kernel import auth
 from services.kernel.auth import Principal
 from services.kernel.http import ApiError, int_arg, invalid, not_found
+from services.routing import office
 from services.routing.consultation_models import (
     Consultation,
     ConsultationCase,
@@ -51,12 +52,12 @@ def _scope_condition(who: Principal):
 
 
 def find(session: Session, who: Principal, f: dict, limit: int = 500) -> list[dict]:
-    """The consultations the caller may see, newest first, narrowed by ``f``. Naming a station
-    or studio outside the caller's scope is refused (403), as the case list does."""
+    """The consultations the caller may see, newest first, narrowed by ``f``. Naming a station,
+    studio or member outside the caller's reach is refused (403): the case list's one rule
+    (:func:`office.check_named`)."""
     if f["station"] and not who.may_station(f["station"]):
         raise auth.forbidden()
-    if f["studio"] and not who.may_studio(f["studio"]):
-        raise auth.forbidden()
+    office.check_named(session, office.reach_of(session, who), f)
     query = select(Consultation)
     scope = _scope_condition(who)
     if scope is not None:

@@ -135,6 +135,17 @@ def world(stack):
         if submit:
             sent = requests.post(stack.url("routing", f"/reports/{made.json()['report_id']}/submit"), json={}, **as_member)  # fmt: skip
             assert sent.ok, sent.text
+    # consultations (issue 21): one convened by gwm, by st-a (a's case) and by jnl, each linking
+    # (not settling) its own case; the cases are read again after, as the others' "before"
+    for key, place, case in (("station", "gwm", "gwm"), ("studio", "st-a", "gwm"),
+                             ("station", "jnl", "jnl")):  # fmt: skip
+        body = {key: place, "topic": f"协商-{place}", "date": "2026-11-03", "agreement": "议定",
+                "follow_up_owner": "街道办", "cases": [w[case]["tracking_number"]]}  # fmt: skip
+        w[f"consultation_{place}"] = office(stack, "POST", "routing", "/consultations", json=body)[
+            "consultation_id"
+        ]
+    for station in ("gwm", "jnl"):
+        w[station] = office(stack, "GET", "routing", f"/cases/{w[station]['tracking_number']}")
     config = stack.config()
     w["headers"] = {
         "station_admin": auth_headers(config, "station_admin", stations=["gwm"]),
@@ -393,6 +404,49 @@ def report_submit(w, role):
     return [Try(other={"json": {}}, own={"json": {}}, path={"number": ids})]
 
 
+def _convened(w, role):
+    """The caller's own convener (gwm or st-a) and the other station's consultation (jnl)."""
+    key, own = ("station", "gwm") if role == "station_admin" else ("studio", "st-a")
+    return key, own, w[f"consultation_{own}"], w["consultation_jnl"]
+
+
+def consultations_list(w, role):
+    """Consultations (issue 21): naming another station or studio is refused; the own list shows
+    none of the others'."""
+    key, own, _, _ = _convened(w, role)
+    other = "jnl" if key == "station" else "st-b"
+    return [Try(other={"params": {key: other}}, own={"params": {key: own}}),
+            Try(other={"params": {"member": w["b"]}}, own={"params": {}})]  # fmt: skip
+
+
+def consultation_read(w, role):
+    _, _, mine, theirs = _convened(w, role)
+    return [Try(other={}, own={}, path={"cid": (mine, theirs)})]
+
+
+def consultation_create(w, role):
+    """The convener and every linked case in the caller's scope (ids in the body)."""
+    key, own, _, _ = _convened(w, role)
+    other = "jnl" if key == "station" else "st-b"
+    base = {"topic": "协商", "date": "2026-11-04", "agreement": "议定", "follow_up_owner": "社区"}
+    mine = {"cases": [case_of(w, "own")]}
+    return [
+        Try(
+            other={"json": base | mine | {key: other}},
+            own={"json": base | mine | {key: own}},
+            in_body=True,
+        ),  # fmt: skip
+        Try(other={"json": base | {key: own, "cases": [case_of(w, "other")]}}, in_body=True),
+        Try(
+            other={
+                "json": base
+                | {key: own, "settled": [case_of(w, "other")], "cases": [case_of(w, "other")]}
+            },
+            in_body=True,
+        ),  # fmt: skip
+    ]
+
+
 FIGURES = shared(
     "全市统计数字对办公室与各管理员公开，只含汇总 / the programme's figures: aggregates"
 )
@@ -509,6 +563,12 @@ SCOPE = {
     ("routing", "POST", "/cases/<string:number>/actions/<string:action>"): case_actions,
     ("routing", "POST", "/cases/<string:number>/remind"): by_case,
     ("routing", "PUT", "/members/<string:code>/notifications"): notifications_write,
+    ("routing", "GET", "/consultations"): consultations_list,
+    ("routing", "GET", "/consultations/page"): consultations_list,
+    ("routing", "GET", "/consultations/new"): consultations_list,
+    ("routing", "GET", "/consultations/<int:cid>"): consultation_read,
+    ("routing", "GET", "/consultations/<int:cid>/page"): consultation_read,
+    ("routing", "POST", "/consultations"): consultation_create,
     ("routing", "GET", "/reports"): reports_list,
     ("routing", "GET", "/reports/page"): reports_list,
     ("routing", "GET", "/reports/new"): report_new,
@@ -537,7 +597,9 @@ def fill(rule: str, values: dict, which: int) -> str:
             return str(values[name][which])
         if converter.startswith("any("):
             return converter[4:].split(",")[0].strip()
-        return {"parked_id": "1", "k": "1", "login": "office", "fmt": "csv"}.get(name, "x1")
+        return {"parked_id": "1", "k": "1", "cid": "1", "login": "office", "fmt": "csv"}.get(
+            name, "x1"
+        )
 
     return re.sub(r"<(?:([^:>]+):)?([^>]+)>", one, rule)
 
