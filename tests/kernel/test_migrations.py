@@ -20,6 +20,10 @@ OWN_TABLES = {
         "roster_duties",
         "accounts",
         "sign_in_failures",
+        "leaders",  # leader liaison 领导对口联系 (services/registry/leaders.py)
+        "leader_stations",
+        "leader_visits",
+        "leader_visit_members",
     },
     "intake": {
         "known_stations",
