@@ -23,6 +23,7 @@ from services.kernel.db import make_engine
 from services.kernel.migrations import upgrade
 from services.registry import demo, roster, spreadsheet
 from services.registry.models import (
+    LeaderVisitMember,
     Member,
     Membership,
     RosterDay,
@@ -109,7 +110,15 @@ def test_import_a_2200_row_workbook(full_db, tmp_path, backend, pg_databases):
     engine = make_engine(url)
     try:
         with Session(engine) as s, s.begin():  # keep places, drop every member
-            for model in (RosterDuty, RosterDay, Membership, StudioMembership, Member):
+            # the demo's leader visits name members too (issue 21)
+            for model in (
+                LeaderVisitMember,
+                RosterDuty,
+                RosterDay,
+                Membership,
+                StudioMembership,
+                Member,
+            ):
                 s.execute(delete(model))
 
         t = time.perf_counter()
