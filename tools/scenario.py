@@ -333,8 +333,22 @@ class Replay:
             "intake to consume every station",
         )
 
+    def station_members(self, station: str) -> list[str]:
+        """The active members serving at ``station``, by code (the registry's list)."""
+        found = self.get("registry", "/members", station=station, active="true", limit=1000)
+        return sorted(m["code"] for m in found.json()["members"])
+
     def record_activities(self, p: Plan) -> None:
-        for a in p.activities:
+        """Each reception day, attended by two of its station's members (the k-th day of the
+        plan names the station's k-th and k+1-th, in code order), so the members' 履职档案 of
+        2024 have reception days to count."""
+        serving: dict[str, list[str]] = {}
+        for k, a in enumerate(p.activities):
+            if a["station"] not in serving:
+                serving[a["station"]] = self.station_members(a["station"])
+            codes = serving[a["station"]]
+            if codes and not a["members"]:
+                a = a | {"members": sorted({codes[k % len(codes)], codes[(k + 1) % len(codes)]})}
             r = self.http.post(self.url("intake", "/staff/activities"), json=a, timeout=60)
             if r.status_code not in (200, 201):
                 raise RuntimeError(f"activity {a['activity_id']}: {r.status_code} {r.text}")

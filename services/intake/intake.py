@@ -191,13 +191,10 @@ def _accept(
             "received_at": datetime.now(UTC) if backdated_by else now,  # the message's arrival
         },
     )
-    outbox.record(
-        session,
-        "intake.issue_received",
-        _ISSUE_RECEIVED.dump(SimpleNamespace(**issue)),
-        SOURCE,
-        occurred_at=now,
-    )
+    payload = _ISSUE_RECEIVED.dump(SimpleNamespace(**issue))
+    if backdated_by:  # an operator's replay: routing dates the first assignment at the receipt
+        payload["backdated"] = True
+    outbox.record(session, "intake.issue_received", payload, SOURCE, occurred_at=now)
     return {"status": "accepted", "tracking_number": number}
 
 

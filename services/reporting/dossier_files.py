@@ -95,8 +95,13 @@ def sector_workbook(sector: str, year: int, files: list[dict]) -> bytes:
 # -- PDF ---------------------------------------------------------------------------------------
 
 
+# STSong-Light (Adobe-GB1) has no glyph for the Latin middle dot and its look-alikes that names
+# use (民建·社会科学·科协界别委员工作室): the PDF shows them as the katakana middle dot it has.
+_NO_GLYPH = str.maketrans({"\u00b7": "\u30fb", "\u2022": "\u30fb", "\u2027": "\u30fb"})
+
+
 def _p(text, style="body") -> Paragraph:
-    return Paragraph(escape(str(text)), STYLES[style])
+    return Paragraph(escape(str(text).translate(_NO_GLYPH)), STYLES[style])
 
 
 def _grid(data, widths, head_rows=1) -> Table:
@@ -139,7 +144,9 @@ def _document(story: list, heading: str) -> bytes:
         canvas.saveState()
         canvas.setFont(FONT, 8)
         canvas.drawString(
-            20 * mm, 10 * mm, f"连心 Lianxin — {heading} — 第 {doc.page} 页 / page {doc.page}"
+            20 * mm,
+            10 * mm,
+            f"连心 Lianxin — {heading} — 第 {doc.page} 页 / page {doc.page}".translate(_NO_GLYPH),
         )
         canvas.restoreState()
 

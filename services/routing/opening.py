@@ -44,8 +44,11 @@ def on_issue_received(session: Session, event: dict) -> None:
     if session.connection().execute(_CASE_EXISTS, {"number": p["tracking_number"]}).first():
         return  # the same issue announced twice
     case = new_case(p)
+    # An operator's replay of a past year (services/kernel/backdating.py): the case is assigned
+    # at its back-dated receipt, so its history never has the assignment after its answers.
+    at = case.received_at if p.get("backdated") is True else None
     if not p.get("same_as"):
-        assign(session, case, new=True)  # a new case is written once, as assigned (or waiting)
+        assign(session, case, new=True, at=at)  # written once, as assigned (or waiting)
         return
     # The citizen chose "same as this one" on the QR page: follow that case if it is still
     # open; otherwise the refusal goes to the audit and the case is assigned as usual.
@@ -86,16 +89,18 @@ def _masked(text) -> str | None:
     return mask_text(text) if isinstance(text, str) else None
 
 
-def assign(session: Session, case: Case, new: bool = False) -> None:
+def assign(session: Session, case: Case, new: bool = False, at: datetime | None = None) -> None:
     """Assign ``case`` by the rules, or leave it waiting; ``new``: not stored yet (written here,
-    once, with the outcome)."""
+    once, with the outcome); ``at``: when (now unless a replay back-dated the receipt)."""
     decision = deciding.decide(session, case)
     reason = decision.reason
     if not catalogue.sectors_for(case.category):
         reason = f"派单目录中没有类别 {case.category} / category not in the catalogue; " + reason
     case.reason = reason
     if decision.member is not None:
-        give(session, case, decision.member, decision.rule, reason, SYSTEM, "assign", new=new)
+        give(
+            session, case, decision.member, decision.rule, reason, SYSTEM, "assign", new=new, at=at
+        )
         return
     if new:
         insert_case(session, case)
@@ -113,10 +118,12 @@ def assign_waiting(session: Session, station: str) -> None:
         assign(session, case)
 
 
-def give(session, case, member, rule, reason, actor, action, extra=None, new=False) -> None:
+def give(
+    session, case, member, rule, reason, actor, action, extra=None, new=False, at=None
+) -> None:
     """Give ``case`` to ``member`` (``action`` assign or transfer): the case, its assignment row,
     audit, the member's load and notice, and the event, in the caller's transaction."""
-    at, number = now(), case.tracking_number
+    at, number = at or now(), case.tracking_number
     before, held = case.status, loads.holder(case.status, case.member_code)
     case.status, case.member_code, case.assigned_at = "assigned", member, at
     if new:

@@ -5,6 +5,7 @@ stack refuses it: test_backdating.py)."""
 
 import io
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import requests
 
@@ -43,9 +44,61 @@ def refusals(replay, result) -> dict:
     }
 
 
+SHOTS = Path("/tmp/shots/scenario")
+
+
+def dossier_2024(replay, member: str) -> dict:
+    """``member``'s 2024 履职档案, and the same counts taken from the records themselves:
+    intake's activities, routing's case list, its consultations and reports, the registry's
+    visits. Its PDF is kept to be looked at."""
+    year = {"from": "2024-01-01", "to": "2024-12-31"}
+    consultations = replay.get("routing", "/consultations", year=2024).json()["consultations"]
+    file = replay.get("reporting", f"/dossier/{member}.json", year=2024).json()
+    cases = replay.get("routing", "/office/cases.json", member=member, **year).json()
+    resolved = replay.get(
+        "routing", "/office/cases.json", member=member, status="resolved", **year
+    ).json()
+    activities = replay.get("intake", "/activities", limit=1000).json()["activities"]
+    attended = [a for a in activities if member in a["members"] and a["date"][:4] == "2024"]
+    reports = replay.get("routing", "/reports", member=member, year=2024).json()["reports"]
+    visits = replay.get("registry", "/visits", member=member, year=2024).json()["visits"]
+    pdf = replay.get("reporting", f"/dossier/{member}.pdf", year=2024)
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    (SHOTS / f"dossier-{member}-2024.pdf").write_bytes(pdf.content)
+    from_records = {
+        "reception_days": sum(1 for a in attended if a["kind"] == "reception_day"),
+        "people_served": sum(a["people_served"] for a in attended),
+        "cases": cases["total"],
+        "cases_resolved": resolved["total"],
+        "consultations": sum(1 for c in consultations if member in c["members"]),
+        "reports": len(reports),
+        "leader_visits": len(visits),
+    }
+    return {
+        "member": member,
+        "figures": {k: file["figures"][k] for k in from_records},
+        "from_records": from_records,
+        "pdf": pdf.headers["Content-Type"],
+        "pdf_text": pdf.content[:5],
+    }
+
+
+def probes(replay, result) -> dict:
+    """The refusals, and the 2024 files of two members: the one present at the first
+    consultation (cases, a consultation) and one who attended a reception day."""
+    consultations = replay.get("routing", "/consultations", year=2024).json()["consultations"]
+    activities = replay.get("intake", "/activities", limit=1000).json()["activities"]
+    attendee = next(a["members"][0] for a in activities if a["members"])
+    members = [consultations[0]["members"][0], attendee]
+    return {
+        "refusals": refusals(replay, result),
+        "dossiers": [dossier_2024(replay, m) for m in members],
+    }
+
+
 def test_the_scaled_down_2024_replay_is_exact_in_2024_before_and_after_a_rebuild():
     printed = io.StringIO()
-    result = scenario.run(scale=0.05, seed=7, out=printed, probe=refusals)
+    result = scenario.run(scale=0.05, seed=7, out=printed, probe=probes)
     text = printed.getvalue()
     assert result["expected"]["reception_days"] == 64 and result["expected"]["people_served"] == 380
     assert result["expected"]["matters_handled"] == 31
@@ -65,7 +118,14 @@ def test_the_scaled_down_2024_replay_is_exact_in_2024_before_and_after_a_rebuild
     assert all(n.startswith("LX2024") for n in result["numbers"])
     # even with back-dating on, a member may not, nor may the office date before the receipt
     # or in the future: 400 on at, and the open case is untouched
-    probe = result["probe"]
+    # a member's 2024 履职档案 after the replay: every figure as the records count it
+    first, second = result["probe"]["dossiers"]
+    for dossier in (first, second):
+        assert dossier["figures"] == dossier["from_records"], dossier
+        assert dossier["pdf"] == "application/pdf" and dossier["pdf_text"] == b"%PDF-"
+    assert first["from_records"]["cases"] >= 1 and first["from_records"]["consultations"] >= 1
+    assert second["from_records"]["reception_days"] >= 1, second  # the replay names attendees
+    probe = result["probe"]["refusals"]
     assert probe["received"].year == 2024
     for who, (status, body) in probe["answers"].items():
         assert status == 400 and "at" in body["error"]["fields"], (who, body)
